@@ -1,0 +1,136 @@
+"""The ``mlw`` command: serve, worker, migrate, users."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from store.errors import ConfigError, StoreError
+from store.settings import Settings, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlw", description="Model-training service for the ML-pipeline canvas.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the web server (and, by default, one worker beside it)")
+    serve.add_argument("--host", help="interface to listen on (server.host)")
+    serve.add_argument("--port", type=int, help="TCP port (server.port)")
+    serve.add_argument("--data-dir", help="data directory (data.data_dir)")
+    serve.add_argument("--no-worker", action="store_true", help="do not start a worker process")
+    serve.add_argument("--demo", action="store_true", help="load a demo dataset and pipeline")
+
+    worker = sub.add_parser("worker", help="run a Celery worker for training jobs")
+    worker.add_argument("--concurrency", type=int, help="worker processes (worker.concurrency)")
+    worker.add_argument("--pool", choices=["prefork", "threads", "solo"], default="prefork")
+    worker.add_argument("--loglevel", default="info")
+
+    sub.add_parser("migrate", help="apply database migrations up to the newest revision")
+
+    users = sub.add_parser("users", help="manage users")
+    users_sub = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    create = users_sub.add_parser("create", help="create a user and print a new API token")
+    create.add_argument("name")
+    create.add_argument("--admin", action="store_true", help="the user may read every user's objects")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, dict[str, Any]] = {}
+    if getattr(args, "host", None):
+        overrides.setdefault("server", {})["host"] = args.host
+    if getattr(args, "port", None) is not None:
+        overrides.setdefault("server", {})["port"] = args.port
+    if getattr(args, "data_dir", None):
+        overrides.setdefault("data", {})["data_dir"] = args.data_dir
+    if getattr(args, "concurrency", None) is not None:
+        overrides.setdefault("worker", {})["concurrency"] = args.concurrency
+    return load_settings(overrides=overrides)
+
+
+def _migrate(settings: Settings) -> int:
+    from store.migrate import upgrade
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    print(f"database is at the newest revision: {settings.database_url}")
+    return 0
+
+
+async def _create_user(settings: Settings, name: str, is_admin: bool) -> str:
+    from store.engine import create_engine, session_factory
+    from store.users import create_user
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            user, token = await create_user(session, name, is_admin=is_admin)
+        print(f"created {'admin ' if user.is_admin else ''}user {user.name!r} (id {user.id})")
+        return token
+    finally:
+        await engine.dispose()
+
+
+def _users_create(settings: Settings, args: argparse.Namespace) -> int:
+    _migrate_quietly(settings)
+    token = asyncio.run(_create_user(settings, args.name, args.admin))
+    print("API token (shown once; keep it secret):")
+    print(token)
+    return 0
+
+
+def _migrate_quietly(settings: Settings) -> None:
+    from store.migrate import upgrade
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("server.serve") is None:
+        print(
+            "mlw serve: the web server is not built yet (see the open server issues); "
+            "`mlw migrate`, `mlw users create` and `mlw worker` work today.",
+            file=sys.stderr,
+        )
+        return 2
+    from server.serve import run_serve
+
+    return run_serve(settings, no_worker=args.no_worker, demo=args.demo)
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("server.worker") is None:
+        print("mlw worker: the training actor is not built yet (see the open actor issue).", file=sys.stderr)
+        return 2
+    from server.worker import run_worker
+
+    return run_worker(settings, pool=args.pool, loglevel=args.loglevel)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``mlw`` command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+        if args.command == "migrate":
+            return _migrate(settings)
+        if args.command == "users":
+            return _users_create(settings, args)
+        if args.command == "serve":
+            return _serve(settings, args)
+        return _worker(settings, args)
+    except ConfigError as exc:
+        print(f"mlw: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print(f"mlw: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
