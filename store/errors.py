@@ -18,3 +18,46 @@ class ConfigError(StoreError):
 
 class IllegalTransition(StoreError):
     """Raised when a job status change is not allowed by the state machine."""
+
+
+class NotFound(StoreError):
+    """Raised when a row does not exist or the reader may not see it (the two look the same)."""
+
+    def __init__(self, kind: str, key: object) -> None:
+        super().__init__(f"{kind} {key!r} not found")
+        self.kind = kind
+        self.key = key
+
+
+class Conflict(StoreError):
+    """Raised when a write collides with existing data (a unique key, a concurrent claim)."""
+
+
+class DuplicateName(Conflict):
+    """Raised when a name that must be unique (e.g. a user name) is already taken."""
+
+    def __init__(self, kind: str, name: str) -> None:
+        super().__init__(f"a {kind} named {name!r} already exists")
+        self.kind = kind
+        self.name = name
+
+
+class DuplicateIdempotencyKey(Conflict):
+    """Raised when a job is created with an idempotency key the same user already used."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"a job with idempotency key {key!r} already exists")
+        self.key = key
+
+
+class InvalidInput(StoreError, ValueError):
+    """Raised when an argument has a bad value or names an unknown column; names the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class StoreBusy(StoreError):
+    """Raised when a write transaction could not start because the database stayed locked too long."""

@@ -275,7 +275,7 @@ def load_settings(
         "worker": WorkerSettings, "jobs": JobsSettings, "data": DataSettings, "artifacts": ArtifactsSettings,
     }
     assert set(cls_by_name) == set(sections)
-    built = {name: _build(cls, name, merged.get(name, {})) for name, cls in cls_by_name.items()}
+    built: dict[str, Any] = {name: _build(cls, name, merged.get(name, {})) for name, cls in cls_by_name.items()}
     settings = Settings(**built)
     return _finish(settings, base_dir or Path.cwd())
 
@@ -291,10 +291,12 @@ def _finish(settings: Settings, base: Path) -> Settings:
         raise ConfigError("jobs.stale_after_s", "must be greater than jobs.heartbeat_s")
     if jobs.default_max_runtime_s > jobs.max_runtime_limit_s:
         raise ConfigError("jobs.default_max_runtime_s", "must not exceed jobs.max_runtime_limit_s")
-    if worker.visibility_timeout_s <= jobs.max_runtime_limit_s + jobs.cancel_grace_s:
+    # The broker's backstop time limit of a job is max_runtime + 2 * grace + 30 s; a message
+    # still running when the visibility timeout ends would be delivered twice.
+    if worker.visibility_timeout_s <= jobs.max_runtime_limit_s + 2 * jobs.cancel_grace_s + 30:
         raise ConfigError(
             "worker.visibility_timeout_s",
-            "must exceed jobs.max_runtime_limit_s + jobs.cancel_grace_s, or long jobs would be redelivered",
+            "must exceed jobs.max_runtime_limit_s + 2 * jobs.cancel_grace_s + 30, or long jobs would be redelivered",
         )
     if settings.data.sample_rows > settings.data.max_full_rows:
         raise ConfigError("data.sample_rows", "must not exceed data.max_full_rows")

@@ -16,6 +16,8 @@ import redis
 
 from server.redis_server import EmbeddedRedis
 
+pytest_plugins = ["tests.db_fixtures", "tests.job_fixtures"]
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 

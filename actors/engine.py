@@ -1,0 +1,231 @@
+"""The run entry point: one training job from dataset file to fitted pipeline and metrics."""
+
+from __future__ import annotations
+
+import platform
+import time
+import warnings as pywarnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from actors.checkpoints import Checkpoint
+from actors.dataset import load_dataset
+from actors.errors import EngineError, InvalidGraph, InvalidNodeConfig, TrainingError
+from actors.estimators import build_estimator, fit_estimator
+from actors.execution import Partitions, execute_plan
+from actors.families import CLASSIFICATION, REGRESSION, resolve_hyperparameters
+from actors.metrics import classification_metrics, detect_task, regression_metrics
+from actors.node_types import RESAMPLE, SPLIT
+from actors.options import DatasetRef, EngineOptions
+from actors.pipeline import FittedPipeline
+from actors.steps import is_numeric
+from actors.validation import ValidatedJob, validate_job
+
+
+@dataclass
+class TrainingResult:
+    """Everything a successful job produced.
+
+    Attributes:
+        pipeline: The fitted pipeline, to be saved with ``save_artifact``.
+        metrics: ``{"train", "test", "rows", "features", "target", ...}`` (DESIGN 9)
+            plus reproducibility metadata.
+        warnings: ``{code, message, node_id?}`` entries to record on the job.
+        model_type: Model family.
+        task: ``"classification"`` or ``"regression"``.
+        resolved_hyperparameters: The hyperparameters the model was fitted with.
+        timings: Seconds spent per stage (``load_s``, ``transform_s``, ``fit_s``,
+            ``evaluate_s``, ``total_s``).
+    """
+
+    pipeline: FittedPipeline
+    metrics: dict[str, Any]
+    warnings: list[dict[str, Any]]
+    model_type: str
+    task: str
+    resolved_hyperparameters: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and of the libraries that shape a fitted model."""
+    import joblib
+    import lightgbm
+    import sklearn
+    import xgboost
+
+    return {"python": platform.python_version(), "scikit-learn": sklearn.__version__,
+            "xgboost": xgboost.__version__, "lightgbm": lightgbm.__version__, "pandas": pd.__version__,
+            "numpy": np.__version__, "joblib": joblib.__version__}
+
+
+def run_training(
+    graph: Any,
+    node_id: str,
+    dataset: DatasetRef,
+    options: EngineOptions,
+    *,
+    should_stop: Callable[[], str | None],
+    on_progress: Callable[[dict[str, Any]], None],
+    pipeline_hash: str | None = None,
+) -> TrainingResult:
+    """Execute the graph up to ``node_id``, fit the model and evaluate it.
+
+    Args:
+        graph: The pipeline graph JSON.
+        node_id: The ``train_model`` node to run.
+        dataset: The dataset file.
+        options: Engine options.
+        should_stop: Returns None to continue, ``"cancelled"`` or ``"timeout"`` to stop;
+            checked between nodes and inside every fit.
+        on_progress: Receives ``{stage, completed, total, unit}``.
+        pipeline_hash: Recorded in the metrics for reproducibility.
+
+    Raises:
+        EngineError: a subclass naming the failure (``JobCancelled``/``DeadlineExceeded``
+            when ``should_stop`` fired).
+    """
+    try:
+        return _run(graph, node_id, dataset, options, Checkpoint(should_stop, on_progress), pipeline_hash)
+    except EngineError:
+        raise
+    except Exception as exc:  # anything else is a failure of the fit, reported with its type
+        raise TrainingError(f"{type(exc).__name__}: {exc}", details={"exception": type(exc).__name__}) from exc
+
+
+def _run(
+    graph: Any, node_id: str, dataset: DatasetRef, options: EngineOptions, checkpoint: Checkpoint,
+    pipeline_hash: str | None,
+) -> TrainingResult:
+    started = time.perf_counter()
+    validate_job(graph, node_id, None, options=options)
+    checkpoint.check("start")
+    checkpoint.progress("load", 0, 1, "datasets")
+    loaded = load_dataset(dataset, options)
+    checkpoint.progress("load", 1, 1, "datasets")
+    job = validate_job(graph, node_id, list(loaded.frame.columns), options=options)
+    warnings = [*loaded.warnings, *job.warnings]
+    task = _task(job, loaded.frame, warnings)
+    hyperparameters = resolve_hyperparameters(job.model_type, job.train_config["hyperparameters"], task,
+                                              random_state=options.random_state, n_jobs=options.n_jobs)
+    loaded_at = time.perf_counter()
+    parts = execute_plan(job.plan, loaded.frame, job.target, options, checkpoint)
+    warnings.extend(parts.warnings)
+    features = _features(parts, job.target)
+    x_train = parts.train[features].to_numpy(dtype=np.float64)
+    y_train_raw = _labels(parts.train[job.target], task)
+    classes = _classes(y_train_raw) if task == CLASSIFICATION else None
+    y_train = np.searchsorted(classes, y_train_raw) if classes is not None else y_train_raw
+    transformed_at = time.perf_counter()
+    checkpoint.check("before fit")
+    model = build_estimator(job.model_type, task, hyperparameters)
+    fit_messages = fit_estimator(job.model_type, model, x_train, y_train, checkpoint)
+    warnings.extend({"code": "fit_warning", "node_id": node_id, "message": text} for text in fit_messages)
+    fitted_at = time.perf_counter()
+    checkpoint.check("before evaluation")
+    checkpoint.progress("evaluate", 0, 2, "partitions")
+    pipeline = FittedPipeline(parts.steps, features, job.target, task, job.model_type, model, classes)
+    scores = {
+        "train": _evaluate(pipeline, x_train, y_train_raw, warnings, "train"),
+        "test": _evaluate(pipeline, parts.test[features].to_numpy(dtype=np.float64),
+                          _labels(parts.test[job.target], task), warnings, "test"),
+    }
+    checkpoint.progress("evaluate", 2, 2, "partitions")
+    finished = time.perf_counter()
+    timings = {"load_s": loaded_at - started, "transform_s": transformed_at - loaded_at,
+               "fit_s": fitted_at - transformed_at, "evaluate_s": finished - fitted_at, "total_s": finished - started}
+    split = next(node.config for node in job.plan if node.type == SPLIT)
+    metrics: dict[str, Any] = {
+        **scores,
+        "rows": {"train": len(parts.train), "test": len(parts.test), "dataset": loaded.total_rows,
+                 "used": len(loaded.frame), "sampled": loaded.sampled},
+        "features": features,
+        "target": job.target,
+        "task": task,
+        "model_type": job.model_type,
+        "classes": None if classes is None else [c.item() if isinstance(c, np.generic) else c for c in classes],
+        "split": {**split, "random_state": options.random_state if split["random_state"] is None
+                  else split["random_state"]},
+        "pipeline_hash": pipeline_hash,
+        "dataset_sha256": loaded.sha256,
+        "random_state": hyperparameters.get("random_state", options.random_state),
+        "hyperparameters": hyperparameters,
+        "library_versions": library_versions(),
+        "timings": timings,
+        "trained_at": time.time(),
+    }
+    pipeline.metadata = {key: metrics[key] for key in
+                         ("rows", "features", "target", "task", "classes", "split", "pipeline_hash",
+                          "dataset_sha256", "random_state", "hyperparameters", "library_versions")}
+    return TrainingResult(pipeline, metrics, warnings, job.model_type, task, hyperparameters, timings)
+
+
+def _task(job: ValidatedJob, frame: pd.DataFrame, warnings: list[dict[str, Any]]) -> str:
+    target = frame[job.target]
+    task = job.task
+    if task is None:
+        task, reason = detect_task(target)
+        warnings.append({"code": "task_detected", "message": f"task detected as {task}: {reason}"})
+    if task == REGRESSION:
+        if not is_numeric(target):
+            raise InvalidNodeConfig(f"regression needs a numeric target; {job.target!r} is not numeric",
+                                    field="config.task")
+        resample = next((node for node in job.plan if node.type == RESAMPLE), None)
+        if resample is not None:
+            raise InvalidGraph(f"{RESAMPLE} balances classes and needs a classification task",
+                               field=f"{resample.prefix}.method", details={"node_id": resample.id})
+    return task
+
+
+def _features(parts: Partitions, target: str) -> list[str]:
+    features = [name for name in parts.train.columns if name != target]
+    if not features:
+        raise InvalidGraph("no feature columns reach the training node", field="graph.nodes")
+    wrong = [name for name in features if not is_numeric(parts.train[name])]
+    if wrong:
+        raise InvalidGraph(f"feature column(s) {wrong} are not numeric; add an encode node before training",
+                           field="graph.nodes", details={"columns": wrong})
+    return features
+
+
+def _labels(column: pd.Series, task: str) -> NDArray[Any]:
+    if task == REGRESSION:
+        values: NDArray[Any] = column.to_numpy(dtype=np.float64)
+    elif is_numeric(column):
+        values = column.to_numpy()
+    else:
+        values = column.astype(str).to_numpy()
+    return values
+
+
+def _classes(labels: NDArray[Any]) -> NDArray[Any]:
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        raise InvalidNodeConfig("classification needs at least two classes in the train rows",
+                                field="config.target", details={"classes": [str(c) for c in classes]})
+    return classes
+
+
+def _evaluate(
+    pipeline: FittedPipeline, x: NDArray[np.float64], y_true: NDArray[Any], warnings: list[dict[str, Any]],
+    partition: str,
+) -> dict[str, Any]:
+    with pywarnings.catch_warnings(record=True) as caught:
+        pywarnings.simplefilter("always")
+        model = pipeline.model
+        if pipeline.classes is None:
+            scores = regression_metrics(y_true, np.asarray(model.predict(x), dtype=np.float64))
+            problems: list[str] = []
+        else:
+            predicted = pipeline.classes[np.asarray(model.predict(x), dtype=np.intp)]
+            proba = np.asarray(model.predict_proba(x), dtype=np.float64)
+            scores, problems = classification_metrics(y_true, predicted, proba, pipeline.classes)
+    # XGBoost returns float32 probabilities whose float64 row sums miss 1 by ~1e-7.
+    problems.extend(str(item.message) for item in caught if "do not sum to one" not in str(item.message))
+    warnings.extend({"code": "metric_warning", "message": f"{partition}: {text}"} for text in dict.fromkeys(problems))
+    return scores

@@ -1,0 +1,139 @@
+"""Errors raised by the ML engine.
+
+Every failure the engine reports is an :class:`EngineError` carrying a stable ``code``
+(stored on the job as ``error_code``), the dotted ``field`` path of the offending input
+when one exists, a human ``message`` and JSON-ready ``details``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class EngineError(Exception):
+    """Raised when the ML engine cannot validate or run a training job.
+
+    Attributes:
+        code: Stable error code stored on the job (``invalid_pipeline``, ``cancelled``...).
+        field: Dotted path of the offending input field, or None.
+        message: Human-readable explanation.
+        details: JSON-ready extra information.
+    """
+
+    default_code: ClassVar[str] = "training_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        details: dict[str, Any] | None = None,
+        code: str | None = None,
+    ) -> None:
+        self.code: str = code or self.default_code
+        self.field: str | None = field
+        self.message: str = message
+        self.details: dict[str, Any] = dict(details or {})
+        super().__init__(f"{field}: {message}" if field else message)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as JSON-ready data: ``{code, message, field, details}``."""
+        return {"code": self.code, "message": self.message, "field": self.field, "details": self.details}
+
+
+class InvalidGraph(EngineError):
+    """Raised when the pipeline graph is malformed: unknown node type or node id, a cycle,
+    a dangling edge, missing or several dataset sources, or no ``train_test_split``
+    upstream of the training node."""
+
+    default_code = "invalid_pipeline"
+
+
+class InvalidNodeConfig(EngineError):
+    """Raised when a node's config is invalid: unknown key, wrong type, out-of-range
+    value, unknown column, or a column of the wrong kind for the step."""
+
+    default_code = "invalid_config"
+
+
+class InvalidHyperparameter(EngineError):
+    """Raised when a hyperparameter is unknown, of the wrong type, out of range, not
+    finite, or outside its list of choices."""
+
+    default_code = "invalid_hyperparameter"
+
+
+class DatasetError(EngineError):
+    """Raised when the dataset cannot be read, is empty, does not match its recorded
+    sha256, or a frame given for prediction lacks a required column."""
+
+    default_code = "dataset_error"
+
+
+class TrainingError(EngineError):
+    """Raised when fitting or evaluating the model fails for a reason not caused by the
+    job's configuration (e.g. the library rejects the data)."""
+
+    default_code = "training_error"
+
+
+class ArtifactError(EngineError):
+    """Raised when an artifact cannot be written, is missing, or its sha256 does not
+    match the recorded one (it is then never unpickled)."""
+
+    default_code = "artifact_error"
+
+
+class JobStopped(EngineError):
+    """Raised when ``should_stop()`` asked the engine to stop; base of the two reasons."""
+
+    default_code = "cancelled"
+
+
+class JobCancelled(JobStopped):
+    """Raised when ``should_stop()`` returned ``"cancelled"`` at a checkpoint."""
+
+    default_code = "cancelled"
+
+
+class DeadlineExceeded(JobStopped):
+    """Raised when ``should_stop()`` returned ``"timeout"`` at a checkpoint."""
+
+    default_code = "timeout"
+
+
+class ServiceError(Exception):
+    """Base of the errors the job services (submit, cancel) raise besides engine errors.
+
+    Attributes:
+        code: Stable error code for the API's error body.
+        message: Human-readable explanation.
+        details: JSON-ready extra information.
+    """
+
+    code: ClassVar[str] = "service_error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
+
+
+class ActiveJobConflict(ServiceError):
+    """Raised when a node already has an active job and ``jobs.one_active_per_node`` is on;
+    ``details["active_job_id"]`` names that job."""
+
+    code = "active_job_exists"
+
+
+class QuotaExceeded(ServiceError):
+    """Raised when a user already has ``jobs.max_active_per_user`` active jobs."""
+
+    code = "too_many_active_jobs"
+
+
+class BrokerUnavailable(ServiceError):
+    """Raised when a job was recorded but its message could not be sent; the job has been
+    failed with error_code ``broker_unavailable`` (``details["job_id"]``)."""
+
+    code = "broker_unavailable"

@@ -1,0 +1,135 @@
+"""The reaper: finds jobs whose worker stopped heartbeating and settles them.
+
+Running jobs go back to ``queued`` (attempt + 1) and are sent again while attempts
+remain, else they fail with ``worker_lost``; cancelling jobs become cancelled. One reaper
+runs at a time across processes, under a Redis lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any, Protocol
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from actors.context import JobContext
+from actors.outcomes import commit_then_publish, finish_cancelled, finish_failed
+from actors.policy import ReapAction, reap_action
+from store.job_queries import stale_jobs
+from store.jobs import transition
+from store.models import TrainingJob
+from store.states import JobStatus
+from store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+LOCK_KEY = "mlw:reaper:lock"
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+
+class ReapOutcome(enum.StrEnum):
+    """What the reaper did with one job."""
+
+    REQUEUED = "requeued"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    LEFT = "left"
+
+
+class Lock(Protocol):
+    """A lock shared by every process that may reap."""
+
+    async def acquire(self) -> bool:
+        """Take the lock if it is free; never waits."""
+
+    async def release(self) -> None:
+        """Give the lock back if we still hold it."""
+
+
+class RedisLock:
+    """``SET NX PX`` with a random token; released only by its holder."""
+
+    def __init__(self, client: aioredis.Redis, key: str = LOCK_KEY, ttl_s: float = 60.0) -> None:
+        self._client, self._key, self._ttl_ms = client, key, int(ttl_s * 1000)
+        self._token = uuid.uuid4().hex
+
+    async def acquire(self) -> bool:
+        return bool(await self._client.set(self._key, self._token, nx=True, px=self._ttl_ms))
+
+    async def release(self) -> None:
+        await self._client.eval(_RELEASE, 1, self._key, self._token)  # type: ignore[misc]
+
+
+async def _requeue(ctx: JobContext, job: TrainingJob) -> bool:
+    attempt = job.attempt + 1
+
+    async def work(session: AsyncSession) -> list[dict[str, Any]] | None:
+        done = await transition(
+            session,
+            job.id,
+            JobStatus.QUEUED,
+            expected=JobStatus.RUNNING,
+            changes={"attempt": attempt, "worker": None, "heartbeat_at": None, "progress": None},
+            payload={"reason": "worker_lost", "attempt": attempt},
+        )
+        return None if done is None else [done.event]
+
+    return await commit_then_publish(ctx, job.user_id, work) is not None
+
+
+async def reap_job(ctx: JobContext, job: TrainingJob, *, resend: bool = True) -> ReapOutcome:
+    """Settle one stale job by the reaper's rule; ``resend`` sends its message again."""
+    action = reap_action(JobStatus(job.status), job.attempt, ctx.settings.jobs.max_attempts)
+    if action is ReapAction.CANCEL:
+        return ReapOutcome.CANCELLED if await finish_cancelled(ctx, job, forced=True) else ReapOutcome.LEFT
+    if action is ReapAction.FAIL:
+        message = f"the worker running this job was lost {job.attempt} time(s); no attempts remain"
+        ok = await finish_failed(ctx, job, "worker_lost", message, expected=(JobStatus.RUNNING,))
+        return ReapOutcome.FAILED if ok else ReapOutcome.LEFT
+    if action is ReapAction.LEAVE or not await _requeue(ctx, job):
+        return ReapOutcome.LEFT
+    if resend and ctx.sender is not None:
+        try:
+            await ctx.sender(job.id, (job.config or {}).get("max_runtime_s"))
+        except Exception as exc:
+            await finish_failed(ctx, job, "broker_unavailable", f"the retry could not be sent: {exc}",
+                                expected=(JobStatus.QUEUED,))
+            return ReapOutcome.FAILED
+    return ReapOutcome.REQUEUED
+
+
+async def reap_once(ctx: JobContext, lock: Lock) -> dict[str, ReapOutcome]:
+    """One pass over the stale jobs, if this process gets the lock."""
+    if not await lock.acquire():
+        return {}
+    try:
+        before = utcnow() - timedelta(seconds=ctx.settings.jobs.stale_after_s)
+        async with ctx.sessions() as session:
+            jobs = await stale_jobs(session, heartbeat_before=before)
+        outcomes: dict[str, ReapOutcome] = {}
+        for job in jobs:
+            outcomes[job.id] = await reap_job(ctx, job)
+            log.warning("reaped job %s (%s, attempt %d): %s", job.id, job.status, job.attempt, outcomes[job.id])
+        return outcomes
+    finally:
+        await lock.release()
+
+
+async def reap_forever(ctx: JobContext, lock: Lock, stop: asyncio.Event) -> None:
+    """Reap every ``jobs.reaper_interval_s`` until ``stop`` is set; errors are logged, not fatal."""
+    while not stop.is_set():
+        try:
+            await reap_once(ctx, lock)
+        except (RedisError, OSError) as exc:
+            log.warning("reaper pass skipped: %s", exc)
+        except Exception:
+            log.exception("reaper pass failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=ctx.settings.jobs.reaper_interval_s)

@@ -1,0 +1,276 @@
+"""One training job from claim to terminal state: what ``TrainingActor.perform`` does.
+
+The ML engine runs in a thread; this coroutine stays responsive beside it: it polls the
+cancel signal every ``ctx.poll_s``, heartbeats every ``jobs.heartbeat_s``, publishes
+throttled progress, and, when a fit ignores a stop request for ``jobs.cancel_grace_s``,
+finalizes the job itself and ends the worker process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors.context import JobContext
+from actors.engine import TrainingResult, run_training
+from actors.errors import DeadlineExceeded, EngineError, JobCancelled
+from actors.options import DatasetRef
+from actors.outcomes import finish_cancelled, finish_failed, finish_succeeded
+from actors.policy import (
+    RedeliveryAction,
+    Throttle,
+    is_stale,
+    redelivery_action,
+    resolve_max_runtime,
+    stop_reason,
+)
+from actors.reaper import ReapOutcome, reap_job
+from store.datasets import get_dataset
+from store.errors import NotFound
+from store.job_queries import get_job
+from store.jobs import heartbeat, transition, update_progress
+from store.models import TrainingJob
+from store.reader import Reader
+from store.states import ACTIVE, JobStatus
+from store.types import utcnow
+
+log = logging.getLogger(__name__)
+SYSTEM = Reader.system()
+
+
+class Outcome(enum.StrEnum):
+    """How one delivery of a job's message ended (for logs and tests)."""
+
+    MISSING = "missing"
+    IGNORED_TERMINAL = "ignored_terminal"
+    DROPPED_RUNNING_ELSEWHERE = "dropped_running_elsewhere"
+    LOST_CLAIM = "lost_claim"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    FORCED = "forced"
+    SUPERSEDED = "superseded"
+
+
+@dataclass
+class _RunState:
+    """What the engine thread and the supervising coroutine share."""
+
+    deadline: float
+    cancel: threading.Event = field(default_factory=threading.Event)
+    progress: dict[str, Any] | None = None
+    progress_seen: int = 0
+    progress_count: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def on_progress(self, update: dict[str, Any]) -> None:
+        with self.lock:
+            self.progress = dict(update)
+            self.progress_count += 1
+
+
+async def run_job(ctx: JobContext, job_id: str) -> Outcome:
+    """Handle one delivery of the message for ``job_id``."""
+    try:
+        async with ctx.sessions() as session:
+            job = await get_job(session, job_id, reader=SYSTEM)
+    except NotFound:
+        log.warning("message for unknown job %s dropped", job_id)
+        return Outcome.MISSING
+    stale = is_stale(job.heartbeat_at, job.started_at, utcnow(), ctx.settings.jobs.stale_after_s)
+    action = redelivery_action(JobStatus(job.status), stale=stale)
+    if action is RedeliveryAction.IGNORE_TERMINAL:
+        return Outcome.IGNORED_TERMINAL
+    if action is RedeliveryAction.DROP_RUNNING_ELSEWHERE:
+        return Outcome.DROPPED_RUNNING_ELSEWHERE
+    if action is RedeliveryAction.RECOVER_STALE:
+        # Redelivered after its worker died: apply the reaper's rule, then take it ourselves.
+        reaped = await reap_job(ctx, job, resend=False)
+        if reaped is not ReapOutcome.REQUEUED:
+            return Outcome.FAILED if reaped is ReapOutcome.FAILED else Outcome.CANCELLED
+    claimed = await _claim(ctx, job)
+    if claimed is None:
+        return Outcome.LOST_CLAIM
+    return await _execute(ctx, claimed)
+
+
+async def _claim(ctx: JobContext, job: TrainingJob) -> TrainingJob | None:
+    async with ctx.sessions.begin() as session:
+        done = await transition(
+            session,
+            job.id,
+            JobStatus.RUNNING,
+            expected=JobStatus.QUEUED,
+            changes={"worker": ctx.worker_name, "heartbeat_at": utcnow()},
+            payload={"attempt": job.attempt, "worker": ctx.worker_name},
+        )
+    if done is None:
+        return None
+    await ctx.publisher.publish(job.user_id, done.event)
+    return done.job
+
+
+async def _execute(ctx: JobContext, job: TrainingJob) -> Outcome:
+    settings = ctx.settings.jobs
+    try:
+        max_runtime = resolve_max_runtime(
+            (job.config or {}).get("max_runtime_s"), settings.default_max_runtime_s, settings.max_runtime_limit_s
+        )
+        async with ctx.sessions() as session:
+            dataset = await get_dataset(session, job.dataset_source_id, reader=SYSTEM)
+        ref = DatasetRef(str(ctx.dataset_path(dataset.storage_uri)), dataset.format, dataset.sha256)  # type: ignore[arg-type]
+    except EngineError as exc:
+        await finish_failed(ctx, job, exc.code, str(exc))
+        return Outcome.FAILED
+    except NotFound:
+        await finish_failed(ctx, job, "dataset_error", f"dataset {job.dataset_source_id} no longer exists")
+        return Outcome.FAILED
+
+    state = _RunState(deadline=ctx.monotonic() + max_runtime)
+
+    def should_stop() -> str | None:
+        now = ctx.monotonic()
+        reason = stop_reason(cancel_requested=state.cancel.is_set(), now_monotonic=now, deadline=state.deadline)
+        return None if reason is None else reason.value
+
+    fit = asyncio.ensure_future(
+        asyncio.to_thread(
+            run_training,
+            job.graph,
+            job.node_id,
+            ref,
+            ctx.engine_options(),
+            should_stop=should_stop,
+            on_progress=state.on_progress,
+            pipeline_hash=job.pipeline_id.rsplit("_", 1)[-1],
+        )
+    )
+    forced = await _supervise(ctx, job, state, fit)
+    if forced is not None:
+        return forced
+    return await _conclude(ctx, job, fit)
+
+
+async def _supervise(ctx: JobContext, job: TrainingJob, state: _RunState, fit: asyncio.Future[Any]) -> Outcome | None:
+    """Watch the fit until it ends; returns an outcome only if the job was forced to end."""
+    settings = ctx.settings.jobs
+    throttle = Throttle(settings.progress_interval_s)
+    next_beat = ctx.monotonic() + settings.heartbeat_s
+    stop_since: float | None = None
+    while not fit.done():
+        await asyncio.wait({fit}, timeout=ctx.poll_s)
+        if fit.done():
+            break
+        now = ctx.monotonic()
+        if not state.cancel.is_set() and await ctx.cancel_signals.is_requested(job.id):
+            state.cancel.set()
+        if now >= next_beat:
+            next_beat = now + settings.heartbeat_s
+            status = await _beat(ctx, job)
+            if status is JobStatus.CANCELLING:
+                state.cancel.set()
+            elif status is None:
+                # Someone else finalized the job (a forced cancel or the reaper): stop working on it.
+                state.cancel.set()
+                fit.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
+                return Outcome.SUPERSEDED
+        await _maybe_progress(ctx, job, state, throttle, now)
+        if stop_since is None and (state.cancel.is_set() or now >= state.deadline):
+            stop_since = now
+        if stop_since is not None and now - stop_since >= settings.cancel_grace_s:
+            return await _force_end(ctx, job, state, fit)
+    return None
+
+
+async def _beat(ctx: JobContext, job: TrainingJob) -> JobStatus | None:
+    """Heartbeat; returns the job's status, or None when it is no longer active."""
+    try:
+        async with ctx.sessions.begin() as session:
+            alive = await heartbeat(session, job.id, ctx.worker_name)
+            current = await get_job(session, job.id, reader=SYSTEM) if alive else None
+    except Exception as exc:  # a database hiccup must not kill a long fit; the next beat retries
+        log.warning("heartbeat of job %s failed: %s", job.id, exc)
+        return JobStatus.RUNNING
+    if current is None:
+        return None
+    status = JobStatus(current.status)
+    return status if status in ACTIVE else None
+
+
+async def _maybe_progress(ctx: JobContext, job: TrainingJob, state: _RunState, throttle: Throttle, now: float) -> None:
+    with state.lock:
+        if state.progress is None or state.progress_count == state.progress_seen:
+            return
+        if not throttle.ready(now):
+            return
+        progress, state.progress_seen = dict(state.progress), state.progress_count
+    async with ctx.sessions.begin() as session:
+        active = await update_progress(session, job.id, progress)
+    if active:
+        event = {
+            "type": "job.progress",
+            "job_id": job.id,
+            "pipeline_id": job.pipeline_id,
+            "node_id": job.node_id,
+            "status": JobStatus.CANCELLING.value if state.cancel.is_set() else JobStatus.RUNNING.value,
+            "progress": progress,
+            "at": utcnow().isoformat(),
+        }
+        await ctx.publisher.publish(job.user_id, event)
+
+
+async def _force_end(ctx: JobContext, job: TrainingJob, state: _RunState, fit: asyncio.Future[Any]) -> Outcome:
+    """The fit ignored a stop request past the grace period: finalize, then end the process."""
+    log.error("job %s did not stop within %.1fs; ending its worker process", job.id, ctx.settings.jobs.cancel_grace_s)
+    if state.cancel.is_set():
+        await finish_cancelled(ctx, job, forced=True)
+        outcome = Outcome.FORCED
+    else:
+        await finish_failed(ctx, job, "timeout", "the job exceeded its max_runtime_s and did not stop at a checkpoint")
+        outcome = Outcome.FAILED
+    fit.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
+    ctx.terminate_process()
+    return outcome
+
+
+async def _conclude(ctx: JobContext, job: TrainingJob, fit: asyncio.Future[TrainingResult]) -> Outcome:
+    try:
+        result = fit.result()
+    except JobCancelled:
+        if await finish_cancelled(ctx, job):
+            return Outcome.CANCELLED
+        return Outcome.SUPERSEDED
+    except DeadlineExceeded:
+        message = "the job exceeded its max_runtime_s"
+        return Outcome.FAILED if await finish_failed(ctx, job, "timeout", message) else Outcome.SUPERSEDED
+    except EngineError as exc:
+        ok = await finish_failed(ctx, job, exc.code, str(exc), details={"field": exc.field} if exc.field else None)
+        return Outcome.FAILED if ok else Outcome.SUPERSEDED
+    except Exception as exc:
+        log.exception("job %s crashed", job.id)
+        ok = await finish_failed(ctx, job, "training_error", f"{type(exc).__name__}: {exc}")
+        return Outcome.FAILED if ok else Outcome.SUPERSEDED
+    return await _store_model(ctx, job, result)
+
+
+async def _store_model(ctx: JobContext, job: TrainingJob, result: TrainingResult) -> Outcome:
+    from actors.artifacts import save_artifact
+
+    relpath = ctx.artifact_relpath(job.pipeline_id, job.id)
+    try:
+        sha256 = await asyncio.to_thread(save_artifact, result.pipeline, str(ctx.artifact_path(relpath)))
+    except EngineError as exc:
+        ok = await finish_failed(ctx, job, exc.code, str(exc))
+        return Outcome.FAILED if ok else Outcome.SUPERSEDED
+    try:
+        if await finish_succeeded(ctx, job, result, relpath, sha256):
+            return Outcome.SUCCEEDED
+        return Outcome.SUPERSEDED
+    except Exception as exc:
+        log.exception("recording the model of job %s failed", job.id)
+        ok = await finish_failed(ctx, job, "persist_error", f"the model could not be recorded: {exc}")
+        return Outcome.FAILED if ok else Outcome.SUPERSEDED

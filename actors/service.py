@@ -1,0 +1,253 @@
+"""The two job services the API calls: submit a training job, cancel one."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from actors.context import JobContext
+from actors.errors import ActiveJobConflict, BrokerUnavailable, QuotaExceeded
+from actors.outcomes import commit_then_publish, finish_failed
+from actors.policy import resolve_max_runtime
+from actors.validation import validate_job
+from store.datasets import get_dataset
+from store.errors import DuplicateIdempotencyKey, NotFound
+from store.job_queries import active_job_for_node, count_active, find_by_idempotency_key, get_job
+from store.jobs import transition
+from store.models import Pipeline, TrainingJob, User
+from store.pipelines import upsert_pipeline
+from store.reader import Reader
+from store.states import TERMINAL, JobStatus
+
+log = logging.getLogger(__name__)
+
+JOB_CONFIG_KEYS = ("experiment_tag", "description", "max_runtime_s", "run_now")
+
+
+@dataclass(frozen=True)
+class SubmitRequest:
+    """The body of ``POST /training-jobs`` (seed 3.2), already shape-checked by the API.
+
+    Attributes:
+        dataset_source_id: The dataset the graph reads.
+        node_id: The ``train_model`` node to run.
+        graph: The canvas graph ``{nodes, edges}``.
+        config: The training node's config as the form shows it; when given it replaces
+            the node's ``data.config`` in ``graph`` (the canvas may not have saved yet).
+        pipeline_id: The id the canvas believes the pipeline has; informational, the
+            server derives the real one.
+        idempotency_key: Repeating a submission with the same key returns the first job.
+    """
+
+    dataset_source_id: str
+    node_id: str
+    graph: Mapping[str, Any]
+    config: Mapping[str, Any] | None = None
+    pipeline_id: str | None = None
+    idempotency_key: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _graph_with_config(graph: Mapping[str, Any], node_id: str, config: Mapping[str, Any] | None) -> dict[str, Any]:
+    merged = copy.deepcopy(dict(graph))
+    if config is None:
+        return merged
+    for node in merged.get("nodes") or []:
+        if isinstance(node, dict) and node.get("id") == node_id:
+            data = node.setdefault("data", {})
+            if isinstance(data, dict):
+                data["config"] = copy.deepcopy(dict(config))
+    return merged
+
+
+async def _lock_for_submission(session: AsyncSession, user_id: str, pipeline_id: str) -> None:
+    """Serialize submissions that share a user or a node (quota and one-active checks).
+
+    On PostgreSQL row locks do it; SQLite write transactions are already serial.
+    """
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+        await session.execute(select(Pipeline.pipeline_id).where(Pipeline.pipeline_id == pipeline_id).with_for_update())
+
+
+async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRequest) -> TrainingJob:
+    """Validate, autosave the pipeline, record the queued job, then send its message.
+
+    Raises:
+        NotFound: the dataset is missing or not the reader's.
+        EngineError: the graph, a node config or a hyperparameter is invalid (names the field).
+        ActiveJobConflict: the node already has an active job (``jobs.one_active_per_node``).
+        QuotaExceeded: the user has ``jobs.max_active_per_user`` active jobs.
+        BrokerUnavailable: the message could not be sent; the job was failed.
+    """
+    if reader.user_id is None:
+        raise ValueError("a job is submitted by a user")
+    user_id = reader.user_id
+    jobs_cfg = ctx.settings.jobs
+    async with ctx.sessions() as session:
+        dataset = await get_dataset(session, request.dataset_source_id, reader=reader)
+        columns = [str(c["name"]) if isinstance(c, Mapping) else str(c) for c in dataset.columns]
+    graph = _graph_with_config(request.graph, request.node_id, request.config)
+    validated = validate_job(graph, request.node_id, columns, options=ctx.engine_options())
+    train_cfg = validated.train_config
+    max_runtime = resolve_max_runtime(
+        train_cfg.get("max_runtime_s"), jobs_cfg.default_max_runtime_s, jobs_cfg.max_runtime_limit_s
+    )
+    job_config = {key: train_cfg.get(key) for key in JOB_CONFIG_KEYS}
+    job_config.update(max_runtime_s=max_runtime, task=validated.task, target=validated.target)
+
+    created: list[TrainingJob] = []
+
+    async def work(session: AsyncSession) -> list[dict[str, Any]] | None:
+        if request.idempotency_key:
+            existing = await find_by_idempotency_key(session, user_id, request.idempotency_key)
+            if existing is not None:
+                created.append(existing)
+                return []
+        pipeline = await upsert_pipeline(session, dataset_source_id=dataset.id, graph=graph, reader=reader)
+        await _lock_for_submission(session, user_id, pipeline.pipeline_id)
+        if jobs_cfg.one_active_per_node:
+            active = await active_job_for_node(session, pipeline.pipeline_id, request.node_id)
+            if active is not None:
+                raise ActiveJobConflict(
+                    f"node {request.node_id!r} already has an active job ({active.id}, {active.status})",
+                    details={"active_job_id": active.id, "status": active.status},
+                )
+        if await count_active(session, user_id) >= jobs_cfg.max_active_per_user:
+            raise QuotaExceeded(
+                f"you already have {jobs_cfg.max_active_per_user} active jobs (jobs.max_active_per_user)",
+                details={"max_active_per_user": jobs_cfg.max_active_per_user},
+            )
+        result = await create_job_with_graph(
+            session, pipeline=pipeline, request=request, user_id=user_id, graph=graph,
+            model_type=validated.model_type, resolved=validated.resolved_hyperparameters, config=job_config,
+            warnings=validated.warnings,
+        )
+        created.append(result.job)
+        return [result.event]
+
+    try:
+        events = await commit_then_publish(ctx, user_id, work)
+    except DuplicateIdempotencyKey:
+        # A concurrent twin with the same key won; hand back its job.
+        async with ctx.sessions() as session:
+            twin = await find_by_idempotency_key(session, user_id, request.idempotency_key or "")
+        if twin is None:
+            raise
+        return twin
+    job = created[0]
+    if events == []:
+        return job
+    await _send(ctx, job)
+    return job
+
+
+async def create_job_with_graph(
+    session: AsyncSession,
+    *,
+    pipeline: Pipeline,
+    request: SubmitRequest,
+    user_id: str,
+    graph: Mapping[str, Any],
+    model_type: str,
+    resolved: Mapping[str, Any],
+    config: Mapping[str, Any],
+    warnings: list[dict[str, Any]],
+) -> Any:
+    """Insert the queued job with the graph it will run (its own snapshot)."""
+    from store.jobs import create_job
+
+    return await create_job(
+        session,
+        pipeline_id=pipeline.pipeline_id,
+        node_id=request.node_id,
+        dataset_source_id=request.dataset_source_id,
+        user_id=user_id,
+        model_type=model_type,
+        hyperparameters=_raw_hyperparameters(graph, request.node_id),
+        resolved_hyperparameters=resolved,
+        config=config,
+        graph=graph,
+        warnings=warnings,
+        idempotency_key=request.idempotency_key,
+    )
+
+
+def _raw_hyperparameters(graph: Mapping[str, Any], node_id: str) -> dict[str, Any]:
+    for node in graph.get("nodes") or []:
+        if isinstance(node, Mapping) and node.get("id") == node_id:
+            config = (node.get("data") or {}).get("config") or {}
+            raw = config.get("hyperparameters") if isinstance(config, Mapping) else None
+            return dict(raw) if isinstance(raw, Mapping) else {}
+    return {}
+
+
+async def _send(ctx: JobContext, job: TrainingJob) -> None:
+    if ctx.sender is None:
+        raise RuntimeError("this context cannot send messages")
+    try:
+        await ctx.sender(job.id, (job.config or {}).get("max_runtime_s"))
+    except Exception as exc:
+        log.error("could not send the message of job %s: %s", job.id, exc)
+        await finish_failed(
+            ctx, job, "broker_unavailable", f"the job could not be queued: {exc}", expected=(JobStatus.QUEUED,)
+        )
+        raise BrokerUnavailable(
+            "the job was recorded but could not be queued; it has been marked failed",
+            details={"job_id": job.id},
+        ) from exc
+
+
+async def _move_for_cancel(ctx: JobContext, reader: Reader, job: TrainingJob, src: JobStatus) -> TrainingJob | None:
+    """One attempt at the cancel transition from ``src``; None if the job moved first."""
+    dst = JobStatus.CANCELLED if src is JobStatus.QUEUED else JobStatus.CANCELLING
+    won: list[TrainingJob] = []
+
+    async def work(session: AsyncSession) -> list[dict[str, Any]] | None:
+        done = await transition(session, job.id, dst, expected=src, payload={"requested_by": reader.user_id})
+        if done is None:
+            return None
+        won.append(done.job)
+        return [done.event]
+
+    if await commit_then_publish(ctx, job.user_id, work) is None:
+        return None
+    if dst is JobStatus.CANCELLING:
+        await ctx.cancel_signals.request(job.id)
+    return won[0]
+
+
+async def cancel_training_job(ctx: JobContext, reader: Reader, job_id: str) -> TrainingJob:
+    """Cancel a job; idempotent.
+
+    A queued job becomes cancelled at once (its message is skipped when delivered); a
+    running one becomes ``cancelling`` and its actor is signalled; a cancelling or
+    terminal job is left as it is (the signal is raised again for a cancelling one).
+
+    Raises:
+        NotFound: the job is missing or not the reader's.
+    """
+    for _ in range(5):
+        async with ctx.sessions() as session:
+            job = await get_job(session, job_id, reader=reader)
+        status = JobStatus(job.status)
+        if status in TERMINAL:
+            return job
+        if status is JobStatus.CANCELLING:
+            await ctx.cancel_signals.request(job.id)
+            return job
+        moved = await _move_for_cancel(ctx, reader, job, status)
+        if moved is not None:
+            return moved
+    # Five lost races in a row means the job is moving fast; report where it is now.
+    async with ctx.sessions() as session:
+        return await get_job(session, job_id, reader=reader)
+
+
+__all__ = ["NotFound", "SubmitRequest", "cancel_training_job", "submit_training_job"]

@@ -1,0 +1,58 @@
+"""``TrainingActor``: the per-job actor on the ``training`` queue.
+
+Declared on the global broker when this module is imported, as Dramatiq actors are;
+``actors.worker_app`` sets the broker first. The work itself is ``actors.runner.run_job``,
+with the process's :class:`~actors.context.JobContext`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import shim
+from actors.context import JobContext
+from actors.runner import run_job
+
+TRAINING_QUEUE = "training"
+
+_context_provider: Callable[[], Awaitable[JobContext]] | None = None
+
+
+def use_context(provider: Callable[[], Awaitable[JobContext]]) -> None:
+    """Tell the actor how this process builds its job context (once per process)."""
+    global _context_provider
+    _context_provider = provider
+
+
+class TrainingActor(shim.GenericActor):
+    """Runs one training job: claim, fit, evaluate, store; always ends terminal."""
+
+    class Meta:
+        queue_name = TRAINING_QUEUE
+        # Engine failures are final and lost workers are retried by the reaper, which
+        # counts attempts on the job row; a broker-level retry would bypass both.
+        max_retries = 0
+
+    async def perform(self, job_id: str) -> str:
+        if _context_provider is None:
+            raise RuntimeError("TrainingActor has no job context: call actors.training.use_context() first")
+        ctx = await _context_provider()
+        outcome = await run_job(ctx, job_id)
+        return outcome.value
+
+
+def message_time_limit_ms(max_runtime_s: float, cancel_grace_s: float) -> int:
+    """The broker-level time limit of a job's message: a backstop behind the checkpoints."""
+    return int((max_runtime_s + 2 * cancel_grace_s + 30) * 1000)
+
+
+def make_sender(cancel_grace_s: float, default_max_runtime_s: float) -> Callable[[str, float | None], Awaitable[str]]:
+    """A sender for ``JobContext.sender``: enqueues ``TrainingActor`` for a job id."""
+
+    async def send(job_id: str, max_runtime_s: float | None = None) -> str:
+        limit = message_time_limit_ms(max_runtime_s or default_max_runtime_s, cancel_grace_s)
+        message = await asyncio.to_thread(TrainingActor.send_with_options, args=(job_id,), time_limit=limit)
+        return str(message.message_id)
+
+    return send

@@ -1,0 +1,34 @@
+"""The module a training worker process loads (``python -m shim actors.worker_main``).
+
+Importing it reads the configuration once, installs the Redis broker, declares
+``TrainingActor`` and hooks the worker's background duties (liveness key, reaper) to the
+Celery worker's start and shutdown.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import signals
+
+from actors.training import use_context
+from actors.worker_app import ProcessContext, WorkerDuties, configure_broker
+from store.settings import load_settings
+
+settings = load_settings()
+broker = configure_broker(settings)
+_process_context = ProcessContext(settings)
+use_context(_process_context.get)
+_duties = WorkerDuties(settings)
+
+
+def _start_duties(**_: Any) -> None:
+    _duties.start()
+
+
+def _stop_duties(**_: Any) -> None:
+    _duties.stop()
+
+
+signals.worker_ready.connect(_start_duties, weak=False)
+signals.worker_shutdown.connect(_stop_duties, weak=False)

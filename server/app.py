@@ -1,0 +1,108 @@
+"""The aiohttp application factory (DESIGN section 7).
+
+One ``cleanup_ctx`` per resource, in dependency order: the database engine, the Redis
+client, the job-service context (publisher, cancel signals, message sender), then the
+websocket hub (``server.hub.hub_ctx``, passed in ``extra_contexts``). Handlers reach the
+resources through the typed keys of :mod:`server.keys`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from actors.cancel_signal import RedisCancelSignals
+from actors.context import JobContext, Sender
+from actors.publish import RedisPublisher
+from server.auth import auth_middleware
+from server.keys import ENGINE, OPENAPI, PUBLIC_ROUTES, REDIS, SENDER, SERVICE, SESSIONS, SETTINGS
+from server.middleware import error_middleware
+from server.openapi import build_openapi
+from server.routing import Operation, add_operations, public_route_names
+from server.sending import broker_sender
+from server.views import datasets, jobs, meta, pipelines, versions
+from store.engine import create_engine, create_session_factory
+from store.errors import ConfigError
+from store.settings import Settings
+
+MIB = 1024 * 1024
+CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
+
+OPERATIONS: list[Operation] = [
+    *jobs.OPERATIONS,
+    *pipelines.OPERATIONS,
+    *versions.OPERATIONS,
+    *datasets.OPERATIONS,
+    *meta.OPERATIONS,
+]
+"""Every REST endpoint; routed, authenticated and documented from this one list."""
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The SQLAlchemy engine and session factory (``database.url``)."""
+    settings = app[SETTINGS]
+    engine = create_engine(settings.database_url, echo=settings.database.echo)
+    app[ENGINE] = engine
+    app[SESSIONS] = create_session_factory(engine)
+    try:
+        yield
+    finally:
+        await engine.dispose()
+
+
+async def service_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The :class:`~actors.context.JobContext` of ``actors.service`` (submit, cancel)."""
+    client = app[REDIS]
+    app[SERVICE] = JobContext(
+        settings=app[SETTINGS],
+        sessions=app[SESSIONS],
+        publisher=RedisPublisher(client),
+        cancel_signals=RedisCancelSignals(client),
+        sender=app[SENDER],
+    )
+    yield
+
+
+async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The Redis client (``redis.url``); ``mlw serve`` fills the URL in for the embedded Redis."""
+    url = app[SETTINGS].redis.url
+    if not url:
+        raise ConfigError("redis.url", "is empty; start the embedded Redis first and pass its URL")
+    client = aioredis.Redis.from_url(url)
+    app[REDIS] = client
+    try:
+        yield
+    finally:
+        await client.aclose()
+
+
+def create_app(
+    settings: Settings, *, sender: Sender | None = None, extra_contexts: Sequence[CleanupCtx] = ()
+) -> web.Application:
+    """Build the application.
+
+    Args:
+        settings: The loaded configuration (``redis.url`` must be set: ``mlw serve`` starts
+            the embedded Redis first and passes its URL).
+        sender: Sends a job's training message; by default ``TrainingActor`` on the
+            shim's global broker, which the process configures.
+        extra_contexts: More ``cleanup_ctx`` generators, run after the built-in ones (in
+            this order) and torn down before them; the websocket hub goes here.
+    """
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware],
+        client_max_size=settings.server.max_body_mb * MIB,
+    )
+    app[SETTINGS] = settings
+    app[SENDER] = sender or broker_sender(settings)
+    app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(redis_ctx)
+    app.cleanup_ctx.append(service_ctx)
+    # The websocket hub (server/hub.py) registers its cleanup_ctx here, after Redis.
+    app.cleanup_ctx.extend(extra_contexts)
+    add_operations(app, OPERATIONS)
+    app[OPENAPI] = build_openapi(OPERATIONS)
+    app[PUBLIC_ROUTES] = public_route_names(OPERATIONS)
+    return app

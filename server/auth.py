@@ -1,0 +1,67 @@
+"""Bearer-token authentication and the one ownership rule.
+
+Every route under the API prefix needs ``Authorization: Bearer <token>`` except those
+the operation table marks public (health, ready). The authenticated user becomes a
+:class:`~store.reader.Reader` on the request: store queries scoped by it show a
+non-admin only their own rows, and another user's row looks exactly like a missing one
+(404). Admins read everything.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from server.errors import Unauthorized
+from server.keys import PUBLIC_ROUTES, READER, SESSIONS, USER
+from server.routing import API_PREFIX
+from store.reader import Reader
+from store.users import authenticate
+
+MAX_TOKEN_CHARS = 512
+
+
+def bearer_token(request: web.Request) -> str:
+    """The token of the ``Authorization: Bearer`` header.
+
+    Raises:
+        Unauthorized: the header is missing or not a bearer token.
+    """
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("send 'Authorization: Bearer <token>' (create one with 'mlw users create')")
+    if len(token) > MAX_TOKEN_CHARS:
+        raise Unauthorized("the bearer token is not valid")
+    return token
+
+
+def _needs_token(request: web.Request) -> bool:
+    if not request.path.startswith(API_PREFIX):
+        return False
+    route = request.match_info.route
+    if route.name is None and route.resource is None:
+        return False  # no route matched: the router answers 404/405 without leaking anything
+    return route.name not in request.app[PUBLIC_ROUTES]
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Resolve the bearer token to a user and a :class:`Reader` before the handler runs."""
+    if not _needs_token(request):
+        return await handler(request)
+    token = bearer_token(request)
+    # A write transaction: authenticate() records last_used_at (at most once a minute).
+    async with request.app[SESSIONS].begin() as session:
+        user = await authenticate(session, token)
+    if user is None:
+        raise Unauthorized("the bearer token is unknown or revoked")
+    request[USER] = user
+    request[READER] = Reader(user_id=user.id, is_admin=user.is_admin)
+    return await handler(request)
+
+
+def reader_of(request: web.Request) -> Reader:
+    """The reader of an authenticated request."""
+    return request[READER]

@@ -1,0 +1,151 @@
+"""HTTP errors of the REST API and their translation at the edge.
+
+Views raise :class:`ApiError` subclasses, or let store and engine errors propagate; the
+error middleware turns every exception into ``{"error": {"code", "message", "details"}}``
+with the status chosen by :func:`to_api_error`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pydantic
+
+from actors.errors import ActiveJobConflict, BrokerUnavailable, EngineError, QuotaExceeded, ServiceError
+from store.errors import Conflict, InvalidInput, NotFound, StoreError
+
+
+class ApiError(Exception):
+    """Raised when a request cannot be served; carries the HTTP status and a stable code.
+
+    Attributes:
+        status: The HTTP status code.
+        code: A stable, machine-readable error code.
+        message: A human-readable explanation.
+        details: JSON-ready extra information (e.g. the offending ``field``).
+    """
+
+    status: ClassVar[int] = 400
+    default_code: ClassVar[str] = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code or self.default_code
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
+
+    def body(self) -> dict[str, Any]:
+        """The JSON error document."""
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class BadRequest(ApiError):
+    """Raised when the request is malformed (e.g. the body is not JSON)."""
+
+
+class Unauthorized(ApiError):
+    """Raised when the bearer token is missing, unknown or revoked."""
+
+    status = 401
+    default_code = "unauthorized"
+
+
+class Forbidden(ApiError):
+    """Raised when the caller is known but may not perform the operation."""
+
+    status = 403
+    default_code = "forbidden"
+
+
+class NotFoundError(ApiError):
+    """Raised when an object does not exist or belongs to another user."""
+
+    status = 404
+    default_code = "not_found"
+
+
+class MethodNotAllowed(ApiError):
+    """Raised when the path exists but not with this HTTP method."""
+
+    status = 405
+    default_code = "method_not_allowed"
+
+
+class ConflictError(ApiError):
+    """Raised when the request collides with the current state (e.g. an active job)."""
+
+    status = 409
+    default_code = "conflict"
+
+
+class PayloadTooLarge(ApiError):
+    """Raised when a request body exceeds its size limit."""
+
+    status = 413
+    default_code = "payload_too_large"
+
+
+class UnprocessableEntity(ApiError):
+    """Raised when the request is well-formed but its content is invalid; names the field."""
+
+    status = 422
+    default_code = "validation_error"
+
+
+class ServiceUnavailable(ApiError):
+    """Raised when a dependency (the broker) is down; the request may be retried later."""
+
+    status = 503
+    default_code = "service_unavailable"
+
+
+class InternalError(ApiError):
+    """Raised (or substituted) for an unexpected failure; never carries a traceback."""
+
+    status = 500
+    default_code = "internal_error"
+
+
+def validation_error(exc: pydantic.ValidationError, *, location: str = "body") -> UnprocessableEntity:
+    """A 422 naming every offending field of a pydantic validation failure."""
+    problems = [
+        {
+            "field": ".".join(str(part) for part in err["loc"]) or location,
+            "message": err["msg"],
+            "type": err["type"],
+        }
+        for err in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
+    first = problems[0] if problems else {"field": location, "message": "invalid"}
+    return UnprocessableEntity(
+        f"{location}: {first['field']}: {first['message']}",
+        details={"location": location, "field": first["field"], "errors": problems},
+    )
+
+
+def to_api_error(exc: BaseException) -> ApiError:
+    """Translate any exception to the :class:`ApiError` the client sees."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, pydantic.ValidationError):
+        return validation_error(exc)
+    if isinstance(exc, EngineError):
+        details = dict(exc.details)
+        details["field"] = exc.field
+        return UnprocessableEntity(exc.message, code=exc.code, details=details)
+    if isinstance(exc, ActiveJobConflict | QuotaExceeded):
+        return ConflictError(exc.message, code=exc.code, details=exc.details)
+    if isinstance(exc, BrokerUnavailable):
+        return ServiceUnavailable(exc.message, code=exc.code, details=exc.details)
+    if isinstance(exc, ServiceError):
+        return ConflictError(exc.message, code=exc.code, details=exc.details)
+    if isinstance(exc, NotFound):
+        return NotFoundError(str(exc), details={"kind": exc.kind})
+    if isinstance(exc, InvalidInput):
+        return UnprocessableEntity(exc.message, code="invalid_input", details={"field": exc.field})
+    if isinstance(exc, Conflict):
+        extra = getattr(exc, "details", None)
+        return ConflictError(str(exc), details=dict(extra) if isinstance(extra, dict) else {})
+    if isinstance(exc, StoreError):
+        return InternalError("the database could not serve the request")
+    return InternalError("an unexpected error occurred")

@@ -1,0 +1,227 @@
+"""The one Redis pub/sub subscription of a server process, fanned out to every socket.
+
+``Fanout`` holds a single ``PSUBSCRIBE mlw:events:*`` and hands each decoded event to
+every registered listener without awaiting anything, so no listener can hold up another.
+When Redis goes away it reconnects with backoff; every time the subscription is
+(re-)established it asks each listener to resync from the database, because whatever was
+published while it was down is lost for pub/sub but not for the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import enum
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from server.hub.policy import HubConfig, backoff_delays
+
+log = logging.getLogger(__name__)
+
+
+class RedisState(enum.StrEnum):
+    """Where the hub's Redis subscription is."""
+
+    CONNECTING = "connecting"
+    UP = "up"
+    DOWN = "down"
+    STOPPED = "stopped"
+
+
+@dataclasses.dataclass(frozen=True)
+class FanoutStatus:
+    """The subscription's state, for ``/ready`` and for operators.
+
+    Attributes:
+        state: Where the subscription is.
+        since: When it entered that state (UTC).
+        last_error: The last connection error, if any.
+        connects: How many times the subscription was established.
+        listeners: Sockets currently registered.
+    """
+
+    state: RedisState
+    since: dt.datetime
+    last_error: str | None
+    connects: int
+    listeners: int
+
+    @property
+    def ready(self) -> bool:
+        """Whether live events flow."""
+        return self.state is RedisState.UP
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "state": self.state.value,
+            "since": self.since.isoformat(),
+            "last_error": self.last_error,
+            "connects": self.connects,
+            "listeners": self.listeners,
+        }
+
+
+class Listener(Protocol):
+    """A consumer of fanned-out events: one per websocket. Both methods must not block."""
+
+    def deliver(self, owner_id: str, event: dict[str, Any], text: str) -> None:
+        """Take one event published on ``owner_id``'s channel (``text`` is its JSON as published)."""
+
+    def resync(self) -> None:
+        """The subscription was (re-)established: events may have been missed meanwhile."""
+
+
+def redis_connector(url: str, *, health_check_s: float = 10.0) -> Callable[[], aioredis.Redis]:
+    """A factory of Redis clients for the subscription.
+
+    redis-py's own retries are switched off: a silent reconnect inside the client would
+    hide an outage from us, and with it the need to resync from the database.
+    """
+
+    def connect() -> aioredis.Redis:
+        client: aioredis.Redis = aioredis.Redis.from_url(
+            url,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=max(1, int(health_check_s)),
+            socket_connect_timeout=2.0,
+            socket_keepalive=True,
+        )
+        return client
+
+    return connect
+
+
+class Fanout:
+    """Runs the process-wide subscription and dispatches its messages.
+
+    Args:
+        connect: Returns a new Redis client; called once per (re)connection attempt.
+        config: Channel pattern and backoff.
+        delays: Reconnect delays (defaults to :func:`backoff_delays` of the config).
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], aioredis.Redis],
+        config: HubConfig,
+        *,
+        delays: Callable[[], Iterator[float]] | None = None,
+    ) -> None:
+        self._connect = connect
+        self._config = config
+        self._delays = delays or (lambda: backoff_delays(config.backoff_initial_s, config.backoff_max_s))
+        self._listeners: set[Listener] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._state = RedisState.STOPPED
+        self._since = dt.datetime.now(dt.UTC)
+        self._last_error: str | None = None
+        self._connects = 0
+        self._changed = asyncio.Event()
+
+    @property
+    def status(self) -> FanoutStatus:
+        return FanoutStatus(self._state, self._since, self._last_error, self._connects, len(self._listeners))
+
+    def add(self, listener: Listener) -> None:
+        self._listeners.add(listener)
+
+    def discard(self, listener: Listener) -> None:
+        self._listeners.discard(listener)
+
+    def start(self) -> None:
+        """Start the subscription task; returns at once (Redis may still be unreachable)."""
+        if self._task is None:
+            self._set_state(RedisState.CONNECTING)
+            self._task = asyncio.create_task(self._run(), name="hub-fanout")
+
+    async def stop(self) -> None:
+        """Cancel the subscription task and close its connection."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._set_state(RedisState.STOPPED)
+
+    async def wait_for(self, state: RedisState, *, connects_at_least: int = 0) -> None:
+        """Wait until the subscription is in ``state`` (and was established that many times)."""
+        while not (self._state is state and self._connects >= connects_at_least):
+            self._changed.clear()
+            await self._changed.wait()
+
+    def _set_state(self, state: RedisState, error: str | None = None) -> None:
+        if state is not self._state:
+            self._state = state
+            self._since = dt.datetime.now(dt.UTC)
+        if error is not None:
+            self._last_error = error
+        self._changed.set()
+
+    async def _run(self) -> None:
+        delays = self._delays()
+        while True:
+            client = self._connect()
+            pubsub = client.pubsub()
+            try:
+                await self._subscribe(pubsub)
+                delays = self._delays()
+                self._connects += 1
+                self._set_state(RedisState.UP)
+                for listener in list(self._listeners):
+                    listener.resync()
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is not None:
+                        self._dispatch(message)
+            except (RedisError, OSError) as exc:
+                log.warning("redis subscription lost: %s", exc)
+                self._set_state(RedisState.DOWN, f"{type(exc).__name__}: {exc}")
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                with contextlib.suppress(RedisError, OSError):
+                    await client.aclose()
+            await asyncio.sleep(next(delays))
+
+    async def _subscribe(self, pubsub: aioredis.client.PubSub) -> None:
+        await pubsub.psubscribe(self._config.channel_pattern)
+        # Only the server's confirmation proves that later publishes reach us.
+        async with asyncio.timeout(10.0):
+            while True:
+                reply = await pubsub.get_message(timeout=1.0)
+                if reply is not None and reply.get("type") == "psubscribe":
+                    return
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        channel = _text(message.get("channel"), errors="replace")
+        owner = self._config.owner_of(channel)
+        if owner is None:
+            return
+        try:
+            text = _text(message.get("data") or b"")
+            event = json.loads(text)
+        except ValueError:
+            log.warning("ignoring a message on %s that is not JSON", channel)
+            return
+        if not isinstance(event, dict) or not isinstance(event.get("job_id"), str):
+            log.warning("ignoring a message on %s that is not a job event", channel)
+            return
+        for listener in list(self._listeners):
+            try:
+                listener.deliver(owner, event, text)
+            except Exception:  # one broken socket must not stop the stream for the others
+                log.exception("listener failed on an event of job %s", event.get("job_id"))
+
+
+def _text(value: Any, *, errors: str = "strict") -> str:
+    return value.decode(errors=errors) if isinstance(value, bytes) else str(value)

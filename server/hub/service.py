@@ -1,0 +1,87 @@
+"""The hub of one server process: the fan-out, the open sockets, their shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from server.hub.client import HubClient
+from server.hub.fanout import Fanout, FanoutStatus
+from server.hub.policy import CloseCode, HubConfig
+from server.hub.source import HubSource
+
+log = logging.getLogger(__name__)
+
+
+class Hub:
+    """Owns the Redis subscription and every socket's :class:`HubClient`.
+
+    Args:
+        source: Database reads.
+        connect: Returns a new Redis client for the subscription (see ``fanout.redis_connector``).
+        config: Limits and timings.
+    """
+
+    def __init__(self, source: HubSource, connect: Callable[[], aioredis.Redis], config: HubConfig) -> None:
+        self.source = source
+        self.config = config
+        self.fanout = Fanout(connect, config)
+        self._clients: set[HubClient] = set()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._closing = False
+
+    @property
+    def status(self) -> FanoutStatus:
+        """The Redis subscription's state; ``status.ready`` is what ``/ready`` should report."""
+        return self.fanout.status
+
+    @property
+    def accepting(self) -> bool:
+        """False once shutdown began: new sockets are turned away with GOING_AWAY."""
+        return not self._closing
+
+    @property
+    def clients(self) -> frozenset[HubClient]:
+        return frozenset(self._clients)
+
+    def start(self) -> None:
+        self.fanout.start()
+
+    def register(self, client: HubClient) -> None:
+        self._clients.add(client)
+        self.fanout.add(client)
+
+    def unregister(self, client: HubClient) -> None:
+        self._clients.discard(client)
+        self.fanout.discard(client)
+
+    def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        """Run a background coroutine the hub keeps a reference to until it ends."""
+        task: asyncio.Task[Any] = asyncio.create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def shutdown(self, grace_s: float = 5.0) -> None:
+        """Close every socket with GOING_AWAY and wait (up to ``grace_s``) for the close frames to go out."""
+        self._closing = True
+        for client in list(self._clients):
+            client.close(CloseCode.GOING_AWAY, "server shutting down; reconnect with since")
+        pending = set(self._background)
+        if pending:
+            _, still = await asyncio.wait(pending, timeout=grace_s)
+            for task in still:
+                task.cancel()
+
+    async def stop(self) -> None:
+        """Stop the subscription and cancel what is left (after :meth:`shutdown`)."""
+        await self.fanout.stop()
+        for task in list(self._background):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

@@ -1,0 +1,95 @@
+"""What the hub needs from the database, behind a small interface.
+
+:class:`HubSource` is the hub's only view of persistence; :class:`StoreSource` implements
+it with the ``store`` package. Every read is scoped to the socket's user: another user's
+job looks exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server.hub.protocol import Topic
+from server.serialize import job_json
+from store.engine import read_session
+from store.errors import NotFound
+from store.job_queries import events_since, get_job, list_jobs
+from store.reader import Reader
+from store.users import authenticate
+
+
+@dataclasses.dataclass(frozen=True)
+class Principal:
+    """The authenticated user behind a socket."""
+
+    user_id: str
+    is_admin: bool = False
+
+    def may_read(self, owner_id: str) -> bool:
+        """Whether a job owned by ``owner_id`` is visible to this user."""
+        return self.is_admin or owner_id == self.user_id
+
+
+class HubSource(Protocol):
+    """Database reads of the hub."""
+
+    async def authenticate(self, token: str) -> Principal | None:
+        """The user owning a live ``token``, or ``None``."""
+
+    async def jobs(self, principal: Principal, topic: Topic, limit: int) -> list[dict[str, Any]]:
+        """The current rows (JSON, as the REST API shows them) of a topic's readable jobs, newest first."""
+
+    async def events_after(self, principal: Principal, job_id: str, seq: int, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` persisted events of a readable job with ``seq`` above ``seq``, in order,
+        each as it was published; empty for a job the principal may not read."""
+
+
+def owner_of_row(row: Mapping[str, Any]) -> str:
+    """The owning user of a job row as :meth:`HubSource.jobs` returns it."""
+    return str(row["user_id"])
+
+
+class StoreSource:
+    """:class:`HubSource` on the ``store`` package: rows via ``server.serialize.job_json``.
+
+    Args:
+        sessions: The application's session factory.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def authenticate(self, token: str) -> Principal | None:
+        # A write transaction: authenticate() records last_used_at.
+        async with self._sessions.begin() as session:
+            user = await authenticate(session, token)
+        return None if user is None else Principal(user.id, bool(user.is_admin))
+
+    async def jobs(self, principal: Principal, topic: Topic, limit: int) -> list[dict[str, Any]]:
+        reader = _reader(principal)
+        async with read_session(self._sessions) as session:
+            if topic.kind == "job_id":
+                try:
+                    return [job_json(await get_job(session, topic.value, reader=reader))]
+                except NotFound:
+                    return []
+            if topic.kind == "pipeline_id":
+                page = await list_jobs(session, reader=reader, pipeline_id=topic.value, limit=limit)
+            else:
+                page = await list_jobs(session, reader=reader, user_id=principal.user_id, limit=limit)
+            return [job_json(job) for job in page.items]
+
+    async def events_after(self, principal: Principal, job_id: str, seq: int, limit: int) -> list[dict[str, Any]]:
+        async with read_session(self._sessions) as session:
+            try:
+                return await events_since(session, job_id, seq, reader=_reader(principal), limit=limit)
+            except NotFound:
+                return []
+
+
+def _reader(principal: Principal) -> Reader:
+    return Reader(user_id=principal.user_id, is_admin=principal.is_admin)

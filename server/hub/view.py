@@ -1,0 +1,141 @@
+"""``GET /ml-workflow/ws``: authenticate the socket, read its frames, run its sender.
+
+Authentication, in order of precedence: an ``Authorization: Bearer <token>`` header, a
+``token`` query parameter (browsers cannot set headers on websockets), or, failing both,
+a first frame ``{"op": "auth", "token": ...}`` within ``auth_timeout_s``. A socket that is
+not authenticated is closed with 4401 and a reason. Invalid frames get an ``error`` frame
+naming the field; binary frames close with 1003, frames over ``max_frame_bytes`` with
+1009, and a socket that keeps sending invalid frames with 4400.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiohttp import WSMsgType, web
+
+from server.hub.client import HubClient
+from server.hub.errors import AuthError, ProtocolError
+from server.hub.policy import CloseCode
+from server.hub.protocol import Auth, Ping, Subscribe, error_frame, frame_ref, parse_frame, welcome_frame
+from server.hub.service import Hub
+from server.hub.source import Principal
+
+log = logging.getLogger(__name__)
+
+MAX_TOKEN_CHARS = 512
+MAX_REASON_BYTES = 123  # RFC 6455: a close frame's reason fits in 123 bytes
+
+
+def token_of(request: web.Request) -> str | None:
+    """The token sent with the handshake (header first, then the query), if any."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.query.get("token") or None
+
+
+async def close_socket(ws: web.WebSocketResponse, code: int, reason: str, grace_s: float) -> None:
+    """Close ``ws`` without waiting on a peer that does not read for longer than ``grace_s``."""
+    with contextlib.suppress(asyncio.TimeoutError, ConnectionError):
+        async with asyncio.timeout(grace_s):
+            await ws.close(code=code, message=reason.encode()[:MAX_REASON_BYTES], drain=False)
+
+
+async def _authenticate(hub: Hub, request: web.Request, ws: web.WebSocketResponse) -> Principal:
+    token = token_of(request)
+    if token is None:
+        try:
+            async with asyncio.timeout(hub.config.auth_timeout_s):
+                msg = await ws.receive()
+        except TimeoutError:
+            raise AuthError("unauthorized: no token (send an auth frame first)") from None
+        if msg.type is not WSMsgType.TEXT:
+            raise AuthError("unauthorized: the first frame must be {op: auth, token}")
+        try:
+            frame = parse_frame(msg.data)
+        except ProtocolError as exc:
+            raise AuthError(f"unauthorized: {exc}") from None
+        if not isinstance(frame, Auth):
+            raise AuthError("unauthorized: the first frame must be {op: auth, token}")
+        token = frame.token
+    if len(token) > MAX_TOKEN_CHARS:
+        raise AuthError("unauthorized: the token is not valid")
+    principal = await hub.source.authenticate(token)
+    if principal is None:
+        raise AuthError("unauthorized: the token is unknown or revoked")
+    return principal
+
+
+async def serve_socket(hub: Hub, request: web.Request) -> web.WebSocketResponse:
+    """Run one websocket from handshake to close."""
+    config = hub.config
+    ws = web.WebSocketResponse(heartbeat=config.heartbeat_s, max_msg_size=config.max_frame_bytes)
+    await ws.prepare(request)
+    if not hub.accepting:
+        await close_socket(ws, CloseCode.GOING_AWAY, "server shutting down", config.send_timeout_s)
+        return ws
+    try:
+        principal = await _authenticate(hub, request, ws)
+    except AuthError as exc:
+        await close_socket(ws, CloseCode.UNAUTHORIZED, str(exc), config.send_timeout_s)
+        return ws
+
+    sender: asyncio.Task[None] | None = None
+
+    def close(code: int, reason: str) -> None:
+        if sender is not None and sender is not asyncio.current_task():
+            sender.cancel()  # it may be stuck writing to a peer that stopped reading
+        hub.spawn(close_socket(ws, code, reason, config.send_timeout_s), name="hub-close")
+
+    client = HubClient(principal, hub.source, config, ws.send_str, close)
+    client.reply(welcome_frame(principal.user_id, principal.is_admin, config.heartbeat_s))
+    sender = asyncio.create_task(_send_loop(client), name="hub-sender")
+    hub.register(client)
+    try:
+        await _read_loop(client, ws, config.max_topics, config.max_errors)
+    finally:
+        hub.unregister(client)
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+    return ws
+
+
+async def _send_loop(client: HubClient) -> None:
+    try:
+        await client.run()
+    except ConnectionError:
+        pass  # the peer went away; the read loop ends on its own
+    except Exception:
+        log.exception("websocket sender of user %s failed", client.principal.user_id)
+        client.close(CloseCode.INTERNAL_ERROR, "internal error; reconnect with since")
+
+
+async def _read_loop(client: HubClient, ws: web.WebSocketResponse, max_topics: int, max_errors: int) -> None:
+    errors = 0
+    async for msg in ws:
+        if msg.type is WSMsgType.BINARY:
+            client.close(CloseCode.UNSUPPORTED_DATA, "binary frames are not supported; send JSON text")
+            return
+        if msg.type is not WSMsgType.TEXT:
+            return  # an ERROR (e.g. a frame over max_msg_size): aiohttp has already closed with its code
+        try:
+            frame = parse_frame(msg.data, max_topics=max_topics)
+        except ProtocolError as exc:
+            errors += 1
+            if errors > max_errors:
+                client.close(CloseCode.TOO_MANY_ERRORS, f"too many invalid frames; last: {exc.field}: {exc.message}")
+                return
+            client.reply(error_frame(exc.code, exc.field, exc.message, frame_ref(msg.data)))
+            continue
+        if isinstance(frame, Ping):
+            client.pong(frame.ref)
+        elif isinstance(frame, Subscribe):
+            client.subscribe(frame)
+        elif isinstance(frame, Auth):
+            client.reply(error_frame("already_authenticated", "op", "this socket is already authenticated", frame.ref))
+        else:
+            client.unsubscribe(frame)

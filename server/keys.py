@@ -1,0 +1,28 @@
+"""Typed keys of the application and of requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from actors.context import JobContext, Sender
+from store.models import User
+from store.reader import Reader
+from store.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessions")
+REDIS: web.AppKey[aioredis.Redis] = web.AppKey("redis")
+SERVICE = web.AppKey("service", JobContext)
+"""The context the POST handlers pass to ``actors.service`` (submit, cancel)."""
+SENDER: web.AppKey[Sender] = web.AppKey("sender")
+"""Sends a job's training message (``JobContext.sender``)."""
+OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")
+PUBLIC_ROUTES: web.AppKey[frozenset[str]] = web.AppKey("public_routes")
+
+READER = web.RequestKey("reader", Reader)
+USER = web.RequestKey("user", User)

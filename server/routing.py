@@ -1,0 +1,83 @@
+"""The operation table: one entry per endpoint, used to route, authenticate and document.
+
+Each view module lists its :class:`Operation` s; :func:`add_operations` registers them on
+the router and :mod:`server.openapi` documents the very same entries, with the pydantic
+models the handlers validate with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+API_PREFIX = "/ml-workflow/api"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Body = type[BaseModel] | Mapping[str, Any]
+"""A pydantic model (JSON), or a raw OpenAPI ``content`` mapping (multipart, binary)."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One endpoint.
+
+    Attributes:
+        method: The HTTP method.
+        path: The path below :data:`API_PREFIX`, with ``{name}`` parameters.
+        handler: The aiohttp handler.
+        operation_id: A unique name (also the aiohttp route name).
+        summary: One line for the OpenAPI document.
+        tag: The resource group.
+        responses: Status -> the response body: a model, a raw ``content`` mapping, or None.
+        body: The request body, when the operation takes one.
+        query: The query-string model, when the operation takes one.
+        path_params: Name -> JSON schema of each path parameter.
+        public: True when no bearer token is needed.
+        errors: The error statuses the operation may answer (besides those implied).
+    """
+
+    method: str
+    path: str
+    handler: Handler
+    operation_id: str
+    summary: str
+    tag: str
+    responses: Mapping[int, Body | None]
+    body: Body | None = None
+    query: type[BaseModel] | None = None
+    path_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    public: bool = False
+    errors: tuple[int, ...] = ()
+
+    @property
+    def full_path(self) -> str:
+        """The path including :data:`API_PREFIX`."""
+        return API_PREFIX + self.path
+
+    def error_statuses(self) -> list[int]:
+        """Every error status this operation documents."""
+        statuses = set(self.errors)
+        if not self.public:
+            statuses.add(401)
+        if self.path_params:
+            statuses.add(404)
+        if self.query is not None or self.path_params:
+            statuses.update({400, 422})
+        if self.body is not None:
+            statuses.update({400, 413, 422})
+        return sorted(statuses)
+
+
+def add_operations(app: web.Application, operations: Iterable[Operation]) -> None:
+    """Register ``operations`` on the application's router."""
+    for op in operations:
+        app.router.add_route(op.method, op.full_path, op.handler, name=op.operation_id)
+
+
+def public_route_names(operations: Iterable[Operation]) -> frozenset[str]:
+    """The route names that need no bearer token."""
+    return frozenset(op.operation_id for op in operations if op.public)

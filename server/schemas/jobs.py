@@ -1,0 +1,140 @@
+"""Schemas of training jobs, their listings and their audit trail."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.schemas.common import RequestModel, ResponseModel
+from server.schemas.graph import Graph
+from store.states import JobStatus
+
+ModelType = Literal["logistic_regression", "linear_regression", "random_forest", "xgboost", "lightgbm"]
+OrderBy = Literal[
+    "created_at", "-created_at", "accuracy", "f1", "roc_auc", "precision", "recall", "log_loss", "rmse", "mae", "r2"
+]
+ORDER_BY_DESCRIPTION = (
+    "`-created_at` (newest first, the default), `created_at`, or a test metric, sorted in its "
+    "right direction: `rmse`, `mae`, `log_loss` ascending; `accuracy`, `f1`, `roc_auc`, "
+    "`precision`, `recall`, `r2` descending. Rows without the metric come last."
+)
+
+
+class HandOff(ResponseModel):
+    """The training node's output object for a downstream validation node."""
+
+    job_id: str
+    model_version: int | None
+    model_artifact_uri: str | None
+
+
+class JobOut(ResponseModel):
+    """A training job as clients see it."""
+
+    id: str
+    status: JobStatus
+    pipeline_id: str
+    node_id: str
+    dataset_source_id: str
+    user_id: str
+    model_type: str
+    hyperparameters: dict[str, Any]
+    resolved_hyperparameters: dict[str, Any] | None
+    config: dict[str, Any]
+    progress: dict[str, Any] | None
+    metrics: dict[str, Any] | None
+    warnings: list[Any]
+    error_code: str | None
+    error_message: str | None
+    model_version: int | None
+    model_artifact_uri: str | None
+    artifact_sha256: str | None
+    attempt: int
+    cancel_requested: bool
+    last_seq: int
+    output: HandOff | None = Field(description="Set once the job succeeded and created a model version.")
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    updated_at: dt.datetime | None
+
+
+class JobPage(ResponseModel):
+    """One page of jobs; pass ``next_cursor`` as ``cursor`` for the next one."""
+
+    items: list[JobOut]
+    next_cursor: str | None
+
+
+class JobListQuery(RequestModel):
+    """Filters and paging of job listings."""
+
+    pipeline_id: str | None = Field(default=None, min_length=1, max_length=128)
+    node_id: str | None = Field(default=None, min_length=1, max_length=128)
+    status: list[JobStatus] | None = Field(default=None, description="Repeat the parameter for several statuses.")
+    model_type: ModelType | None = None
+    created_after: dt.datetime | None = Field(default=None, description="Inclusive lower bound (ISO 8601).")
+    created_before: dt.datetime | None = Field(default=None, description="Exclusive upper bound (ISO 8601).")
+    order_by: OrderBy = Field(default="-created_at", description=ORDER_BY_DESCRIPTION)
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, min_length=1, max_length=500)
+
+
+class EventsQuery(RequestModel):
+    since: int = Field(default=0, ge=0, le=2**31 - 1, description="Return events with `seq` greater than this.")
+    limit: int = Field(default=500, ge=1, le=1000)
+
+
+class EventOut(BaseModel):
+    """One persisted event, exactly as it was published (type-specific fields included)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    job_id: str
+    pipeline_id: str
+    node_id: str
+    seq: int
+    status: JobStatus
+    at: dt.datetime
+
+
+class EventsOut(ResponseModel):
+    job_id: str
+    events: list[EventOut]
+    last_seq: int = Field(description="The job's newest event number.")
+
+
+class TrainConfigIn(RequestModel):
+    """The ``train_model`` node's config as the form shows it (blank values take defaults)."""
+
+    model_type: str = Field(min_length=1, max_length=64, description="A model family from /model-families.")
+    task: str | None = Field(default=None, max_length=32, description="`classification` or `regression`.")
+    target: str | None = Field(default=None, max_length=500, description="The target column.")
+    hyperparameters: dict[str, Any] = Field(default_factory=dict, description="Library names; blank = default.")
+    experiment_tag: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+    max_runtime_s: float | str | None = Field(default=None, description="Seconds; blank = jobs.default_max_runtime_s.")
+    run_now: bool | None = None
+
+
+class SubmitJobIn(RequestModel):
+    """The body of ``POST /training-jobs`` (seed 3.2)."""
+
+    dataset_source_id: str = Field(min_length=1, max_length=64)
+    node_id: str = Field(min_length=1, max_length=128, description="The `train_model` node to run.")
+    graph: Graph
+    config: TrainConfigIn | None = Field(
+        default=None, description="Replaces the node's `data.config` in `graph` (the canvas may not have saved)."
+    )
+    pipeline_id: str | None = Field(
+        default=None, max_length=128, description="What the canvas believes the id is; the server derives the real one."
+    )
+    idempotency_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        description="Repeating a submission with this key returns the first job.",
+    )

@@ -1,0 +1,55 @@
+"""Schemas of pipeline graphs, their upsert and their hydration."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import Field
+
+from server.schemas.common import RequestModel, ResponseModel
+from server.schemas.graph import Graph, Identifier
+from server.schemas.jobs import JobOut
+
+
+class PipelineIn(RequestModel):
+    """Save a graph. The pipeline id is derived from the dataset and the graph hash."""
+
+    dataset_source_id: Identifier
+    graph: Graph
+    previous_pipeline_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="The id the canvas had before this save; the answer says whether it changed.",
+    )
+
+
+class PipelineOut(ResponseModel):
+    pipeline_id: str
+    dataset_source_id: str
+    owner_id: str
+    graph: dict[str, Any]
+    graph_hash: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class PipelineSaved(ResponseModel):
+    """The answer to a save."""
+
+    pipeline: PipelineOut
+    created: bool = Field(description="True when this graph had never been saved before.")
+    id_changed: bool = Field(description="True when `previous_pipeline_id` was given and differs.")
+    previous_pipeline_id: str | None
+    active_jobs_on_previous: list[JobOut] = Field(
+        description="Active jobs that still refer to the previous pipeline id (they run the old graph)."
+    )
+
+
+class PipelineHydrated(ResponseModel):
+    """What the canvas needs on reload."""
+
+    pipeline: PipelineOut
+    jobs: list[JobOut] = Field(description="The latest job of each training node of the graph.")
+    orphan_jobs: list[JobOut] = Field(description="Latest jobs of nodes that are no longer in the graph.")

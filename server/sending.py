@@ -1,0 +1,23 @@
+"""The default message sender of the web process: ``TrainingActor`` on the shim's global broker.
+
+``actors.training`` declares its actor on the global broker when imported, so the import
+waits for the first job: by then the process (``mlw serve``) has configured the broker.
+Tests pass their own in-process sender to :func:`server.app.create_app` instead.
+"""
+
+from __future__ import annotations
+
+from actors.context import Sender
+from store.settings import Settings
+
+
+def broker_sender(settings: Settings) -> Sender:
+    """A sender enqueuing ``TrainingActor`` for a job id on the configured broker."""
+
+    async def send(job_id: str, max_runtime_s: float | None) -> str:
+        from actors.training import make_sender
+
+        inner = make_sender(settings.jobs.cancel_grace_s, settings.jobs.default_max_runtime_s)
+        return await inner(job_id, max_runtime_s)
+
+    return send

@@ -1,0 +1,117 @@
+"""``mlw serve``: the embedded single-node deployment in one command.
+
+Creates the data directory, applies migrations, starts the embedded Redis when
+``redis.url`` is empty, starts one ``mlw worker`` subprocess (unless ``--no-worker``),
+creates a local admin on first start, optionally loads a demo, runs the web server, and
+stops everything it started on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from server.redis_server import EmbeddedRedis
+from store.settings import Settings
+
+log = logging.getLogger(__name__)
+
+WORKER_STOP_TIMEOUT_S = 30.0
+
+
+def _with_redis(settings: Settings, url: str) -> Settings:
+    return dataclasses.replace(settings, redis=dataclasses.replace(settings.redis, url=url))
+
+
+def _child_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        MLW_REDIS_URL=settings.redis.url,
+        MLW_DATABASE_URL=settings.database_url,
+        MLW_DATA_DIR=str(settings.data_dir),
+        MLW_ARTIFACTS_ROOT=str(settings.artifacts_root),
+    )
+    return env
+
+
+def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    """Start ``mlw worker`` as a child process with this configuration."""
+    command = [sys.executable, "-m", "server.cli", "worker", "--concurrency", str(settings.worker.concurrency)]
+    return subprocess.Popen(command, env=_child_env(settings), stdin=subprocess.DEVNULL)
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = WORKER_STOP_TIMEOUT_S) -> None:
+    """SIGTERM (a warm shutdown), then SIGKILL after ``timeout``."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+async def _first_start(settings: Settings, demo: bool) -> str | None:
+    """Create the local admin if there are no users; load the demo if asked. Returns a new token."""
+    from server.bootstrap import ensure_admin, load_demo
+    from store.engine import create_engine, create_session_factory
+
+    engine = create_engine(settings.database_url)
+    try:
+        sessions = create_session_factory(engine)
+        token = await ensure_admin(sessions, settings)
+        if demo:
+            await load_demo(sessions, settings)
+        return token
+    finally:
+        await engine.dispose()
+
+
+def build_app(settings: Settings) -> web.Application:
+    """The full application: REST API, websocket hub and static UI."""
+    from server.app import create_app
+
+    return create_app(settings)
+
+
+def run_serve(settings: Settings, *, no_worker: bool = False, demo: bool = False) -> int:
+    """Run the embedded deployment until interrupted; returns the exit status."""
+    from actors.worker_app import configure_broker
+    from store.migrate import upgrade
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    redis_server: EmbeddedRedis | None = None
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        if not settings.redis.url:
+            redis_server = EmbeddedRedis(workdir=Path(settings.data_dir) / "redis", persist=True).start()
+            settings = _with_redis(settings, redis_server.url)
+            print(f"embedded Redis on {redis_server.url}", flush=True)
+        configure_broker(settings)
+        token = asyncio.run(_first_start(settings, demo))
+        if not no_worker:
+            worker = start_worker(settings)
+        url = f"http://{settings.server.host}:{settings.server.port}/"
+        print(f"mlw is serving on {url}", flush=True)
+        if token:
+            print("a local admin was created; sign in with this token (shown once):", flush=True)
+            print(token, flush=True)
+        web.run_app(build_app(settings), host=settings.server.host, port=settings.server.port, print=None,
+                    handle_signals=True, shutdown_timeout=10.0)
+        return 0
+    finally:
+        if worker is not None:
+            stop_process(worker)
+        if redis_server is not None:
+            redis_server.stop()

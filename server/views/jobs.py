@@ -1,0 +1,174 @@
+"""Training jobs: read, list, audit trail, artifact; submit and cancel via the actor's service."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from aiohttp import web
+
+from actors.service import SubmitRequest, cancel_training_job, submit_training_job
+from server.auth import reader_of
+from server.errors import NotFoundError
+from server.job_listing import list_jobs_page
+from server.keys import SERVICE, SESSIONS, SETTINGS
+from server.parsing import parse_query, read_json
+from server.routing import Operation
+from server.schemas.jobs import EventsOut, EventsQuery, JobListQuery, JobOut, JobPage, SubmitJobIn
+from server.serialize import job_json, jobs_json
+from store.engine import read_session
+from store.job_queries import events_since, get_job
+
+JOB_ID = {"job_id": {"type": "string", "minLength": 1, "maxLength": 64}}
+
+
+async def submit_job(request: web.Request) -> web.Response:
+    body = await read_json(request, SubmitJobIn)
+    submission = SubmitRequest(
+        dataset_source_id=body.dataset_source_id,
+        node_id=body.node_id,
+        graph=body.graph.model_dump(mode="json", exclude_unset=True),
+        config=body.config.model_dump(mode="json", exclude_unset=True) if body.config is not None else None,
+        pipeline_id=body.pipeline_id,
+        idempotency_key=body.idempotency_key,
+    )
+    job = await submit_training_job(request.app[SERVICE], reader_of(request), submission)
+    return web.json_response(job_json(job), status=202)
+
+
+async def cancel_job(request: web.Request) -> web.Response:
+    job = await cancel_training_job(request.app[SERVICE], reader_of(request), request.match_info["job_id"])
+    return web.json_response(job_json(job), status=202)
+
+
+async def get_training_job(request: web.Request) -> web.Response:
+    async with read_session(request.app[SESSIONS]) as session:
+        job = await get_job(session, request.match_info["job_id"], reader=reader_of(request))
+    return web.json_response(job_json(job))
+
+
+async def list_training_jobs(request: web.Request) -> web.Response:
+    query = parse_query(request, JobListQuery)
+    async with read_session(request.app[SESSIONS]) as session:
+        rows, next_cursor = await list_jobs_page(session, query, reader=reader_of(request))
+    return web.json_response({"items": jobs_json(rows), "next_cursor": next_cursor})
+
+
+async def list_my_training_jobs(request: web.Request) -> web.Response:
+    query = parse_query(request, JobListQuery)
+    reader = reader_of(request)
+    async with read_session(request.app[SESSIONS]) as session:
+        rows, next_cursor = await list_jobs_page(session, query, reader=reader, user_id=reader.user_id)
+    return web.json_response({"items": jobs_json(rows), "next_cursor": next_cursor})
+
+
+async def list_job_events(request: web.Request) -> web.Response:
+    query = parse_query(request, EventsQuery)
+    job_id = request.match_info["job_id"]
+    reader = reader_of(request)
+    async with read_session(request.app[SESSIONS]) as session:
+        job = await get_job(session, job_id, reader=reader)
+        events = await events_since(session, job_id, query.since, reader=reader, limit=query.limit)
+    return web.json_response({"job_id": job.id, "events": events, "last_seq": job.last_seq})
+
+
+def _artifact_path(uri: str, root: Path) -> Path | None:
+    raw = Path(uri.removeprefix("file://"))
+    path = (raw if raw.is_absolute() else root / raw).resolve()
+    # Only files under the artifacts root are served, whatever a row says.
+    return path if path.is_relative_to(root.resolve()) and path.is_file() else None
+
+
+async def download_artifact(request: web.Request) -> web.StreamResponse:
+    async with read_session(request.app[SESSIONS]) as session:
+        job = await get_job(session, request.match_info["job_id"], reader=reader_of(request))
+    if not job.model_artifact_uri:
+        raise NotFoundError(f"job {job.id} has no model artifact (status {job.status})", code="no_artifact")
+    path = await asyncio.to_thread(_artifact_path, job.model_artifact_uri, request.app[SETTINGS].artifacts_root)
+    if path is None:
+        raise NotFoundError(f"the artifact of job {job.id} is missing from storage", code="artifact_missing")
+    headers = {
+        "Content-Type": "application/octet-stream",
+        "Content-Disposition": f'attachment; filename="{job.id}.joblib"',
+    }
+    if job.artifact_sha256:
+        headers["X-Artifact-SHA256"] = job.artifact_sha256
+    return web.FileResponse(path, headers=headers)
+
+
+_BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+
+OPERATIONS = [
+    Operation(
+        "POST",
+        "/training-jobs",
+        submit_job,
+        "submit_training_job",
+        "Validate, autosave the pipeline and queue a training job (answers at once)",
+        "training-jobs",
+        {202: JobOut},
+        body=SubmitJobIn,
+        errors=(404, 409, 503),
+    ),
+    Operation(
+        "POST",
+        "/training-jobs/{job_id}/cancel",
+        cancel_job,
+        "cancel_training_job",
+        "Cancel a job; idempotent (a finished job is returned as it is)",
+        "training-jobs",
+        {202: JobOut},
+        path_params=JOB_ID,
+    ),
+    Operation(
+        "GET",
+        "/training-jobs",
+        list_training_jobs,
+        "list_training_jobs",
+        "Jobs the caller may read (all users' for an admin), filtered and paged",
+        "training-jobs",
+        {200: JobPage},
+        query=JobListQuery,
+    ),
+    Operation(
+        "GET",
+        "/users/me/training-jobs",
+        list_my_training_jobs,
+        "list_my_training_jobs",
+        "The caller's own jobs (the dashboard)",
+        "training-jobs",
+        {200: JobPage},
+        query=JobListQuery,
+    ),
+    Operation(
+        "GET",
+        "/training-jobs/{job_id}",
+        get_training_job,
+        "get_training_job",
+        "A job's status, progress, metrics, error, timestamps, version and artifact",
+        "training-jobs",
+        {200: JobOut},
+        path_params=JOB_ID,
+    ),
+    Operation(
+        "GET",
+        "/training-jobs/{job_id}/events",
+        list_job_events,
+        "list_training_job_events",
+        "The job's audit trail: persisted events after `since`",
+        "training-jobs",
+        {200: EventsOut},
+        query=EventsQuery,
+        path_params=JOB_ID,
+    ),
+    Operation(
+        "GET",
+        "/training-jobs/{job_id}/artifact",
+        download_artifact,
+        "download_training_job_artifact",
+        "The trained model (joblib) of a succeeded job",
+        "training-jobs",
+        {200: _BINARY},
+        path_params=JOB_ID,
+    ),
+]

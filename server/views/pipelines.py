@@ -1,0 +1,93 @@
+"""``PUT /pipelines`` (save a graph) and ``GET /pipelines/{pipeline_id}`` (hydrate the canvas)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.auth import reader_of
+from server.job_listing import latest_job_per_node
+from server.keys import SESSIONS
+from server.parsing import read_json
+from server.routing import Operation
+from server.schemas.pipelines import PipelineHydrated, PipelineIn, PipelineSaved
+from server.serialize import jobs_json, pipeline_json
+from store.engine import read_session
+from store.graph_hash import graph_hash, pipeline_id_for
+from store.job_queries import list_jobs
+from store.models import Pipeline, TrainingJob
+from store.pipelines import get_pipeline, upsert_pipeline
+from store.reader import Reader
+from store.states import ACTIVE
+
+TRAIN_MODEL = "train_model"
+PIPELINE_ID = {"pipeline_id": {"type": "string", "minLength": 1, "maxLength": 128}}
+
+
+async def _active_jobs(session: AsyncSession, pipeline_id: str, reader: Reader) -> list[TrainingJob]:
+    page = await list_jobs(session, reader=reader, pipeline_id=pipeline_id, status=ACTIVE, limit=500)
+    return page.items
+
+
+async def save_pipeline(request: web.Request) -> web.Response:
+    body = await read_json(request, PipelineIn)
+    reader = reader_of(request)
+    graph: dict[str, Any] = body.graph.model_dump(mode="json", exclude_unset=True)
+    async with request.app[SESSIONS].begin() as session:
+        expected_id = pipeline_id_for(body.dataset_source_id, graph_hash(graph))
+        existed = await session.get(Pipeline, expected_id) is not None
+        row = await upsert_pipeline(session, dataset_source_id=body.dataset_source_id, graph=graph, reader=reader)
+        previous = body.previous_pipeline_id
+        changed = previous is not None and previous != row.pipeline_id
+        stale = await _active_jobs(session, previous, reader) if changed and previous else []
+        out = {
+            "pipeline": pipeline_json(row),
+            "created": not existed,
+            "id_changed": changed,
+            "previous_pipeline_id": previous,
+            "active_jobs_on_previous": jobs_json(stale),
+        }
+    return web.json_response(out, status=200 if existed else 201)
+
+
+async def hydrate_pipeline(request: web.Request) -> web.Response:
+    reader = reader_of(request)
+    async with read_session(request.app[SESSIONS]) as session:
+        row = await get_pipeline(session, request.match_info["pipeline_id"], reader=reader)
+        latest = await latest_job_per_node(session, row.pipeline_id, reader)
+    nodes = row.graph.get("nodes", []) if isinstance(row.graph, dict) else []
+    training = {n.get("id") for n in nodes if isinstance(n, dict) and n.get("type") == TRAIN_MODEL}
+    return web.json_response(
+        {
+            "pipeline": pipeline_json(row),
+            "jobs": jobs_json(j for j in latest if j.node_id in training),
+            "orphan_jobs": jobs_json(j for j in latest if j.node_id not in training),
+        }
+    )
+
+
+OPERATIONS = [
+    Operation(
+        "PUT",
+        "/pipelines",
+        save_pipeline,
+        "save_pipeline",
+        "Save a graph; the pipeline id is derived from the dataset and the graph hash",
+        "pipelines",
+        {200: PipelineSaved, 201: PipelineSaved},
+        body=PipelineIn,
+        errors=(404,),
+    ),
+    Operation(
+        "GET",
+        "/pipelines/{pipeline_id}",
+        hydrate_pipeline,
+        "get_pipeline",
+        "The graph and the latest job of each training node (hydration)",
+        "pipelines",
+        {200: PipelineHydrated},
+        path_params=PIPELINE_ID,
+    ),
+]

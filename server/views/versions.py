@@ -1,0 +1,142 @@
+"""Model versions of a training node: list and top-N, compare two, promote to ``active``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.auth import reader_of
+from server.errors import UnprocessableEntity
+from server.keys import SESSIONS, USER
+from server.parsing import parse_query
+from server.routing import Operation
+from server.schemas.versions import CompareOut, CompareQuery, PromoteOut, VersionListQuery, VersionsOut
+from server.serialize import iso, version_json
+from server.versions_diff import compare_versions
+from store.aliases import ACTIVE_ALIAS, get_alias, set_alias
+from store.engine import read_session
+from store.models import ModelAlias, ModelVersion
+from store.pipelines import get_pipeline
+from store.reader import Reader
+from store.versions import get_version, list_versions
+
+NODE = {
+    "pipeline_id": {"type": "string", "minLength": 1, "maxLength": 128},
+    "node_id": {"type": "string", "minLength": 1, "maxLength": 128},
+}
+VERSION = {**NODE, "version": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
+
+
+def _node(request: web.Request) -> tuple[str, str]:
+    return request.match_info["pipeline_id"], request.match_info["node_id"]
+
+
+async def _aliases(session: AsyncSession, pipeline_id: str, node_id: str) -> dict[int, list[str]]:
+    stmt = select(ModelAlias).where(ModelAlias.pipeline_id == pipeline_id, ModelAlias.node_id == node_id)
+    out: dict[int, list[str]] = {}
+    for alias in (await session.scalars(stmt)).all():
+        out.setdefault(alias.version, []).append(alias.alias)
+    return out
+
+
+def _version_number(request: web.Request) -> int:
+    raw = request.match_info["version"]
+    if not raw.isdigit() or not 1 <= int(raw) <= 2**31 - 1:
+        raise UnprocessableEntity("version must be a positive integer", details={"field": "version"})
+    return int(raw)
+
+
+async def list_node_versions(request: web.Request) -> web.Response:
+    query = parse_query(request, VersionListQuery)
+    pipeline_id, node_id = _node(request)
+    reader = reader_of(request)
+    async with read_session(request.app[SESSIONS]) as session:
+        rows = await list_versions(
+            session, pipeline_id, node_id, reader=reader, order_by=query.order_by, limit=query.limit
+        )
+        aliases = await _aliases(session, pipeline_id, node_id)
+    active = next((v for v, names in aliases.items() if ACTIVE_ALIAS in names), None)
+    items = [version_json(r, aliases.get(r.version, ())) for r in rows]
+    return web.json_response({"pipeline_id": pipeline_id, "node_id": node_id, "active_version": active, "items": items})
+
+
+async def _two(session: AsyncSession, pid: str, nid: str, query: CompareQuery, reader: Reader) -> list[ModelVersion]:
+    return [await get_version(session, pid, nid, number, reader=reader) for number in (query.a, query.b)]
+
+
+async def compare_node_versions(request: web.Request) -> web.Response:
+    query = parse_query(request, CompareQuery)
+    pipeline_id, node_id = _node(request)
+    async with read_session(request.app[SESSIONS]) as session:
+        a, b = await _two(session, pipeline_id, node_id, query, reader_of(request))
+        aliases = await _aliases(session, pipeline_id, node_id)
+    out: dict[str, Any] = {
+        "a": version_json(a, aliases.get(a.version, ())),
+        "b": version_json(b, aliases.get(b.version, ())),
+        **compare_versions(a, b),
+    }
+    return web.json_response(out)
+
+
+async def promote_version(request: web.Request) -> web.Response:
+    pipeline_id, node_id = _node(request)
+    number = _version_number(request)
+    reader = reader_of(request)
+    async with request.app[SESSIONS].begin() as session:
+        await get_pipeline(session, pipeline_id, reader=reader)
+        await get_version(session, pipeline_id, node_id, number, reader=reader)
+        before = await get_alias(session, pipeline_id, node_id, ACTIVE_ALIAS, reader=reader)
+        previous = before.version if before is not None else None
+        alias = await set_alias(session, pipeline_id, node_id, ACTIVE_ALIAS, number, by=request[USER].name)
+    return web.json_response(
+        {
+            "pipeline_id": pipeline_id,
+            "node_id": node_id,
+            "alias": ACTIVE_ALIAS,
+            "version": alias.version,
+            "previous_version": previous,
+            "updated_at": iso(alias.updated_at),
+            "updated_by": alias.updated_by,
+        }
+    )
+
+
+_BASE = "/pipelines/{pipeline_id}/nodes/{node_id}/versions"
+
+OPERATIONS = [
+    Operation(
+        "GET",
+        _BASE,
+        list_node_versions,
+        "list_model_versions",
+        "A node's model versions, newest first or top-N by a metric",
+        "versions",
+        {200: VersionsOut},
+        query=VersionListQuery,
+        path_params=NODE,
+    ),
+    Operation(
+        "GET",
+        _BASE + "/compare",
+        compare_node_versions,
+        "compare_model_versions",
+        "Hyperparameter and metric differences between two versions",
+        "versions",
+        {200: CompareOut},
+        query=CompareQuery,
+        path_params=NODE,
+    ),
+    Operation(
+        "POST",
+        _BASE + "/{version}/promote",
+        promote_version,
+        "promote_model_version",
+        "Move the node's `active` alias to this version (recorded in the alias history)",
+        "versions",
+        {200: PromoteOut},
+        path_params=VERSION,
+    ),
+]

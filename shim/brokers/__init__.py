@@ -1,0 +1,1 @@
+"""Brokers: the in-memory StubBroker and the Celery-backed RedisBroker."""

@@ -1,0 +1,75 @@
+"""The Celery side of the RedisBroker: app configuration and the one dispatcher task."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from celery import Celery
+
+if TYPE_CHECKING:
+    from .redis import RedisBroker
+
+DISPATCH_TASK_NAME = "shim.dispatch"
+# Celery's own limits only back up the shim's TimeLimit (prefork pool): they fire later.
+SOFT_LIMIT_GRACE_S = 5.0
+HARD_LIMIT_GRACE_S = 15.0
+
+
+@dataclass(frozen=True)
+class CeleryLimits:
+    """Celery soft/hard time limits (seconds) derived from an actor's time limit."""
+
+    soft_time_limit: float | None
+    time_limit: float | None
+
+
+def celery_limits(time_limit_ms: float | None) -> CeleryLimits:
+    """The Celery backstop limits for a shim time limit in milliseconds (None/inf: no limit)."""
+    if time_limit_ms is None or math.isinf(time_limit_ms):
+        return CeleryLimits(None, None)
+    seconds = time_limit_ms / 1000
+    return CeleryLimits(seconds + SOFT_LIMIT_GRACE_S, seconds + HARD_LIMIT_GRACE_S)
+
+
+def max_countdown_s(visibility_timeout_s: int) -> float:
+    """The longest countdown one Celery message may carry before Redis would redeliver it."""
+    return max(1.0, visibility_timeout_s / 2)
+
+
+def celery_config(url: str, visibility_timeout_s: int) -> dict[str, Any]:
+    """The Celery settings the shim relies on (JSON only, late acks, visibility timeout)."""
+    return {
+        "broker_url": url,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {"visibility_timeout": visibility_timeout_s},
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_default_queue": "default",
+        "task_create_missing_queues": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_hijack_root_logger": False,
+        "worker_redirect_stdouts": False,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "worker_enable_remote_control": False,
+        "worker_send_task_events": False,
+        "task_send_sent_event": False,
+        "enable_utc": True,
+    }
+
+
+def build_app(broker: RedisBroker, main: str) -> Celery:
+    """A Celery app on the broker's Redis with the dispatcher task registered."""
+    app = Celery(main, set_as_current=False)
+    app.conf.update(celery_config(broker.url, broker.visibility_timeout_s))
+
+    @app.task(name=DISPATCH_TASK_NAME, shared=False, acks_late=True, reject_on_worker_lost=True, ignore_result=True)  # type: ignore[untyped-decorator]
+    def dispatch(data: dict[str, Any], not_before: int | None = None) -> None:
+        broker.dispatch(data, not_before)
+
+    return app

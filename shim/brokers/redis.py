@@ -1,0 +1,263 @@
+"""RedisBroker: Dramatiq's broker API as a Celery app on Redis.
+
+Every message travels as the JSON argument of one Celery task, ``shim.dispatch``, whose
+task id is the message id; the worker looks the actor up in this broker's registry when
+the task runs, so actors declared after a worker started work too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import redis
+
+from ..broker import Broker, MessageProxy
+from ..common import current_millis, dq_name, q_name, xq_name
+from ..errors import ActorNotFound, QueueJoinTimeout
+from ..message import Message
+from ..middleware.time_limit import TimeLimit, resolve_time_limit
+from ..processing import handle_received
+from .celery_app import DISPATCH_TASK_NAME, build_app, celery_limits, max_countdown_s
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from ..actor import Actor
+    from ..middleware.middleware import Middleware
+    from ..worker import Worker
+    from .celery_worker import CeleryEngine
+
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_VISIBILITY_TIMEOUT_S = 3600
+DEAD_LETTER_LIMIT = 10_000
+RUNNING_KEY_SLACK_MS = 60_000
+
+
+@dataclass(frozen=True)
+class RunningMessage:
+    """Where a message is running: enough for another process to find and stop it."""
+
+    message_id: str
+    actor_name: str
+    hostname: str
+    pid: int
+    thread_id: int
+    started_at: int
+
+
+class RedisBroker(Broker):
+    """A Dramatiq-style broker executing on Celery with Redis as transport.
+
+    Args:
+        url: The Redis URL (``redis://127.0.0.1:6379/0`` by default). Nothing connects until
+            a message is sent or a worker starts.
+        middleware: See :class:`shim.broker.Broker`.
+        namespace: Prefix of the shim's own keys (dead letters, running markers).
+        visibility_timeout_s: Redis visibility timeout: an unacknowledged message is
+            redelivered after this long, so every actor's time limit must be shorter.
+        client: A Redis client for the shim's own keys; built from ``url`` when omitted.
+    """
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        middleware: list[Middleware] | None = None,
+        namespace: str = "dramatiq",
+        visibility_timeout_s: int = DEFAULT_VISIBILITY_TIMEOUT_S,
+        client: redis.Redis | None = None,
+    ) -> None:
+        if not isinstance(visibility_timeout_s, int) or visibility_timeout_s < 2:
+            raise ValueError(f"visibility_timeout_s must be an integer >= 2, got {visibility_timeout_s!r}")
+        self.url = url or DEFAULT_URL
+        self.namespace = namespace
+        self.visibility_timeout_s = visibility_timeout_s
+        self.client = client or redis.Redis.from_url(self.url)
+        self._engines: list[CeleryEngine] = []
+        self._lock = threading.Lock()
+        super().__init__(middleware)
+        self.queues: set[str] = set()
+        self.app: Celery = build_app(self, f"shim-{namespace}")
+
+    # -- declaration -------------------------------------------------------------------
+    def _time_limit_of(self, options: dict[str, Any], actor: Actor[Any, Any]) -> float | None:
+        for item in self.middleware:
+            if isinstance(item, TimeLimit):
+                return resolve_time_limit(options, actor, item.time_limit)
+        return None
+
+    def validate_actor(self, actor: Actor[Any, Any]) -> None:
+        """Refuse actors whose time limit is not below the visibility timeout.
+
+        Raises:
+            ValueError: Naming ``time_limit`` and ``visibility_timeout_s``.
+        """
+        limit = self._time_limit_of({}, actor)
+        if limit is not None and limit >= self.visibility_timeout_s * 1000:
+            raise ValueError(
+                f"time_limit of actor {actor.actor_name!r} ({limit} ms) must be shorter than the broker's "
+                f"visibility_timeout_s ({self.visibility_timeout_s} s), or a running job would be redelivered"
+            )
+
+    def declare_queue(self, queue_name: str) -> None:
+        """Declare a queue; idempotent. Running in-process workers start consuming it."""
+        if queue_name in self.queues:
+            return
+        self.emit_before("declare_queue", queue_name)
+        self.queues.add(queue_name)
+        self.emit_after("declare_queue", queue_name)
+        delayed = dq_name(queue_name)
+        self.delay_queues.add(delayed)
+        self.emit_after("declare_delay_queue", delayed)
+        for engine in list(self._engines):
+            engine.add_queue(queue_name)
+
+    # -- sending -----------------------------------------------------------------------
+    def enqueue(self, message: Message[Any], *, delay: int | None = None) -> Message[Any]:
+        """Send a message as a Celery task (countdown for delays).
+
+        Returns:
+            The message; a delayed one is returned as Dramatiq shows it, on the ``.DQ``
+            queue with an ``eta`` option, while the task carries the plain message.
+        """
+        canonical = message.copy(queue_name=q_name(message.queue_name))
+        if "eta" in canonical.options:
+            del canonical.options["eta"]
+        shown = canonical
+        not_before = None
+        if delay is not None:
+            not_before = current_millis() + delay
+            shown = canonical.copy(queue_name=dq_name(canonical.queue_name), options={"eta": not_before})
+        self.emit_before("enqueue", shown, delay)
+        self._publish(canonical, not_before)
+        self.emit_after("enqueue", shown, delay)
+        return shown
+
+    def _publish(self, message: Message[Any], not_before: int | None) -> None:
+        options: dict[str, Any] = {"task_id": message.message_id, "queue": message.queue_name}
+        kwargs: dict[str, Any] = {}
+        if not_before is not None:
+            remaining = max(0, not_before - current_millis()) / 1000
+            options["countdown"] = min(remaining, max_countdown_s(self.visibility_timeout_s))
+            kwargs["not_before"] = not_before
+        actor = self.actors.get(message.actor_name)
+        if actor is not None:
+            limits = celery_limits(self._time_limit_of(message.options, actor))
+            if limits.time_limit is not None:
+                options["soft_time_limit"] = limits.soft_time_limit
+                options["time_limit"] = limits.time_limit
+        self.app.send_task(DISPATCH_TASK_NAME, args=(message.asdict(),), kwargs=kwargs, **options)
+
+    # -- receiving ---------------------------------------------------------------------
+    def dispatch(self, data: dict[str, Any], not_before: int | None) -> None:
+        """Run one message received by the Celery dispatcher task."""
+        message: Message[Any] = Message(**data)
+        if not_before is not None and not_before > current_millis():
+            # A delay longer than one safe countdown hops until its eta.
+            self._publish(message, not_before)
+            return
+        proxy = MessageProxy(message)
+        running_key = self._running_key(message.message_id)
+        self._mark_running(running_key, message)
+        try:
+            handle_received(self, proxy, _ack, self._dead_letter)
+        finally:
+            self.client.delete(running_key)
+            proxy.clear_exception()
+
+    def _running_key(self, message_id: str) -> str:
+        return f"{self.namespace}:running:{message_id}"
+
+    def _mark_running(self, key: str, message: Message[Any]) -> None:
+        try:
+            limit = self._time_limit_of(message.options, self.get_actor(message.actor_name))
+        except ActorNotFound:
+            limit = None
+        ttl = int(limit + RUNNING_KEY_SLACK_MS) if limit is not None and limit != float("inf") else None
+        info = {
+            "message_id": message.message_id,
+            "actor_name": message.actor_name,
+            "hostname": socket.gethostname(),
+            "pid": os.getpid(),
+            "thread_id": threading.get_ident(),
+            "started_at": current_millis(),
+        }
+        self.client.set(key, json.dumps(info), px=ttl)
+
+    def get_running(self, message_id: str) -> RunningMessage | None:
+        """Where a message is running right now (host, pid, thread), or None."""
+        data = self.client.get(self._running_key(message_id))
+        if data is None:
+            return None
+        fields: dict[str, Any] = json.loads(data)
+        return RunningMessage(**fields)
+
+    def _dead_letter(self, message: MessageProxy) -> None:
+        key = f"{self.namespace}:{xq_name(message.queue_name)}"
+        with self.client.pipeline() as pipe:
+            pipe.lpush(key, json.dumps(message.asdict()))
+            pipe.ltrim(key, 0, DEAD_LETTER_LIMIT - 1)
+            pipe.execute()
+
+    def dead_letters(self, queue_name: str) -> list[Message[Any]]:
+        """The dead-lettered messages of a queue, newest first."""
+        raw = self.client.lrange(f"{self.namespace}:{xq_name(queue_name)}", 0, -1)
+        return [Message(**json.loads(item)) for item in raw]
+
+    # -- housekeeping ------------------------------------------------------------------
+    def _outstanding(self, queue_name: str) -> int:
+        waiting = int(self.client.llen(queue_name))
+        unacked = 0
+        for raw in self.client.hvals("unacked"):
+            try:
+                routing_key = json.loads(raw)[2]
+            except (ValueError, IndexError, TypeError):
+                continue
+            if routing_key == queue_name:
+                unacked += 1
+        return waiting + unacked
+
+    def join(self, queue_name: str, *, interval: int = 100, timeout: int | None = None) -> None:
+        """Wait until a queue has no waiting, delayed or running messages (for tests).
+
+        Raises:
+            QueueJoinTimeout: When ``timeout`` milliseconds pass first.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout / 1000
+        queue_name = q_name(queue_name)
+        idle_checks = 0
+        while idle_checks < 2:
+            idle_checks = idle_checks + 1 if self._outstanding(queue_name) == 0 else 0
+            if deadline is not None and time.monotonic() >= deadline:
+                raise QueueJoinTimeout(queue_name)
+            time.sleep(interval / 1000)
+
+    def flush(self, queue_name: str) -> None:
+        """Drop the waiting messages of a queue and its dead letters."""
+        queue_name = q_name(queue_name)
+        self.client.delete(queue_name, f"{self.namespace}:{xq_name(queue_name)}")
+
+    def flush_all(self) -> None:
+        """Drop the waiting messages of every declared queue."""
+        for queue_name in self.queues:
+            self.flush(queue_name)
+
+    def close(self) -> None:
+        """Release Celery's and the shim's connections."""
+        self.app.close()
+        self.client.close()
+
+    def worker_engine(self, worker: Worker) -> CeleryEngine:
+        from .celery_worker import CeleryEngine
+
+        return CeleryEngine(self, worker)
+
+
+def _ack(message: MessageProxy) -> None:
+    """Celery acknowledges (late) when the dispatcher task returns."""

@@ -1,0 +1,132 @@
+"""Users and their API tokens. Only a token's sha256 is stored; the token is shown once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.errors import DuplicateName, InvalidInput, NotFound
+from store.models import ApiToken, User
+from store.types import utcnow
+
+MAX_NAME = 200
+LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
+
+
+def hash_token(token: str) -> str:
+    """The sha256 hex digest under which ``token`` is stored."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput("name", "must be a non-empty string")
+    name = name.strip()
+    if len(name) > MAX_NAME:
+        raise InvalidInput("name", f"must be at most {MAX_NAME} characters")
+    return name
+
+
+async def create_user(session: AsyncSession, name: str, *, is_admin: bool = False) -> tuple[User, str]:
+    """Create a user and its first token.
+
+    Returns:
+        The user and the plaintext token (only its hash is stored: show it once).
+
+    Raises:
+        DuplicateName: the name is taken.
+        InvalidInput: the name is empty or too long.
+    """
+    name = _check_name(name)
+    if await get_user_by_name(session, name) is not None:
+        raise DuplicateName("user", name)
+    user = User(name=name, is_admin=is_admin, created_at=utcnow())
+    try:
+        # A savepoint keeps the caller's transaction usable when a concurrent insert won.
+        async with session.begin_nested():
+            session.add(user)
+    except IntegrityError:
+        raise DuplicateName("user", name) from None
+    token = await issue_token(session, user.id)
+    return user, token
+
+
+async def get_user(session: AsyncSession, user_id: str) -> User:
+    """The user with ``user_id``.
+
+    Raises:
+        NotFound: there is none.
+    """
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("user", user_id)
+    return user
+
+
+async def get_user_by_name(session: AsyncSession, name: str) -> User | None:
+    """The user called ``name``, if any."""
+    return (await session.scalars(select(User).where(User.name == name))).one_or_none()
+
+
+async def issue_token(session: AsyncSession, user_id: str) -> str:
+    """Create a new token for ``user_id`` and return it in plaintext (stored hashed).
+
+    Raises:
+        NotFound: the user does not exist.
+    """
+    await get_user(session, user_id)
+    token = secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user_id, token_sha256=hash_token(token), created_at=utcnow()))
+    await session.flush()
+    return token
+
+
+async def revoke_token(session: AsyncSession, token: str) -> bool:
+    """Revoke ``token``; returns whether a live token was revoked."""
+    result = await session.execute(
+        update(ApiToken)
+        .where(ApiToken.token_sha256 == hash_token(token), ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .returning(ApiToken.id)
+    )
+    return result.first() is not None
+
+
+async def revoke_user_tokens(session: AsyncSession, user_id: str) -> int:
+    """Revoke every live token of ``user_id``; returns how many."""
+    result = await session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .returning(ApiToken.id)
+    )
+    return len(result.all())
+
+
+async def authenticate(session: AsyncSession, token: str) -> User | None:
+    """The user owning a live ``token``, or ``None``; records ``last_used_at``.
+
+    The lookup is by the token's hash (so the index never sees the token), and the stored
+    hash is compared in constant time before it is trusted. ``last_used_at`` is written at
+    most once per :data:`LAST_USED_RESOLUTION`, so call it in a write transaction.
+    """
+    if not isinstance(token, str) or not token:
+        return None
+    digest = hash_token(token)
+    row = (await session.scalars(select(ApiToken).where(ApiToken.token_sha256 == digest))).one_or_none()
+    if row is None or not hmac.compare_digest(row.token_sha256.encode("ascii"), digest.encode("ascii")):
+        return None
+    if row.revoked_at is not None:
+        return None
+    now = utcnow()
+    # Throttled so that a burst of requests does not turn every read into a write.
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        row.last_used_at = now
+        await session.flush()
+    return await session.get(User, row.user_id)

@@ -1,0 +1,34 @@
+"""Fixtures for the ML engine tests: scikit-learn's bundled datasets written as files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import pytest
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
+
+from actors.options import DatasetRef
+from tests.actors.engine_helpers import write_dataset
+
+LOADERS: dict[str, Callable[..., Any]] = {
+    "breast_cancer": load_breast_cancer,
+    "wine": load_wine,
+    "diabetes": load_diabetes,
+}
+
+
+@pytest.fixture(scope="session")
+def sklearn_frames() -> dict[str, pd.DataFrame]:
+    """The three bundled datasets as frames with a ``target`` column."""
+    return {name: loader(as_frame=True).frame for name, loader in LOADERS.items()}
+
+
+@pytest.fixture(scope="session")
+def dataset_files(
+    tmp_path_factory: pytest.TempPathFactory, sklearn_frames: dict[str, pd.DataFrame]
+) -> dict[str, DatasetRef]:
+    """Each bundled dataset written once as CSV for the whole session."""
+    directory = tmp_path_factory.mktemp("datasets")
+    return {name: write_dataset(frame, directory, name) for name, frame in sklearn_frames.items()}

@@ -1,0 +1,157 @@
+"""Fixtures for driving the training actor directly: a real database, no broker.
+
+Registered for every test package by ``pytest_plugins`` in ``tests/conftest.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from actors.cancel_signal import LocalCancelSignals
+from actors.context import JobContext
+from actors.publish import CollectingPublisher
+from actors.runner import Outcome, run_job
+from actors.service import SubmitRequest, submit_training_job
+from store.datasets import create_dataset
+from store.job_queries import events_since, get_job
+from store.models import DatasetSource, TrainingJob
+from store.reader import Reader
+from store.settings import Settings, load_settings
+from store.users import create_user
+
+
+def graph_for(model_type: str, target: str = "target", *, split: dict[str, Any] | None = None,
+              hyperparameters: dict[str, Any] | None = None, **train_config: Any) -> dict[str, Any]:
+    """dataset_source -> train_test_split -> train_model, in the canvas JSON shape."""
+
+    def node(node_id: str, node_type: str, x: int, config: dict[str, Any]) -> dict[str, Any]:
+        return {"id": node_id, "type": node_type, "position": {"x": x, "y": 0},
+                "data": {"label": node_id, "config": config}}
+
+    train = {"model_type": model_type, "target": target, "hyperparameters": hyperparameters or {}, **train_config}
+    return {
+        "nodes": [
+            node("src", "dataset_source", 0, {}),
+            node("split", "train_test_split", 200, split or {"test_size": 0.25, "random_state": 7}),
+            node("train", "train_model", 400, train),
+        ],
+        "edges": [{"id": "e1", "source": "src", "target": "split"}, {"id": "e2", "source": "split", "target": "train"}],
+    }
+
+
+class RecordingSender:
+    """An in-process sender: records each job id it was asked to send."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.fail_with: Exception | None = None
+
+    async def __call__(self, job_id: str, max_runtime_s: float | None = None) -> str:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.sent.append(job_id)
+        return f"msg-{job_id}"
+
+
+@dataclasses.dataclass
+class JobWorld:
+    """A user with datasets, a job context on a real database, and helpers."""
+
+    ctx: JobContext
+    sessions: async_sessionmaker[AsyncSession]
+    publisher: CollectingPublisher
+    sender: RecordingSender
+    signals: LocalCancelSignals
+    reader: Reader
+    datasets: dict[str, DatasetSource]
+    terminated: list[bool]
+
+    async def submit(self, graph: dict[str, Any], dataset: str = "breast_cancer", **extra: Any) -> TrainingJob:
+        request = SubmitRequest(dataset_source_id=self.datasets[dataset].id, node_id="train", graph=graph, **extra)
+        return await submit_training_job(self.ctx, self.reader, request)
+
+    async def run(self, job_id: str) -> Outcome:
+        return await run_job(self.ctx, job_id)
+
+    async def job(self, job_id: str) -> TrainingJob:
+        async with self.sessions() as session:
+            return await get_job(session, job_id, reader=Reader.system())
+
+    async def events(self, job_id: str) -> list[dict[str, Any]]:
+        async with self.sessions() as session:
+            return await events_since(session, job_id, 0, reader=Reader.system())
+
+    def with_settings(self, **jobs: Any) -> None:
+        """Replace ``jobs.*`` settings of the context (e.g. ``max_attempts=1``)."""
+        settings = self.ctx.settings
+        self.ctx.settings = dataclasses.replace(settings, jobs=dataclasses.replace(settings.jobs, **jobs))
+
+
+def _write(frame: pd.DataFrame, path: Path) -> tuple[str, str]:
+    frame.to_csv(path, index=False)
+    return str(path), hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def fast_settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings with short heartbeats and grace, for tests."""
+    return load_settings(
+        {},
+        overrides={
+            "data": {"data_dir": str(tmp_path / "data")},
+            "database": {"url": database_url},
+            "jobs": {"heartbeat_s": 0.2, "stale_after_s": 1.0, "cancel_grace_s": 5.0, "progress_interval_s": 0.05},
+        },
+    )
+
+
+@pytest.fixture(scope="session")
+def slow_dataset_frame() -> pd.DataFrame:
+    """20,000 x 20 synthetic rows: big enough that long fits take seconds, not milliseconds."""
+    from sklearn.datasets import make_classification
+
+    x, y = make_classification(n_samples=20_000, n_features=20, n_informative=12, flip_y=0.2, random_state=3)
+    frame = pd.DataFrame(x, columns=[f"f{i}" for i in range(20)])
+    frame["target"] = y
+    return frame
+
+
+@pytest.fixture
+async def job_world(
+    tmp_path: Path,
+    database_url: str,
+    session_factory: async_sessionmaker[AsyncSession],
+    slow_dataset_frame: pd.DataFrame,
+) -> JobWorld:
+    """A user with the breast_cancer, diabetes and ``slow`` datasets, and a job context without a broker."""
+    settings = fast_settings(tmp_path, database_url)
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    datasets: dict[str, DatasetSource] = {}
+    async with session_factory.begin() as session:
+        user, _token = await create_user(session, "alice")
+        frames = {
+            "breast_cancer": load_breast_cancer(as_frame=True).frame,
+            "diabetes": load_diabetes(as_frame=True).frame,
+            "slow": slow_dataset_frame,
+        }
+        for name, frame in frames.items():
+            path, sha = _write(frame, data_dir / f"{name}.csv")
+            datasets[name] = await create_dataset(
+                session, owner_id=user.id, name=name, storage_uri=path, format="csv", n_rows=len(frame),
+                columns=[{"name": str(c), "dtype": str(t)} for c, t in frame.dtypes.items()], sha256=sha,
+            )
+    publisher, sender, signals = CollectingPublisher(), RecordingSender(), LocalCancelSignals()
+    terminated: list[bool] = []
+    ctx = JobContext(
+        settings=settings, sessions=session_factory, publisher=publisher, cancel_signals=signals, sender=sender,
+        worker_name="test-worker:1", terminate_process=lambda: terminated.append(True),
+    )
+    return JobWorld(ctx, session_factory, publisher, sender, signals, Reader(user.id), datasets, terminated)

@@ -1,0 +1,114 @@
+"""Fixtures of the server tests: a migrated SQLite database, users, a running app."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from server.app import create_app
+from store.engine import create_engine, create_session_factory
+from store.migrate import upgrade
+from store.settings import Settings, load_settings
+from store.users import create_user
+
+API = "/ml-workflow/api"
+
+
+@dataclasses.dataclass(frozen=True)
+class Person:
+    """A user of the API and the headers that authenticate them."""
+
+    id: str
+    name: str
+    token: str
+    is_admin: bool
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclasses.dataclass(frozen=True)
+class People:
+    alice: Person
+    bob: Person
+    admin: Person
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file at the newest revision, copied by each test (migrating is slow)."""
+    path = tmp_path_factory.mktemp("template") / "mlw.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path, migrated_template: Path, redis_url: str) -> Settings:
+    """Settings for one test: its own data directory, database and Redis database."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    shutil.copy(migrated_template, data_dir / "mlw.db")
+    return load_settings(
+        environ={},
+        overrides={"data": {"data_dir": str(data_dir)}, "redis": {"url": redis_url}},
+    )
+
+
+async def _create_people(settings: Settings) -> People:
+    engine = create_engine(settings.database_url)
+    try:
+        made: dict[str, Person] = {}
+        async with create_session_factory(engine).begin() as session:
+            for name, is_admin in (("alice", False), ("bob", False), ("admin", True)):
+                user, token = await create_user(session, name, is_admin=is_admin)
+                made[name] = Person(user.id, name, token, is_admin)
+        return People(**made)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def people(settings: Settings) -> People:
+    """Two ordinary users and an admin, with their tokens."""
+    return await _create_people(settings)
+
+
+class RecordingSender:
+    """An in-process message sender: records what would go to the broker, or fails on demand."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, float | None]] = []
+        self.fail_with: Exception | None = None
+
+    async def __call__(self, job_id: str, max_runtime_s: float | None) -> str:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.sent.append((job_id, max_runtime_s))
+        return f"message-{len(self.sent)}"
+
+
+@pytest.fixture
+def sender() -> RecordingSender:
+    return RecordingSender()
+
+
+@pytest.fixture
+def app(settings: Settings, sender: RecordingSender) -> web.Application:
+    return create_app(settings, sender=sender)
+
+
+ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+
+@pytest.fixture
+async def client(app: web.Application, people: People, aiohttp_client: ClientFactory) -> TestClient[Any, Any]:
+    """A test client of the running app (users exist before it starts)."""
+    return await aiohttp_client(app)

@@ -1,0 +1,150 @@
+"""Seeding the database of a server test through the store's real write path."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiohttp import FormData
+from aiohttp.test_utils import TestClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.engine import create_engine, create_session_factory
+from store.jobs import create_job, transition
+from store.settings import Settings
+from store.versions import create_model_version
+from tests.server.conftest import API, Person
+
+IRIS_CSV = "sepal,petal,label\n" + "".join(f"{i * 0.1:.1f},{(i % 7) * 0.3:.1f},{'ab'[i % 2]}\n" for i in range(40))
+
+
+def graph(train_ids: tuple[str, ...] = ("train-1",), *, split_size: float = 0.25) -> dict[str, Any]:
+    """A canvas graph: dataset -> split -> one train_model node per id."""
+    nodes: list[dict[str, Any]] = [
+        {"id": "src", "type": "dataset_source", "position": {"x": 0, "y": 0}, "data": {"label": "Data", "config": {}}},
+        {
+            "id": "split",
+            "type": "train_test_split",
+            "position": {"x": 100, "y": 0},
+            "data": {"label": "Split", "config": {"test_size": split_size, "random_state": 0}},
+        },
+    ]
+    edges = [{"id": "e-src-split", "source": "src", "target": "split"}]
+    for i, node_id in enumerate(train_ids):
+        nodes.append(
+            {
+                "id": node_id,
+                "type": "train_model",
+                "position": {"x": 200, "y": 100 * i},
+                "data": {
+                    "label": "Train",
+                    "config": {"model_type": "logistic_regression", "task": "classification", "target": "label"},
+                },
+            }
+        )
+        edges.append({"id": f"e-split-{node_id}", "source": "split", "target": node_id})
+    return {"nodes": nodes, "edges": edges}
+
+
+async def upload_csv(client: TestClient[Any, Any], who: Person, text: str = IRIS_CSV, name: str | None = None) -> str:
+    """Upload a CSV through the API and return the dataset id."""
+    form = FormData()
+    form.add_field("file", text.encode(), filename="data.csv", content_type="text/csv")
+    if name is not None:
+        form.add_field("name", name)
+    resp = await client.post(f"{API}/datasets", data=form, headers=who.headers)
+    assert resp.status == 201, await resp.text()
+    return str((await resp.json())["id"])
+
+
+async def save_pipeline(client: TestClient[Any, Any], who: Person, dataset_id: str, g: dict[str, Any]) -> str:
+    """Save a graph through the API and return its pipeline id."""
+    body = {"dataset_source_id": dataset_id, "graph": g}
+    resp = await client.put(f"{API}/pipelines", json=body, headers=who.headers)
+    assert resp.status in (200, 201), await resp.text()
+    return str((await resp.json())["pipeline"]["pipeline_id"])
+
+
+@asynccontextmanager
+async def writer(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """A write transaction on the test's database."""
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine).begin() as session:
+            yield session
+    finally:
+        await engine.dispose()
+
+
+async def add_job(
+    settings: Settings,
+    who: Person,
+    pipeline_id: str,
+    node_id: str,
+    dataset_id: str,
+    *,
+    status: str = "queued",
+    metrics: dict[str, Any] | None = None,
+    hyperparameters: dict[str, Any] | None = None,
+    model_type: str = "logistic_regression",
+) -> tuple[str, int | None]:
+    """Insert a job and walk it to ``status``; a succeeded job gets an artifact and a version.
+
+    Returns the job id and its model version (None unless succeeded).
+    """
+    params = hyperparameters or {"C": 1.0}
+    version: int | None = None
+    async with writer(settings) as session:
+        created = await create_job(
+            session,
+            pipeline_id=pipeline_id,
+            node_id=node_id,
+            dataset_source_id=dataset_id,
+            user_id=who.id,
+            model_type=model_type,
+            hyperparameters=params,
+            resolved_hyperparameters=params,
+        )
+        job_id = created.job.id
+        if status in ("running", "succeeded", "failed", "cancelling"):
+            await transition(session, job_id, "running", expected="queued")
+        if status == "succeeded":
+            relpath = f"uploads/models/{pipeline_id}/{job_id}.joblib"  # as the training actor records it
+            path = settings.artifacts_root / relpath
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"model-bytes-" + job_id.encode())
+            sha = hashlib.sha256(path.read_bytes()).hexdigest()
+            mv = await create_model_version(
+                session,
+                pipeline_id=pipeline_id,
+                node_id=node_id,
+                job_id=job_id,
+                model_type=model_type,
+                hyperparameters=params,
+                metrics=metrics or {},
+                artifact_uri=relpath,
+                artifact_sha256=sha,
+            )
+            version = mv.version
+            changes = {
+                "metrics": metrics or {},
+                "model_version": version,
+                "model_artifact_uri": relpath,
+                "artifact_sha256": sha,
+            }
+            await transition(session, job_id, "succeeded", expected="running", changes=changes)
+        elif status == "failed":
+            await transition(
+                session,
+                job_id,
+                "failed",
+                expected="running",
+                changes={"error_code": "training_error", "error_message": "boom"},
+            )
+        elif status == "cancelling":
+            await transition(session, job_id, "cancelling", expected="running")
+        elif status == "cancelled":
+            await transition(session, job_id, "cancelled", expected="queued")
+    return job_id, version

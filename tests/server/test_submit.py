@@ -1,0 +1,177 @@
+"""POST /training-jobs and POST /training-jobs/{id}/cancel through the real job service.
+
+The only stand-in is the message sender: it records the message instead of reaching a
+broker. Events reach the real Redis publisher.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient
+
+from server.schemas.jobs import JobOut
+from store.graph_hash import graph_hash, pipeline_id_for
+from store.settings import Settings
+from tests.server.conftest import API, People, RecordingSender
+from tests.server.seed import add_job, graph, upload_csv
+
+
+def _body(dataset_id: str, **extra: Any) -> dict[str, Any]:
+    return {"dataset_source_id": dataset_id, "node_id": "train-1", "graph": graph(), **extra}
+
+
+@pytest.fixture
+async def dataset_id(client: TestClient[Any, Any], people: People) -> str:
+    return await upload_csv(client, people.alice)
+
+
+async def test_a_valid_submission_is_202_queued_autosaved_and_sent(
+    client: TestClient[Any, Any], people: People, dataset_id: str, sender: RecordingSender, redis_url: str
+) -> None:
+    listener = aioredis.Redis.from_url(redis_url)
+    pubsub = listener.pubsub()
+    await pubsub.subscribe(f"mlw:events:{people.alice.id}")
+    try:
+        resp = await client.post(f"{API}/training-jobs", json=_body(dataset_id), headers=people.alice.headers)
+        assert resp.status == 202, await resp.text()
+        job = JobOut.model_validate(await resp.json())
+        assert job.status == "queued"
+        assert job.pipeline_id == pipeline_id_for(dataset_id, graph_hash(graph()))
+        assert job.model_type == "logistic_regression"
+        assert job.resolved_hyperparameters
+        assert [job_id for job_id, _ in sender.sent] == [job.id]
+
+        saved = await client.get(f"{API}/pipelines/{job.pipeline_id}", headers=people.alice.headers)
+        assert saved.status == 200
+        assert [j["id"] for j in (await saved.json())["jobs"]] == [job.id]
+
+        message = None
+        for _ in range(50):
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+            if message is not None:
+                break
+        assert message is not None
+        event = json.loads(message["data"])
+        assert (event["job_id"], event["status"], event["seq"]) == (job.id, "queued", 1)
+    finally:
+        await pubsub.aclose()
+        await listener.aclose()
+
+
+async def test_the_config_overrides_the_node_and_a_bad_hyperparameter_is_422_naming_it(
+    client: TestClient[Any, Any], people: People, dataset_id: str, sender: RecordingSender
+) -> None:
+    config = {
+        "model_type": "random_forest",
+        "task": "classification",
+        "target": "label",
+        "hyperparameters": {"n_estimators": 5},
+    }
+    resp = await client.post(
+        f"{API}/training-jobs", json=_body(dataset_id, config=config), headers=people.alice.headers
+    )
+    assert resp.status == 202, await resp.text()
+    assert (await resp.json())["model_type"] == "random_forest"
+
+    config["hyperparameters"] = {"n_estimators": -3}
+    other = _body(dataset_id, config=config)
+    resp = await client.post(f"{API}/training-jobs", json=other, headers=people.alice.headers)
+    assert resp.status == 422
+    error = (await resp.json())["error"]
+    assert error["code"] == "invalid_hyperparameter"
+    assert "n_estimators" in error["details"]["field"]
+    assert len(sender.sent) == 1
+
+
+async def test_a_graph_without_a_split_is_422_invalid_pipeline(
+    client: TestClient[Any, Any], people: People, dataset_id: str
+) -> None:
+    g = graph()
+    g["nodes"] = [n for n in g["nodes"] if n["id"] != "split"]
+    g["edges"] = [{"id": "e", "source": "src", "target": "train-1"}]
+    body = {"dataset_source_id": dataset_id, "node_id": "train-1", "graph": g}
+    resp = await client.post(f"{API}/training-jobs", json=body, headers=people.alice.headers)
+    assert resp.status == 422
+    assert (await resp.json())["error"]["code"] == "invalid_pipeline"
+
+
+async def test_unknown_fields_and_another_users_dataset_are_refused(
+    client: TestClient[Any, Any], people: People, dataset_id: str
+) -> None:
+    resp = await client.post(f"{API}/training-jobs", json=_body(dataset_id, priority=1), headers=people.alice.headers)
+    assert resp.status == 422
+    assert (await resp.json())["error"]["details"]["field"] == "priority"
+    bad_config = _body(dataset_id, config={"model_type": "xgboost", "colour": "red"})
+    resp = await client.post(f"{API}/training-jobs", json=bad_config, headers=people.alice.headers)
+    assert resp.status == 422
+    assert (await resp.json())["error"]["details"]["field"] == "config.colour"
+    resp = await client.post(f"{API}/training-jobs", json=_body(dataset_id), headers=people.bob.headers)
+    assert resp.status == 404
+
+
+async def test_a_second_active_job_on_the_node_is_409_naming_the_active_one(
+    client: TestClient[Any, Any], people: People, dataset_id: str
+) -> None:
+    first = await client.post(f"{API}/training-jobs", json=_body(dataset_id), headers=people.alice.headers)
+    first_id = (await first.json())["id"]
+    resp = await client.post(f"{API}/training-jobs", json=_body(dataset_id), headers=people.alice.headers)
+    assert resp.status == 409
+    error = (await resp.json())["error"]
+    assert error["code"] == "active_job_exists"
+    assert error["details"]["active_job_id"] == first_id
+
+
+async def test_an_idempotency_key_returns_the_first_job(
+    client: TestClient[Any, Any], people: People, dataset_id: str, sender: RecordingSender
+) -> None:
+    body = _body(dataset_id, idempotency_key="click-1")
+    first = await (await client.post(f"{API}/training-jobs", json=body, headers=people.alice.headers)).json()
+    resp = await client.post(f"{API}/training-jobs", json=copy.deepcopy(body), headers=people.alice.headers)
+    assert resp.status == 202
+    assert (await resp.json())["id"] == first["id"]
+    assert len(sender.sent) == 1
+
+
+async def test_a_broker_outage_is_503_and_the_job_is_failed(
+    client: TestClient[Any, Any], people: People, dataset_id: str, sender: RecordingSender
+) -> None:
+    sender.fail_with = ConnectionError("broker down")
+    resp = await client.post(f"{API}/training-jobs", json=_body(dataset_id), headers=people.alice.headers)
+    assert resp.status == 503
+    error = (await resp.json())["error"]
+    assert error["code"] == "broker_unavailable"
+    job = await (
+        await client.get(f"{API}/training-jobs/{error['details']['job_id']}", headers=people.alice.headers)
+    ).json()
+    assert (job["status"], job["error_code"]) == ("failed", "broker_unavailable")
+
+
+async def test_cancel_is_202_and_idempotent(
+    client: TestClient[Any, Any], people: People, dataset_id: str, settings: Settings
+) -> None:
+    created = await (
+        await client.post(f"{API}/training-jobs", json=_body(dataset_id), headers=people.alice.headers)
+    ).json()
+    url = f"{API}/training-jobs/{created['id']}/cancel"
+    first = await client.post(url, headers=people.alice.headers)
+    assert first.status == 202
+    assert (await first.json())["status"] == "cancelled"
+    again = await client.post(url, headers=people.alice.headers)
+    assert again.status == 202
+    body = await again.json()
+    assert (body["status"], body["cancel_requested"]) == ("cancelled", True)
+
+    running, _ = await add_job(settings, people.alice, created["pipeline_id"], "train-1", dataset_id, status="running")
+    resp = await client.post(f"{API}/training-jobs/{running}/cancel", headers=people.alice.headers)
+    assert resp.status == 202
+    assert (await resp.json())["status"] == "cancelling"
+
+
+async def test_cancelling_an_unknown_job_is_404(client: TestClient[Any, Any], people: People) -> None:
+    resp = await client.post(f"{API}/training-jobs/nope/cancel", headers=people.alice.headers)
+    assert resp.status == 404

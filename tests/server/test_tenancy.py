@@ -1,0 +1,106 @@
+"""One ownership rule everywhere: another user's object is a 404; an admin sees everything."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from store.settings import Settings
+from tests.server.conftest import API, People, Person
+from tests.server.seed import add_job, graph, save_pipeline, upload_csv
+
+
+@dataclasses.dataclass(frozen=True)
+class AliceObjects:
+    dataset_id: str
+    pipeline_id: str
+    done_job: str
+    queued_job: str
+
+
+@pytest.fixture
+async def alices(client: TestClient[Any, Any], people: People, settings: Settings) -> AliceObjects:
+    dataset_id = await upload_csv(client, people.alice)
+    pipeline_id = await save_pipeline(client, people.alice, dataset_id, graph(("train-1", "train-2")))
+    done, _ = await add_job(
+        settings,
+        people.alice,
+        pipeline_id,
+        "train-1",
+        dataset_id,
+        status="succeeded",
+        metrics={"test": {"accuracy": 0.8}},
+    )
+    queued, _ = await add_job(settings, people.alice, pipeline_id, "train-2", dataset_id)
+    return AliceObjects(dataset_id, pipeline_id, done, queued)
+
+
+def _requests(o: AliceObjects) -> list[tuple[str, str, dict[str, Any] | None, int]]:
+    versions = f"/pipelines/{o.pipeline_id}/nodes/train-1/versions"
+    submit = {"dataset_source_id": o.dataset_id, "node_id": "train-1", "graph": graph(("train-1", "train-2"))}
+    return [
+        ("GET", f"/training-jobs/{o.done_job}", None, 200),
+        ("GET", f"/training-jobs/{o.done_job}/events", None, 200),
+        ("GET", f"/training-jobs/{o.done_job}/artifact", None, 200),
+        ("POST", f"/training-jobs/{o.queued_job}/cancel", None, 202),
+        ("GET", f"/pipelines/{o.pipeline_id}", None, 200),
+        ("PUT", "/pipelines", {"dataset_source_id": o.dataset_id, "graph": graph(("train-1", "train-2"))}, 200),
+        ("GET", f"/datasets/{o.dataset_id}", None, 200),
+        ("GET", versions, None, 200),
+        ("GET", f"{versions}/compare?a=1&b=1", None, 200),
+        ("POST", f"{versions}/1/promote", None, 200),
+        ("POST", "/training-jobs", submit, 202),
+    ]
+
+
+async def _call(client: TestClient[Any, Any], who: Person, method: str, path: str, body: Any) -> int:
+    resp = await client.request(method, API + path, json=body, headers=who.headers)
+    if resp.status >= 400:
+        assert set((await resp.json())["error"]) == {"code", "message", "details"}
+    return resp.status
+
+
+async def test_another_user_gets_404_and_an_admin_gets_through_on_every_route_with_an_id(
+    client: TestClient[Any, Any], people: People, alices: AliceObjects
+) -> None:
+    for method, path, body, admin_status in _requests(alices):
+        assert await _call(client, people.bob, method, path, body) == 404, (method, path)
+        assert await _call(client, people.admin, method, path, body) == admin_status, (method, path)
+
+
+async def test_the_owner_gets_through_on_every_route_with_an_id(
+    client: TestClient[Any, Any], people: People, alices: AliceObjects
+) -> None:
+    for method, path, body, status in _requests(alices):
+        assert await _call(client, people.alice, method, path, body) == status, (method, path)
+
+
+async def test_listings_never_show_another_users_objects(
+    client: TestClient[Any, Any], people: People, alices: AliceObjects
+) -> None:
+    for path in (
+        "/training-jobs",
+        f"/training-jobs?pipeline_id={alices.pipeline_id}",
+        "/users/me/training-jobs",
+        "/datasets",
+    ):
+        resp = await client.get(API + path, headers=people.bob.headers)
+        assert resp.status == 200
+        assert (await resp.json())["items"] == [], path
+        resp = await client.get(API + path, headers=people.alice.headers)
+        assert (await resp.json())["items"], path
+    resp = await client.get(f"{API}/training-jobs", headers=people.admin.headers)
+    assert {j["id"] for j in (await resp.json())["items"]} == {alices.done_job, alices.queued_job}
+
+
+async def test_saving_over_another_users_pipeline_reports_none_of_their_jobs(
+    client: TestClient[Any, Any], people: People, alices: AliceObjects
+) -> None:
+    bobs_dataset = await upload_csv(client, people.bob)
+    body = {"dataset_source_id": bobs_dataset, "graph": graph(), "previous_pipeline_id": alices.pipeline_id}
+    resp = await client.put(f"{API}/pipelines", json=body, headers=people.bob.headers)
+    assert resp.status == 201
+    assert (await resp.json())["active_jobs_on_previous"] == []

@@ -1,0 +1,98 @@
+"""The shim's RedisBroker on a real Redis and a real in-process Celery worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+import shim
+from shim.brokers.redis import RedisBroker
+
+from .conftest import Env, Impl, make_broker
+
+
+@pytest.fixture
+def redis_env(redis_url: str) -> Iterator[Env]:
+    """A shim RedisBroker with a worker on a short visibility timeout."""
+    broker = make_broker(Impl("shim"), "redis", redis_url)
+    worker = shim.Worker(broker, worker_timeout=100, worker_threads=2)
+    worker.start()
+    try:
+        yield Env(Impl("shim"), "redis", broker, worker)
+    finally:
+        worker.stop()
+        broker.close()
+
+
+def test_the_message_id_is_the_celery_task_id_of_the_one_dispatcher_task(redis_url: str) -> None:
+    broker = RedisBroker(url=redis_url)
+    shim.set_broker(broker)
+
+    @shim.actor(queue_name="inspect_me")
+    def noop(x: int) -> None:
+        return None
+
+    message = noop.send(1)
+    raw = json.loads(redis.Redis.from_url(redis_url).lindex("inspect_me", 0))
+    assert raw["headers"]["id"] == message.message_id
+    assert raw["headers"]["task"] == "shim.dispatch"
+    assert raw["content-type"] == "application/json"
+    broker.close()
+
+
+def test_a_running_message_can_be_located_by_another_process(redis_env: Env) -> None:
+    seen: list[Any] = []
+
+    @shim.actor
+    def where_am_i() -> None:
+        time.sleep(0.3)
+
+    message = where_am_i.send()
+    deadline = time.monotonic() + 10
+    while not seen and time.monotonic() < deadline:
+        info = redis_env.broker.get_running(message.message_id)
+        if info is not None:
+            seen.append(info)
+        time.sleep(0.01)
+    redis_env.join()
+    assert seen and seen[0].pid == os.getpid() and seen[0].actor_name == "where_am_i"
+    assert redis_env.broker.get_running(message.message_id) is None
+
+
+def test_a_delay_longer_than_one_safe_countdown_hops_until_its_eta(redis_url: str) -> None:
+    broker = RedisBroker(url=redis_url, visibility_timeout_s=2)
+    shim.set_broker(broker)
+    ran_at: list[float] = []
+
+    @shim.actor(time_limit=1000)
+    def later() -> None:
+        ran_at.append(time.time() * 1000)
+
+    worker = shim.Worker(broker, worker_timeout=100, worker_threads=1)
+    worker.start()
+    try:
+        sent = later.send_with_options(delay=1800)
+        broker.join("default", timeout=20_000)
+        worker.join()
+    finally:
+        worker.stop()
+        broker.close()
+    assert len(ran_at) == 1 and ran_at[0] >= sent.options["eta"] - 5
+
+
+def test_failed_messages_are_dead_lettered_with_their_options(redis_env: Env) -> None:
+    @shim.actor(max_retries=0)
+    def fails() -> None:
+        raise RuntimeError("dead")
+
+    message = fails.send()
+    redis_env.join()
+    letters = redis_env.broker.dead_letters("default")
+    assert [m.message_id for m in letters] == [message.message_id]
+    assert letters[0].options["retries"] == 1

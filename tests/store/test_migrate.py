@@ -1,0 +1,83 @@
+"""Migrations: empty -> head -> base on both databases, and head matches the models exactly."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from store import migrate
+from store.engine import create_engine
+from store.models import Base
+
+TABLES = {
+    "users", "api_tokens", "dataset_sources", "pipelines", "training_jobs", "training_job_events",
+    "model_versions", "model_version_counters", "model_aliases", "model_alias_history",
+}
+
+
+async def _tables(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
+async def test_migrations_go_from_empty_to_head_and_back_to_base(database_url: str) -> None:
+    assert await migrate.current_async(database_url) is None
+    await migrate.upgrade_async(database_url)
+    assert await migrate.current_async(database_url) == migrate.head_revision()
+    assert await _tables(database_url) == TABLES | {"alembic_version"}
+    await migrate.downgrade_async(database_url)
+    assert await migrate.current_async(database_url) is None
+    assert await _tables(database_url) == {"alembic_version"}
+    await migrate.upgrade_async(database_url)
+    assert await migrate.current_async(database_url) == migrate.head_revision()
+
+
+def _differences(conn: Connection) -> list[object]:
+    context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
+    return list(compare_metadata(context, Base.metadata))
+
+
+async def test_autogenerate_finds_no_difference_between_head_and_the_models(migrated_engine: AsyncEngine) -> None:
+    async with migrated_engine.connect() as conn:
+        assert await conn.run_sync(_differences) == []
+
+
+async def test_constraint_names_are_the_same_on_every_database(migrated_engine: AsyncEngine) -> None:
+    def names(conn: Connection) -> dict[str, set[str]]:
+        inspector = inspect(conn)
+        return {
+            "uq": {u["name"] or "" for u in inspector.get_unique_constraints("training_jobs")},
+            "fk": {f["name"] or "" for f in inspector.get_foreign_keys("model_aliases")},
+            "ix": {i["name"] or "" for i in inspector.get_indexes("training_jobs") if not i.get("duplicates_constraint")},
+        }
+
+    async with migrated_engine.connect() as conn:
+        found = await conn.run_sync(names)
+    assert found["uq"] == {"uq_training_jobs_user_id_idempotency_key"}
+    assert found["fk"] == {"fk_model_aliases_pipeline_id_node_id_version_model_versions"}
+    assert found["ix"] == {
+        "ix_training_jobs_user_id_created_at",
+        "ix_training_jobs_pipeline_id_node_id",
+        "ix_training_jobs_status",
+        "ix_training_jobs_created_at_id",
+    }
+
+
+def test_the_sync_api_works_outside_and_inside_an_event_loop(sqlite_database_url: str) -> None:
+    migrate.upgrade(sqlite_database_url)
+    assert migrate.current(sqlite_database_url) == migrate.head_revision()
+
+    async def from_async_code() -> str | None:
+        migrate.downgrade(sqlite_database_url)
+        return migrate.current(sqlite_database_url)
+
+    assert asyncio.run(from_async_code()) is None
