@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import platform
 import time
-import warnings as pywarnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +24,7 @@ from actors.options import DatasetRef, EngineOptions
 from actors.pipeline import FittedPipeline
 from actors.steps import is_numeric
 from actors.validation import ValidatedJob, validate_job
+from actors.warncapture import ENGINE_LOCK, recorded_warnings
 
 
 @dataclass
@@ -91,7 +91,8 @@ def run_training(
             when ``should_stop`` fired).
     """
     try:
-        return _run(graph, node_id, dataset, options, Checkpoint(should_stop, on_progress), pipeline_hash)
+        with ENGINE_LOCK:
+            return _run(graph, node_id, dataset, options, Checkpoint(should_stop, on_progress), pipeline_hash)
     except EngineError:
         raise
     except Exception as exc:  # anything else is a failure of the fit, reported with its type
@@ -215,8 +216,7 @@ def _evaluate(
     pipeline: FittedPipeline, x: NDArray[np.float64], y_true: NDArray[Any], warnings: list[dict[str, Any]],
     partition: str,
 ) -> dict[str, Any]:
-    with pywarnings.catch_warnings(record=True) as caught:
-        pywarnings.simplefilter("always")
+    with recorded_warnings() as caught:
         model = pipeline.model
         if pipeline.classes is None:
             scores = regression_metrics(y_true, np.asarray(model.predict(x), dtype=np.float64))

@@ -9,7 +9,6 @@ families before and after the fit.
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import numpy as np
@@ -18,6 +17,7 @@ from numpy.typing import NDArray
 
 from actors.checkpoints import Checkpoint
 from actors.families import CLASSIFICATION
+from actors.warncapture import recorded_warnings
 
 RF_BATCHES = 10
 # scikit-learn warns about this combination because warm_start usually means new data;
@@ -73,8 +73,7 @@ def fit_estimator(
     Raises:
         JobStopped: when the checkpoint fires; the fit stops within one round or batch.
     """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with recorded_warnings() as caught:
         if model_type == "xgboost":
             _fit_xgboost(estimator, x, y, checkpoint)
         elif model_type == "lightgbm":

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from actors.context import JobContext
 from actors.engine import TrainingResult
 from store.jobs import EVENT_VERSION, EVENT_WARNING, append_event, transition
+from store.errors import IllegalTransition
 from store.models import TrainingJob
 from store.states import JobStatus
 from store.versions import create_model_version
@@ -117,9 +118,12 @@ async def finish_succeeded(
             artifact_uri=relpath,
             artifact_sha256=sha256,
         )
-        events = [await append_event(session, job.id, EVENT_WARNING, {"warning": w}) for w in result.warnings]
         handoff = {"job_id": job.id, "model_version": version.version, "model_artifact_uri": relpath}
-        events.append(await append_event(session, job.id, EVENT_VERSION, {"version": handoff}))
+        try:
+            events = [await append_event(session, job.id, EVENT_WARNING, {"warning": w}) for w in result.warnings]
+            events.append(await append_event(session, job.id, EVENT_VERSION, {"version": handoff}))
+        except IllegalTransition:
+            return None  # the job ended meanwhile (e.g. cancelled): no version for it
         done = await transition(
             session,
             job.id,

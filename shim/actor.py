@@ -52,7 +52,7 @@ class Actor(Generic[P, R]):
         if actor_name in broker.actors:
             raise ValueError(f"An actor named {actor_name!r} is already registered.")
         self.logger = logging.getLogger(f"{getattr(fn, '__module__', None) or '_'}.{actor_name}")
-        self.fn: Callable[..., Any] = async_to_sync(fn) if _is_coroutine_callable(fn) else fn
+        self.fn: Callable[..., Any] = async_to_sync(fn) if _is_coroutine_callable(fn) else fn  # type: ignore[arg-type]
         self.broker = broker
         self.actor_name = actor_name
         self.queue_name = queue_name

@@ -20,7 +20,7 @@ def _remaining(deadline: float | None, timeout: int | None) -> int | None:
     return max(0, int((deadline - time.monotonic()) * 1000))
 
 
-class pipeline:  # noqa: N801 - Dramatiq's public name
+class pipeline:
     """Chain messages so that each one's result is appended to the next one's arguments.
 
     Args:
@@ -92,7 +92,7 @@ class pipeline:  # noqa: N801 - Dramatiq's public name
             yield message.get_result(backend=backend, block=block, timeout=_remaining(deadline, timeout))
 
 
-class group:  # noqa: N801 - Dramatiq's public name
+class group:
     """Run messages, groups and pipelines in parallel.
 
     Args:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 
-class generic_actor(type):  # noqa: N801 - Dramatiq's public name
+class generic_actor(type):
     """Metaclass turning each concrete GenericActor subclass into a declared actor."""
 
     def __new__(metacls, name: str, bases: tuple[type, ...], attrs: dict[str, Any]) -> Any:
         clazz = super().__new__(metacls, name, bases, attrs)
-        meta = getattr(clazz, "Meta", object())
+        meta: Any = getattr(clazz, "Meta", object())
         if getattr(meta, "abstract", False):
             # Subclasses inherit this Meta; they are concrete unless they say otherwise.
             meta.abstract = False
@@ -22,7 +22,7 @@ class generic_actor(type):  # noqa: N801 - Dramatiq's public name
         instance = clazz()
         registry = options.pop("actor", actor)
         actor_instance = registry(instance, **options)
-        clazz.__getattr__ = generic_actor.__getattr__  # type: ignore[attr-defined]
+        setattr(clazz, "__getattr__", generic_actor.__getattr__)  # noqa: B010 - must shadow the class attribute
         instance.__actor__ = actor_instance
         return instance
 
@@ -46,7 +46,8 @@ class GenericActor(metaclass=generic_actor):
     @property
     def __name__(self) -> str:
         """The default actor name: the class name."""
-        return type(self).__name__
+        name: Any = type(self).__name__
+        return str(name)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.perform(*args, **kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .encoder import Encoder, JSONEncoder
@@ -146,4 +146,4 @@ class Message(Generic[R]):
     def message_datetime(self) -> datetime:
         """``message_timestamp`` as a UTC-aware datetime."""
         seconds, millis = divmod(self.message_timestamp, 1000)
-        return datetime.fromtimestamp(seconds, tz=timezone.utc).replace(microsecond=millis * 1000)
+        return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=millis * 1000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -63,11 +64,14 @@ class StubBackend(AbortBackend):
         with self.condition:
             return self.requests.get(message_id)
 
+    def _has_news(self, seen: int, stop: threading.Event) -> bool:
+        return len(self.events) > seen or stop.is_set()
+
     def listen(self, callback: Callable[[str], None], stop: threading.Event) -> None:
         seen = 0
         while not stop.is_set():
             with self.condition:
-                self.condition.wait_for(lambda: len(self.events) > seen or stop.is_set(), timeout=0.1)
+                self.condition.wait_for(functools.partial(self._has_news, seen, stop), timeout=0.1)
                 fresh, seen = self.events[seen:], len(self.events)
             for message_id in fresh:
                 callback(message_id)
@@ -104,7 +108,7 @@ class RedisBackend(AbortBackend):
             pipe.execute()
 
     def get(self, message_id: str) -> AbortRequest | None:
-        data = self.client.get(self._key(message_id))
+        data: Any = self.client.get(self._key(message_id))
         if data is None:
             return None
         fields: dict[str, Any] = json.loads(data)
@@ -112,7 +116,7 @@ class RedisBackend(AbortBackend):
 
     def listen(self, callback: Callable[[str], None], stop: threading.Event) -> None:
         while not stop.is_set():
-            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            pubsub = self.client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
             try:
                 pubsub.subscribe(self.channel)
                 while not stop.is_set():

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ..broker import Broker, MessageProxy
     from ..worker import Worker
 
-_CURRENT: contextvars.ContextVar[_Running | None] = contextvars.ContextVar("_shim_abort_current", default=None)
+_CURRENT: contextvars.ContextVar[_Running | None] = contextvars.ContextVar("_shim_abort", default=None)
 
 POLL_INTERVAL_S = 1.0
 
@@ -100,7 +100,12 @@ class Abortable(Middleware):
         _CURRENT.set(running)
 
     def after_process_message(
-        self, broker: Broker, message: MessageProxy, *, result: Any | None = None, exception: BaseException | None = None
+        self,
+        broker: Broker,
+        message: MessageProxy,
+        *,
+        result: Any | None = None,
+        exception: BaseException | None = None,
     ) -> None:
         with self.lock:
             self.running.pop(message.message_id, None)
@@ -127,7 +132,9 @@ class Abortable(Middleware):
     def _interrupt_due(self) -> None:
         now = time.monotonic()
         with self.lock:
-            due = [r for r in self.running.values() if r.deadline is not None and not r.interrupted and now >= r.deadline]
+            due = [
+                r for r in self.running.values() if r.deadline is not None and not r.interrupted and now >= r.deadline
+            ]
             for running in due:
                 running.interrupted = True
         for running in due:

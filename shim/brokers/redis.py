@@ -192,7 +192,7 @@ class RedisBroker(Broker):
 
     def get_running(self, message_id: str) -> RunningMessage | None:
         """Where a message is running right now (host, pid, thread), or None."""
-        data = self.client.get(self._running_key(message_id))
+        data: Any = self.client.get(self._running_key(message_id))
         if data is None:
             return None
         fields: dict[str, Any] = json.loads(data)
@@ -207,14 +207,16 @@ class RedisBroker(Broker):
 
     def dead_letters(self, queue_name: str) -> list[Message[Any]]:
         """The dead-lettered messages of a queue, newest first."""
-        raw = self.client.lrange(f"{self.namespace}:{xq_name(queue_name)}", 0, -1)
+        raw: Any = self.client.lrange(f"{self.namespace}:{xq_name(queue_name)}", 0, -1)
         return [Message(**json.loads(item)) for item in raw]
 
     # -- housekeeping ------------------------------------------------------------------
     def _outstanding(self, queue_name: str) -> int:
-        waiting = int(self.client.llen(queue_name))
+        length: Any = self.client.llen(queue_name)
+        waiting = int(length)
         unacked = 0
-        for raw in self.client.hvals("unacked"):
+        entries: Any = self.client.hvals("unacked")
+        for raw in entries:
             try:
                 routing_key = json.loads(raw)[2]
             except (ValueError, IndexError, TypeError):

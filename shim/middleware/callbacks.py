@@ -22,7 +22,12 @@ class Callbacks(Middleware):
         return {"on_failure", "on_success"}
 
     def after_process_message(
-        self, broker: Broker, message: MessageProxy, *, result: Any | None = None, exception: BaseException | None = None
+        self,
+        broker: Broker,
+        message: MessageProxy,
+        *,
+        result: Any | None = None,
+        exception: BaseException | None = None,
     ) -> None:
         actor = broker.get_actor(message.actor_name)
         if exception is None:

@@ -26,6 +26,11 @@ class CurrentMessage(Middleware):
         self._MESSAGE.set(message)  # type: ignore[arg-type]
 
     def after_process_message(
-        self, broker: Broker, message: MessageProxy, *, result: Any | None = None, exception: BaseException | None = None
+        self,
+        broker: Broker,
+        message: MessageProxy,
+        *,
+        result: Any | None = None,
+        exception: BaseException | None = None,
     ) -> None:
         self._MESSAGE.set(None)

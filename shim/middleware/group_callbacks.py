@@ -24,7 +24,12 @@ class GroupCallbacks(Middleware):
         self.barrier_ttl = barrier_ttl
 
     def after_process_message(
-        self, broker: Broker, message: MessageProxy, *, result: Any | None = None, exception: BaseException | None = None
+        self,
+        broker: Broker,
+        message: MessageProxy,
+        *,
+        result: Any | None = None,
+        exception: BaseException | None = None,
     ) -> None:
         from ..message import Message
 

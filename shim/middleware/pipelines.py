@@ -19,7 +19,12 @@ class Pipelines(Middleware):
         return {"pipe_ignore", "pipe_target"}
 
     def after_process_message(
-        self, broker: Broker, message: MessageProxy, *, result: Any | None = None, exception: BaseException | None = None
+        self,
+        broker: Broker,
+        message: MessageProxy,
+        *,
+        result: Any | None = None,
+        exception: BaseException | None = None,
     ) -> None:
         from ..message import Message
 

@@ -57,7 +57,12 @@ class ShutdownNotifications(Middleware):
                 self.notifications.add(threading.get_ident())
 
     def after_process_message(
-        self, broker: Broker, message: MessageProxy, *, result: Any | None = None, exception: BaseException | None = None
+        self,
+        broker: Broker,
+        message: MessageProxy,
+        *,
+        result: Any | None = None,
+        exception: BaseException | None = None,
     ) -> None:
         with self.lock:
             self.notifications.discard(threading.get_ident())

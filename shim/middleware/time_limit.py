@@ -55,7 +55,12 @@ class TimeLimit(Middleware):
         self.manager.add_timeout(threading.get_ident(), resolve_time_limit(message.options, actor, self.time_limit))
 
     def after_process_message(
-        self, broker: Broker, message: MessageProxy, *, result: Any | None = None, exception: BaseException | None = None
+        self,
+        broker: Broker,
+        message: MessageProxy,
+        *,
+        result: Any | None = None,
+        exception: BaseException | None = None,
     ) -> None:
         self.manager.remove_timeout(threading.get_ident())
 

@@ -44,7 +44,12 @@ class Results(Middleware):
         return bool(store), int(ttl)
 
     def after_process_message(
-        self, broker: Broker, message: MessageProxy, *, result: Any | None = None, exception: BaseException | None = None
+        self,
+        broker: Broker,
+        message: MessageProxy,
+        *,
+        result: Any | None = None,
+        exception: BaseException | None = None,
     ) -> None:
         store, ttl = self._lookup_options(broker, message)
         if store and exception is None:

@@ -152,9 +152,9 @@ class Socket:
     async def send(self, frame: dict[str, Any]) -> None:
         await self.ws.send_str(json.dumps(frame))
 
-    async def next(self, timeout: float = 10.0) -> dict[str, Any]:
+    async def next(self, wait_s: float = 10.0) -> dict[str, Any]:
         """The next text frame; raises ``ConnectionError`` naming the close code once closed."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(wait_s):
             msg = await self.ws.receive()
         if msg.type is aiohttp.WSMsgType.TEXT:
             frame: dict[str, Any] = json.loads(msg.data)
@@ -166,20 +166,20 @@ class Socket:
             raise ConnectionError(f"closed with {self.close_code}: {self.close_reason}")
         raise AssertionError(f"unexpected message {msg.type}: {msg.data!r}")
 
-    async def until(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
+    async def until(self, predicate: Callable[[dict[str, Any]], bool], wait_s: float = 10.0) -> dict[str, Any]:
         """Read frames until one matches ``predicate``; returns it."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(wait_s):
             while True:
-                frame = await self.next(timeout)
+                frame = await self.next(wait_s)
                 if predicate(frame):
                     return frame
 
-    async def closed(self, timeout: float = 30.0) -> int | None:
+    async def closed(self, wait_s: float = 30.0) -> int | None:
         """Read until the server closes the socket; returns the close code."""
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(wait_s):
                 while True:
-                    await self.next(timeout)
+                    await self.next(wait_s)
         except ConnectionError:
             return self.close_code
 
@@ -205,11 +205,11 @@ class Socket:
     def seqs(self, job_id: str) -> list[int]:
         return [f["seq"] for f in self.events(job_id) if "seq" in f]
 
-    async def wait_seq(self, job_id: str, seq: int, timeout: float = 10.0) -> None:
+    async def wait_seq(self, job_id: str, seq: int, wait_s: float = 10.0) -> None:
         """Read until the event ``seq`` of ``job_id`` arrived."""
         if seq in self.seqs(job_id):
             return
-        await self.until(lambda f: f.get("job_id") == job_id and f.get("seq") == seq, timeout)
+        await self.until(lambda f: f.get("job_id") == job_id and f.get("seq") == seq, wait_s)
 
 
 async def connect(client: TestClient[Any, Any], who: Person | None, *, how: str = "header", **kwargs: Any) -> Socket:

@@ -27,7 +27,9 @@ def abort_env(request: pytest.FixtureRequest) -> Iterator[Env]:
     kind = request.param
     redis_url = request.getfixturevalue("redis_url") if kind == "redis" else None
     broker = make_broker(Impl("shim"), kind, redis_url)
-    backend: Any = AbortStubBackend() if redis_url is None else AbortRedisBackend(client=redis.Redis.from_url(redis_url))
+    backend: Any = AbortStubBackend()
+    if redis_url is not None:
+        backend = AbortRedisBackend(client=redis.Redis.from_url(redis_url))
     broker.add_middleware(Abortable(backend=backend))
     worker = shim.Worker(broker, worker_timeout=100, worker_threads=2)
     worker.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -20,8 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def worker_process(redis_url: str) -> Iterator[str]:
+def worker_process(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A prefork ``python -m shim`` worker consuming the test actors; yields the Redis URL."""
+    monkeypatch.setenv("SHIM_PROCESS_REDIS_URL", redis_url)
     env = {**os.environ, "SHIM_PROCESS_REDIS_URL": redis_url, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "shim", "tests.shim.process_actors", "--processes", "2", "--loglevel", "warning"],
@@ -39,11 +41,15 @@ def worker_process(redis_url: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 @pytest.mark.slow
 def test_actors_retry_time_out_run_async_and_abort_in_a_separate_worker_process(worker_process: str) -> None:
-    from tests.shim import process_actors as actors
+    from tests.shim import process_actors
+
+    actors = importlib.reload(process_actors)  # bind the actors to this test's Redis URL
 
     client = redis.Redis.from_url(worker_process)
     retried = actors.flaky.send("attempts")

@@ -22,9 +22,9 @@ def test_actor_declaration_validates_queue_names_options_and_duplicates(stub_env
         dq.actor(nonsense=True)(fn)
     first = dq.actor(actor_name="named", queue_name="q.one-_x", priority=5)(fn)
     assert (first.actor_name, first.queue_name, first.priority) == ("named", "q.one-_x", 5)
-    with pytest.raises(ValueError, match="An actor named 'named' is already registered."):
+    with pytest.raises(ValueError, match=r"An actor named 'named' is already registered\."):
         dq.actor(actor_name="named")(fn)
-    with pytest.raises(TypeError, match="on_success value must be an Actor"):
+    with pytest.raises(TypeError, match=r"on_success value must be an Actor"):
         first.message_with_options(on_success=42)
     assert stub_env.broker.get_actor("named") is first
     with pytest.raises(dq.ActorNotFound):
@@ -63,7 +63,7 @@ def test_a_message_is_a_frozen_dataclass_with_namedtuple_methods(impl: Impl) -> 
     assert message._replace(actor_name="b").actor_name == "b"
     with pytest.raises(dataclasses.FrozenInstanceError):
         message.queue_name = "x"
-    with pytest.raises(impl.dq.DecodeError, match="Failed to decode message."):
+    with pytest.raises(impl.dq.DecodeError, match=r"Failed to decode message\."):
         message_cls.decode(b"\xff not json")
     assert message.message_datetime.tzinfo is not None
 

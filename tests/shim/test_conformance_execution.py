@@ -273,7 +273,9 @@ def test_middleware_hooks_fire_in_dramatiq_order_and_skip_message_skips(env: Env
             if message.args[0] == "skip":
                 raise mw.SkipMessage("skipped by recorder")
 
-        def after_process_message(self, broker: Any, message: Any, *, result: Any = None, exception: Any = None) -> None:
+        def after_process_message(
+            self, broker: Any, message: Any, *, result: Any = None, exception: Any = None
+        ) -> None:
             hooks.append(f"after:{message.args[0]}:{result}")
 
         def after_skip_message(self, broker: Any, message: Any) -> None:

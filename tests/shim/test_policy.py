@@ -53,7 +53,7 @@ def test_a_time_limit_not_below_the_visibility_timeout_is_refused_naming_both() 
     def job() -> None:
         return None
 
-    with pytest.raises(ValueError, match="time_limit of actor 'job'.*visibility_timeout_s"):
+    with pytest.raises(ValueError, match=r"time_limit of actor 'job'.*visibility_timeout_s"):
         shim.actor(job, broker=broker, time_limit=10_000)
     shim.actor(job, broker=broker, time_limit=9_000)
     with pytest.raises(ValueError, match="visibility_timeout_s"):

@@ -39,7 +39,7 @@ class RedisBackend(RateLimiterBackend):
 
     def wait(self, key: str, timeout: int | None) -> bool:
         seconds = 0 if timeout is None else max(1, timeout // 1000)
-        event = self.client.brpoplpush(key, key, seconds)
+        event: Any = self.client.brpoplpush(key, key, seconds)
         return bool(event == b"x")
 
     def wait_notify(self, key: str, ttl: int) -> None:

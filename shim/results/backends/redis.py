@@ -54,10 +54,7 @@ class RedisBackend(ResultBackend):
         key = self.build_message_key(message)
         if block:
             seconds = int(timeout / 1000)
-            if seconds == 0:
-                data = self.client.rpoplpush(key, key)
-            else:
-                data = self.client.brpoplpush(key, key, seconds)
+            data: Any = self.client.rpoplpush(key, key) if seconds == 0 else self.client.brpoplpush(key, key, seconds)
             if data is None:
                 raise ResultTimeout(message)
         else:

@@ -1,0 +1,148 @@
+// Training jobs on the canvas: the latest job of each node, kept live from the websocket.
+
+import { get, post } from "../api.js";
+import { h, when } from "../dom.js";
+import { ACTIVE, statusText } from "../status.js";
+
+export function jobHref(jobId) {
+  return `/user/training-jobs/${encodeURIComponent(jobId)}`;
+}
+
+/** Merge a newer view of a job into an older one; never goes back in the event sequence. */
+export function mergeJob(current, incoming) {
+  if (!current) return incoming;
+  if ((incoming.last_seq ?? 0) < (current.last_seq ?? 0)) return current;
+  return { ...current, ...incoming };
+}
+
+export class NodeJobs {
+  /**
+   * @param {LiveClient} live
+   * @param {(nodeId) => Element|null} slotOf where a node's badge goes
+   * @param {() => void} changed called after any job changed (refresh panels, banners)
+   */
+  constructor(live, slotOf, changed) {
+    this.live = live;
+    this.slotOf = slotOf;
+    this.changed = changed;
+    this.byNode = new Map();
+    this.byId = new Map();
+    this.unlisten = live.onEvent((frame) => this.receive(frame));
+  }
+
+  stop() {
+    this.unlisten();
+  }
+
+  /** Track `job` as its node's latest job (from hydration, a submit or a cancel). */
+  track(job) {
+    const merged = mergeJob(this.byId.get(job.id), job);
+    this.byId.set(job.id, merged);
+    const shown = this.byNode.get(job.node_id);
+    if (!shown || shown.id === job.id || Date.parse(job.created_at) >= Date.parse(shown.created_at)) {
+      this.byNode.set(job.node_id, merged);
+    }
+    this.live.subscribe({ job_id: job.id });
+    this.render(job.node_id);
+    this.changed();
+  }
+
+  forNode(nodeId) {
+    return this.byNode.get(nodeId) || null;
+  }
+
+  update(jobId, patch) {
+    const current = this.byId.get(jobId);
+    if (!current) return;
+    const next = { ...current, ...patch };
+    this.byId.set(jobId, next);
+    if (this.byNode.get(next.node_id)?.id === jobId) this.byNode.set(next.node_id, next);
+    this.render(next.node_id);
+    this.changed();
+  }
+
+  async refresh(jobId) {
+    try {
+      const job = await get(`/training-jobs/${encodeURIComponent(jobId)}`);
+      const current = this.byId.get(jobId);
+      if (current && (job.last_seq ?? 0) >= (current.last_seq ?? 0)) this.update(jobId, job);
+    } catch (exc) {
+      console.warn("job refresh failed", exc);
+    }
+  }
+
+  receive(frame) {
+    const current = this.byId.get(frame.job_id);
+    if (!current) return;
+    if (frame.type === "snapshot.job") {
+      this.update(frame.job_id, mergeJob(current, frame.job));
+    } else if (frame.type === "job.progress") {
+      if (ACTIVE.has(current.status)) this.update(frame.job_id, { progress: frame.progress, status: frame.status || current.status });
+    } else if (typeof frame.seq === "number" && frame.seq > (current.last_seq ?? 0)) {
+      const patch = { status: frame.status, last_seq: frame.seq };
+      if (frame.model_version != null) patch.model_version = frame.model_version;
+      if (frame.metrics) patch.metrics = { ...(current.metrics || {}), ...frame.metrics };
+      if (frame.error_code) patch.error_code = frame.error_code;
+      if (frame.error_message) patch.error_message = frame.error_message;
+      this.update(frame.job_id, patch);
+      // The event carries the headline only; the row has metrics, errors and the version in full.
+      if (frame.type === "job.status") this.refresh(frame.job_id);
+    }
+  }
+
+  async cancel(jobId) {
+    const job = await post(`/training-jobs/${encodeURIComponent(jobId)}/cancel`, {});
+    this.track(job);
+    return job;
+  }
+
+  renderAll() {
+    for (const nodeId of this.byNode.keys()) this.render(nodeId);
+  }
+
+  render(nodeId) {
+    const slot = this.slotOf(nodeId);
+    if (!slot) return;
+    const job = this.byNode.get(nodeId);
+    slot.replaceChildren(job ? this.badge(job) : "");
+  }
+
+  badge(job) {
+    const text = statusText(job);
+    const tipId = `tip-${job.id}`;
+    const link = h("a", {
+      class: "badge",
+      href: jobHref(job.id),
+      "data-status": job.status,
+      "aria-describedby": tipId,
+      text,
+    });
+    const tip = h(
+      "div",
+      { class: "tip", role: "tooltip", id: tipId },
+      h("strong", { text }),
+      h("span", { text: `Job ${job.id.slice(0, 8)} · ${job.model_type}` }),
+      h("span", { text: `Created ${when(job.created_at)}` }),
+      h("a", { href: jobHref(job.id), text: "Open in the dashboard →" }),
+    );
+    const parts = [link, tip];
+    if (job.status === "queued" || job.status === "running") {
+      parts.push(
+        h("button", {
+          type: "button",
+          class: "cancel small",
+          text: "Cancel",
+          "aria-label": `Cancel training job of ${job.node_id}`,
+          on: { click: (ev) => { ev.stopPropagation(); this.cancel(job.id).catch((e) => alertError(e)); } },
+        }),
+      );
+    }
+    const pct = job.status === "running" && job.progress && job.progress.total ? job.progress : null;
+    if (pct) parts.push(h("progress", { max: pct.total, value: pct.completed ?? 0, "aria-label": "Training progress" }));
+    return h("div", { class: "badge-wrap" }, parts);
+  }
+}
+
+function alertError(exc) {
+  window.dispatchEvent(new CustomEvent("mlw:error", { detail: exc.message || String(exc) }));
+}

@@ -1,0 +1,162 @@
+// The training node's panel, generated from GET /model-families and the train_model schema.
+
+import { h } from "../dom.js";
+import { buildField } from "./fields.js";
+import { deleteButton, panelHeader, showFieldErrors } from "./panel.js";
+
+const LABELS = {
+  model_type: "Model family",
+  task: "Task",
+  target: "Target column",
+  experiment_tag: "Experiment tag",
+  description: "Description",
+  max_runtime_s: "Max runtime (seconds)",
+  run_now: "Run training now",
+};
+
+/**
+ * Render the panel. `ctx` adds to the node-panel context: families, onRun(nodeId, config),
+ * jobSummary(nodeId) → element or null.
+ * @returns {{showErrors(error), setBusy(bool)}}
+ */
+export function renderTrainPanel(container, node, nodeType, ctx) {
+  const config = structuredClone(node.data.config || {});
+  const params = Object.fromEntries(nodeType.config.map((p) => [p.name, { ...p, label: LABELS[p.name] }]));
+  const families = ctx.families;
+  const general = h("p", { class: "form-error", role: "alert" });
+  const status = h("div", { class: "job-summary", "aria-live": "polite" });
+  let hyperWidgets = [];
+  const widgets = {};
+
+  const familyOf = (type) => families.find((f) => f.model_type === type) || null;
+  const emit = () => ctx.onConfig(node.id, read());
+
+  params.model_type.choice_labels = Object.fromEntries(families.map((f) => [f.model_type, f.label]));
+  params.model_type.choices = families.map((f) => f.model_type);
+  const simple = (name, extra = {}) => {
+    widgets[name] = buildField(params[name], config[name], {
+      path: name,
+      columns: ctx.columns,
+      onChange: extra.onChange || emit,
+    });
+    return widgets[name];
+  };
+
+  const hyperBox = h("div", { class: "hyper" });
+  const familyHelp = h("p", { class: "muted" });
+  const renderHyper = () => {
+    const family = familyOf(widgets.model_type.read());
+    const task = widgets.task.read();
+    const previous = hyperWidgets.length ? readHyper() : config.hyperparameters || {};
+    hyperWidgets = [];
+    familyHelp.textContent = family ? `${family.description} Tasks: ${family.tasks.join(", ")}.` : "";
+    if (!family) {
+      hyperBox.replaceChildren(h("p", { class: "muted", text: "Choose a model family to see its hyperparameters." }));
+      return;
+    }
+    const applicable = family.hyperparameters.filter((p) => !p.tasks || !task || p.tasks.includes(task));
+    for (const param of applicable) {
+      hyperWidgets.push({
+        param,
+        widget: buildField(param, previous[param.name], { path: `hyperparameters.${param.name}`, task, columns: ctx.columns, onChange: emit }),
+      });
+    }
+    const basic = hyperWidgets.filter((x) => !x.param.advanced).map((x) => x.widget.el);
+    const advanced = hyperWidgets.filter((x) => x.param.advanced).map((x) => x.widget.el);
+    hyperBox.replaceChildren(
+      h(
+        "fieldset",
+        { class: "hyperparameters" },
+        h("legend", { text: `Hyperparameters (${family.label})` }),
+        h("p", { class: "help", text: "Blank fields use the defaults shown as placeholders." }),
+        basic,
+        advanced.length ? h("details", { class: "advanced" }, h("summary", { text: "Advanced" }), advanced) : null,
+      ),
+    );
+  };
+
+  const readHyper = () => {
+    const out = {};
+    for (const { param, widget } of hyperWidgets) {
+      const value = widget.read();
+      if (value !== undefined) out[param.name] = value;
+    }
+    return out;
+  };
+
+  const read = () => {
+    const out = {};
+    for (const name of ["model_type", "task", "target", "experiment_tag", "description", "max_runtime_s"]) {
+      const value = widgets[name].read();
+      if (value !== undefined) out[name] = value;
+    }
+    out.hyperparameters = readHyper();
+    out.run_now = widgets.run_now.control.checked;
+    return out;
+  };
+
+  simple("model_type", { onChange: () => { renderHyper(); syncTask(); emit(); } });
+  simple("task", { onChange: () => { renderHyper(); emit(); } });
+  simple("target");
+  simple("experiment_tag");
+  simple("description");
+  simple("max_runtime_s");
+  simple("run_now", { onChange: () => { syncButton(); emit(); } });
+
+  const syncTask = () => {
+    const family = familyOf(widgets.model_type.read());
+    for (const option of widgets.task.control.options) {
+      option.disabled = Boolean(option.value && family && !family.tasks.includes(option.value));
+    }
+  };
+  const submit = h("button", { type: "submit", class: "primary" });
+  const syncButton = () => {
+    submit.textContent = widgets.run_now.control.checked ? "Run training" : "Save configuration";
+  };
+
+  const form = h(
+    "form",
+    { class: "node-form train-form", novalidate: true, "aria-labelledby": "panel-title" },
+    ...panelHeader(node, ctx),
+    status,
+    widgets.model_type.el,
+    familyHelp,
+    widgets.task.el,
+    widgets.target.el,
+    hyperBox,
+    h(
+      "fieldset",
+      { class: "run-meta" },
+      h("legend", { text: "Run details" }),
+      widgets.experiment_tag.el,
+      widgets.description.el,
+      widgets.max_runtime_s.el,
+    ),
+    widgets.run_now.el,
+    general,
+    h("div", { class: "actions" }, submit, deleteButton(node, ctx)),
+  );
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const values = read();
+    showErrors(null);
+    submit.disabled = true;
+    try {
+      const error = await ctx.onRun(node.id, values);
+      if (error) showErrors(error);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
+  const allWidgets = () => [...Object.values(widgets), ...hyperWidgets.map((x) => x.widget)];
+  const showErrors = (error) => showFieldErrors(allWidgets(), error, general);
+
+  renderHyper();
+  syncTask();
+  syncButton();
+  container.replaceChildren(form);
+  const refreshStatus = () => status.replaceChildren(ctx.jobSummary(node.id) || "");
+  refreshStatus();
+  return { showErrors, refreshStatus, nodeId: node.id };
+}

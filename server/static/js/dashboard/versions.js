@@ -1,0 +1,226 @@
+// A node's model versions: sortable table, promote (rollback), side-by-side comparison, chart.
+
+import { get, post, query } from "../api.js";
+import { h, num, replace, uid, when } from "../dom.js";
+import { lineChart } from "./chart.js";
+
+const METRICS = ["accuracy", "f1", "roc_auc", "precision", "recall", "log_loss", "rmse", "mae", "r2"];
+const LOWER_IS_BETTER = new Set(["log_loss", "rmse", "mae"]);
+
+function metricOf(version, name, partition = "test") {
+  const value = ((version.metrics || {})[partition] || {})[name];
+  return typeof value === "number" ? value : null;
+}
+
+function labelled(text, control) {
+  return h("div", { class: "field" }, h("label", { for: control.id, text }), control);
+}
+
+function versionSelect(text, items, chosen) {
+  const select = h("select", { id: uid("version") });
+  for (const v of items) select.append(h("option", { value: v.version, text: `v${v.version}`, selected: v.version === chosen }));
+  return labelled(text, select);
+}
+
+/**
+ * Render the versions of (pipelineId, nodeId) into `box`.
+ * @returns {Promise<{reload: () => Promise<void>}>}
+ */
+export async function renderVersions(box, { pipelineId, nodeId, jobId }) {
+  const base = `/pipelines/${encodeURIComponent(pipelineId)}/nodes/${encodeURIComponent(nodeId)}/versions`;
+  const state = { items: [], active: null, sort: { key: "version", dir: "descending" }, chartMetric: null };
+  const tableBox = h("div");
+  const compareBox = h("div");
+  const chartBox = h("div", { class: "chart" });
+  const message = h("p", { class: "muted", role: "status", "aria-live": "polite" });
+  replace(
+    box,
+    message,
+    tableBox,
+    h("h3", { text: "Metric across versions" }),
+    chartBox,
+    h("h3", { text: "Compare two versions" }),
+    compareBox,
+  );
+
+  const metricNames = () => METRICS.filter((m) => state.items.some((v) => metricOf(v, m) !== null));
+
+  function sorted() {
+    const { key, dir } = state.sort;
+    const sign = dir === "ascending" ? 1 : -1;
+    const value = (v) => (key === "version" ? v.version : metricOf(v, key));
+    return [...state.items].sort((a, b) => {
+      const [x, y] = [value(a), value(b)];
+      if (x === null && y === null) return b.version - a.version;
+      if (x === null) return 1; // rows without the metric come last either way
+      if (y === null) return -1;
+      return sign * (x - y) || b.version - a.version;
+    });
+  }
+
+  function sortHeader(key, text) {
+    const th = h("th", { scope: "col", class: "num" });
+    if (state.sort.key === key) th.setAttribute("aria-sort", state.sort.dir);
+    th.append(
+      h("button", {
+        type: "button",
+        class: "sort",
+        text,
+        on: {
+          click: () => {
+            const same = state.sort.key === key;
+            const best = LOWER_IS_BETTER.has(key) ? "ascending" : "descending";
+            state.sort = { key, dir: same ? (state.sort.dir === "ascending" ? "descending" : "ascending") : best };
+            renderTable();
+            tableBox.querySelector(`th[aria-sort] button`)?.focus();
+          },
+        },
+      }),
+    );
+    return th;
+  }
+
+  async function promote(version) {
+    message.textContent = `Promoting v${version}…`;
+    try {
+      const out = await post(`${base}/${version}/promote`, {});
+      message.textContent = `v${out.version} is now the active version${out.previous_version ? ` (was v${out.previous_version})` : ""}.`;
+      await reload();
+    } catch (exc) {
+      message.textContent = `Promotion failed: ${exc.message}`;
+    }
+  }
+
+  function renderTable() {
+    const names = metricNames();
+    const rows = sorted().map((v) => {
+      const active = v.version === state.active;
+      return h(
+        "tr",
+        { class: active ? "active-version" : "", dataset: { version: v.version } },
+        h("th", { scope: "row", class: "num", text: `v${v.version}` }),
+        h("td", { text: when(v.created_at) }),
+        h("td", { text: v.model_type }),
+        names.map((m) => h("td", { class: "num", text: num(metricOf(v, m)) })),
+        h("td", { text: v.aliases.join(", ") || "—" }),
+        h("td", {}, v.job_id === jobId ? h("span", { class: "muted", text: "this job" }) : h("a", { href: `/user/training-jobs/${encodeURIComponent(v.job_id)}`, text: "job" })),
+        h(
+          "td",
+          {},
+          active
+            ? h("span", { class: "pill", "data-status": "succeeded", text: "Active" })
+            : h("button", { type: "button", class: "secondary small", text: `Promote v${v.version}`, on: { click: () => promote(v.version) } }),
+        ),
+      );
+    });
+    replace(
+      tableBox,
+      h(
+        "table",
+        { class: "versions" },
+        h("caption", { class: "sr-only", text: "Model versions; sort by a column with its header button" }),
+        h(
+          "thead",
+          {},
+          h(
+            "tr",
+            {},
+            sortHeader("version", "Version"),
+            h("th", { scope: "col", text: "Created" }),
+            h("th", { scope: "col", text: "Model" }),
+            names.map((m) => sortHeader(m, `${m} (test)`)),
+            h("th", { scope: "col", text: "Aliases" }),
+            h("th", { scope: "col", text: "Job" }),
+            h("th", { scope: "col", text: "Active" }),
+          ),
+        ),
+        h("tbody", {}, rows),
+      ),
+    );
+  }
+
+  function renderChart() {
+    const names = metricNames();
+    if (!names.length) {
+      replace(chartBox, h("p", { class: "muted", text: "No metrics yet." }));
+      return;
+    }
+    if (!names.includes(state.chartMetric)) state.chartMetric = names[0];
+    const select = h("select", { id: uid("chart-metric") });
+    for (const m of names) select.append(h("option", { value: m, text: m, selected: m === state.chartMetric }));
+    select.addEventListener("change", () => {
+      state.chartMetric = select.value;
+      renderChart();
+      chartBox.querySelector("select")?.focus();
+    });
+    const points = [...state.items]
+      .sort((a, b) => a.version - b.version)
+      .map((v) => ({ x: v.version, y: metricOf(v, state.chartMetric), active: v.version === state.active }));
+    replace(chartBox, labelled("Metric", select), lineChart(points, `${state.chartMetric} (test) by model version`));
+  }
+
+  function renderCompareForm() {
+    if (state.items.length < 2) {
+      replace(compareBox, h("p", { class: "muted", text: "Comparison needs at least two versions." }));
+      return;
+    }
+    const byVersion = [...state.items].sort((a, b) => b.version - a.version);
+    const a = versionSelect("Version A", byVersion, byVersion[1].version);
+    const b = versionSelect("Version B", byVersion, byVersion[0].version);
+    const result = h("div");
+    const button = h("button", { type: "button", text: "Compare" });
+    button.addEventListener("click", async () => {
+      const [va, vb] = [a.querySelector("select").value, b.querySelector("select").value];
+      try {
+        const diff = await get(`${base}/compare${query({ a: va, b: vb })}`);
+        replace(result, compareTable(diff));
+      } catch (exc) {
+        replace(result, h("p", { class: "error", role: "alert", text: exc.message }));
+      }
+    });
+    replace(compareBox, h("div", { class: "compare-controls" }, a, b, button), result);
+  }
+
+  async function reload() {
+    const out = await get(`${base}${query({ limit: 500 })}`);
+    state.items = out.items;
+    state.active = out.active_version;
+    message.textContent ||= "";
+    if (!state.items.length) {
+      replace(tableBox, h("p", { class: "muted", text: "No versions yet: a succeeded job creates one." }));
+    } else {
+      renderTable();
+    }
+    renderChart();
+    renderCompareForm();
+  }
+
+  await reload();
+  return { reload };
+}
+
+function compareTable(diff) {
+  const { a, b } = diff;
+  const show = (v) => (v === undefined ? "—" : typeof v === "number" ? num(v) : JSON.stringify(v));
+  const hyperNames = [...new Set([...Object.keys(a.hyperparameters), ...Object.keys(b.hyperparameters)])].sort();
+  const rows = hyperNames.map((n) => {
+    const changed = JSON.stringify(a.hyperparameters[n]) !== JSON.stringify(b.hyperparameters[n]);
+    return h("tr", {}, h("th", { scope: "row", text: n }), h("td", { class: changed ? "changed" : "", text: show(a.hyperparameters[n]) }), h("td", { class: changed ? "changed" : "", text: show(b.hyperparameters[n]) }));
+  });
+  const metricRows = [];
+  for (const partition of ["test", "train"]) {
+    for (const m of METRICS) {
+      const [x, y] = [metricOf(a, m, partition), metricOf(b, m, partition)];
+      if (x === null && y === null) continue;
+      const changed = x !== y;
+      metricRows.push(h("tr", {}, h("th", { scope: "row", text: `${m} (${partition})` }), h("td", { class: changed ? "changed" : "", text: num(x) }), h("td", { class: changed ? "changed" : "", text: num(y) })));
+    }
+  }
+  const head = h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "" }), h("th", { scope: "col", text: `v${a.version}` }), h("th", { scope: "col", text: `v${b.version}` })));
+  return h(
+    "div",
+    { class: "grid2" },
+    h("table", { class: "diff" }, h("caption", { text: "Hyperparameters (differences highlighted)" }), head.cloneNode(true), h("tbody", {}, rows)),
+    h("table", { class: "diff" }, h("caption", { text: "Metrics" }), head, h("tbody", {}, metricRows)),
+  );
+}

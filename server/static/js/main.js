@@ -1,0 +1,130 @@
+// Entry point: sign-in, the live connection and the client-side choice of page.
+
+import { ApiError, get, onUnauthorized } from "./api.js";
+import { h, replace, uid } from "./dom.js";
+import { LiveClient } from "./live.js";
+import { clearToken, getToken, setToken } from "./session.js";
+
+const main = document.getElementById("main");
+const signOutButton = document.getElementById("sign-out");
+const liveState = document.getElementById("live-state");
+let live = null;
+let unmount = null;
+
+const LIVE_TEXT = {
+  connecting: "Connecting…",
+  live: "Live",
+  reconnecting: "Reconnecting…",
+  unauthorized: "Live updates: token rejected",
+};
+
+function route(pathname) {
+  const job = pathname.match(/^\/user\/training-jobs\/([^/]+)\/?$/);
+  if (job) return { page: "job", jobId: decodeURIComponent(job[1]) };
+  if (/^\/user\/training-jobs\/?$/.test(pathname)) return { page: "jobs" };
+  return { page: "canvas" };
+}
+
+async function loadPage(page) {
+  if (page === "job") return import("./dashboard/job_page.js");
+  if (page === "jobs") return import("./dashboard/list_page.js");
+  return import("./canvas/page.js");
+}
+
+function teardown() {
+  if (unmount) unmount();
+  unmount = null;
+  if (live) live.stop();
+  live = null;
+  liveState.textContent = "";
+}
+
+async function start() {
+  teardown();
+  const where = route(location.pathname);
+  for (const link of document.querySelectorAll("[data-nav]")) {
+    const current = (link.dataset.nav === "canvas") === (where.page === "canvas");
+    if (current) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  if (!getToken()) {
+    showSignIn();
+    return;
+  }
+  signOutButton.hidden = false;
+  live = new LiveClient().start();
+  live.onState((state) => {
+    liveState.textContent = LIVE_TEXT[state] || state;
+    liveState.dataset.state = state;
+  });
+  replace(main, h("p", { class: "muted", text: "Loading…" }));
+  try {
+    const module = await loadPage(where.page);
+    unmount = await module.mount(main, { live, route: where });
+  } catch (exc) {
+    if (exc instanceof ApiError && exc.status === 401) return;
+    console.error(exc);
+    replace(main, h("p", { class: "error", role: "alert", text: `The page could not be loaded: ${exc.message}` }));
+  }
+}
+
+function showSignIn(message) {
+  teardown();
+  signOutButton.hidden = true;
+  const inputId = uid("token");
+  const errorId = uid("token-error");
+  const input = h("input", {
+    id: inputId,
+    name: "token",
+    type: "password",
+    autocomplete: "off",
+    required: true,
+    "aria-describedby": errorId,
+  });
+  const error = h("p", { id: errorId, class: "field-error", role: "alert", text: message || "" });
+  const form = h(
+    "form",
+    { class: "card sign-in", "aria-labelledby": "sign-in-title", novalidate: true },
+    h("h1", { id: "sign-in-title", text: "Sign in" }),
+    h("p", { class: "muted", text: "Paste your API token (create one with `mlw users create NAME`). It is kept for this browser tab only." }),
+    h("label", { for: inputId, text: "API token" }),
+    input,
+    error,
+    h("button", { type: "submit", text: "Sign in" }),
+  );
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const token = input.value.trim();
+    if (!token) {
+      error.textContent = "Enter a token.";
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+      return;
+    }
+    try {
+      await get("/users/me/training-jobs?limit=1", { token });
+    } catch (exc) {
+      error.textContent = exc.status === 401 ? "This token is unknown or revoked." : exc.message;
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+      return;
+    }
+    setToken(token);
+    start();
+  });
+  replace(main, form);
+  input.focus();
+}
+
+signOutButton.addEventListener("click", () => {
+  teardown();
+  clearToken();
+  showSignIn();
+});
+
+onUnauthorized(() => {
+  clearToken();
+  showSignIn("Your token was rejected; sign in again.");
+});
+
+start();
