@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.context import JobContext
 from actors.engine import TrainingResult
-from store.jobs import EVENT_VERSION, EVENT_WARNING, append_event, transition
 from store.errors import IllegalTransition
+from store.jobs import EVENT_VERSION, EVENT_WARNING, append_event, transition
 from store.models import TrainingJob
 from store.states import JobStatus
 from store.versions import create_model_version

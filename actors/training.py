@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import shim
 from actors.context import JobContext
 from actors.runner import run_job
 
 TRAINING_QUEUE = "training"
+TRAINING_ACTOR = "TrainingActor"
 
 _context_provider: Callable[[], Awaitable[JobContext]] | None = None
 
@@ -47,12 +49,23 @@ def message_time_limit_ms(max_runtime_s: float, cancel_grace_s: float) -> int:
     return int((max_runtime_s + 2 * cancel_grace_s + 30) * 1000)
 
 
-def make_sender(cancel_grace_s: float, default_max_runtime_s: float) -> Callable[[str, float | None], Awaitable[str]]:
-    """A sender for ``JobContext.sender``: enqueues ``TrainingActor`` for a job id."""
+def make_sender(
+    broker: shim.Broker, cancel_grace_s: float, default_max_runtime_s: float
+) -> Callable[[str, float | None], Awaitable[str]]:
+    """A sender for ``JobContext.sender``: enqueues a ``TrainingActor`` message on ``broker``.
+
+    The message is built here rather than through ``TrainingActor.send`` so that sending
+    depends only on the broker given, not on which broker was global at import time.
+    """
+    broker.declare_queue(TRAINING_QUEUE)
 
     async def send(job_id: str, max_runtime_s: float | None = None) -> str:
         limit = message_time_limit_ms(max_runtime_s or default_max_runtime_s, cancel_grace_s)
-        message = await asyncio.to_thread(TrainingActor.send_with_options, args=(job_id,), time_limit=limit)
-        return str(message.message_id)
+        message: shim.Message[Any] = shim.Message(
+            queue_name=TRAINING_QUEUE, actor_name=TRAINING_ACTOR, args=(job_id,), kwargs={},
+            options={"time_limit": limit},
+        )
+        sent = await asyncio.to_thread(broker.enqueue, message)
+        return str(sent.message_id)
 
     return send

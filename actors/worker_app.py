@@ -53,6 +53,7 @@ def configure_broker(settings: Settings) -> RedisBroker:
 def build_context(settings: Settings, *, terminate: bool) -> tuple[JobContext, aioredis.Redis, Any]:
     """A job context on this event loop; returns it with the Redis client and engine to close."""
     from actors.training import make_sender
+    from shim import get_broker
 
     engine = create_engine(settings.database_url)
     client = aioredis.Redis.from_url(settings.redis.url)
@@ -61,7 +62,7 @@ def build_context(settings: Settings, *, terminate: bool) -> tuple[JobContext, a
         sessions=create_session_factory(engine),
         publisher=RedisPublisher(client),
         cancel_signals=RedisCancelSignals(client),
-        sender=make_sender(settings.jobs.cancel_grace_s, settings.jobs.default_max_runtime_s),
+        sender=make_sender(get_broker(), settings.jobs.cancel_grace_s, settings.jobs.default_max_runtime_s),
         worker_name=default_worker_name(),
         terminate_process=_kill_self if terminate else _cannot_kill,
     )

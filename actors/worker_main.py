@@ -11,12 +11,14 @@ from typing import Any
 
 from celery import signals
 
-from actors.training import use_context
 from actors.worker_app import ProcessContext, WorkerDuties, configure_broker
 from store.settings import load_settings
 
 settings = load_settings()
 broker = configure_broker(settings)
+# Only now: importing actors.training declares TrainingActor on the global broker.
+from actors.training import use_context  # noqa: E402
+
 _process_context = ProcessContext(settings)
 use_context(_process_context.get)
 _duties = WorkerDuties(settings)

@@ -100,7 +100,7 @@ def create_app(
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(redis_ctx)
     app.cleanup_ctx.append(service_ctx)
-    # The websocket hub (server/hub.py) registers its cleanup_ctx here, after Redis.
+    # The websocket hub (server.hub.hub_ctx) registers its cleanup_ctx here, after Redis.
     app.cleanup_ctx.extend(extra_contexts)
     add_operations(app, OPERATIONS)
     app[OPENAPI] = build_openapi(OPERATIONS)

@@ -16,8 +16,9 @@ def broker_sender(settings: Settings) -> Sender:
 
     async def send(job_id: str, max_runtime_s: float | None) -> str:
         from actors.training import make_sender
+        from shim import get_broker
 
-        inner = make_sender(settings.jobs.cancel_grace_s, settings.jobs.default_max_runtime_s)
+        inner = make_sender(get_broker(), settings.jobs.cancel_grace_s, settings.jobs.default_max_runtime_s)
         return await inner(job_id, max_runtime_s)
 
     return send

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import importlib.util
 import logging
 import os
 import signal
@@ -79,8 +80,15 @@ async def _first_start(settings: Settings, demo: bool) -> str | None:
 def build_app(settings: Settings) -> web.Application:
     """The full application: REST API, websocket hub and static UI."""
     from server.app import create_app
+    from server.hub import add_hub_route, hub_ctx
 
-    return create_app(settings)
+    app = create_app(settings, extra_contexts=[hub_ctx])
+    add_hub_route(app)
+    if importlib.util.find_spec("server.ui") is not None:
+        from server.ui import add_ui_routes
+
+        add_ui_routes(app)
+    return app
 
 
 def run_serve(settings: Settings, *, no_worker: bool = False, demo: bool = False) -> int:

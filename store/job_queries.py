@@ -97,9 +97,7 @@ async def list_jobs(
         clauses.append(TrainingJob.created_at < created_before)
     if cursor:
         at, last_id = decode_cursor(cursor)
-        clauses.append(
-            or_(TrainingJob.created_at < at, and_(TrainingJob.created_at == at, TrainingJob.id < last_id))
-        )
+        clauses.append(or_(TrainingJob.created_at < at, and_(TrainingJob.created_at == at, TrainingJob.id < last_id)))
     stmt = (
         select(TrainingJob)
         .where(*clauses)

@@ -37,9 +37,21 @@ RESERVED_EVENT_KEYS = frozenset({"type", "job_id", "pipeline_id", "node_id", "se
 
 CHANGEABLE_COLUMNS = frozenset(
     {
-        "resolved_hyperparameters", "metrics", "warnings", "progress", "error_code", "error_message",
-        "model_artifact_uri", "artifact_sha256", "model_version", "attempt", "cancel_requested_at",
-        "heartbeat_at", "worker", "started_at", "finished_at",
+        "resolved_hyperparameters",
+        "metrics",
+        "warnings",
+        "progress",
+        "error_code",
+        "error_message",
+        "model_artifact_uri",
+        "artifact_sha256",
+        "model_version",
+        "attempt",
+        "cancel_requested_at",
+        "heartbeat_at",
+        "worker",
+        "started_at",
+        "finished_at",
     }
 )
 """Columns a transition may set through ``changes``; identity, status and bookkeeping are not among them."""

@@ -189,9 +189,7 @@ class ModelVersionCounter(Base):
 
     __tablename__ = "model_version_counters"
 
-    pipeline_id: Mapped[str] = mapped_column(
-        ForeignKey("pipelines.pipeline_id", ondelete="CASCADE"), primary_key=True
-    )
+    pipeline_id: Mapped[str] = mapped_column(ForeignKey("pipelines.pipeline_id", ondelete="CASCADE"), primary_key=True)
     node_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     last_version: Mapped[int] = mapped_column(Integer)
 

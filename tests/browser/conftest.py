@@ -18,12 +18,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import redis
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from store.engine import create_engine, create_session_factory
 from store.users import create_user
@@ -147,7 +149,9 @@ async def _create_user(database_url: str, name: str) -> str:
 def user_token(live_server: LiveServer, request: pytest.FixtureRequest) -> str:
     """The API token of a brand-new user (one per test, so tests never see each other's jobs)."""
     name = f"u{abs(hash(request.node.nodeid)) % 10**8}_{int(time.time() * 1000) % 10**6}"
-    return asyncio.run(_create_user(live_server.database_url, name))
+    # Playwright's sync API keeps an event loop running in this thread: use another one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, _create_user(live_server.database_url, name)).result()
 
 
 @pytest.fixture(scope="session")
@@ -164,11 +168,13 @@ def dataset_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def browser(chromium_path: Path) -> Iterator[object]:
-    """One headless Chromium for the session."""
-    from playwright.sync_api import sync_playwright
+@pytest.fixture(scope="module")
+def browser(chromium_path: Path) -> Iterator[Browser]:
+    """One headless Chromium per test module.
 
+    Playwright's sync API keeps an event loop running in the main thread while it is
+    started; module scope stops it before any other module's asyncio tests run.
+    """
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
         try:
@@ -178,9 +184,9 @@ def browser(chromium_path: Path) -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser: object) -> Iterator[object]:
+def page(browser: Browser) -> Iterator[Page]:
     """A fresh browser context (own storage) and page; page errors fail the test."""
-    context = browser.new_context(viewport={"width": 1440, "height": 900})  # type: ignore[attr-defined]
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
     context.set_default_timeout(20_000)
     tab = context.new_page()
     errors: list[str] = []

@@ -34,7 +34,9 @@ async def test_foreign_keys_are_enforced(migrated_engine: AsyncEngine) -> None:
     with pytest.raises(IntegrityError):
         async with factory.begin() as session:
             await session.execute(
-                text("INSERT INTO api_tokens (id, user_id, token_sha256, created_at) VALUES ('t', 'nobody', 'x', :now)"),
+                text(
+                    "INSERT INTO api_tokens (id, user_id, token_sha256, created_at) VALUES ('t', 'nobody', 'x', :now)"
+                ),
                 {"now": utcnow().replace(tzinfo=None)},
             )
 

@@ -75,7 +75,7 @@ def test_train_model_settings_keep_the_hash() -> None:
         pytest.param(lambda g: g["edges"].pop(0), id="edge-removed"),
         pytest.param(lambda g: g["edges"][1].update(source="src"), id="edge-rewired"),
         pytest.param(lambda g: _node(g, "imp").update(type="scale"), id="node-type"),
-        pytest.param(lambda g: g["nodes"].append({"id": "x", "type": "scale", "data": {"config": {}}}), id="node-added"),
+        pytest.param(lambda g: g["nodes"].append({"id": "x", "type": "scale", "data": {}}), id="node-added"),
         pytest.param(lambda g: _node(g, "split")["data"]["config"].update(test_size=1), id="int-vs-float"),
     ],
 )

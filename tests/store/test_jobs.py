@@ -240,10 +240,14 @@ async def test_version_event_and_success_commit_together_or_not_at_all(
     job = await new_job(session_factory, tenants.alice)
     await _move(session_factory, job.id, JobStatus.RUNNING)
     before = await _snapshot(session_factory, job.id)
-    with pytest.raises(RuntimeError):
+
+    async def fail_before_commit() -> None:
         async with session_factory.begin() as session:
             await _finish_with_version(session, job)
             raise RuntimeError("the artifact upload failed before commit")
+
+    with pytest.raises(RuntimeError):
+        await fail_before_commit()
     assert await _snapshot(session_factory, job.id) == before
     async with session_factory() as session:
         assert await session.scalar(select(func.count()).select_from(ModelVersion)) == 0

@@ -22,12 +22,12 @@ ENGINES = 5
 
 
 @pytest.fixture
-async def racing_factories(
-    database_url: str, session_factory: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[list[async_sessionmaker[AsyncSession]]]:
+async def racing_factories(migrated_database_url: str) -> AsyncIterator[list[async_sessionmaker[AsyncSession]]]:
     """Session factories on separate engines (as if in separate processes), together giving
     each contender its own connection; on SQLite they contend for the file lock itself."""
-    engines = [create_engine(database_url, pool_size=CONTENDERS // ENGINES, max_overflow=0) for _ in range(ENGINES)]
+    engines = [
+        create_engine(migrated_database_url, pool_size=CONTENDERS // ENGINES, max_overflow=0) for _ in range(ENGINES)
+    ]
     try:
         yield [create_session_factory(engine) for engine in engines]
     finally:

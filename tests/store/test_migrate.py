@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -15,8 +16,16 @@ from store.engine import create_engine
 from store.models import Base
 
 TABLES = {
-    "users", "api_tokens", "dataset_sources", "pipelines", "training_jobs", "training_job_events",
-    "model_versions", "model_version_counters", "model_aliases", "model_alias_history",
+    "users",
+    "api_tokens",
+    "dataset_sources",
+    "pipelines",
+    "training_jobs",
+    "training_job_events",
+    "model_versions",
+    "model_version_counters",
+    "model_aliases",
+    "model_alias_history",
 }
 
 
@@ -57,7 +66,9 @@ async def test_constraint_names_are_the_same_on_every_database(migrated_engine: 
         return {
             "uq": {u["name"] or "" for u in inspector.get_unique_constraints("training_jobs")},
             "fk": {f["name"] or "" for f in inspector.get_foreign_keys("model_aliases")},
-            "ix": {i["name"] or "" for i in inspector.get_indexes("training_jobs") if not i.get("duplicates_constraint")},
+            "ix": {
+                i["name"] or "" for i in inspector.get_indexes("training_jobs") if not i.get("duplicates_constraint")
+            },
         }
 
     async with migrated_engine.connect() as conn:
@@ -73,11 +84,17 @@ async def test_constraint_names_are_the_same_on_every_database(migrated_engine: 
 
 
 def test_the_sync_api_works_outside_and_inside_an_event_loop(sqlite_database_url: str) -> None:
-    migrate.upgrade(sqlite_database_url)
-    assert migrate.current(sqlite_database_url) == migrate.head_revision()
+    def cli_like() -> str | None:
+        migrate.upgrade(sqlite_database_url)
+        assert migrate.current(sqlite_database_url) == migrate.head_revision()
 
-    async def from_async_code() -> str | None:
-        migrate.downgrade(sqlite_database_url)
-        return migrate.current(sqlite_database_url)
+        async def from_async_code() -> str | None:
+            migrate.downgrade(sqlite_database_url)
+            return migrate.current(sqlite_database_url)
 
-    assert asyncio.run(from_async_code()) is None
+        return asyncio.run(from_async_code())
+
+    # In a thread of its own, like the CLI's main thread: asyncio.run here would reset the
+    # event loop that pytest-asyncio keeps for this thread.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        assert pool.submit(cli_like).result() is None

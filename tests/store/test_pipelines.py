@@ -58,8 +58,13 @@ async def test_bad_dataset_fields_are_refused_by_name(
     session_factory: async_sessionmaker[AsyncSession], tenants: Tenants, changes: dict[str, object], field: str
 ) -> None:
     fields: dict[str, object] = {
-        "owner_id": tenants.alice.user.id, "name": "d", "storage_uri": "file:///d", "format": "csv",
-        "n_rows": 1, "columns": [], "sha256": "e" * 64,
+        "owner_id": tenants.alice.user.id,
+        "name": "d",
+        "storage_uri": "file:///d",
+        "format": "csv",
+        "n_rows": 1,
+        "columns": [],
+        "sha256": "e" * 64,
     }
     fields.update(changes)
     async with session_factory.begin() as session:

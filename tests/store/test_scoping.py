@@ -69,7 +69,9 @@ async def test_a_user_cannot_save_a_pipeline_on_another_users_dataset(
 ) -> None:
     async with session_factory.begin() as session:
         with pytest.raises(NotFound):
-            await upsert_pipeline(session, dataset_source_id=tenants.alice.dataset.id, graph=GRAPH, reader=tenants.bob.reader)
+            await upsert_pipeline(
+                session, dataset_source_id=tenants.alice.dataset.id, graph=GRAPH, reader=tenants.bob.reader
+            )
 
 
 def test_a_reader_without_a_user_must_be_an_admin() -> None:

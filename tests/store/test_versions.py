@@ -26,11 +26,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-async def separate_factories(database_url: str, session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[
-    list[async_sessionmaker[AsyncSession]]
-]:
+async def separate_factories(migrated_database_url: str) -> AsyncIterator[list[async_sessionmaker[AsyncSession]]]:
     """One engine (and so one connection and write queue) per claimant."""
-    engines = [create_engine(database_url, pool_size=1, max_overflow=0) for _ in range(CLAIMS)]
+    engines = [create_engine(migrated_database_url, pool_size=1, max_overflow=0) for _ in range(CLAIMS)]
     try:
         yield [create_session_factory(engine) for engine in engines]
     finally:
@@ -74,10 +72,14 @@ async def test_a_rolled_back_claim_leaves_no_gap(
     session_factory: async_sessionmaker[AsyncSession], tenants: Tenants
 ) -> None:
     pipeline_id = tenants.alice.pipeline.pipeline_id
-    with pytest.raises(RuntimeError):
+
+    async def claim_then_fail() -> None:
         async with session_factory.begin() as session:
             assert await next_model_version(session, pipeline_id, "train") == 1
             raise RuntimeError("training failed after the claim")
+
+    with pytest.raises(RuntimeError):
+        await claim_then_fail()
     async with session_factory.begin() as session:
         assert await next_model_version(session, pipeline_id, "train") == 1
 

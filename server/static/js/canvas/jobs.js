@@ -42,6 +42,8 @@ export class NodeJobs {
     if (!shown || shown.id === job.id || Date.parse(job.created_at) >= Date.parse(shown.created_at)) {
       this.byNode.set(job.node_id, merged);
     }
+    // Replay only what happened after this row; the snapshot brings the rest.
+    this.live.noteSeq(job.id, merged.last_seq);
     this.live.subscribe({ job_id: job.id });
     this.render(job.node_id);
     this.changed();
@@ -130,7 +132,7 @@ export class NodeJobs {
       parts.push(
         h("button", {
           type: "button",
-          class: "cancel small",
+          class: "danger small",
           text: "Cancel",
           "aria-label": `Cancel training job of ${job.node_id}`,
           on: { click: (ev) => { ev.stopPropagation(); this.cancel(job.id).catch((e) => alertError(e)); } },

@@ -1,0 +1,86 @@
+"""What a person does on the canvas and the dashboard, as reusable steps for the browser tests."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from playwright.sync_api import Locator, Page, expect
+
+BADGE_LOG_SCRIPT = """
+window.__badges = [];
+new MutationObserver(() => {
+  for (const badge of document.querySelectorAll('.node .badge[data-status]')) {
+    const entry = badge.closest('.node').dataset.nodeId + ':' + badge.dataset.status;
+    if (window.__badges[window.__badges.length - 1] !== entry) window.__badges.push(entry);
+  }
+}).observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+"""
+"""Records every status a node badge shows, in order (a status may last only milliseconds)."""
+
+
+def sign_in(page: Page, base_url: str, token: str, path: str = "/") -> None:
+    page.goto(base_url + path)
+    page.get_by_label("API token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def node(page: Page, node_id: str) -> Locator:
+    return page.locator(f'.node[data-node-id="{node_id}"]')
+
+
+def badge(page: Page, node_id: str) -> Locator:
+    return node(page, node_id).locator(".badge")
+
+
+def upload_dataset(page: Page, csv: Path) -> None:
+    page.get_by_label("Upload CSV or Parquet").set_input_files(str(csv))
+    expect(node(page, "dataset-source-1")).to_be_visible()
+
+
+def add_node(page: Page, label: str) -> None:
+    page.get_by_role("button", name=f"Add {label} node").click()
+
+
+def drag_connect(page: Page, source: str, target: str) -> None:
+    """Drag from the source node's output port and drop on the target node."""
+    port = node(page, source).locator(".port.out").bounding_box()
+    box = node(page, target).bounding_box()
+    assert port is not None and box is not None
+    page.mouse.move(port["x"] + port["width"] / 2, port["y"] + port["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=10)
+    page.mouse.up()
+
+
+def select_node(page: Page, node_id: str) -> None:
+    node(page, node_id).locator(".node-title").click()
+    expect(page.locator("#panel-title")).to_be_visible()
+
+
+def build_pipeline(page: Page, csv: Path, *, n_estimators: int | None = None) -> None:
+    """Dataset → split → train (random forest on ``label``), connected by dragging ports."""
+    upload_dataset(page, csv)
+    add_node(page, "Train/test split")
+    add_node(page, "Train model")
+    drag_connect(page, "dataset-source-1", "train-test-split-1")
+    drag_connect(page, "train-test-split-1", "train-model-1")
+    expect(page.locator("svg.edges path.edge:not(.ghost)")).to_have_count(2)
+    select_node(page, "train-model-1")
+    page.get_by_label("Model family").select_option("random_forest")
+    page.get_by_label("Target column").select_option("label")
+    if n_estimators is not None:
+        page.get_by_label("n_estimators").fill(str(n_estimators))
+
+
+def run_training(page: Page) -> None:
+    page.get_by_role("button", name="Run training").click()
+
+
+def wait_for_status(page: Page, node_id: str, status: str, timeout_ms: int = 60_000) -> None:
+    expect(badge(page, node_id)).to_have_attribute("data-status", status, timeout=timeout_ms)
+
+
+def saved(page: Page) -> None:
+    expect(page.locator(".save-state")).to_have_text(re.compile(r"^(Saved|All changes saved)"))
