@@ -8,7 +8,6 @@ families before and after the fit.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -19,7 +18,7 @@ from actors.checkpoints import Checkpoint
 from actors.families import CLASSIFICATION
 from actors.warncapture import recorded_warnings
 
-RF_BATCHES = 10
+RF_BATCH_TREES = 10
 # scikit-learn warns about this combination because warm_start usually means new data;
 # here every batch sees the same rows, so the result equals a one-shot fit.
 _EXPECTED_WARNINGS = ("class_weight presets",)
@@ -125,9 +124,13 @@ def _fit_lightgbm(estimator: Any, x: NDArray[np.float64], y: NDArray[Any], check
     estimator.fit(x, y, callbacks=[after_round])
 
 
-def forest_batches(total: int, batches: int = RF_BATCHES) -> list[int]:
-    """Cumulative tree counts at which a forest of ``total`` trees is checkpointed."""
-    step = max(1, math.ceil(total / batches))
+def forest_batches(total: int, batch_trees: int = RF_BATCH_TREES) -> list[int]:
+    """Cumulative tree counts at which a forest of ``total`` trees is checkpointed.
+
+    Batches have a fixed size, so a stop request waits for at most ``batch_trees`` trees
+    however large the forest is.
+    """
+    step = max(1, batch_trees)
     return [*range(step, total, step), total]
 
 

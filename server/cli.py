@@ -62,12 +62,12 @@ def _migrate(settings: Settings) -> int:
 
 
 async def _create_user(settings: Settings, name: str, is_admin: bool) -> str:
-    from store.engine import create_engine, session_factory
+    from store.engine import create_engine, create_session_factory
     from store.users import create_user
 
     engine = create_engine(settings.database_url)
     try:
-        async with session_factory(engine)() as session, session.begin():
+        async with create_session_factory(engine).begin() as session:
             user, token = await create_user(session, name, is_admin=is_admin)
         print(f"created {'admin ' if user.is_admin else ''}user {user.name!r} (id {user.id})")
         return token

@@ -118,23 +118,21 @@ class SessionFactory(async_sessionmaker[AsyncSession]):
 
     @asynccontextmanager
     async def _begin(self) -> AsyncIterator[AsyncSession]:
-        if not self._serialize:
-            async with super().begin() as session:
-                yield session
-            return
-        lock = self._locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
-        try:
-            async with asyncio.timeout(self._lock_timeout_s):
-                await lock.acquire()
-        except TimeoutError:
-            message = f"no write turn within {self._lock_timeout_s:g} s (is a write transaction nested?)"
-            raise StoreBusy(message) from None
+        lock = self._locks.setdefault(asyncio.get_running_loop(), asyncio.Lock()) if self._serialize else None
+        if lock is not None:
+            try:
+                async with asyncio.timeout(self._lock_timeout_s):
+                    await lock.acquire()
+            except TimeoutError:
+                message = f"no write turn within {self._lock_timeout_s:g} s (is a write transaction nested?)"
+                raise StoreBusy(message) from None
         try:
             async with super().begin() as session:
                 await session.connection(execution_options=write_options())
                 yield session
         finally:
-            lock.release()
+            if lock is not None:
+                lock.release()
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:

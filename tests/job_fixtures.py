@@ -126,12 +126,12 @@ def slow_dataset_frame() -> pd.DataFrame:
 @pytest.fixture
 async def job_world(
     tmp_path: Path,
-    database_url: str,
+    migrated_database_url: str,
     session_factory: async_sessionmaker[AsyncSession],
     slow_dataset_frame: pd.DataFrame,
 ) -> JobWorld:
     """A user with the breast_cancer, diabetes and ``slow`` datasets, and a job context without a broker."""
-    settings = fast_settings(tmp_path, database_url)
+    settings = fast_settings(tmp_path, migrated_database_url)
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     datasets: dict[str, DatasetSource] = {}

@@ -83,7 +83,7 @@ def test_the_batched_forest_equals_a_one_shot_fit_with_the_same_seed(sklearn_fra
     fit_estimator("random_forest", batched, x, y, Checkpoint(None, progress.append))
 
     one_shot = RandomForestClassifier(n_estimators=23, random_state=3, n_jobs=2).fit(x, y)
-    assert [e["completed"] for e in progress] == forest_batches(23) == [3, 6, 9, 12, 15, 18, 21, 23]
+    assert [e["completed"] for e in progress] == forest_batches(23) == [10, 20, 23]
     assert len(batched.estimators_) == 23
     assert batched.get_params()["warm_start"] is False
     np.testing.assert_array_equal(batched.predict_proba(x), one_shot.predict_proba(x))
@@ -137,3 +137,16 @@ def test_a_linear_model_is_checked_before_and_after_its_fit(sklearn_frames: dict
         fit_estimator("linear_regression", estimator, x, y.astype(float), Checkpoint(should_stop, None))
 
     assert hasattr(estimator, "coef_")
+
+
+def test_a_large_forest_still_stops_within_one_batch_of_ten_trees(sklearn_frames: dict[str, pd.DataFrame]) -> None:
+    x, y = _data(sklearn_frames)
+    resolved = resolve_hyperparameters("random_forest", {"n_estimators": 5000}, "classification", random_state=0,
+                                       n_jobs=1)
+    stopper = StopAfter(11)  # fires after the second batch of ten
+
+    with pytest.raises(JobCancelled):
+        fit_estimator("random_forest", build_estimator("random_forest", "classification", resolved), x, y,
+                      Checkpoint(stopper.should_stop, stopper.on_progress))
+
+    assert stopper.fitted_units() == 20

@@ -25,7 +25,8 @@ async def test_twenty_jobs_on_one_node_get_versions_one_to_twenty(job_world: Job
     jobs = await asyncio.gather(*(job_world.submit(graph) for _ in range(20)))
     assert len({j.pipeline_id for j in jobs}) == 1
     outcomes = await asyncio.gather(*(job_world.run(j.id) for j in jobs))
-    errors = [(await job_world.job(j.id)).error_message for j, o in zip(jobs, outcomes, strict=True) if o != "succeeded"]
+    errors = [(await job_world.job(j.id)).error_message
+              for j, o in zip(jobs, outcomes, strict=True) if o != "succeeded"]
     assert outcomes == [Outcome.SUCCEEDED] * 20, errors
     async with job_world.sessions() as session:
         versions = await list_versions(session, jobs[0].pipeline_id, "train", reader=Reader.system(), limit=100)
@@ -35,10 +36,10 @@ async def test_twenty_jobs_on_one_node_get_versions_one_to_twenty(job_world: Job
 
 @pytest.mark.slow
 async def test_two_hundred_cancel_versus_finish_races_each_end_in_exactly_one_terminal_state(
-    job_world: JobWorld, database_url: str
+    job_world: JobWorld, migrated_database_url: str
 ) -> None:
     # The same race on PostgreSQL with half the rounds keeps the suite short.
-    rounds = 100 if database_url.startswith("postgresql") else 200
+    rounds = 100 if migrated_database_url.startswith("postgresql") else 200
     job_world.with_settings(one_active_per_node=False, max_active_per_user=1000)
     graph = graph_for("logistic_regression")
     first = await job_world.submit(graph)

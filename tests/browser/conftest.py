@@ -117,7 +117,8 @@ def live_server(
         "MLW_WORKER_CONCURRENCY": "2",
         "PYTHONUNBUFFERED": "1",
     }
-    command = [sys.executable, "-m", "tests.browser.launch", "--port", str(port), "--data-dir", str(data_dir)]
+    # Exactly ``mlw serve`` (run as a module so it works from the checkout).
+    command = [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)]
     with log.open("wb") as out:
         proc = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

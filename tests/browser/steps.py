@@ -84,3 +84,32 @@ def wait_for_status(page: Page, node_id: str, status: str, timeout_ms: int = 60_
 
 def saved(page: Page) -> None:
     expect(page.locator(".save-state")).to_have_text(re.compile(r"^(Saved|All changes saved)"))
+
+
+LOW_CONTRAST_SCRIPT = """() => {
+  const rgb = (text) => (text.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const c = [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+  };
+  const background = (el) => {
+    for (let at = el; at; at = at.parentElement) {
+      const bg = rgb(getComputedStyle(at).backgroundColor);
+      if (bg.length === 3 || (bg.length === 4 && bg[3] === 1)) return bg.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const low = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own || el.closest('[disabled], .sr-only, .tip, option') || !el.getClientRects().length) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === 'hidden' || Number(style.opacity) < 1) continue;
+    const [a, b] = [lum(rgb(style.color).slice(0, 3)), lum(background(el))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const what = `${el.tagName}.${el.className} "${el.textContent.trim().slice(0, 30)}"`;
+    if (ratio < 4.5) low.push(`${what}: ${ratio.toFixed(2)}`);
+  }
+  return low;
+}"""
+"""Text elements whose colour has less than WCAG AA contrast (4.5:1) with their background."""

@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import LiveServer
 from tests.browser.steps import (
     BADGE_LOG_SCRIPT,
+    LOW_CONTRAST_SCRIPT,
     badge,
     build_pipeline,
     node,
@@ -23,6 +24,7 @@ from tests.browser.steps import (
 
 pytestmark = pytest.mark.browser
 
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 LONG_RUN_TREES = 5000
 """Enough trees that the fit is still running when the test reloads or cancels."""
 
@@ -67,7 +69,7 @@ def test_a_new_user_builds_a_pipeline_runs_it_and_sees_queued_running_succeeded(
     assert href is not None and re.fullmatch(r"/user/training-jobs/[0-9a-f-]{36}", href)
     node(page, "train-model-1").locator(".badge").hover()
     expect(node(page, "train-model-1").get_by_role("link", name="Open in the dashboard →")).to_be_visible()
-    page.screenshot(path=str(Path(__file__).resolve().parents[2] / "docs" / "ui-canvas.png"))
+    page.screenshot(path=str(DOCS / "ui-canvas.png"))
 
 
 def test_a_bad_hyperparameter_shows_the_api_error_at_its_field(
@@ -94,19 +96,32 @@ def test_a_reload_mid_run_brings_back_the_graph_and_the_live_badge(
     build_pipeline(page, dataset_csv, n_estimators=LONG_RUN_TREES)
     run_training(page)
     wait_for_status(page, "train-model-1", "running")
+    expect(badge(page, "train-model-1")).to_have_text(re.compile(r"^Running \d+% · \w+$"))  # live progress
     saved(page)
+    page.screenshot(path=str(DOCS / "ui-canvas-running.png"))
     before = page.url
     assert "pipeline=" in before
     page.reload()
     for node_id in ("dataset-source-1", "train-test-split-1", "train-model-1"):
         expect(node(page, node_id)).to_be_visible()
     expect(page.locator("svg.edges path.edge:not(.ghost)")).to_have_count(2)
-    expect(badge(page, "train-model-1")).to_have_attribute("data-status", re.compile("running|succeeded"))
+    expect(badge(page, "train-model-1")).to_have_text(re.compile(r"^Running \d+% · \w+$"))
     select_node(page, "train-model-1")
     expect(page.get_by_label("Model family")).to_have_value("random_forest")
     expect(page.get_by_label("n_estimators")).to_have_value(str(LONG_RUN_TREES))
     node(page, "train-model-1").get_by_role("button", name=re.compile("Cancel")).click()
     wait_for_status(page, "train-model-1", "cancelled")
+
+    page.get_by_role("button", name="Delete node").click()
+    orphans = page.locator('[data-banner="orphans"]')
+    expect(orphans.get_by_role("link", name=re.compile("History of train-model-1"))).to_be_visible()
+    saved(page)
+    page.reload()
+    expect(node(page, "train-test-split-1")).to_be_visible()
+    expect(node(page, "train-model-1")).to_have_count(0)
+    expect(orphans.get_by_role("link", name=re.compile("History of train-model-1"))).to_have_attribute(
+        "href", re.compile(r"^/user/training-jobs/[0-9a-f-]{36}$")
+    )
 
 
 def test_editing_the_data_path_mid_run_warns_and_cancel_from_the_canvas_ends_cancelled(
@@ -140,9 +155,43 @@ def test_every_form_field_on_the_canvas_has_a_label(
              .map((el) => el.outerHTML)"""
     )
     assert unlabelled == []
+    expect(page.get_by_label("n_estimators")).to_have_attribute("placeholder", "default: 100")
+    assert page.evaluate(LOW_CONTRAST_SCRIPT) == []
+
+    page.get_by_role("button", name="Add Scale node").click()
+    node(page, "train-test-split-1").locator(".port.out").focus()
+    page.keyboard.press("Enter")  # start a connection from the keyboard
+    node(page, "scale-1").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("svg.edges path.edge:not(.ghost)")).to_have_count(3)
     node(page, "train-test-split-1").focus()
     page.keyboard.press("ArrowRight")
     expect(node(page, "train-test-split-1")).to_be_focused()
     page.keyboard.press("Delete")
     expect(node(page, "train-test-split-1")).to_have_count(0)
     expect(page.locator("svg.edges path.edge:not(.ghost)")).to_have_count(0)
+
+
+def test_the_graph_model_refuses_loops_and_keeps_one_input_per_node(page: Page, live_server: LiveServer) -> None:
+    page.goto(live_server.url + "/static/css/app.css")  # any same-origin page can import the module
+    outcome = page.evaluate(
+        """async () => {
+             const { Graph } = await import('/static/js/canvas/graph.js');
+             const g = new Graph();
+             const a = g.addNode('dataset_source').id, b = g.addNode('scale').id, c = g.addNode('train_model').id;
+             g.connect(a, b); g.connect(b, c);
+             const refused = [];
+             for (const [s, t] of [[c, b], [b, b], [c, a]]) {
+               try { g.connect(s, t); } catch (e) { refused.push(e.message); }
+             }
+             g.connect(a, c);  // replaces c's input from b
+             return { ids: [a, b, c], refused, edges: g.toJSON().edges.map((e) => `${e.source}>${e.target}`) };
+           }"""
+    )
+    assert outcome["ids"] == ["dataset-source-1", "scale-1", "train-model-1"]
+    assert outcome["refused"] == [
+        "That connection would make a loop.",
+        "A node cannot feed itself.",
+        "A dataset node takes no input.",
+    ]
+    assert outcome["edges"] == ["dataset-source-1>scale-1", "dataset-source-1>train-model-1"]

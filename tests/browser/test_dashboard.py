@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import LiveServer
-from tests.browser.steps import build_pipeline, run_training, sign_in, wait_for_status
+from tests.browser.steps import LOW_CONTRAST_SCRIPT, build_pipeline, run_training, sign_in, wait_for_status
 
 pytestmark = pytest.mark.browser
 
@@ -72,6 +72,15 @@ def test_the_dashboard_lists_jobs_live_and_promotes_an_earlier_version(
     expect(rows).to_have_count(2)
     page.screenshot(path=str(DOCS / "ui-jobs.png"))
 
+    page.goto(live_server.url + "/user/training-jobs?limit=1")
+    expect(rows).to_have_count(1)
+    expect(page.locator(f'tr[data-job-id="{second}"]')).to_be_visible()  # newest first
+    page.get_by_role("button", name="Next page").click()
+    expect(page.get_by_text("Page 2")).to_be_visible()
+    expect(rows).to_have_count(1)
+    expect(page.locator(f'tr[data-job-id="{second}"]')).to_have_count(0)
+    page.get_by_role("button", name="Previous page").click()
+
     newest.get_by_role("link", name="train-model-1").click()
     expect(page.get_by_role("heading", name="Training job · train-model-1")).to_be_visible()
     history = page.locator("table.events tbody tr")
@@ -97,4 +106,5 @@ def test_the_dashboard_lists_jobs_live_and_promotes_an_earlier_version(
     assert _api(live_server, user_token, "GET", f"/pipelines/{pipeline_id}/nodes/train-model-1/versions")[
         "active_version"
     ] == 1
+    assert page.evaluate(LOW_CONTRAST_SCRIPT) == []
     page.screenshot(path=str(DOCS / "ui-dashboard.png"), full_page=True)

@@ -18,7 +18,7 @@ export function h(tag, props = {}, ...children) {
     else if (key === "on") for (const [ev, fn] of Object.entries(value)) el.addEventListener(ev, fn);
     else if (key === "dataset") Object.assign(el.dataset, value);
     else if (key === "value" && !svg) el.value = value;
-    else if (key === "checked" || key === "selected" || key === "disabled" || key === "multiple") el[key] = Boolean(value);
+    else if (["checked", "selected", "disabled", "multiple"].includes(key)) el[key] = Boolean(value);
     else el.setAttribute(key, value === true ? "" : String(value));
   }
   append(el, children);

@@ -86,7 +86,10 @@ function showSignIn(message) {
     "form",
     { class: "card sign-in", "aria-labelledby": "sign-in-title", novalidate: true },
     h("h1", { id: "sign-in-title", text: "Sign in" }),
-    h("p", { class: "muted", text: "Paste your API token (create one with `mlw users create NAME`). It is kept for this browser tab only." }),
+    h("p", {
+      class: "muted",
+      text: "Paste your API token (create one with `mlw users create NAME`). It is kept for this browser tab only.",
+    }),
     h("label", { for: inputId, text: "API token" }),
     input,
     error,

@@ -67,7 +67,8 @@ export class AutoSaver {
     if (!body) return;
     clearTimeout(this.timer);
     const previous = this.pipelineId;
-    put("/pipelines", previous ? { ...body, previous_pipeline_id: previous } : body, { keepalive: true }).catch(() => {});
+    const payload = previous ? { ...body, previous_pipeline_id: previous } : body;
+    put("/pipelines", payload, { keepalive: true }).catch(() => {});
     this.dirty = false;
   }
 }

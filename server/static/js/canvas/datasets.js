@@ -22,7 +22,8 @@ export function datasetBar(ctx) {
   const fileId = uid("upload");
   const errorId = uid("upload-error");
   const select = h("select", { id: selectId, "aria-describedby": errorId });
-  select.append(h("option", { value: "", text: ctx.datasets.length ? "Choose a dataset…" : "No datasets yet: upload one" }));
+  const prompt = ctx.datasets.length ? "Choose a dataset…" : "No datasets yet: upload one";
+  select.append(h("option", { value: "", text: prompt }));
   for (const d of ctx.datasets) {
     select.append(h("option", { value: d.id, text: `${d.name} (${d.n_rows} rows)`, selected: d.id === ctx.currentId }));
   }

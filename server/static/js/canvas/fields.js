@@ -91,7 +91,8 @@ export function buildField(param, value, ctx) {
     case "column": {
       const options = [["", param.required ? "Choose a column…" : "Default"]];
       for (const col of ctx.columns || []) options.push([col.name, `${col.name} (${col.dtype})`]);
-      if (value && !(ctx.columns || []).some((c) => c.name === value)) options.push([value, `${value} (not in dataset)`]);
+      const known = (ctx.columns || []).some((c) => c.name === value);
+      if (value && !known) options.push([value, `${value} (not in dataset)`]);
       control = selectOf(id, options, value ?? "");
       read = () => control.value || undefined;
       break;
@@ -115,8 +116,10 @@ export function buildField(param, value, ctx) {
         const box = h("input", { id: boxId, type: "checkbox", value: col.name, checked: chosen.has(col.name) });
         return h("span", { class: "check" }, box, h("label", { for: boxId, text: col.name }));
       });
-      control = h("div", { class: "checks", id }, boxes.length ? boxes : h("span", { class: "muted", text: "Choose a dataset to list its columns." }));
-      group = h("fieldset", { class: "field", "aria-describedby": `${helpId} ${errorId}` }, h("legend", { text: param.name }));
+      const none = h("span", { class: "muted", text: "Choose a dataset to list its columns." });
+      control = h("div", { class: "checks", id }, boxes.length ? boxes : none);
+      const described = `${helpId} ${errorId}`;
+      group = h("fieldset", { class: "field", "aria-describedby": described }, h("legend", { text: param.name }));
       read = () => {
         const picked = [...control.querySelectorAll("input:checked")].map((b) => b.value);
         return picked.length ? picked : undefined;
@@ -153,7 +156,9 @@ export function buildField(param, value, ctx) {
   if (!group) control.setAttribute("aria-describedby", `${helpEl ? helpId : ""} ${errorId}`.trim());
   if (ctx.onChange) {
     control.addEventListener("change", () => ctx.onChange());
-    if (control.tagName !== "SELECT" && control.type !== "checkbox") control.addEventListener("input", () => ctx.onChange());
+    if (control.tagName !== "SELECT" && control.type !== "checkbox") {
+      control.addEventListener("input", () => ctx.onChange());
+    }
   }
 
   let el;
@@ -161,9 +166,11 @@ export function buildField(param, value, ctx) {
     el = group;
     el.append(control, helpEl || "", errorEl);
   } else if (param.type === "bool") {
-    el = h("div", { class: "field field-check" }, control, h("label", { for: id, text: param.label || param.name }), helpEl, errorEl);
+    const label = h("label", { for: id, text: param.label || param.name });
+    el = h("div", { class: "field field-check" }, control, label, helpEl, errorEl);
   } else {
-    el = h("div", { class: "field" }, h("label", { for: id, text: param.label || param.name }), control, helpEl, errorEl);
+    const label = h("label", { for: id, text: param.label || param.name });
+    el = h("div", { class: "field" }, label, control, helpEl, errorEl);
   }
   el.dataset.fieldPath = ctx.path;
 

@@ -79,7 +79,8 @@ export class NodeJobs {
     if (frame.type === "snapshot.job") {
       this.update(frame.job_id, mergeJob(current, frame.job));
     } else if (frame.type === "job.progress") {
-      if (ACTIVE.has(current.status)) this.update(frame.job_id, { progress: frame.progress, status: frame.status || current.status });
+      if (!ACTIVE.has(current.status)) return;
+      this.update(frame.job_id, { progress: frame.progress, status: frame.status || current.status });
     } else if (typeof frame.seq === "number" && frame.seq > (current.last_seq ?? 0)) {
       const patch = { status: frame.status, last_seq: frame.seq };
       if (frame.model_version != null) patch.model_version = frame.model_version;
@@ -140,7 +141,9 @@ export class NodeJobs {
       );
     }
     const pct = job.status === "running" && job.progress && job.progress.total ? job.progress : null;
-    if (pct) parts.push(h("progress", { max: pct.total, value: pct.completed ?? 0, "aria-label": "Training progress" }));
+    if (pct) {
+      parts.push(h("progress", { max: pct.total, value: pct.completed ?? 0, "aria-label": "Training progress" }));
+    }
     return h("div", { class: "badge-wrap" }, parts);
   }
 }

@@ -4,6 +4,7 @@ import { ApiError, get, modelFamilies, nodeTypeSchemas, post } from "../api.js";
 import { h, replace } from "../dom.js";
 import { statusText } from "../status.js";
 import { AutoSaver } from "./autosave.js";
+import { Banners, storedOrphans } from "./banners.js";
 import { datasetBar, listDatasets } from "./datasets.js";
 import { Graph, GraphError } from "./graph.js";
 import { NodeJobs, jobHref } from "./jobs.js";
@@ -12,7 +13,6 @@ import { renderTrainPanel } from "./train_panel.js";
 import { BoardView } from "./view.js";
 
 const LAST_PIPELINE = "mlw.pipeline";
-
 function newKey() {
   if (crypto.randomUUID) return crypto.randomUUID();
   return `${Date.now()}-${Math.random().toString(16).slice(2)}`;
@@ -22,7 +22,7 @@ export async function mount(main, { live }) {
   const [types, families, datasets] = await Promise.all([nodeTypeSchemas(), modelFamilies(), listDatasets()]);
   const typeOf = Object.fromEntries(types.map((t) => [t.type, t]));
   const labelOf = (type) => (typeOf[type] ? typeOf[type].label : type);
-  const state = { graph: new Graph(), datasetId: null, dataset: null, datasets, selected: null, panel: null, orphans: [], softLock: null };
+  const state = { graph: new Graph(), datasetId: null, dataset: null, datasets, selected: null, panel: null };
 
   const saveState = h("span", { class: "save-state", role: "status", "aria-live": "polite" });
   const announcer = h("p", { class: "sr-only", role: "status", "aria-live": "polite" });
@@ -60,6 +60,8 @@ export async function mount(main, { live }) {
   const announce = (text) => {
     announcer.textContent = text;
   };
+  const notices = new Banners(banners, () => saver.pipelineId);
+  const showNotice = (text) => notices.showNotice(text);
   const onError = (ev) => showNotice(ev.detail);
   window.addEventListener("mlw:error", onError);
 
@@ -94,59 +96,6 @@ export async function mount(main, { live }) {
     },
   });
 
-  // ---- banners -------------------------------------------------------------------------
-  let notice = null;
-  function showNotice(text) {
-    notice = text;
-    renderBanners();
-  }
-
-  function renderBanners() {
-    const items = [];
-    if (notice) {
-      items.push(banner("error", notice, () => { notice = null; renderBanners(); }));
-    }
-    if (state.softLock) {
-      const { jobs: running, from, to } = state.softLock;
-      items.push(
-        banner(
-          "warning",
-          [
-            h("strong", { text: "The data path changed while training runs. " }),
-            `${running.length} running job(s) use the previous pipeline (${from}); rerunning may produce different ` +
-              `results because the pipeline id is now ${to}. `,
-            running.map((j) => h("a", { href: jobHref(j.id), text: `Job of ${j.node_id}` })),
-          ],
-          () => { state.softLock = null; renderBanners(); },
-          "soft-lock",
-        ),
-      );
-    }
-    if (state.orphans.length) {
-      items.push(
-        banner(
-          "info",
-          [
-            `${state.orphans.length} training job(s) belong to nodes that are no longer in this graph. `,
-            state.orphans.map((j) => h("a", { href: jobHref(j.id), text: `History of ${j.node_id} (${statusText(j)})` })),
-          ],
-          () => { state.orphans = []; renderBanners(); },
-          "orphans",
-        ),
-      );
-    }
-    replace(banners, items);
-  }
-
-  function banner(kind, content, dismiss, name) {
-    return h(
-      "div",
-      { class: `banner ${kind}`, role: kind === "info" ? "status" : "alert", dataset: { banner: name || kind } },
-      h("div", { class: "banner-text" }, content),
-      h("button", { type: "button", class: "secondary small", text: "Dismiss", on: { click: dismiss } }),
-    );
-  }
-
   // ---- dataset ---------------------------------------------------------------------------
   function renderBar() {
     replace(
@@ -177,7 +126,10 @@ export async function mount(main, { live }) {
   async function chooseDataset(id) {
     await loadDataset(id);
     let source = state.graph.nodes.find((n) => n.type === "dataset_source");
-    if (!source) source = state.graph.addNode("dataset_source", { position: { x: 40, y: 60 }, label: labelOf("dataset_source") });
+    if (!source) {
+      const at = { position: { x: 40, y: 60 }, label: labelOf("dataset_source") };
+      source = state.graph.addNode("dataset_source", at);
+    }
     source.data.config = { ...source.data.config, dataset_source_id: id };
     renderBar();
     view.render();
@@ -215,10 +167,7 @@ export async function mount(main, { live }) {
   function removeNode(id) {
     const job = jobs.forNode(id);
     state.graph.removeNode(id);
-    if (job) {
-      state.orphans = [job, ...state.orphans.filter((j) => j.id !== job.id)];
-      renderBanners();
-    }
+    if (job) notices.addOrphan(job);
     if (state.selected === id) state.selected = null;
     view.render();
     renderPanel();
@@ -256,8 +205,9 @@ export async function mount(main, { live }) {
       onRemove: (nodeId) => removeNode(nodeId),
       onConfig: (nodeId, config) => {
         state.graph.setConfig(nodeId, config);
-        if (node.type === "dataset_source" && config.dataset_source_id && config.dataset_source_id !== state.datasetId) {
-          chooseDataset(config.dataset_source_id);
+        const chosen = node.type === "dataset_source" ? config.dataset_source_id : null;
+        if (chosen && chosen !== state.datasetId) {
+          chooseDataset(chosen);
           return;
         }
         saver.schedule();
@@ -274,7 +224,12 @@ export async function mount(main, { live }) {
       replace(
         panel,
         h("h2", { text: "Configuration" }),
-        h("p", { class: "muted", text: "Select a node to configure it. Drag a node's right-hand port onto another node to connect them; arrow keys move the focused node and Delete removes it." }),
+        h("p", {
+          class: "muted",
+          text:
+            "Select a node to configure it. Drag a node's right-hand port onto another node to connect them; " +
+            "arrow keys move the focused node and Delete removes it.",
+        }),
       );
       return;
     }
@@ -304,7 +259,9 @@ export async function mount(main, { live }) {
     } catch (exc) {
       return exc instanceof ApiError ? exc : new ApiError(0, "save_failed", exc.message, {});
     }
-    if (!state.datasetId) return new ApiError(0, "no_dataset", "Choose or upload a dataset first.", { field: "dataset" });
+    if (!state.datasetId) {
+      return new ApiError(0, "no_dataset", "Choose or upload a dataset first.", { field: "dataset" });
+    }
     if (!config.run_now) {
       announce("Configuration saved; no job was started.");
       return null;
@@ -334,11 +291,9 @@ export async function mount(main, { live }) {
     const url = new URL(location.href);
     url.searchParams.set("pipeline", id);
     history.replaceState(null, "", url);
+    notices.remember();
     const running = result.active_jobs_on_previous || [];
-    if (result.id_changed && running.length) {
-      state.softLock = { jobs: running, from: result.previous_pipeline_id, to: id };
-      renderBanners();
-    }
+    if (result.id_changed && running.length) notices.showSoftLock(running, result.previous_pipeline_id, id);
   }
 
   async function hydrate(pipelineId) {
@@ -357,7 +312,8 @@ export async function mount(main, { live }) {
     await loadDataset(hydrated.pipeline.dataset_source_id);
     view.setGraph(state.graph);
     for (const job of hydrated.jobs || []) jobs.track(job);
-    state.orphans = hydrated.orphan_jobs || [];
+    const gone = (j) => state.graph.node(j.node_id)?.type !== "train_model";
+    notices.setOrphans([...(hydrated.orphan_jobs || []), ...storedOrphans(saver.pipelineId)].filter(gone));
     saver.state("All changes saved", "saved");
   }
 
@@ -366,7 +322,7 @@ export async function mount(main, { live }) {
   renderBar();
   view.render();
   renderPanel();
-  renderBanners();
+  notices.render();
   if (!state.datasetId) saver.state("Choose a dataset to start", "idle");
 
   const onExit = () => saver.flushOnExit();

@@ -92,7 +92,12 @@ export function renderNodePanel(container, node, nodeType, ctx) {
   const advanced = widgets.filter((_, i) => nodeType.config[i].advanced).map((w) => w.el);
   const form = h(
     "form",
-    { class: "node-form", novalidate: true, "aria-labelledby": "panel-title", on: { submit: (ev) => ev.preventDefault() } },
+    {
+      class: "node-form",
+      novalidate: true,
+      "aria-labelledby": "panel-title",
+      on: { submit: (ev) => ev.preventDefault() },
+    },
     ...panelHeader(node, ctx),
     h("p", { class: "muted", text: nodeType.description }),
     basic,

@@ -58,7 +58,12 @@ export function renderTrainPanel(container, node, nodeType, ctx) {
     for (const param of applicable) {
       hyperWidgets.push({
         param,
-        widget: buildField(param, previous[param.name], { path: `hyperparameters.${param.name}`, task, columns: ctx.columns, onChange: emit }),
+        widget: buildField(param, previous[param.name], {
+          path: `hyperparameters.${param.name}`,
+          task,
+          columns: ctx.columns,
+          onChange: emit,
+        }),
       });
     }
     const basic = hyperWidgets.filter((x) => !x.param.advanced).map((x) => x.widget.el);

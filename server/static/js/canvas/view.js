@@ -170,7 +170,10 @@ export class BoardView {
     port.setPointerCapture(ev.pointerId);
     const origin = portOut(node);
     const box = () => this.root.getBoundingClientRect();
-    const at = (e) => ({ x: e.clientX - box().left + this.root.scrollLeft, y: e.clientY - box().top + this.root.scrollTop });
+    const at = (e) => ({
+      x: e.clientX - box().left + this.root.scrollLeft,
+      y: e.clientY - box().top + this.root.scrollTop,
+    });
     let dragged = false;
     const move = (e) => {
       dragged = true;

@@ -27,7 +27,8 @@ export function lineChart(points, title) {
     ymax += pad;
   }
   const [xmin, xmax] = [Math.min(...xs), Math.max(...xs)];
-  const sx = (x) => PAD.left + (xmax === xmin ? (W - PAD.left - PAD.right) / 2 : ((x - xmin) / (xmax - xmin)) * (W - PAD.left - PAD.right));
+  const width = W - PAD.left - PAD.right;
+  const sx = (x) => PAD.left + (xmax === xmin ? width / 2 : ((x - xmin) / (xmax - xmin)) * width);
   const sy = (y) => H - PAD.bottom - ((y - ymin) / (ymax - ymin)) * (H - PAD.top - PAD.bottom);
 
   svg.append(
@@ -44,7 +45,12 @@ export function lineChart(points, title) {
   const d = usable.map((p, i) => `${i ? "L" : "M"} ${sx(p.x).toFixed(1)} ${sy(p.y).toFixed(1)}`).join(" ");
   svg.append(h("svg:path", { class: "line", d }));
   for (const p of usable) {
-    const dot = h("svg:circle", { class: p.active ? "point active" : "point", cx: sx(p.x), cy: sy(p.y), r: p.active ? 6 : 4 });
+    const dot = h("svg:circle", {
+      class: p.active ? "point active" : "point",
+      cx: sx(p.x),
+      cy: sy(p.y),
+      r: p.active ? 6 : 4,
+    });
     dot.append(h("svg:title", { text: `v${p.x}: ${num(p.y)}${p.active ? " (active)" : ""}` }));
     svg.append(dot);
   }

@@ -5,6 +5,7 @@ import { debounce, h, num, replace, uid, when } from "../dom.js";
 import { STATUSES, headlineMetric, statusLabel, statusPill, statusText } from "../status.js";
 
 const PAGE_SIZE = 20;
+const COLUMNS = ["Created", "Node", "Model", "Status", "Version", "Headline metric", "Pipeline"];
 
 export async function mount(main, { live }) {
   const params = new URL(location.href).searchParams;
@@ -14,7 +15,9 @@ export async function mount(main, { live }) {
   const filterId = uid("status-filter");
   const filter = h("select", { id: filterId });
   filter.append(h("option", { value: "", text: "All statuses" }));
-  for (const s of STATUSES) filter.append(h("option", { value: s, text: statusLabel(s), selected: s === state.status }));
+  for (const s of STATUSES) {
+    filter.append(h("option", { value: s, text: statusLabel(s), selected: s === state.status }));
+  }
   const body = h("tbody");
   const pageInfo = h("span", { class: "muted", "aria-live": "polite" });
   const prev = h("button", { type: "button", class: "secondary", text: "Previous page" });
@@ -27,7 +30,11 @@ export async function mount(main, { live }) {
       "section",
       { class: "dash", "aria-labelledby": "jobs-title" },
       h("h1", { id: "jobs-title", text: "My training jobs" }),
-      h("div", { class: "filters" }, h("div", { class: "field inline" }, h("label", { for: filterId, text: "Status" }), filter)),
+      h(
+        "div",
+        { class: "filters" },
+        h("div", { class: "field inline" }, h("label", { for: filterId, text: "Status" }), filter),
+      ),
       h(
         "table",
         { class: "jobs" },
@@ -35,7 +42,7 @@ export async function mount(main, { live }) {
         h(
           "thead",
           {},
-          h("tr", {}, ["Created", "Node", "Model", "Status", "Version", "Headline metric", "Pipeline"].map((t) => h("th", { scope: "col", text: t }))),
+          h("tr", {}, COLUMNS.map((t) => h("th", { scope: "col", text: t }))),
         ),
         body,
       ),
@@ -61,16 +68,18 @@ export async function mount(main, { live }) {
 
   function render() {
     replace(body, state.items.map(row));
-    empty.textContent = state.items.length ? "" : state.status ? `No ${statusLabel(state.status).toLowerCase()} jobs.` : "No training jobs yet. Run one from the canvas.";
+    const none = state.status
+      ? `No ${statusLabel(state.status).toLowerCase()} jobs.`
+      : "No training jobs yet. Run one from the canvas.";
+    empty.textContent = state.items.length ? "" : none;
     prev.disabled = state.page === 0;
     next.disabled = !state.next;
     pageInfo.textContent = `Page ${state.page + 1}`;
   }
 
   async function load() {
-    const page = await get(
-      `/users/me/training-jobs${query({ status: state.status || undefined, limit, cursor: state.cursors[state.page] || undefined })}`,
-    );
+    const cursor = state.cursors[state.page] || undefined;
+    const page = await get(`/users/me/training-jobs${query({ status: state.status || undefined, limit, cursor })}`);
     state.items = page.items;
     state.next = page.next_cursor;
     render();

@@ -3,8 +3,8 @@
 import { get, post, query } from "../api.js";
 import { h, num, replace, uid, when } from "../dom.js";
 import { lineChart } from "./chart.js";
+import { METRIC_ORDER as METRICS, table } from "./tables.js";
 
-const METRICS = ["accuracy", "f1", "roc_auc", "precision", "recall", "log_loss", "rmse", "mae", "r2"];
 const LOWER_IS_BETTER = new Set(["log_loss", "rmse", "mae"]);
 
 function metricOf(version, name, partition = "test") {
@@ -18,7 +18,9 @@ function labelled(text, control) {
 
 function versionSelect(text, items, chosen) {
   const select = h("select", { id: uid("version") });
-  for (const v of items) select.append(h("option", { value: v.version, text: `v${v.version}`, selected: v.version === chosen }));
+  for (const v of items) {
+    select.append(h("option", { value: v.version, text: `v${v.version}`, selected: v.version === chosen }));
+  }
   return labelled(text, select);
 }
 
@@ -84,7 +86,8 @@ export async function renderVersions(box, { pipelineId, nodeId, jobId }) {
     message.textContent = `Promoting v${version}…`;
     try {
       const out = await post(`${base}/${version}/promote`, {});
-      message.textContent = `v${out.version} is now the active version${out.previous_version ? ` (was v${out.previous_version})` : ""}.`;
+      const was = out.previous_version ? ` (was v${out.previous_version})` : "";
+      message.textContent = `v${out.version} is now the active version${was}.`;
       await reload();
     } catch (exc) {
       message.textContent = `Promotion failed: ${exc.message}`;
@@ -103,13 +106,24 @@ export async function renderVersions(box, { pipelineId, nodeId, jobId }) {
         h("td", { text: v.model_type }),
         names.map((m) => h("td", { class: "num", text: num(metricOf(v, m)) })),
         h("td", { text: v.aliases.join(", ") || "—" }),
-        h("td", {}, v.job_id === jobId ? h("span", { class: "muted", text: "this job" }) : h("a", { href: `/user/training-jobs/${encodeURIComponent(v.job_id)}`, text: "job" })),
+        h(
+          "td",
+          {},
+          v.job_id === jobId
+            ? h("span", { class: "muted", text: "this job" })
+            : h("a", { href: `/user/training-jobs/${encodeURIComponent(v.job_id)}`, text: "job" }),
+        ),
         h(
           "td",
           {},
           active
             ? h("span", { class: "pill", "data-status": "succeeded", text: "Active" })
-            : h("button", { type: "button", class: "secondary small", text: `Promote v${v.version}`, on: { click: () => promote(v.version) } }),
+            : h("button", {
+                type: "button",
+                class: "secondary small",
+                text: `Promote v${v.version}`,
+                on: { click: () => promote(v.version) },
+              }),
         ),
       );
     });
@@ -183,16 +197,17 @@ export async function renderVersions(box, { pipelineId, nodeId, jobId }) {
 
   async function reload() {
     const out = await get(`${base}${query({ limit: 500 })}`);
+    const before = state.items.map((v) => v.version).join(",");
     state.items = out.items;
     state.active = out.active_version;
-    message.textContent ||= "";
     if (!state.items.length) {
       replace(tableBox, h("p", { class: "muted", text: "No versions yet: a succeeded job creates one." }));
     } else {
       renderTable();
     }
     renderChart();
-    renderCompareForm();
+    // A promotion changes aliases only: keep the comparison the user is looking at.
+    if (state.items.map((v) => v.version).join(",") !== before) renderCompareForm();
   }
 
   await reload();
@@ -202,25 +217,24 @@ export async function renderVersions(box, { pipelineId, nodeId, jobId }) {
 function compareTable(diff) {
   const { a, b } = diff;
   const show = (v) => (v === undefined ? "—" : typeof v === "number" ? num(v) : JSON.stringify(v));
+  const pair = (name, x, y) => {
+    const cls = JSON.stringify(x) !== JSON.stringify(y) ? "changed" : "";
+    return [h("th", { scope: "row", text: name }), h("td", { class: cls, text: x }), h("td", { class: cls, text: y })];
+  };
   const hyperNames = [...new Set([...Object.keys(a.hyperparameters), ...Object.keys(b.hyperparameters)])].sort();
-  const rows = hyperNames.map((n) => {
-    const changed = JSON.stringify(a.hyperparameters[n]) !== JSON.stringify(b.hyperparameters[n]);
-    return h("tr", {}, h("th", { scope: "row", text: n }), h("td", { class: changed ? "changed" : "", text: show(a.hyperparameters[n]) }), h("td", { class: changed ? "changed" : "", text: show(b.hyperparameters[n]) }));
-  });
+  const rows = hyperNames.map((n) => pair(n, show(a.hyperparameters[n]), show(b.hyperparameters[n])));
   const metricRows = [];
   for (const partition of ["test", "train"]) {
     for (const m of METRICS) {
       const [x, y] = [metricOf(a, m, partition), metricOf(b, m, partition)];
-      if (x === null && y === null) continue;
-      const changed = x !== y;
-      metricRows.push(h("tr", {}, h("th", { scope: "row", text: `${m} (${partition})` }), h("td", { class: changed ? "changed" : "", text: num(x) }), h("td", { class: changed ? "changed" : "", text: num(y) })));
+      if (x !== null || y !== null) metricRows.push(pair(`${m} (${partition})`, num(x), num(y)));
     }
   }
-  const head = h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "" }), h("th", { scope: "col", text: `v${a.version}` }), h("th", { scope: "col", text: `v${b.version}` })));
+  const head = ["", `v${a.version}`, `v${b.version}`];
   return h(
     "div",
     { class: "grid2" },
-    h("table", { class: "diff" }, h("caption", { text: "Hyperparameters (differences highlighted)" }), head.cloneNode(true), h("tbody", {}, rows)),
-    h("table", { class: "diff" }, h("caption", { text: "Metrics" }), head, h("tbody", {}, metricRows)),
+    table("diff", head, rows, "Hyperparameters (differences highlighted)"),
+    table("diff", head, metricRows, "Metrics"),
   );
 }
