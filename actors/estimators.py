@@ -8,6 +8,7 @@ families before and after the fit.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,8 @@ from actors.checkpoints import Checkpoint
 from actors.families import CLASSIFICATION
 from actors.warncapture import recorded_warnings
 
-RF_BATCH_TREES = 10
+RF_BATCH_TARGET_S = 0.1
+RF_MAX_BATCH = 50
 # scikit-learn warns about this combination because warm_start usually means new data;
 # here every batch sees the same rows, so the result equals a one-shot fit.
 _EXPECTED_WARNINGS = ("class_weight presets",)
@@ -124,26 +126,34 @@ def _fit_lightgbm(estimator: Any, x: NDArray[np.float64], y: NDArray[Any], check
     estimator.fit(x, y, callbacks=[after_round])
 
 
-def forest_batches(total: int, batch_trees: int = RF_BATCH_TREES) -> list[int]:
-    """Cumulative tree counts at which a forest of ``total`` trees is checkpointed.
+def next_forest_batch(done: int, total: int, seconds_per_tree: float | None) -> int:
+    """How many trees to grow before the next checkpoint.
 
-    Batches have a fixed size, so a stop request waits for at most ``batch_trees`` trees
-    however large the forest is.
+    The first batch is one tree; later batches are sized from the measured time per tree
+    so that each lasts about ``RF_BATCH_TARGET_S``: a stop request then waits for at most
+    that long (or ``RF_MAX_BATCH`` trees), however large or slow the forest is.
     """
-    step = max(1, batch_trees)
-    return [*range(step, total, step), total]
+    unknown = seconds_per_tree is None or seconds_per_tree <= 0
+    size = 1 if unknown else int(RF_BATCH_TARGET_S / seconds_per_tree)  # type: ignore[operator]
+    return min(total - done, max(1, min(RF_MAX_BATCH, size)))
 
 
 def _fit_forest(estimator: Any, x: NDArray[np.float64], y: NDArray[Any], checkpoint: Checkpoint) -> None:
+    # warm_start draws each new tree's seed from the same sequence, so batching never
+    # changes the forest: it equals a one-shot fit with the same random_state.
     total = int(estimator.get_params()["n_estimators"])
     estimator.set_params(warm_start=True)
     done = 0
+    per_tree: float | None = None
     try:
-        for grown in forest_batches(total):
+        while done < total:
             checkpoint.check(f"forest at {done} of {total} trees")
-            estimator.set_params(n_estimators=grown)
+            size = next_forest_batch(done, total, per_tree)
+            started = time.perf_counter()
+            estimator.set_params(n_estimators=done + size)
             estimator.fit(x, y)
-            done = grown
+            per_tree = (time.perf_counter() - started) / size
+            done += size
             checkpoint.progress("fit", done, total, "trees")
     finally:
         estimator.set_params(warm_start=False, n_estimators=total)

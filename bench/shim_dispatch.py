@@ -1,11 +1,15 @@
 """Dispatch overhead of the shim vs a plain Celery task vs plain Dramatiq, on one Redis.
 
 Each system runs its worker in this process with the same concurrency (thread pool) and
-no-op jobs. Printed: burst throughput over ``--jobs`` jobs and enqueue->start latency
-p50/p99 over ``--serial`` one-at-a-time jobs, with ratios to plain Celery.
+no-op jobs. Measured per run: burst throughput over ``--jobs`` jobs and enqueue->start
+latency p50/p99 over ``--serial`` one-at-a-time jobs.
 
-    .venv/bin/python bench/shim_dispatch.py [--jobs 5000] [--serial 300] [--concurrency 4]
-        [--redis-url redis://127.0.0.1:6379/4]
+The systems are interleaved over ``--rounds`` rounds (the order rotates each round), and
+every ratio to plain Celery is taken inside one round, then the median over rounds is
+printed, so a burst of load from other processes skews one round, not one system.
+
+    .venv/bin/python bench/shim_dispatch.py [--jobs 5000] [--serial 300] [--rounds 3]
+        [--concurrency 4] [--redis-url redis://127.0.0.1:6379/4]
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ class Figures:
     throughput: float
     p50_ms: float
     p99_ms: float
+    cpu_us: float  # this process's CPU time (every thread) per job of the burst
 
 
 class Recorder:
@@ -58,12 +63,13 @@ def measure(send: Callable[[float], None], rec: Recorder, jobs: int, serial: int
         send(0.0)
     rec.done.wait(60)
     rec.expect(jobs)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for _ in range(jobs):
         send(0.0)
     if not rec.done.wait(600):
         raise RuntimeError(f"only {rec.count} of {jobs} jobs finished")
     throughput = jobs / (time.perf_counter() - start)
+    cpu_us = (time.process_time() - cpu_start) / jobs * 1e6
     rec.latencies.clear()
     for _ in range(serial):
         rec.expect(1)
@@ -71,7 +77,7 @@ def measure(send: Callable[[float], None], rec: Recorder, jobs: int, serial: int
         rec.done.wait(30)
     ordered = sorted(rec.latencies)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return Figures(throughput, statistics.median(ordered), p99)
+    return Figures(throughput, statistics.median(ordered), p99, cpu_us)
 
 
 def run_celery(url: str, concurrency: int, jobs: int, serial: int) -> Figures:
@@ -83,7 +89,7 @@ def run_celery(url: str, concurrency: int, jobs: int, serial: int) -> Figures:
     app = Celery("bench-plain", set_as_current=False)
     app.conf.update(celery_config(url, 3600))
 
-    @app.task(name="bench.noop", shared=False, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+    @app.task(name="bench.noop", shared=False, acks_late=True, reject_on_worker_lost=True, ignore_result=True)  # type: ignore[untyped-decorator]
     def noop(sent_at: float) -> None:
         rec.hit(sent_at)
 
@@ -122,7 +128,7 @@ def run_dramatiq_like(module: str, url: str, concurrency: int, jobs: int, serial
     dq.set_broker(broker)
     rec = Recorder()
 
-    @dq.actor(actor_name=f"noop_{uuid.uuid4().hex[:6]}")
+    @dq.actor(actor_name=f"noop_{uuid.uuid4().hex[:6]}")  # type: ignore[untyped-decorator]
     def noop(sent_at: float) -> None:
         rec.hit(sent_at)
 
@@ -136,11 +142,69 @@ def run_dramatiq_like(module: str, url: str, concurrency: int, jobs: int, serial
         broker.close()
 
 
+SYSTEMS = ("celery", "shim", "dramatiq")
+
+
+def round_order(round_index: int) -> list[str]:
+    """The systems' order in a round: rotated, so in three rounds each system runs once in each slot."""
+    shift = round_index % len(SYSTEMS)
+    return list(SYSTEMS[shift:] + SYSTEMS[:shift])
+
+
+def run_system(name: str, url: str, args: argparse.Namespace) -> Figures:
+    if name == "celery":
+        return run_celery(url, args.concurrency, args.jobs, args.serial)
+    return run_dramatiq_like(name, url, args.concurrency, args.jobs, args.serial)
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+HEADER = (f"{'system':10} {'jobs/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'cpu us/job':>10} "
+          f"{'thr/celery':>10} {'p50/celery':>10} {'cpu/celery':>10}")
+
+
+def row(name: str, fig: Figures, ratios: tuple[float, float, float]) -> str:
+    return (f"{name:10} {fig.throughput:8.0f} {fig.p50_ms:7.2f} {fig.p99_ms:7.2f} {fig.cpu_us:10.0f} "
+            f"{ratios[0]:10.2f} {ratios[1]:10.2f} {ratios[2]:10.2f}")
+
+
+def ratios_to(base: Figures, fig: Figures) -> tuple[float, float, float]:
+    return fig.throughput / base.throughput, fig.p50_ms / base.p50_ms, fig.cpu_us / base.cpu_us
+
+
+def report(rounds: list[dict[str, Figures]], args: argparse.Namespace, url: str) -> None:
+    print(f"jobs={args.jobs} serial={args.serial} rounds={args.rounds} concurrency={args.concurrency} redis={url}")
+    print(f"{'round':>5} {HEADER}")
+    for index, results in enumerate(rounds, 1):
+        for name in SYSTEMS:
+            print(f"{index:5d} {row(name, results[name], ratios_to(results['celery'], results[name]))}")
+    print("median over rounds (each ratio taken within its round, then the median of the ratios):")
+    print(HEADER)
+    shim_ratios = (0.0, 0.0, 0.0)
+    for name in SYSTEMS:
+        fig = Figures(*(statistics.median(getattr(r[name], f) for r in rounds)
+                        for f in ("throughput", "p50_ms", "p99_ms", "cpu_us")))
+        per_round = [ratios_to(r["celery"], r[name]) for r in rounds]
+        ratios = (statistics.median(x[0] for x in per_round), statistics.median(x[1] for x in per_round),
+                  statistics.median(x[2] for x in per_round))
+        if name == "shim":
+            shim_ratios = ratios
+        print(row(name, fig, ratios))
+    print(f"target: shim throughput >= 0.95x celery: {shim_ratios[0]:.2f}x; "
+          f"shim p50 <= 1.10x celery: {shim_ratios[1]:.2f}x (shim CPU per job: {shim_ratios[2]:.2f}x celery)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--jobs", type=int, default=5000)
-    parser.add_argument("--serial", type=int, default=300)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--jobs", type=positive, default=5000)
+    parser.add_argument("--serial", type=positive, default=300)
+    parser.add_argument("--rounds", type=positive, default=3)
+    parser.add_argument("--concurrency", type=positive, default=4)
     parser.add_argument("--redis-url", default="")
     args = parser.parse_args(argv)
     embedded = None
@@ -152,23 +216,14 @@ def main(argv: list[str] | None = None) -> int:
         url = embedded.url
     client = redis.Redis.from_url(url)
     try:
-        results: dict[str, Figures] = {}
-        for name, runner in (
-            ("celery", lambda: run_celery(url, args.concurrency, args.jobs, args.serial)),
-            ("shim", lambda: run_dramatiq_like("shim", url, args.concurrency, args.jobs, args.serial)),
-            ("dramatiq", lambda: run_dramatiq_like("dramatiq", url, args.concurrency, args.jobs, args.serial)),
-        ):
-            client.flushdb()
-            results[name] = runner()
-        base = results["celery"]
-        print(f"jobs={args.jobs} serial={args.serial} concurrency={args.concurrency} redis={url}")
-        print(f"{'system':10} {'jobs/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'thr/celery':>11} {'p50/celery':>11}")
-        for name, fig in results.items():
-            print(f"{name:10} {fig.throughput:10.0f} {fig.p50_ms:8.2f} {fig.p99_ms:8.2f} "
-                  f"{fig.throughput / base.throughput:11.2f} {fig.p50_ms / base.p50_ms:11.2f}")
-        shim_fig = results["shim"]
-        print(f"target: shim throughput >= 0.95x celery: {shim_fig.throughput / base.throughput:.2f}x; "
-              f"shim p50 <= 1.10x celery: {shim_fig.p50_ms / base.p50_ms:.2f}x")
+        rounds: list[dict[str, Figures]] = []
+        for index in range(args.rounds):
+            results: dict[str, Figures] = {}
+            for name in round_order(index):
+                client.flushdb()
+                results[name] = run_system(name, url, args)
+            rounds.append(results)
+        report(rounds, args, url)
     finally:
         client.close()
         if embedded is not None:

@@ -55,6 +55,9 @@ class Broker:
         self.delay_queues: set[str] = set()
         self.actor_options: set[str] = set()
         self.middleware: list[Middleware] = []
+        # Per hook name: the middleware list it was computed for, and the middleware that
+        # override the hook. The base hooks are no-ops, so skipping them changes nothing.
+        self._hooks: dict[str, tuple[tuple[Middleware, ...], tuple[Middleware, ...]]] = {}
         if middleware is None:
             from .middleware import default_middleware
 
@@ -62,10 +65,26 @@ class Broker:
         for item in middleware:
             self.add_middleware(item)
 
+    def _hooked(self, name: str) -> tuple[Middleware, ...]:
+        """The middleware (in order) whose ``name`` hook is not the base class's no-op."""
+        current = tuple(self.middleware)
+        cached = self._hooks.get(name)
+        if cached is not None and cached[0] == current:
+            return cached[1]
+        from .middleware.middleware import Middleware
+
+        base = getattr(Middleware, name, None)
+        hooked = tuple(
+            item for item in current
+            if base is None or getattr(type(item), name, None) is not base or name in getattr(item, "__dict__", ())
+        )
+        self._hooks[name] = (current, hooked)
+        return hooked
+
     def emit_before(self, signal: str, *args: Any, **kwargs: Any) -> None:
         """Call ``before_<signal>`` on each middleware in order; MiddlewareErrors propagate."""
         name = "before_" + signal
-        for item in self.middleware:
+        for item in self._hooked(name):
             try:
                 getattr(item, name)(self, *args, **kwargs)
             except MiddlewareError:
@@ -76,7 +95,7 @@ class Broker:
     def emit_after(self, signal: str, *args: Any, **kwargs: Any) -> None:
         """Call ``after_<signal>`` on each middleware in reverse order; failures are logged."""
         name = "after_" + signal
-        for item in reversed(self.middleware):
+        for item in reversed(self._hooked(name)):
             try:
                 getattr(item, name)(self, *args, **kwargs)
             except Exception:
@@ -218,19 +237,19 @@ class Consumer:
 class MessageProxy:
     """A received message plus its processing state (failed flag, stuffed exception)."""
 
-    if TYPE_CHECKING:
-        queue_name: str
-        actor_name: str
-        args: tuple[Any, ...]
-        kwargs: dict[str, Any]
-        options: dict[str, Any]
-        message_id: str
-        message_timestamp: int
-
     def __init__(self, message: Message[Any]) -> None:
         self.failed = False
         self._message = message
         self._exception: BaseException | None = None
+        # Hooks read these on every message; plain attributes spare a __getattr__ each time.
+        # The option dict is the message's own, so middleware edits reach the message.
+        self.queue_name = message.queue_name
+        self.actor_name = message.actor_name
+        self.args = message.args
+        self.kwargs = message.kwargs
+        self.options = message.options
+        self.message_id = message.message_id
+        self.message_timestamp = message.message_timestamp
 
     @property
     def message(self) -> Message[Any]:

@@ -8,14 +8,12 @@ the task runs, so actors declared after a worker started work too.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import threading
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import redis
+from celery.utils.saferepr import saferepr
 
 from ..broker import Broker, MessageProxy
 from ..common import current_millis, dq_name, q_name, xq_name
@@ -24,6 +22,7 @@ from ..message import Message
 from ..middleware.time_limit import TimeLimit, resolve_time_limit
 from ..processing import handle_received
 from .celery_app import DISPATCH_TASK_NAME, build_app, celery_limits, max_countdown_s
+from .running import DEFAULT_MARKER_DELAY_MS, RunningMarkers, RunningMessage
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -37,18 +36,7 @@ DEFAULT_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_VISIBILITY_TIMEOUT_S = 3600
 DEAD_LETTER_LIMIT = 10_000
 RUNNING_KEY_SLACK_MS = 60_000
-
-
-@dataclass(frozen=True)
-class RunningMessage:
-    """Where a message is running: enough for another process to find and stop it."""
-
-    message_id: str
-    actor_name: str
-    hostname: str
-    pid: int
-    thread_id: int
-    started_at: int
+ARGSREPR_MAXSIZE = 1024
 
 
 class RedisBroker(Broker):
@@ -62,6 +50,9 @@ class RedisBroker(Broker):
         visibility_timeout_s: Redis visibility timeout: an unacknowledged message is
             redelivered after this long, so every actor's time limit must be shorter.
         client: A Redis client for the shim's own keys; built from ``url`` when omitted.
+        running_marker_delay_ms: A message running this long gets a marker that
+            :meth:`get_running` reads (written by a background thread, so shorter messages cost
+            no Redis round trip); 0 writes it as the message starts; None writes none.
     """
 
     def __init__(
@@ -72,6 +63,7 @@ class RedisBroker(Broker):
         namespace: str = "dramatiq",
         visibility_timeout_s: int = DEFAULT_VISIBILITY_TIMEOUT_S,
         client: redis.Redis | None = None,
+        running_marker_delay_ms: int | None = DEFAULT_MARKER_DELAY_MS,
     ) -> None:
         if not isinstance(visibility_timeout_s, int) or visibility_timeout_s < 2:
             raise ValueError(f"visibility_timeout_s must be an integer >= 2, got {visibility_timeout_s!r}")
@@ -79,6 +71,10 @@ class RedisBroker(Broker):
         self.namespace = namespace
         self.visibility_timeout_s = visibility_timeout_s
         self.client = client or redis.Redis.from_url(self.url)
+        self.running_markers = (
+            None if running_marker_delay_ms is None
+            else RunningMarkers(self.client, namespace, delay_ms=running_marker_delay_ms)
+        )
         self._engines: list[CeleryEngine] = []
         self._lock = threading.Lock()
         super().__init__(middleware)
@@ -152,6 +148,10 @@ class RedisBroker(Broker):
             if limits.time_limit is not None:
                 options["soft_time_limit"] = limits.soft_time_limit
                 options["time_limit"] = limits.time_limit
+        # Celery would repr the whole envelope for its argsrepr header; the actor's own
+        # arguments cost what a plain task's do and say more in Celery's logs and monitors.
+        options["argsrepr"] = saferepr(message.args, ARGSREPR_MAXSIZE)
+        options["kwargsrepr"] = saferepr(message.kwargs, ARGSREPR_MAXSIZE)
         self.app.send_task(DISPATCH_TASK_NAME, args=(message.asdict(),), kwargs=kwargs, **options)
 
     # -- receiving ---------------------------------------------------------------------
@@ -163,40 +163,34 @@ class RedisBroker(Broker):
             self._publish(message, not_before)
             return
         proxy = MessageProxy(message)
-        running_key = self._running_key(message.message_id)
-        self._mark_running(running_key, message)
+        markers = self.running_markers
+        if markers is not None:
+            markers.begin(message.message_id, message.actor_name, self._marker_ttl_ms(message))
         try:
             handle_received(self, proxy, _ack, self._dead_letter)
         finally:
-            self.client.delete(running_key)
+            if markers is not None:
+                markers.end(message.message_id)
             proxy.clear_exception()
 
-    def _running_key(self, message_id: str) -> str:
-        return f"{self.namespace}:running:{message_id}"
-
-    def _mark_running(self, key: str, message: Message[Any]) -> None:
+    def _marker_ttl_ms(self, message: Message[Any]) -> int | None:
         try:
             limit = self._time_limit_of(message.options, self.get_actor(message.actor_name))
         except ActorNotFound:
             limit = None
-        ttl = int(limit + RUNNING_KEY_SLACK_MS) if limit is not None and limit != float("inf") else None
-        info = {
-            "message_id": message.message_id,
-            "actor_name": message.actor_name,
-            "hostname": socket.gethostname(),
-            "pid": os.getpid(),
-            "thread_id": threading.get_ident(),
-            "started_at": current_millis(),
-        }
-        self.client.set(key, json.dumps(info), px=ttl)
+        return int(limit + RUNNING_KEY_SLACK_MS) if limit is not None and limit != float("inf") else None
 
     def get_running(self, message_id: str) -> RunningMessage | None:
-        """Where a message is running right now (host, pid, thread), or None."""
-        data: Any = self.client.get(self._running_key(message_id))
-        if data is None:
-            return None
-        fields: dict[str, Any] = json.loads(data)
-        return RunningMessage(**fields)
+        """Where a message is running right now (host, pid, thread), or None.
+
+        A message shows up once it has run for ``running_marker_delay_ms``.
+
+        Raises:
+            RuntimeError: When the broker was built with ``running_marker_delay_ms=None``.
+        """
+        if self.running_markers is None:
+            raise RuntimeError("running markers are off: RedisBroker(running_marker_delay_ms=None)")
+        return self.running_markers.get(message_id)
 
     def _dead_letter(self, message: MessageProxy) -> None:
         key = f"{self.namespace}:{xq_name(message.queue_name)}"
@@ -252,6 +246,8 @@ class RedisBroker(Broker):
 
     def close(self) -> None:
         """Release Celery's and the shim's connections."""
+        if self.running_markers is not None:
+            self.running_markers.close()
         self.app.close()
         self.client.close()
 

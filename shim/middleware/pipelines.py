@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..message import Message
 from .middleware import Middleware
 
 if TYPE_CHECKING:
@@ -26,8 +27,6 @@ class Pipelines(Middleware):
         result: Any | None = None,
         exception: BaseException | None = None,
     ) -> None:
-        from ..message import Message
-
         if exception is not None or message.failed:
             return
         actor = broker.get_actor(message.actor_name)

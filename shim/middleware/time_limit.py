@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from time import monotonic, sleep
 from typing import TYPE_CHECKING, Any
@@ -75,12 +76,18 @@ class _DeadlineManager:
         self.deadlines: dict[int, float | None] = {}
         self.lock = threading.RLock()
         self._thread: threading.Thread | None = None
+        self._pid = 0
 
     def ensure_started(self) -> None:
+        # Called for every message: the common case must not take the lock. The thread never
+        # returns, so only a fork (a new process without it) calls for a new one.
+        if self._pid == os.getpid():
+            return
         with self.lock:
-            if self._thread is None or not self._thread.is_alive():
+            if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="shim-time-limit", daemon=True)
                 self._thread.start()
+                self._pid = os.getpid()
 
     def add_timeout(self, thread_id: int, ttl: float) -> None:
         with self.lock:
@@ -100,7 +107,11 @@ class _DeadlineManager:
 
     def _run(self) -> None:
         while True:
-            for thread_id in self._expired():
-                self.logger.warning("Time limit exceeded. Raising exception in worker thread %r.", thread_id)
-                raise_thread_exception(thread_id, TimeLimitExceeded)
+            try:
+                for thread_id in self._expired():
+                    self.logger.warning("Time limit exceeded. Raising exception in worker thread %r.", thread_id)
+                    raise_thread_exception(thread_id, TimeLimitExceeded)
+            except Exception:
+                # ensure_started trusts this thread to live as long as its process.
+                self.logger.exception("The time limit thread failed to interrupt a thread.")
             sleep(self.interval)

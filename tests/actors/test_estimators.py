@@ -12,7 +12,7 @@ from sklearn.ensemble import RandomForestClassifier
 from actors.checkpoints import Checkpoint
 from actors.engine import run_training
 from actors.errors import DeadlineExceeded, JobCancelled
-from actors.estimators import build_estimator, fit_estimator, forest_batches
+from actors.estimators import RF_MAX_BATCH, build_estimator, fit_estimator, next_forest_batch
 from actors.families import resolve_hyperparameters
 from actors.options import DatasetRef, EngineOptions
 from tests.actors.engine_helpers import training_graph
@@ -43,7 +43,7 @@ def _data(sklearn_frames: dict[str, pd.DataFrame]) -> tuple[np.ndarray, np.ndarr
 
 
 @pytest.mark.parametrize(("model_type", "stop_at", "expected"), [
-    ("xgboost", 5, 5), ("lightgbm", 5, 5), ("random_forest", 1, 10),
+    ("xgboost", 5, 5), ("lightgbm", 5, 5), ("random_forest", 1, 1),
 ])
 def test_should_stop_firing_mid_fit_stops_within_one_round_or_batch(
     model_type: str, stop_at: int, expected: int, sklearn_frames: dict[str, pd.DataFrame]
@@ -83,7 +83,10 @@ def test_the_batched_forest_equals_a_one_shot_fit_with_the_same_seed(sklearn_fra
     fit_estimator("random_forest", batched, x, y, Checkpoint(None, progress.append))
 
     one_shot = RandomForestClassifier(n_estimators=23, random_state=3, n_jobs=2).fit(x, y)
-    assert [e["completed"] for e in progress] == forest_batches(23) == [10, 20, 23]
+    completed = [e["completed"] for e in progress]
+    assert completed[0] == 1
+    assert completed == sorted(completed)
+    assert completed[-1] == 23
     assert len(batched.estimators_) == 23
     assert batched.get_params()["warm_start"] is False
     np.testing.assert_array_equal(batched.predict_proba(x), one_shot.predict_proba(x))
@@ -139,14 +142,25 @@ def test_a_linear_model_is_checked_before_and_after_its_fit(sklearn_frames: dict
     assert hasattr(estimator, "coef_")
 
 
-def test_a_large_forest_still_stops_within_one_batch_of_ten_trees(sklearn_frames: dict[str, pd.DataFrame]) -> None:
+def test_a_large_forest_still_stops_within_one_batch(sklearn_frames: dict[str, pd.DataFrame]) -> None:
     x, y = _data(sklearn_frames)
     resolved = resolve_hyperparameters("random_forest", {"n_estimators": 5000}, "classification", random_state=0,
                                        n_jobs=1)
-    stopper = StopAfter(11)  # fires after the second batch of ten
+    stopper = StopAfter(11)
 
     with pytest.raises(JobCancelled):
         fit_estimator("random_forest", build_estimator("random_forest", "classification", resolved), x, y,
                       Checkpoint(stopper.should_stop, stopper.on_progress))
 
-    assert stopper.fitted_units() == 20
+    completed = [e["completed"] for e in stopper.events if e["stage"] == "fit"]
+    before_stop = max(c for c in completed if c < 11)
+    assert 11 <= stopper.fitted_units() <= before_stop + RF_MAX_BATCH
+    assert stopper.fitted_units() < 5000
+
+
+def test_forest_batches_start_with_one_tree_then_follow_the_time_per_tree() -> None:
+    assert next_forest_batch(0, 100, None) == 1
+    assert next_forest_batch(1, 100, 0.01) == 10  # about 0.1 s of trees
+    assert next_forest_batch(1, 100, 0.5) == 1  # slow trees: one at a time
+    assert next_forest_batch(1, 100, 1e-6) == RF_MAX_BATCH
+    assert next_forest_batch(95, 100, 0.001) == 5  # never past the total

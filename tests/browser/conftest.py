@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import redis
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from server.redis_server import EmbeddedRedis
 from store.engine import create_engine, create_session_factory
 from store.users import create_user
 
@@ -98,15 +98,14 @@ def chromium_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def live_server(
-    chromium_path: Path, redis_server_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    """``mlw serve`` with one worker, on a free port, until the end of the session."""
-    client = redis.Redis.from_url(redis_server_url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
+def live_server(chromium_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """``mlw serve`` with one worker, on a free port and a private Redis, until the end of the session.
+
+    The Redis is its own so that this long-lived worker never consumes (and drops) the
+    training messages that other tests send on the shared test Redis.
+    """
+    private_redis = EmbeddedRedis().start()
+    redis_server_url = private_redis.url
     data_dir = tmp_path_factory.mktemp("mlw-ui")
     port = _free_port()
     log = data_dir / "serve.log"
@@ -134,6 +133,7 @@ def live_server(
         yield server
     finally:
         _stop(proc)
+        private_redis.close()
 
 
 async def _create_user(database_url: str, name: str) -> str:
@@ -176,12 +176,22 @@ def browser(chromium_path: Path) -> Iterator[Browser]:
     Playwright's sync API keeps an event loop running in the main thread while it is
     started; module scope stops it before any other module's asyncio tests run.
     """
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    # Playwright replaces the thread's current event loop with its own; the loop it
+    # replaces would then be garbage-collected unclosed (a ResourceWarning that fails a
+    # later test), so close it now and leave no loop behind.
+    previous = asyncio.get_event_loop_policy()._local._loop  # type: ignore[attr-defined]
+    if previous is not None and not previous.is_running():
+        previous.close()
+    asyncio.set_event_loop(None)
+    try:
+        with sync_playwright() as playwright:
+            instance = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
+            try:
+                yield instance
+            finally:
+                instance.close()
+    finally:
+        asyncio.set_event_loop(None)
 
 
 @pytest.fixture

@@ -67,7 +67,11 @@ def test_actors_retry_time_out_run_async_and_abort_in_a_separate_worker_process(
     while client.get("started:job-1") is None:
         assert time.monotonic() < deadline, "the training actor never started"
         time.sleep(0.02)
+    # The marker is written once the message has run for running_marker_delay_ms.
     running = actors.broker.get_running(job.message_id)
+    while running is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+        running = actors.broker.get_running(job.message_id)
     assert running is not None and running.pid == int(client.get("started:job-1") or 0)
     abort(job.message_id, abort_timeout=500, broker=actors.broker)
     with pytest.raises(ResultFailure) as aborted:

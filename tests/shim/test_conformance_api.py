@@ -177,3 +177,26 @@ def test_stub_join_times_out_and_fail_fast_reraises_the_actor_error(stub_env: En
     assert stub_env.broker.dead_letters == []
     with pytest.raises(dq.QueueNotFound):
         stub_env.broker.join("nope")
+
+
+def test_hooks_follow_the_middleware_list_as_it_changes(stub_env: Env) -> None:
+    mw = stub_env.impl.mod("middleware")
+    broker = stub_env.broker
+    seen: list[tuple[str, str]] = []
+    broker.declare_queue("first")
+
+    class Late(mw.Middleware):  # type: ignore[misc, name-defined]
+        def after_declare_queue(self, broker: Any, queue_name: str) -> None:
+            seen.append(("class", queue_name))
+
+    late = Late()
+    broker.add_middleware(late)
+    seen.clear()
+    broker.declare_queue("second")
+    plain = mw.Middleware()
+    plain.before_declare_queue = lambda broker, queue_name: seen.append(("instance", queue_name))
+    broker.middleware.append(plain)
+    broker.declare_queue("third")
+    broker.middleware.remove(late)
+    broker.declare_queue("fourth")
+    assert seen == [("class", "second"), ("instance", "third"), ("class", "third"), ("instance", "fourth")]

@@ -43,6 +43,7 @@ def test_the_message_id_is_the_celery_task_id_of_the_one_dispatcher_task(redis_u
     assert raw["headers"]["id"] == message.message_id
     assert raw["headers"]["task"] == "shim.dispatch"
     assert raw["content-type"] == "application/json"
+    assert raw["headers"]["argsrepr"] == "(1,)" and raw["headers"]["kwargsrepr"] == "{}"
     broker.close()
 
 
