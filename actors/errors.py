@@ -1,6 +1,6 @@
-"""Errors raised by the ML engine.
+"""Errors raised by the actors package: the ML engine and the job services.
 
-Every failure the engine reports is an :class:`EngineError` carrying a stable ``code``
+One root, :class:`ActorsError`. Every failure the engine reports is an :class:`EngineError` carrying a stable ``code``
 (stored on the job as ``error_code``), the dotted ``field`` path of the offending input
 when one exists, a human ``message`` and JSON-ready ``details``.
 """
@@ -10,7 +10,11 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 
-class EngineError(Exception):
+class ActorsError(Exception):
+    """Base class of every error the ``actors`` package raises on purpose."""
+
+
+class EngineError(ActorsError):
     """Raised when the ML engine cannot validate or run a training job.
 
     Attributes:
@@ -102,7 +106,7 @@ class DeadlineExceeded(JobStopped):
     default_code = "timeout"
 
 
-class ServiceError(Exception):
+class ServiceError(ActorsError):
     """Base of the errors the job services (submit, cancel) raise besides engine errors.
 
     Attributes:

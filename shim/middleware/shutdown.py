@@ -64,9 +64,13 @@ class ShutdownNotifications(Middleware):
         result: Any | None = None,
         exception: BaseException | None = None,
     ) -> None:
-        with self.lock:
-            self.notifications.discard(threading.get_ident())
+        self._forget(threading.get_ident())
 
     def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
-        with self.lock:
-            self.notifications.discard(threading.get_ident())
+        self._forget(threading.get_ident())
+
+    def _forget(self, thread_id: int) -> None:
+        # Most messages never opt in: skip the lock when there is nothing to remove.
+        if thread_id in self.notifications:
+            with self.lock:
+                self.notifications.discard(thread_id)

@@ -69,11 +69,19 @@ class TimeLimit(Middleware):
         self.manager.remove_timeout(threading.get_ident())
 
 
+class _Deadline:
+    __slots__ = ("at", "fired")
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+        self.fired = False
+
+
 class _DeadlineManager:
     def __init__(self, interval: int, logger: logging.Logger) -> None:
         self.interval = interval / 1000
         self.logger = logger
-        self.deadlines: dict[int, float | None] = {}
+        self.deadlines: dict[int, _Deadline | None] = {}
         self.lock = threading.RLock()
         self._thread: threading.Thread | None = None
         self._pid = 0
@@ -89,26 +97,34 @@ class _DeadlineManager:
                 self._thread.start()
                 self._pid = os.getpid()
 
+    # Each worker thread only ever writes its own slot, and a dict item assignment is atomic,
+    # so the per-message calls take no lock; the checker reads a snapshot and marks the
+    # deadline object it saw, never the slot, so it cannot erase the next message's deadline.
     def add_timeout(self, thread_id: int, ttl: float) -> None:
-        with self.lock:
-            self.deadlines[thread_id] = monotonic() + ttl / 1000
+        self.deadlines[thread_id] = _Deadline(monotonic() + ttl / 1000)
 
     def remove_timeout(self, thread_id: int) -> None:
-        with self.lock:
-            self.deadlines[thread_id] = None
+        self.deadlines[thread_id] = None
 
     def _expired(self) -> list[int]:
         now = monotonic()
-        with self.lock:
-            expired = [tid for tid, deadline in self.deadlines.items() if deadline is not None and now >= deadline]
-            for tid in expired:
-                self.deadlines[tid] = None
+        expired: list[int] = []
+        for thread_id, deadline in list(self.deadlines.items()):
+            if deadline is not None and not deadline.fired and now >= deadline.at:
+                deadline.fired = True
+                expired.append(thread_id)
         return expired
+
+    def _still_running(self, thread_id: int) -> bool:
+        deadline = self.deadlines.get(thread_id)
+        return deadline is not None and deadline.fired
 
     def _run(self) -> None:
         while True:
             try:
                 for thread_id in self._expired():
+                    if not self._still_running(thread_id):
+                        continue
                     self.logger.warning("Time limit exceeded. Raising exception in worker thread %r.", thread_id)
                     raise_thread_exception(thread_id, TimeLimitExceeded)
             except Exception:
