@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -93,6 +94,12 @@ class Watcher:
                 self.progress.add(event["job_id"])
             elif "seq" in event:
                 self.arrivals[(event["job_id"], event["status"])] = time.perf_counter()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
     async def wait(self, job_id: str, status: str, within_s: float = 120.0) -> float:
         deadline = time.monotonic() + within_s
@@ -179,6 +186,7 @@ async def run(args: argparse.Namespace, redis_url: str, workdir: Path) -> None:
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
+        await watcher.stop()
         await client.aclose()
         broker.close()
         await engine.dispose()

@@ -58,6 +58,23 @@ def run(script: Path) -> tuple[int, str, float]:
     return proc.returncode, output.strip(), time.monotonic() - started
 
 
+def _sections(path: Path) -> dict[str, list[str]]:
+    """The per-script sections of an existing benchmarks file, by script name."""
+    if not path.exists():
+        return {}
+    sections: dict[str, list[str]] = {}
+    current: str | None = None
+    for line in path.read_text().splitlines():
+        if line.startswith("## ") and line[3:].strip() != "Machine":
+            current = line[3:].strip()
+            sections[current] = []
+        elif line.startswith("## "):
+            current = None
+        if current is not None:
+            sections[current].append(line)
+    return sections
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="*", default=None, help="script names (without .py) to run")
@@ -76,14 +93,20 @@ def main() -> int:
         *machine(),
         "",
     ]
+    previous = _sections(Path(args.output)) if args.only else {}
     failures = 0
-    for script in chosen:
+    for script in scripts():
+        if script not in chosen:
+            if script.stem in previous:  # --only: keep the figures of the scripts not rerun
+                lines += previous[script.stem]
+            continue
         print(f"== {script.name}", flush=True)
         code, output, seconds = run(script)
         print(output, flush=True)
         failures += code != 0
         doc = (script.read_text().split('"""')[1].strip().splitlines() or [""])[0]
-        command = f"`.venv/bin/python bench/{script.name}` — exit {code}, {seconds:.0f} s"
+        when = f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, load average {os.getloadavg()[0]:.2f}"
+        command = f"`.venv/bin/python bench/{script.name}` — exit {code}, {seconds:.0f} s, finished {when}"
         lines += [f"## {script.stem}", "", doc, "", command, "", "```", output, "```", ""]
     Path(args.output).write_text("\n".join(lines) + "\n")
     print(f"wrote {args.output}")

@@ -31,9 +31,12 @@ def bearer_token(request: web.Request) -> str:
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("send 'Authorization: Bearer <token>' (create one with 'mlw users create')")
+        raise Unauthorized(
+            "send 'Authorization: Bearer <token>' (create one with 'mlw users create')",
+            details={"field": "Authorization"},
+        )
     if len(token) > MAX_TOKEN_CHARS:
-        raise Unauthorized("the bearer token is not valid")
+        raise Unauthorized("the bearer token is not valid", details={"field": "Authorization"})
     return token
 
 
@@ -56,7 +59,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     async with request.app[SESSIONS].begin() as session:
         user = await authenticate(session, token)
     if user is None:
-        raise Unauthorized("the bearer token is unknown or revoked")
+        raise Unauthorized(
+            "the bearer token is unknown or revoked, or has expired", details={"field": "Authorization"}
+        )
     request[USER] = user
     request[READER] = Reader(user_id=user.id, is_admin=user.is_admin)
     return await handler(request)

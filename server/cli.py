@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import importlib.util
 import sys
 from collections.abc import Sequence
@@ -36,7 +37,20 @@ def _parser() -> argparse.ArgumentParser:
     create = users_sub.add_parser("create", help="create a user and print a new API token")
     create.add_argument("name")
     create.add_argument("--admin", action="store_true", help="the user may read every user's objects")
+    create.add_argument(
+        "--expires-in", type=_days, metavar="DAYS", help="the token expires after DAYS days (default: never)"
+    )
     return parser
+
+
+def _days(text: str) -> float:
+    try:
+        days = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--expires-in: {text!r} is not a number of days") from None
+    if not 0 < days <= 3650 or days != days:
+        raise argparse.ArgumentTypeError(f"--expires-in: must be more than 0 and at most 3650 days, got {text}")
+    return days
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -61,15 +75,18 @@ def _migrate(settings: Settings) -> int:
     return 0
 
 
-async def _create_user(settings: Settings, name: str, is_admin: bool) -> str:
+async def _create_user(settings: Settings, name: str, is_admin: bool, expires_in_days: float | None = None) -> str:
     from store.engine import create_engine, create_session_factory
     from store.users import create_user
 
+    expires_in = dt.timedelta(days=expires_in_days) if expires_in_days is not None else None
     engine = create_engine(settings.database_url)
     try:
         async with create_session_factory(engine).begin() as session:
-            user, token = await create_user(session, name, is_admin=is_admin)
+            user, token = await create_user(session, name, is_admin=is_admin, expires_in=expires_in)
         print(f"created {'admin ' if user.is_admin else ''}user {user.name!r} (id {user.id})")
+        if expires_in is not None:
+            print(f"the token expires in {expires_in_days:g} day(s)")
         return token
     finally:
         await engine.dispose()
@@ -77,7 +94,7 @@ async def _create_user(settings: Settings, name: str, is_admin: bool) -> str:
 
 def _users_create(settings: Settings, args: argparse.Namespace) -> int:
     _migrate_quietly(settings)
-    token = asyncio.run(_create_user(settings, args.name, args.admin))
+    token = asyncio.run(_create_user(settings, args.name, args.admin, args.expires_in))
     print("API token (shown once; keep it secret):")
     print(token)
     return 0

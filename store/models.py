@@ -72,6 +72,8 @@ class ApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]
+    expires_at: Mapped[dt.datetime | None]
+    """After this instant the token is refused; ``None`` means it never expires."""
 
 
 class DatasetSource(Base):

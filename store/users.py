@@ -17,6 +17,7 @@ from store.types import utcnow
 
 MAX_NAME = 200
 LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
+MAX_EXPIRES_IN = dt.timedelta(days=3650)
 
 
 def hash_token(token: str) -> str:
@@ -33,17 +34,38 @@ def _check_name(name: str) -> str:
     return name
 
 
-async def create_user(session: AsyncSession, name: str, *, is_admin: bool = False) -> tuple[User, str]:
+def _check_expires_in(expires_in: dt.timedelta | None) -> dt.timedelta | None:
+    if expires_in is None:
+        return None
+    if not isinstance(expires_in, dt.timedelta):
+        raise InvalidInput("expires_in", "must be a duration (timedelta) or None")
+    if expires_in <= dt.timedelta(0):
+        raise InvalidInput("expires_in", "must be positive")
+    if expires_in > MAX_EXPIRES_IN:
+        raise InvalidInput("expires_in", f"must be at most {MAX_EXPIRES_IN.days} days; use None for no expiry")
+    return expires_in
+
+
+async def create_user(
+    session: AsyncSession, name: str, *, is_admin: bool = False, expires_in: dt.timedelta | None = None
+) -> tuple[User, str]:
     """Create a user and its first token.
+
+    Args:
+        session: A write transaction.
+        name: The unique user name.
+        is_admin: The user may read every user's objects.
+        expires_in: How long the first token stays valid; ``None`` means it never expires.
 
     Returns:
         The user and the plaintext token (only its hash is stored: show it once).
 
     Raises:
         DuplicateName: the name is taken.
-        InvalidInput: the name is empty or too long.
+        InvalidInput: the name is empty or too long, or ``expires_in`` is not positive.
     """
     name = _check_name(name)
+    _check_expires_in(expires_in)
     if await get_user_by_name(session, name) is not None:
         raise DuplicateName("user", name)
     user = User(name=name, is_admin=is_admin, created_at=utcnow())
@@ -53,7 +75,7 @@ async def create_user(session: AsyncSession, name: str, *, is_admin: bool = Fals
             session.add(user)
     except IntegrityError:
         raise DuplicateName("user", name) from None
-    token = await issue_token(session, user.id)
+    token = await issue_token(session, user.id, expires_in=expires_in)
     return user, token
 
 
@@ -74,15 +96,24 @@ async def get_user_by_name(session: AsyncSession, name: str) -> User | None:
     return (await session.scalars(select(User).where(User.name == name))).one_or_none()
 
 
-async def issue_token(session: AsyncSession, user_id: str) -> str:
+async def issue_token(session: AsyncSession, user_id: str, *, expires_in: dt.timedelta | None = None) -> str:
     """Create a new token for ``user_id`` and return it in plaintext (stored hashed).
+
+    Args:
+        session: A write transaction.
+        user_id: The token's owner.
+        expires_in: How long the token stays valid; ``None`` means it never expires.
 
     Raises:
         NotFound: the user does not exist.
+        InvalidInput: ``expires_in`` is not positive or longer than ten years.
     """
+    expires_in = _check_expires_in(expires_in)
     await get_user(session, user_id)
     token = secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user_id, token_sha256=hash_token(token), created_at=utcnow()))
+    now = utcnow()
+    expires_at = now + expires_in if expires_in is not None else None
+    session.add(ApiToken(user_id=user_id, token_sha256=hash_token(token), created_at=now, expires_at=expires_at))
     await session.flush()
     return token
 
@@ -109,8 +140,12 @@ async def revoke_user_tokens(session: AsyncSession, user_id: str) -> int:
     return len(result.all())
 
 
-async def authenticate(session: AsyncSession, token: str) -> User | None:
+async def authenticate(session: AsyncSession, token: str, *, now: dt.datetime | None = None) -> User | None:
     """The user owning a live ``token``, or ``None``; records ``last_used_at``.
+
+    A token is live when it exists, is not revoked and has not expired (``expires_at`` in
+    the past); the three cases look the same to the caller. ``now`` defaults to the
+    current time (tests pass a clock reading).
 
     The lookup is by the token's hash (so the index never sees the token), and the stored
     hash is compared in constant time before it is trusted. ``last_used_at`` is written at
@@ -124,7 +159,9 @@ async def authenticate(session: AsyncSession, token: str) -> User | None:
         return None
     if row.revoked_at is not None:
         return None
-    now = utcnow()
+    now = now or utcnow()
+    if row.expires_at is not None and now >= row.expires_at:
+        return None
     # Throttled so that a burst of requests does not turn every read into a write.
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
         row.last_used_at = now

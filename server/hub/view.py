@@ -65,7 +65,7 @@ async def _authenticate(hub: Hub, request: web.Request, ws: web.WebSocketRespons
         raise AuthError("unauthorized: the token is not valid")
     principal = await hub.source.authenticate(token)
     if principal is None:
-        raise AuthError("unauthorized: the token is unknown or revoked")
+        raise AuthError("unauthorized: the token is unknown or revoked, or has expired")
     return principal
 
 
