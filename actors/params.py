@@ -131,9 +131,9 @@ class Param:
     def _bounded(self, number: float, field: str, error: ErrorClass) -> Any:
         low, high = self.minimum, self.maximum
         if low is not None and (number < low or (self.exclusive_minimum and number == low)):
-            raise error(f"must be {'>' if self.exclusive_minimum else '>='} {low}, got {number}", field=field)
+            raise error(f"must be {'>' if self.exclusive_minimum else '>='} {low}, got {_number(number)}", field=field)
         if high is not None and (number > high or (self.exclusive_maximum and number == high)):
-            raise error(f"must be {'<' if self.exclusive_maximum else '<='} {high}, got {number}", field=field)
+            raise error(f"must be {'<' if self.exclusive_maximum else '<='} {high}, got {_number(number)}", field=field)
         return number
 
     def _columns(self, value: Any, field: str, error: ErrorClass) -> list[str]:
@@ -215,6 +215,12 @@ def _as_float(value: Any, field: str, error: ErrorClass) -> float:
     if not math.isfinite(number):
         raise error(f"must be a finite number, got {value}", field=field)
     return number
+
+
+def _number(value: float) -> str:
+    # int(1e308) has 309 digits: an error message shows its magnitude, not every digit.
+    text = str(value)
+    return text if len(text) <= 20 else f"{value:.6g}"
 
 
 def _show(value: Any) -> str:

@@ -8,7 +8,7 @@ The systems are interleaved over ``--rounds`` rounds (the order rotates each rou
 every ratio to plain Celery is taken inside one round, then the median over rounds is
 printed, so a burst of load from other processes skews one round, not one system.
 
-    .venv/bin/python bench/shim_dispatch.py [--jobs 5000] [--serial 300] [--rounds 3]
+    .venv/bin/python bench/shim_dispatch.py [--jobs 5000] [--serial 300] [--rounds 5]
         [--concurrency 4] [--redis-url redis://127.0.0.1:6379/4]
 """
 
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=positive, default=5000)
     parser.add_argument("--serial", type=positive, default=300)
-    parser.add_argument("--rounds", type=positive, default=3)
+    parser.add_argument("--rounds", type=positive, default=5)
     parser.add_argument("--concurrency", type=positive, default=4)
     parser.add_argument("--redis-url", default="")
     args = parser.parse_args(argv)

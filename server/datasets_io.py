@@ -21,6 +21,8 @@ from server.errors import BadRequest, PayloadTooLarge, UnprocessableEntity
 
 CHUNK_BYTES = 256 * 1024
 MAX_NAME_CHARS = 255
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+"""Room for boundaries, part headers and the ``name`` field on top of the file's own limit."""
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,12 @@ async def _read_text_field(part: BodyPartReader, field: str) -> str:
     if len(raw) > 4 * MAX_NAME_CHARS:
         raise UnprocessableEntity(f"{field} is too long", details={"field": field})
     try:
-        return raw.decode("utf-8").strip()
+        text = raw.decode("utf-8").strip()
     except UnicodeDecodeError:
         raise UnprocessableEntity(f"{field} must be UTF-8 text", details={"field": field}) from None
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise UnprocessableEntity(f"{field} must not contain control characters", details={"field": field})
+    return text
 
 
 async def _stream_to(part: BodyPartReader, path: Path, max_bytes: int) -> tuple[int, str, bytes]:
@@ -97,6 +102,13 @@ async def receive_upload(request: web.Request, tmp_dir: Path, max_bytes: int) ->
     """
     if not request.content_type.startswith("multipart/"):
         raise BadRequest("upload the dataset as multipart/form-data with a 'file' field", details={"field": "file"})
+    declared = request.content_length
+    if declared is not None and declared > max_bytes + MULTIPART_OVERHEAD_BYTES:
+        # Refused before a byte is read: a client announcing 1 GB gets its answer at once.
+        raise PayloadTooLarge(
+            f"the declared body size ({declared} bytes) exceeds data.max_upload_mb ({max_bytes // (1024 * 1024)} MB)",
+            details={"field": "file", "limit_bytes": max_bytes, "declared_bytes": declared},
+        )
     path = await asyncio.to_thread(_temp_file, tmp_dir)
     try:
         return await _receive(request, path, max_bytes)
@@ -107,9 +119,16 @@ async def receive_upload(request: web.Request, tmp_dir: Path, max_bytes: int) ->
 
 async def _receive(request: web.Request, path: Path, max_bytes: int) -> Upload:
     try:
-        reader = await request.multipart()
+        return await _read_parts(request, path, max_bytes)
     except (ValueError, AssertionError) as exc:
-        raise BadRequest(f"malformed multipart body: {exc}", details={"field": "file"}) from None
+        # aiohttp's multipart reader signals a body that ends early (no closing boundary) this way.
+        raise BadRequest(
+            f"malformed or truncated multipart body: {exc or type(exc).__name__}", details={"field": "file"}
+        ) from None
+
+
+async def _read_parts(request: web.Request, path: Path, max_bytes: int) -> Upload:
+    reader = await request.multipart()
     name: str | None = None
     received: tuple[int, str, bytes] | None = None
     filename, content_type = "", ""

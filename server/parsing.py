@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from typing import Any, TypeVar
@@ -9,10 +10,59 @@ from typing import Any, TypeVar
 import pydantic
 from aiohttp import web
 
-from server.errors import BadRequest, PayloadTooLarge, validation_error
+from server.errors import BadRequest, PayloadTooLarge, UnprocessableEntity, validation_error
 from server.keys import SETTINGS
 
 M = TypeVar("M", bound=pydantic.BaseModel)
+
+MAX_JSON_INT = 2**63 - 1
+"""Larger integers are refused: neither the databases' JSON nor JavaScript clients keep them exactly."""
+
+
+def _number_problem(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, got {value!r} (NaN and Infinity are not JSON)"
+    if isinstance(value, int) and abs(value) > MAX_JSON_INT:
+        return f"must be an integer of at most {MAX_JSON_INT} in magnitude, got one of {len(str(abs(value)))} digits"
+    return None
+
+
+def json_value_problem(value: Any, path: str = "") -> tuple[str, str] | None:
+    """The first value of a decoded JSON document the service cannot store faithfully.
+
+    Pydantic accepts ``NaN``, ``Infinity``, numbers beyond float range (which become
+    infinite) and integers of any size inside free-form objects (hyperparameters, node
+    configs); PostgreSQL refuses NUL characters in text and non-finite numbers in JSON.
+
+    Returns:
+        ``(field, problem)`` naming the dotted path, or ``None`` when every value is fine.
+    """
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                name = f"{where}.{key}" if where else str(key)
+                if isinstance(key, str) and "\x00" in key:
+                    return name.replace("\x00", "\\u0000"), "keys must not contain NUL characters"
+                stack.append((name, child))
+        elif isinstance(item, list | tuple):
+            stack.extend((f"{where}.{i}" if where else str(i), child) for i, child in enumerate(item))
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return where, "must not contain NUL characters (\\u0000)"
+        elif (problem := _number_problem(item)) is not None:
+            return where, problem
+    return None
+
+
+def _check_values(model: pydantic.BaseModel, location: str) -> None:
+    found = json_value_problem(model.model_dump(mode="python", exclude_unset=True))
+    if found is not None:
+        field, problem = found
+        raise UnprocessableEntity(f"{location}: {field}: {problem}", details={"location": location, "field": field})
 
 
 async def read_json(request: web.Request, model: type[M]) -> M:
@@ -33,11 +83,18 @@ async def read_json(request: web.Request, model: type[M]) -> M:
     if not raw.strip():
         raise BadRequest("the request body must be a JSON document", details={"field": "body"})
     try:
-        return model.model_validate_json(raw)
+        parsed = model.model_validate_json(raw)
     except pydantic.ValidationError as exc:
         if any(err["type"] == "json_invalid" for err in exc.errors()):
             raise BadRequest("the request body is not valid JSON", details={"field": "body"}) from None
         raise validation_error(exc, location="body") from None
+    _check_values(parsed, "body")
+    return parsed
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether ``text`` holds a C0 control character or DEL (never part of an id, a filter or a name)."""
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
 
 
 def _is_list(annotation: Any) -> bool:
@@ -60,6 +117,10 @@ def parse_query(request: web.Request, model: type[M]) -> M:
         if key in data:
             continue
         values = request.query.getall(key)
+        if any(has_control_characters(v) for v in values) or has_control_characters(key):
+            raise UnprocessableEntity(
+                f"query: {key}: must not contain control characters", details={"location": "query", "field": key}
+            )
         field = fields.get(key)
         if field is not None and _is_list(field.annotation):
             data[key] = values

@@ -14,6 +14,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
+from server.errors import UnprocessableEntity
+
 API_PREFIX = "/ml-workflow/api"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -72,10 +74,38 @@ class Operation:
         return sorted(statuses)
 
 
+def path_param_problem(value: str, schema: Mapping[str, Any]) -> str | None:
+    """Why a path parameter cannot name anything under its schema, or ``None`` when it may."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        return "must not contain control characters"
+    if schema.get("type") == "string":
+        low, high = int(schema.get("minLength", 0)), int(schema.get("maxLength", 10**9))
+        if not low <= len(value) <= high:
+            return f"must have {low} to {high} characters"
+    return None
+
+
+def _checked(op: Operation) -> Handler:
+    """The handler behind a check of the path parameters against their documented schemas.
+
+    A NUL character would reach PostgreSQL (which refuses it in text) and an overlong id
+    a query; both are answered here with a 422 naming the parameter.
+    """
+    async def handler(request: web.Request) -> web.StreamResponse:
+        for name, schema in op.path_params.items():
+            problem = path_param_problem(request.match_info.get(name, ""), schema)
+            if problem is not None:
+                details = {"location": "path", "field": name}
+                raise UnprocessableEntity(f"path: {name}: {problem}", details=details)
+        return await op.handler(request)
+
+    return handler if op.path_params else op.handler
+
+
 def add_operations(app: web.Application, operations: Iterable[Operation]) -> None:
     """Register ``operations`` on the application's router."""
     for op in operations:
-        app.router.add_route(op.method, op.full_path, op.handler, name=op.operation_id)
+        app.router.add_route(op.method, op.full_path, _checked(op), name=op.operation_id)
 
 
 def public_route_names(operations: Iterable[Operation]) -> frozenset[str]:

@@ -5,6 +5,7 @@ Modules: ``models`` (tables), ``engine`` (engines, ``SessionFactory``, transacti
 ``pipelines`` and ``graph_hash`` (pipeline identity), ``jobs`` (the job write path:
 ``create_job``, ``transition``, ``append_event``, progress, heartbeats), ``job_queries``
 (reads, lists, events), ``versions`` and ``aliases`` (model versions and promotion),
-``views`` (JSON-ready dicts), ``reader`` (owner scoping), ``errors``.
+``reader`` (owner scoping), ``settings`` (configuration), ``states`` (the job state
+machine), ``errors``. Rows become JSON in ``server.serialize``.
 Store functions never commit: callers own the transaction (see ``store.engine``).
 """

@@ -100,6 +100,7 @@ class DataSettings:
     max_full_rows: int = dataclasses.field(default=1_000_000, metadata=_check(_positive))
     sample_rows: int = dataclasses.field(default=100_000, metadata=_check(_positive))
     max_upload_mb: int = dataclasses.field(default=200, metadata=_check(_positive))
+    max_columns: int = dataclasses.field(default=2000, metadata=_check(_positive))
 
 
 @dataclasses.dataclass(frozen=True)

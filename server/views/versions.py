@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import reader_of
-from server.errors import UnprocessableEntity
+from server.errors import NotFoundError, UnprocessableEntity
 from server.keys import SESSIONS, USER
 from server.parsing import parse_query
 from server.routing import Operation
@@ -58,9 +58,21 @@ async def list_node_versions(request: web.Request) -> web.Response:
             session, pipeline_id, node_id, reader=reader, order_by=query.order_by, limit=query.limit
         )
         aliases = await _aliases(session, pipeline_id, node_id)
+        if not rows:
+            await _require_node(session, pipeline_id, node_id, reader)
     active = next((v for v, names in aliases.items() if ACTIVE_ALIAS in names), None)
     items = [version_json(r, aliases.get(r.version, ())) for r in rows]
     return web.json_response({"pipeline_id": pipeline_id, "node_id": node_id, "active_version": active, "items": items})
+
+
+async def _require_node(session: AsyncSession, pipeline_id: str, node_id: str, reader: Reader) -> None:
+    """A node without versions must at least be in the pipeline's graph, else the path names nothing."""
+    pipeline = await get_pipeline(session, pipeline_id, reader=reader)
+    nodes = pipeline.graph.get("nodes") if isinstance(pipeline.graph, dict) else None
+    if not any(isinstance(n, dict) and n.get("id") == node_id for n in nodes or []):
+        raise NotFoundError(
+            f"pipeline {pipeline_id!r} has no node {node_id!r}", details={"kind": "node", "field": "node_id"}
+        )
 
 
 async def _two(session: AsyncSession, pid: str, nid: str, query: CompareQuery, reader: Reader) -> list[ModelVersion]:

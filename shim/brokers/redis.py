@@ -73,7 +73,7 @@ class RedisBroker(Broker):
         self.client = client or redis.Redis.from_url(self.url)
         self.running_markers = (
             None if running_marker_delay_ms is None
-            else RunningMarkers(self.client, namespace, delay_ms=running_marker_delay_ms)
+            else RunningMarkers(self.client, namespace, delay_ms=running_marker_delay_ms, ttl_of=self._marker_ttl_ms)
         )
         self._engines: list[CeleryEngine] = []
         self._lock = threading.Lock()
@@ -165,7 +165,7 @@ class RedisBroker(Broker):
         proxy = MessageProxy(message)
         markers = self.running_markers
         if markers is not None:
-            markers.begin(message.message_id, message.actor_name, self._marker_ttl_ms(message))
+            markers.begin(message.message_id, message.actor_name, message.options)
         try:
             handle_received(self, proxy, _ack, self._dead_letter)
         finally:
@@ -173,9 +173,9 @@ class RedisBroker(Broker):
                 markers.end(message.message_id)
             proxy.clear_exception()
 
-    def _marker_ttl_ms(self, message: Message[Any]) -> int | None:
+    def _marker_ttl_ms(self, actor_name: str, options: dict[str, Any]) -> int | None:
         try:
-            limit = self._time_limit_of(message.options, self.get_actor(message.actor_name))
+            limit = self._time_limit_of(options, self.get_actor(actor_name))
         except ActorNotFound:
             limit = None
         return int(limit + RUNNING_KEY_SLACK_MS) if limit is not None and limit != float("inf") else None

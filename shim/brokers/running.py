@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import socket
 import threading
@@ -17,11 +18,12 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 
 DEFAULT_MARKER_DELAY_MS = 100
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,15 +38,14 @@ class RunningMessage:
     started_at: int
 
 
-@dataclass(frozen=True)
-class PendingMarker:
-    """A started message whose marker is not written yet."""
+class PendingMarker(NamedTuple):
+    """A started message whose marker is not written yet (a tuple: one is made per message)."""
 
     message_id: str
     actor_name: str
+    options: dict[str, Any]
     thread_id: int
     started_at: int
-    ttl_ms: int | None
     due: float
 
 
@@ -70,10 +71,10 @@ class MarkerSchedule:
         self.ended_while_writing: set[str] = set()
         self.written: set[str] = set()
 
-    def begin(self, message_id: str, actor_name: str, thread_id: int, started_at: int, ttl_ms: int | None,
+    def begin(self, message_id: str, actor_name: str, options: dict[str, Any], thread_id: int, started_at: int,
               now: float) -> None:
         """Record a started message; its marker is due ``delay_s`` later."""
-        self.pending[message_id] = PendingMarker(message_id, actor_name, thread_id, started_at, ttl_ms,
+        self.pending[message_id] = PendingMarker(message_id, actor_name, options, thread_id, started_at,
                                                  now + self.delay_s)
 
     def next_due(self) -> float | None:
@@ -119,6 +120,10 @@ class MarkerSchedule:
         return EndAction.NOTHING
 
 
+def _no_ttl(actor_name: str, options: dict[str, Any]) -> int | None:
+    return None
+
+
 class RunningMarkers:
     """Writes, deletes and reads running markers in Redis.
 
@@ -126,19 +131,23 @@ class RunningMarkers:
         client: The Redis client.
         namespace: Keys are ``<namespace>:running:<message_id>``.
         delay_ms: How long a message runs before its marker is written; 0 writes it at once.
+        ttl_of: ``(actor_name, options) -> milliseconds or None``: a marker's TTL, computed only
+            when the marker is written.
         clock: A monotonic clock in seconds.
     """
 
     def __init__(self, client: redis.Redis, namespace: str, *, delay_ms: int = DEFAULT_MARKER_DELAY_MS,
+                 ttl_of: Callable[[str, dict[str, Any]], int | None] = _no_ttl,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if not isinstance(delay_ms, int) or delay_ms < 0:
             raise ValueError(f"running_marker_delay_ms must be an integer >= 0 or None, got {delay_ms!r}")
         self.client = client
         self.namespace = namespace
         self.delay_ms = delay_ms
+        self.ttl_of = ttl_of
         self.clock = clock
         self.schedule = MarkerSchedule(delay_ms / 1000)
-        self.condition = threading.Condition()
+        self.condition = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._closed = False
@@ -149,17 +158,17 @@ class RunningMarkers:
         """The Redis key of a message's marker."""
         return f"{self.namespace}:running:{message_id}"
 
-    def begin(self, message_id: str, actor_name: str, ttl_ms: int | None) -> None:
-        """A message starts running in this thread."""
+    def begin(self, message_id: str, actor_name: str, options: dict[str, Any]) -> None:
+        """A message (with these options) starts running in this thread."""
         thread_id, started_at = threading.get_ident(), int(time.time() * 1000)
         if self.delay_ms == 0:
-            info = self._info(PendingMarker(message_id, actor_name, thread_id, started_at, ttl_ms, 0.0))
-            self.client.set(self.key(message_id), info, px=ttl_ms)
+            marker = PendingMarker(message_id, actor_name, options, thread_id, started_at, 0.0)
+            self.client.set(self.key(message_id), self._info(marker), px=self.ttl_of(actor_name, options))
             return
         with self.condition:
             if self._pid != os.getpid():
                 self._start_writer()
-            self.schedule.begin(message_id, actor_name, thread_id, started_at, ttl_ms, self.clock())
+            self.schedule.begin(message_id, actor_name, options, thread_id, started_at, self.clock())
             self._busy = True
             # Only an idle writer needs waking: a busy one re-checks when its timed wait ends.
             if self._idle:
@@ -216,11 +225,12 @@ class RunningMarkers:
             try:
                 with self.client.pipeline(transaction=False) as pipe:
                     for marker in due:
-                        pipe.set(self.key(marker.message_id), self._info(marker), px=marker.ttl_ms)
+                        ttl_ms = self.ttl_of(marker.actor_name, marker.options)
+                        pipe.set(self.key(marker.message_id), self._info(marker), px=ttl_ms)
                     pipe.execute()
-            except redis.RedisError:
+            except Exception:
                 # A marker is a diagnostic: a lost write must not stop the writer.
-                pass
+                logger.warning("Could not write %d running marker(s).", len(due), exc_info=True)
             with self.condition:
                 stale = self.schedule.finish_writing([marker.message_id for marker in due])
             if stale:

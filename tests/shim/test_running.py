@@ -16,7 +16,7 @@ from shim.brokers.running import EndAction, MarkerSchedule, RunningMarkers
 
 
 def started(schedule: MarkerSchedule, message_id: str, now: float) -> None:
-    schedule.begin(message_id, "actor", 7, 1_000, 60_000, now)
+    schedule.begin(message_id, "actor", {"time_limit": 1_000}, 7, 1_000, now)
 
 
 def test_a_message_that_ends_before_its_delay_is_never_written() -> None:
@@ -41,7 +41,7 @@ def test_a_written_marker_is_deleted_when_its_message_ends() -> None:
     schedule = MarkerSchedule(0.1)
     started(schedule, "m1", now=10.0)
     due = schedule.take_due(10.2)
-    assert due[0].ttl_ms == 60_000 and due[0].thread_id == 7
+    assert due[0].options == {"time_limit": 1_000} and due[0].thread_id == 7
     assert schedule.finish_writing(["m1"]) == []
     assert schedule.end("m1") is EndAction.DELETE
     assert schedule.end("m1") is EndAction.NOTHING
@@ -67,9 +67,9 @@ def client(redis_url: str) -> Iterator[redis.Redis]:
 
 
 def test_a_long_message_gets_a_marker_after_the_delay_and_loses_it_when_it_ends(client: redis.Redis) -> None:
-    markers = RunningMarkers(client, "t", delay_ms=50)
+    markers = RunningMarkers(client, "t", delay_ms=50, ttl_of=lambda actor, options: options["time_limit"] + 1_000)
     try:
-        markers.begin("long", "trainer", 5_000)
+        markers.begin("long", "trainer", {"time_limit": 4_000})
         assert markers.get("long") is None
         deadline = time.monotonic() + 5
         info = None
@@ -90,7 +90,7 @@ def test_short_messages_leave_no_marker_behind(client: redis.Redis) -> None:
     markers = RunningMarkers(client, "t", delay_ms=30)
     try:
         for index in range(50):
-            markers.begin(f"short-{index}", "noop", None)
+            markers.begin(f"short-{index}", "noop", {})
             markers.end(f"short-{index}")
         time.sleep(0.2)
         assert client.keys("t:running:*") == []
@@ -100,7 +100,7 @@ def test_short_messages_leave_no_marker_behind(client: redis.Redis) -> None:
 
 def test_a_zero_delay_writes_the_marker_as_the_message_starts(client: redis.Redis) -> None:
     markers = RunningMarkers(client, "t", delay_ms=0)
-    markers.begin("now", "noop", None)
+    markers.begin("now", "noop", {})
     info = markers.get("now")
     assert info is not None and info.message_id == "now"
     ttl: Any = client.ttl(markers.key("now"))
