@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import pydantic
+from sqlalchemy import exc as sa_exc
 
 from actors.errors import ActiveJobConflict, BrokerUnavailable, EngineError, QuotaExceeded, ServiceError
 from store.errors import Conflict, InvalidInput, NotFound, StoreError
@@ -148,4 +149,16 @@ def to_api_error(exc: BaseException) -> ApiError:
         return ConflictError(str(exc), details=dict(extra) if isinstance(extra, dict) else {})
     if isinstance(exc, StoreError):
         return InternalError("the database could not serve the request")
+    if _database_unreachable(exc):
+        return ServiceUnavailable("the database is unavailable; retry shortly", code="database_unavailable")
     return InternalError("an unexpected error occurred")
+
+
+def _database_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database could not be reached (down, restarting), not a bug."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return True
+    # asyncpg raises these itself when no connection can be opened at all.
+    return isinstance(exc, ConnectionError | TimeoutError) or type(exc).__name__ == "CannotConnectNowError"

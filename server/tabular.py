@@ -22,6 +22,9 @@ from server.errors import UnprocessableEntity
 
 PARQUET_MAGIC = b"PAR1"
 PREVIEW_ROWS = 20
+DEFAULT_MAX_COLUMNS = 2000
+OTHER_DELIMITERS = (";", "\t", "|")
+_SCAN_BYTES = 1 << 20
 _LINE = re.compile(r"\bline (\d+)")
 _COLUMN = re.compile(r"\bcolumn (\d+)")
 
@@ -64,12 +67,44 @@ def _parse_error(exc: Exception, what: str) -> UnprocessableEntity:
     return UnprocessableEntity(f"the {what} file cannot be parsed: {text}", code="parse_error", details=details)
 
 
-def _check_header(path: Path) -> None:
+def _check_no_nul(path: Path) -> None:
+    # A text file never holds NUL bytes; PostgreSQL would refuse them in column names.
+    offset = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(_SCAN_BYTES):
+            if (at := chunk.find(b"\x00")) >= 0:
+                raise UnprocessableEntity(
+                    f"the CSV file contains a NUL byte at byte {offset + at}: binary data is not CSV text",
+                    code="parse_error",
+                    details={"field": "file", "byte": offset + at},
+                )
+            offset += len(chunk)
+
+
+def _too_many_columns(count: int, max_columns: int) -> UnprocessableEntity:
+    return UnprocessableEntity(
+        f"the file has {count} columns; at most {max_columns} are accepted (data.max_columns)",
+        code="too_many_columns",
+        details={"field": "file", "columns": count, "limit": max_columns},
+    )
+
+
+def _check_header(path: Path, max_columns: int) -> None:
     with path.open("r", encoding="utf-8", newline="") as fh:
         try:
             header = next(csv.reader(io.StringIO(fh.readline())), [])
         except csv.Error as exc:
             raise _parse_error(exc, "CSV") from None
+    if len(header) > max_columns:
+        raise _too_many_columns(len(header), max_columns)
+    if len(header) == 1 and (other := next((d for d in OTHER_DELIMITERS if d in header[0]), None)):
+        shown = "TAB" if other == "\t" else repr(other)
+        raise UnprocessableEntity(
+            f"the header is one column containing {shown}: the file looks {shown}-separated; "
+            "upload comma-separated values",
+            code="wrong_delimiter",
+            details={"field": "file", "line": 1, "delimiter": other},
+        )
     seen: set[str] = set()
     for index, name in enumerate(header, start=1):
         if name.strip() in seen:
@@ -85,17 +120,21 @@ def _schema(frame: pd.DataFrame) -> list[dict[str, str]]:
     return [{"name": str(name), "dtype": str(dtype)} for name, dtype in frame.dtypes.items()]
 
 
-def read_table(path: Path, fmt: str) -> TableInfo:
+def read_table(path: Path, fmt: str, *, max_columns: int = DEFAULT_MAX_COLUMNS) -> TableInfo:
     """Parse the whole file and return its row count and column schema.
 
     Raises:
-        UnprocessableEntity: the file is empty, has no columns, or cannot be parsed.
+        UnprocessableEntity: the file is empty, has no columns or more than ``max_columns``,
+            holds NUL bytes or another delimiter than the comma (CSV), or cannot be parsed.
     """
     try:
         if fmt == "parquet":
+            if (count := len(pq.read_schema(path).names)) > max_columns:
+                raise _too_many_columns(count, max_columns)
             frame = pq.read_table(path).to_pandas()
         else:
-            _check_header(path)
+            _check_no_nul(path)
+            _check_header(path, max_columns)
             frame = pd.read_csv(path, encoding="utf-8", low_memory=False)
     except UnprocessableEntity:
         raise
@@ -111,6 +150,10 @@ def read_table(path: Path, fmt: str) -> TableInfo:
         raise _parse_error(exc, fmt.upper() if fmt == "csv" else "Parquet") from None
     if frame.shape[1] == 0:
         raise UnprocessableEntity("the file has no columns", code="empty_dataset", details={"field": "file"})
+    if any("\x00" in str(name) for name in frame.columns):
+        raise UnprocessableEntity(
+            "a column name contains a NUL character", code="parse_error", details={"field": "file"}
+        )
     return TableInfo(n_rows=int(frame.shape[0]), columns=_schema(frame))
 
 

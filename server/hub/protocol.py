@@ -148,10 +148,17 @@ def _topics(value: Any, max_topics: int) -> tuple[Topic, ...]:
         elif not isinstance(raw, str) or not raw or len(raw) > MAX_ID_LENGTH:
             message = f"{kind} must be a string of 1-{MAX_ID_LENGTH} characters"
             raise ProtocolError("bad_topic", f"{field}.{kind}", message)
+        elif _has_control_characters(raw):
+            raise ProtocolError("bad_topic", f"{field}.{kind}", f"{kind} must not contain control characters")
         topic = Topic(kind, raw)
         if topic not in topics:
             topics.append(topic)
     return tuple(topics)
+
+
+def _has_control_characters(text: str) -> bool:
+    # Ids never hold them, and PostgreSQL refuses NUL in text: refused here, not in a query.
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
 
 
 def _since(value: Any) -> dict[str, int]:
@@ -161,6 +168,8 @@ def _since(value: Any) -> dict[str, int]:
     for job_id, seq in value.items():
         if not job_id or len(job_id) > MAX_ID_LENGTH:
             raise ProtocolError("bad_field", "since", f"job ids in since must have 1-{MAX_ID_LENGTH} characters")
+        if _has_control_characters(job_id):
+            raise ProtocolError("bad_field", "since", "job ids in since must not contain control characters")
         if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq <= MAX_SEQ:
             raise ProtocolError("bad_field", f"since.{job_id}", "a sequence number must be an integer of 0 or more")
         since[job_id] = seq

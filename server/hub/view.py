@@ -124,6 +124,9 @@ async def _read_loop(client: HubClient, ws: web.WebSocketResponse, max_topics: i
             return  # an ERROR (e.g. a frame over max_msg_size): aiohttp has already closed with its code
         try:
             frame = parse_frame(msg.data, max_topics=max_topics)
+            if isinstance(frame, Auth):
+                # Counted like any invalid frame, so an auth flood ends with 4400 instead of echoing forever.
+                raise ProtocolError("already_authenticated", "op", "this socket is already authenticated")
         except ProtocolError as exc:
             errors += 1
             if errors > max_errors:
@@ -135,7 +138,5 @@ async def _read_loop(client: HubClient, ws: web.WebSocketResponse, max_topics: i
             client.pong(frame.ref)
         elif isinstance(frame, Subscribe):
             client.subscribe(frame)
-        elif isinstance(frame, Auth):
-            client.reply(error_frame("already_authenticated", "op", "this socket is already authenticated", frame.ref))
         else:
             client.unsubscribe(frame)

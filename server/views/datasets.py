@@ -43,6 +43,12 @@ def dataset_file(data_dir: Path, storage_uri: str) -> Path:
     return path if path.is_absolute() else data_dir / path
 
 
+def _display_name(filename: str) -> str:
+    """The file name without directories or control characters: a label, never a path."""
+    base = Path(filename.replace("\\", "/")).name
+    return "".join(ch for ch in base if ord(ch) >= 32 and ord(ch) != 127)
+
+
 async def upload_dataset(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     reader = reader_of(request)
@@ -52,12 +58,12 @@ async def upload_dataset(request: web.Request) -> web.Response:
     final: Path | None = None
     try:
         fmt = detect_format(upload.filename, upload.content_type, upload.head)
-        info = await asyncio.to_thread(read_table, upload.path, fmt)
+        info = await asyncio.to_thread(read_table, upload.path, fmt, max_columns=settings.data.max_columns)
         dataset_id = new_id()
         relative = f"{DATASETS_SUBDIR}/{dataset_id}{EXTENSIONS[fmt]}"
         final = settings.data_dir / relative
         await asyncio.to_thread(os.replace, upload.path, final)
-        name = upload.name or Path(upload.filename).name or f"dataset-{dataset_id[:8]}"
+        name = upload.name or _display_name(upload.filename) or f"dataset-{dataset_id[:8]}"
         async with request.app[SESSIONS].begin() as session:
             row = await create_dataset(
                 session,

@@ -1,0 +1,106 @@
+"""Schemathesis at 5,000+ generated requests against the served OpenAPI document.
+
+The same approach as ``tests/server/test_openapi_fuzz.py`` (which runs ~800 cases on every
+test run), at the scale issue 9 asks for: no 5xx, every status, content type and body as
+documented. The server runs as a separate process so that fuzzing and serving use both cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from server.redis_server import free_port
+from store.settings import load_settings
+from tests.e2e.processes import ManagedProcess, process_env, wait_http
+from tests.server.conftest import API, _create_people
+from tests.server.test_openapi_fuzz import _seed, _use_real_ids
+
+MIN_CASES = 5_000
+EXAMPLES_PER_OPERATION = 285  # 18 operations take parameters; health and ready have two cases each
+
+
+class Fuzzed:
+    """The running server, alice's headers, her real object ids and the settings the server uses."""
+
+    def __init__(self, url: str, auth: dict[str, str], real: dict[str, Any], server: ManagedProcess) -> None:
+        self.url, self.auth, self.real, self.server = url, auth, real, server
+
+
+@pytest.fixture
+def fuzzed(tmp_path: Path, sqlite_template_path: Path, redis_url: str) -> Iterator[Fuzzed]:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    shutil.copy(sqlite_template_path, data_dir / "mlw.db")
+    cfg = load_settings(environ={}, overrides={"data": {"data_dir": str(data_dir)}, "redis": {"url": redis_url}})
+    people = asyncio.run(_create_people(cfg))
+    conn = redis.Redis.from_url(redis_url)
+    conn.set("mlw:workers:fuzz", "{}", ex=600)  # /ready answers 200 as well as 503 during the run
+    conn.close()
+    port = free_port()
+    argv = [
+        sys.executable, "-m", "tests.hostile.fuzz_server", "--port", str(port), "--data-dir", str(data_dir),
+        "--redis-url", redis_url,
+    ]
+    server = ManagedProcess("fuzz-server", argv, process_env({})).start()
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_http(server, f"{url}{API}/health", timeout=60)
+        yield Fuzzed(url, people.alice.headers, _seed(url, cfg, people.alice), server)
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_five_thousand_generated_requests_never_get_a_5xx_and_every_response_matches_the_document(
+    fuzzed: Fuzzed,
+) -> None:
+    document = requests.get(f"{fuzzed.url}{API}/openapi.json", headers=fuzzed.auth, timeout=10).json()
+    schema = schemathesis.openapi.from_dict(document)
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+    calls: dict[str, int] = {}
+    session = requests.Session()
+
+    def fuzz(operation: Any) -> None:
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=operation.as_strategy(), with_real_ids=st.booleans())
+        def exercise(case: Any, with_real_ids: bool) -> None:
+            calls[operation.label] = calls.get(operation.label, 0) + 1
+            if with_real_ids:
+                _use_real_ids(case, fuzzed.real)
+            case.call_and_validate(base_url=fuzzed.url, session=session, headers=fuzzed.auth, checks=checks)
+
+        exercise()
+
+    operations = [result.ok() for result in schema.get_all_operations()]
+    for operation in operations:
+        fuzz(operation)
+    session.close()
+
+    assert len(calls) == len(operations), calls
+    assert sum(calls.values()) >= MIN_CASES, calls
+    assert fuzzed.server.running, fuzzed.server.tail()
+    assert "Traceback" not in fuzzed.server.tail(400), fuzzed.server.tail(400)
