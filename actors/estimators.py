@@ -8,6 +8,7 @@ families before and after the fit.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -126,29 +127,36 @@ def _fit_lightgbm(estimator: Any, x: NDArray[np.float64], y: NDArray[Any], check
     estimator.fit(x, y, callbacks=[after_round])
 
 
-def next_forest_batch(done: int, total: int, seconds_per_tree: float | None) -> int:
+def next_forest_batch(done: int, total: int, seconds_per_tree: float | None, parallel: int = 1) -> int:
     """How many trees to grow before the next checkpoint.
 
-    The first batch is one tree; later batches are sized from the measured time per tree
-    so that each lasts about ``RF_BATCH_TARGET_S``: a stop request then waits for at most
-    that long (or ``RF_MAX_BATCH`` trees), however large or slow the forest is.
+    The first batch is one tree per thread; later batches are sized from the measured wall
+    time per tree so that each lasts about ``RF_BATCH_TARGET_S``: a stop request then waits
+    for at most that long (or ``RF_MAX_BATCH`` trees), however large or slow the forest is.
+    Batches stay a multiple of ``parallel`` so every thread has a tree to grow.
     """
+    parallel = max(1, parallel)
     unknown = seconds_per_tree is None or seconds_per_tree <= 0
-    size = 1 if unknown else int(RF_BATCH_TARGET_S / seconds_per_tree)  # type: ignore[operator]
-    return min(total - done, max(1, min(RF_MAX_BATCH, size)))
+    size = parallel if unknown else int(RF_BATCH_TARGET_S / seconds_per_tree)  # type: ignore[operator]
+    size = max(parallel, min(RF_MAX_BATCH, size))
+    size = -(-size // parallel) * parallel
+    return min(total - done, size)
 
 
 def _fit_forest(estimator: Any, x: NDArray[np.float64], y: NDArray[Any], checkpoint: Checkpoint) -> None:
     # warm_start draws each new tree's seed from the same sequence, so batching never
     # changes the forest: it equals a one-shot fit with the same random_state.
-    total = int(estimator.get_params()["n_estimators"])
+    params = estimator.get_params()
+    total = int(params["n_estimators"])
+    threads = int(params.get("n_jobs") or 1)
+    parallel = (os.cpu_count() or 1) if threads < 0 else threads
     estimator.set_params(warm_start=True)
     done = 0
     per_tree: float | None = None
     try:
         while done < total:
             checkpoint.check(f"forest at {done} of {total} trees")
-            size = next_forest_batch(done, total, per_tree)
+            size = next_forest_batch(done, total, per_tree, parallel)
             started = time.perf_counter()
             estimator.set_params(n_estimators=done + size)
             estimator.fit(x, y)

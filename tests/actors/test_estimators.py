@@ -84,7 +84,7 @@ def test_the_batched_forest_equals_a_one_shot_fit_with_the_same_seed(sklearn_fra
 
     one_shot = RandomForestClassifier(n_estimators=23, random_state=3, n_jobs=2).fit(x, y)
     completed = [e["completed"] for e in progress]
-    assert completed[0] == 1
+    assert completed[0] == 2  # one tree per thread (n_jobs=2)
     assert completed == sorted(completed)
     assert completed[-1] == 23
     assert len(batched.estimators_) == 23
@@ -164,3 +164,7 @@ def test_forest_batches_start_with_one_tree_then_follow_the_time_per_tree() -> N
     assert next_forest_batch(1, 100, 0.5) == 1  # slow trees: one at a time
     assert next_forest_batch(1, 100, 1e-6) == RF_MAX_BATCH
     assert next_forest_batch(95, 100, 0.001) == 5  # never past the total
+    assert next_forest_batch(0, 100, None, parallel=4) == 4  # one tree per thread
+    assert next_forest_batch(4, 100, 0.5, parallel=4) == 4
+    assert next_forest_batch(4, 100, 0.03, parallel=4) == 4  # 3 trees' worth, rounded up to the threads
+    assert next_forest_batch(4, 100, 0.014, parallel=4) == 8
