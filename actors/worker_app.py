@@ -16,6 +16,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -111,10 +112,18 @@ class WorkerDuties:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
+        self._can_consume: Callable[[], bool] = _always
         self.hostname = f"{socket.gethostname()}:{os.getpid()}"
 
-    def start(self) -> None:
-        """Start the thread (idempotent)."""
+    def start(self, can_consume: Callable[[], bool] | None = None) -> None:
+        """Start the thread (idempotent).
+
+        Args:
+            can_consume: Whether the worker's consumer takes messages right now; while it says
+                no, the liveness key is withdrawn so ``/ready`` does not count this worker.
+        """
+        if can_consume is not None:
+            self._can_consume = can_consume
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="mlw-worker-duties", daemon=True)
             self._thread.start()
@@ -140,8 +149,7 @@ class WorkerDuties:
         try:
             while not self._stop.is_set():
                 try:
-                    value = json.dumps({"hostname": self.hostname, "pid": os.getpid(), "at": time.time()})
-                    await client.set(key, value, ex=WORKER_KEY_TTL_S)
+                    await self._beat(client, key)
                 except Exception as exc:  # Redis away: keep trying, /ready reports it meanwhile
                     log.warning("worker liveness not recorded: %s", exc)
                 with contextlib.suppress(TimeoutError):
@@ -153,3 +161,16 @@ class WorkerDuties:
                 await client.delete(key)
             await client.aclose()
             await engine.dispose()
+
+    async def _beat(self, client: aioredis.Redis, key: str) -> None:
+        if not self._can_consume():
+            # Not refreshed, the key expires: a worker that keeps taking no message stops counting
+            # for /ready, while one unlucky sample (a delivery between two bookkeeping steps) costs nothing.
+            log.warning("worker is not consuming: liveness not refreshed")
+            return
+        value = json.dumps({"hostname": self.hostname, "pid": os.getpid(), "at": time.time()})
+        await client.set(key, value, ex=WORKER_KEY_TTL_S)
+
+
+def _always() -> bool:
+    return True

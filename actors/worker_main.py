@@ -12,6 +12,7 @@ from typing import Any
 from celery import signals
 
 from actors.worker_app import ProcessContext, WorkerDuties, configure_broker
+from shim.brokers.redis_transport import consumer_is_consuming
 from store.settings import load_settings
 
 settings = load_settings()
@@ -24,8 +25,9 @@ use_context(_process_context.get)
 _duties = WorkerDuties(settings)
 
 
-def _start_duties(**_: Any) -> None:
-    _duties.start()
+def _start_duties(sender: Any = None, **_: Any) -> None:
+    # ``worker_ready`` is sent by the Celery consumer whose health /ready must reflect.
+    _duties.start(can_consume=None if sender is None else lambda: consumer_is_consuming(sender))
 
 
 def _stop_duties(**_: Any) -> None:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 from celery import Celery
+
+from .redis_transport import UNSETTLED_OPTION, UnsettledDeliveries
 
 if TYPE_CHECKING:
     from .redis import RedisBroker
 
 DISPATCH_TASK_NAME = "shim.dispatch"
+TRANSPORT = "shim.brokers.redis_transport:Transport"
 # Celery's own limits only back up the shim's TimeLimit (prefork pool): they fire later.
 SOFT_LIMIT_GRACE_S = 5.0
 HARD_LIMIT_GRACE_S = 15.0
@@ -40,7 +44,7 @@ def max_countdown_s(visibility_timeout_s: int) -> float:
 
 def celery_config(url: str, visibility_timeout_s: int) -> dict[str, Any]:
     """The Celery settings the shim relies on (JSON only, late acks, visibility timeout)."""
-    return {
+    config: dict[str, Any] = {
         "broker_url": url,
         "broker_connection_retry_on_startup": True,
         "broker_transport_options": {"visibility_timeout": visibility_timeout_s},
@@ -61,12 +65,19 @@ def celery_config(url: str, visibility_timeout_s: int) -> dict[str, Any]:
         "task_send_sent_event": False,
         "enable_utc": True,
     }
+    if urlparse(url).scheme == "redis":
+        # kombu's Redis transport, except that an ack failing while Redis is away frees its prefetch slot
+        # (other schemes, rediss:// with its TLS handling, keep kombu's own).
+        config["broker_transport"] = TRANSPORT
+    return config
 
 
 def build_app(broker: RedisBroker, main: str) -> Celery:
     """A Celery app on the broker's Redis with the dispatcher task registered."""
     app = Celery(main, set_as_current=False)
     app.conf.update(celery_config(broker.url, broker.visibility_timeout_s))
+    # One record per app, shared by every connection (and reconnection) of its consumer.
+    app.conf.broker_transport_options[UNSETTLED_OPTION] = UnsettledDeliveries()
 
     @app.task(name=DISPATCH_TASK_NAME, shared=False, acks_late=True, reject_on_worker_lost=True, ignore_result=True)  # type: ignore[untyped-decorator]
     def dispatch(data: dict[str, Any], not_before: int | None = None) -> None:

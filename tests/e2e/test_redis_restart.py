@@ -144,14 +144,6 @@ async def test_every_client_converges_to_the_true_final_state_when_redis_restart
         assert (queued["seq"], queued["status"]) == (1, "queued")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "kombu 5.x: when the late ack of a task fails because Redis is down, kombu.transport.redis.QoS.ack "
-        "raises before it forgets the delivery tag, so the prefetch window (worker_prefetch_multiplier=1) "
-        "stays full and the worker never consumes again until restarted"
-    ),
-)
 async def test_a_worker_whose_job_ends_while_redis_is_down_takes_the_next_job_once_redis_is_back(
     node: Node, own_redis: EmbeddedRedis, http: aiohttp.ClientSession, training_csv: Path
 ) -> None:
