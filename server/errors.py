@@ -154,11 +154,18 @@ def to_api_error(exc: BaseException) -> ApiError:
     return InternalError("an unexpected error occurred")
 
 
+_CONNECTION_ERRORS = frozenset(
+    {"CannotConnectNowError", "ConnectionDoesNotExistError", "ConnectionFailureError", "AdminShutdownError",
+     "CrashShutdownError", "TooManyConnectionsError"}
+)
+
+
 def _database_unreachable(exc: BaseException) -> bool:
     """Whether ``exc`` means the database could not be reached (down, restarting), not a bug."""
-    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
-        return True
-    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
-        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, sa_exc.InterfaceError):
+            return True
+        causes = [exc.orig, getattr(exc.orig, "__cause__", None)]
+        return any(isinstance(c, OSError) or type(c).__name__ in _CONNECTION_ERRORS for c in causes if c)
     # asyncpg raises these itself when no connection can be opened at all.
-    return isinstance(exc, ConnectionError | TimeoutError) or type(exc).__name__ == "CannotConnectNowError"
+    return isinstance(exc, ConnectionError | TimeoutError) or type(exc).__name__ in _CONNECTION_ERRORS

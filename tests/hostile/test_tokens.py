@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -28,6 +30,13 @@ from tests.server.conftest import API, ClientFactory, People, Person
 from tests.server.hub_helpers import hub_app, hub_of
 
 DAY = dt.timedelta(days=1)
+_T = TypeVar("_T")
+
+
+def in_thread(fn: Callable[..., _T], *args: Any) -> _T:
+    """Run ``fn`` in a thread of its own: the CLI's asyncio.run must not reset pytest-asyncio's loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(fn, *args).result()
 
 
 async def test_a_token_with_an_expiry_works_until_it_and_is_refused_from_then_on(
@@ -154,7 +163,7 @@ def test_mlw_users_create_with_expires_in_prints_a_token_that_expires(
     monkeypatch.setenv("MLW_DATABASE_URL", f"sqlite+aiosqlite:///{database}")
     monkeypatch.setenv("MLW_DATA_DIR", str(tmp_path / "data"))
 
-    assert main(["users", "create", "kim", "--expires-in", "2"]) == 0
+    assert in_thread(main, ["users", "create", "kim", "--expires-in", "2"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     token = out[-1]
     assert "expires in 2 day(s)" in "\n".join(out)
@@ -168,7 +177,7 @@ def test_mlw_users_create_with_expires_in_prints_a_token_that_expires(
         finally:
             await engine.dispose()
 
-    expires_at, created_at = asyncio.run(check())
+    expires_at, created_at = in_thread(asyncio.run, check())
     assert expires_at is not None and abs(expires_at - created_at - 2 * DAY) < dt.timedelta(seconds=1)
 
 
@@ -180,7 +189,7 @@ def test_mlw_users_create_refuses_a_bad_expires_in_naming_it(
     monkeypatch.setenv("MLW_DATA_DIR", str(tmp_path / "data"))
 
     with pytest.raises(SystemExit) as exit_:
-        main(["users", "create", "lea", "--expires-in", bad])
+        in_thread(main, ["users", "create", "lea", "--expires-in", bad])
 
     assert exit_.value.code == 2
     assert "--expires-in" in capsys.readouterr().err
