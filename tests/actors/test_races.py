@@ -66,12 +66,15 @@ async def test_two_hundred_cancel_versus_finish_races_each_end_in_exactly_one_te
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"artifact")
 
+        # Alternate which side starts late, so that each wins a share of the races.
+        finish_late, cancel_late = (0.01, 0.001) if index % 2 else (0.001, 0.01)
+
         async def finish() -> Any:
-            await asyncio.sleep(rng.random() * 0.01)
+            await asyncio.sleep(rng.random() * finish_late)
             return await finish_succeeded(job_world.ctx, running, result, relpath, "0" * 64)
 
         async def cancel() -> Any:
-            await asyncio.sleep(rng.random() * 0.01)
+            await asyncio.sleep(rng.random() * cancel_late)
             await cancel_training_job(job_world.ctx, job_world.reader, running.id)
             # The actor's checkpoint would then end it; emulate that second step at a random moment.
             await asyncio.sleep(rng.random() * 0.01)
