@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,19 +60,26 @@ def load_dataset(ref: DatasetRef, options: EngineOptions) -> LoadedDataset:
     Raises:
         DatasetError: missing or unreadable file, sha256 mismatch, no rows or no columns.
     """
-    try:
-        digest = file_sha256(ref.path)
-    except OSError as exc:
-        raise DatasetError(f"cannot read dataset file: {exc.strerror or exc}", field="dataset.path") from exc
+    # Hashing and parsing both release the GIL on large buffers, so they overlap; the
+    # digest is still checked before the parsed rows are used.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as pool:
+        hashing = pool.submit(file_sha256, ref.path)
+        try:
+            frame: pd.DataFrame | None = _read(ref)
+            failure: Exception | None = None
+        except Exception as exc:  # reported after the digest: a missing file is a read error first
+            frame, failure = None, exc
+        try:
+            digest = hashing.result()
+        except OSError as exc:
+            raise DatasetError(f"cannot read dataset file: {exc.strerror or exc}", field="dataset.path") from exc
     if ref.sha256 is not None and ref.sha256.lower() != digest:
         raise DatasetError("the dataset file does not match its recorded sha256", field="dataset.sha256",
                            details={"expected": ref.sha256, "actual": digest})
-    try:
-        frame = _read(ref)
-    except DatasetError:
-        raise
-    except Exception as exc:  # every reader failure is the dataset's fault
-        raise DatasetError(f"cannot parse {ref.format} dataset: {exc}", field="dataset.path") from exc
+    if isinstance(failure, DatasetError):
+        raise failure
+    if failure is not None or frame is None:  # every reader failure is the dataset's fault
+        raise DatasetError(f"cannot parse {ref.format} dataset: {failure}", field="dataset.path") from failure
     if frame.shape[1] == 0 or frame.shape[0] == 0:
         raise DatasetError("the dataset has no rows or no columns", field="dataset.path")
     if len(set(map(str, frame.columns))) != frame.shape[1]:
@@ -88,4 +96,6 @@ def load_dataset(ref: DatasetRef, options: EngineOptions) -> LoadedDataset:
             "message": f"the dataset has {total} rows (more than {options.max_full_rows}); "
                        f"trained on a seeded sample of {size} rows",
         })
-    return LoadedDataset(frame.reset_index(drop=True), digest, total, sampled, warnings)
+    if not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0 or frame.index.step != 1:
+        frame = frame.reset_index(drop=True)  # a copy of every column: only when the index needs it
+    return LoadedDataset(frame, digest, total, sampled, warnings)

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from actors.checkpoints import Checkpoint
 from actors.dataset import load_dataset
 from actors.errors import EngineError, InvalidGraph, InvalidNodeConfig, TrainingError
-from actors.estimators import build_estimator, fit_estimator
+from actors.estimators import PREDICT_IS_ARGMAX, build_estimator, fit_estimator
 from actors.execution import Partitions, execute_plan
 from actors.families import CLASSIFICATION, REGRESSION, resolve_hyperparameters
 from actors.metrics import classification_metrics, detect_task, regression_metrics
@@ -222,8 +222,9 @@ def _evaluate(
             scores = regression_metrics(y_true, np.asarray(model.predict(x), dtype=np.float64))
             problems: list[str] = []
         else:
-            predicted = pipeline.classes[np.asarray(model.predict(x), dtype=np.intp)]
             proba = np.asarray(model.predict_proba(x), dtype=np.float64)
+            indices = np.argmax(proba, axis=1) if pipeline.model_type in PREDICT_IS_ARGMAX else model.predict(x)
+            predicted = pipeline.classes[np.asarray(indices, dtype=np.intp)]
             scores, problems = classification_metrics(y_true, predicted, proba, pipeline.classes)
     # XGBoost returns float32 probabilities whose float64 row sums miss 1 by ~1e-7.
     problems.extend(str(item.message) for item in caught if "do not sum to one" not in str(item.message))

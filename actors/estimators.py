@@ -25,6 +25,10 @@ RF_MAX_BATCH = 50
 # scikit-learn warns about this combination because warm_start usually means new data;
 # here every batch sees the same rows, so the result equals a one-shot fit.
 _EXPECTED_WARNINGS = ("class_weight presets",)
+PREDICT_IS_ARGMAX = frozenset({"random_forest", "xgboost", "lightgbm"})
+"""Families whose classifier ``predict`` is exactly the first argmax of ``predict_proba``
+(XGBoost's binary ``p > 0.5`` included: ``1 - p`` is exact for ``p >= 0.5``), so the
+evaluation derives labels from the probabilities instead of running every tree twice."""
 
 
 def estimator_kwargs(model_type: str, resolved: dict[str, Any]) -> dict[str, Any]:

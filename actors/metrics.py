@@ -70,6 +70,11 @@ def classification_metrics(
         matrix = counted
         result = {"accuracy": float(np.trace(matrix) / matrix.sum()), **_prf(matrix, binary)}
     problems: list[str] = []
+    fast = None if counted is None else _probabilistic(y_true, proba, classes, counted)
+    if fast is not None:
+        result.update(fast)
+        result["confusion_matrix"] = {"labels": [_plain(label) for label in classes], "matrix": matrix.tolist()}
+        return result, problems
     try:
         score = skm.roc_auc_score(y_true, proba[:, 1]) if binary else skm.roc_auc_score(
             y_true, proba, multi_class="ovr", average="macro", labels=classes)
@@ -100,6 +105,49 @@ def _count_matrix(y_true: NDArray[Any], y_pred: NDArray[Any], classes: NDArray[A
         if np.any(idx >= k) or not np.array_equal(classes[np.minimum(idx, k - 1)], labels):
             return None
     return np.bincount(true_idx * k + pred_idx, minlength=k * k).reshape(k, k).astype(np.int64)
+
+
+def _probabilistic(
+    y_true: NDArray[Any], proba: NDArray[np.float64], classes: NDArray[Any], matrix: NDArray[np.int64]
+) -> dict[str, float | None] | None:
+    """ROC-AUC and log loss as scikit-learn defines them, from one sort per scored class.
+
+    Returns None for the cases scikit-learn answers with an error or a warning (a class
+    missing from the truth, scores that are not probabilities), so that its own message
+    is what the job records. scikit-learn's versions re-discover the labels and integrate
+    the ROC curve; on large partitions they cost more than many fits.
+    """
+    k = len(classes)
+    counts = matrix.sum(axis=1)
+    if proba.ndim != 2 or proba.shape != (len(y_true), k) or np.any(counts == 0):
+        return None
+    if not (np.all(np.isfinite(proba)) and proba.min() >= 0.0 and proba.max() <= 1.0):
+        return None
+    if k > 2 and not np.allclose(1.0, proba.sum(axis=1)):
+        return None
+    true_idx = np.searchsorted(classes, y_true)
+    if k == 2:
+        roc_auc = _rank_auc(true_idx == 1, proba[:, 1], int(counts[1]))
+    else:
+        roc_auc = float(np.mean([_rank_auc(true_idx == c, proba[:, c], int(counts[c])) for c in range(k)]))
+    eps = np.finfo(proba.dtype).eps
+    picked = np.clip(proba[np.arange(len(true_idx)), true_idx], eps, 1.0 - eps)
+    return {"roc_auc": _number(roc_auc), "log_loss": _number(-np.mean(np.log(picked)))}
+
+
+def _rank_auc(positive: NDArray[np.bool_], score: NDArray[np.float64], n_pos: int) -> float:
+    """The area under the ROC curve as the Mann-Whitney statistic: the rank sum of the
+    positives, tied scores sharing their average rank. This equals scikit-learn's
+    trapezoidal area over the same scores."""
+    order = np.argsort(score)
+    ordered = score[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], len(ordered)]
+    positives_per_tie = np.add.reduceat(positive[order].astype(np.int64), starts)
+    # Ranks are 1-based; a run of ties [start, end) shares the mean of its ranks.
+    rank_sum = float(np.dot(positives_per_tie, (starts + ends + 1) / 2.0))
+    n_neg = len(score) - n_pos
+    return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
 
 
 def _ratio(num: NDArray[np.float64], den: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 from sklearn import metrics as skm
+from sklearn.exceptions import UndefinedMetricWarning
 
 from actors.metrics import classification_metrics
 
@@ -56,3 +57,40 @@ def test_a_label_outside_the_classes_falls_back_to_scikit_learn() -> None:
     proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.3, 0.7], [0.6, 0.4]])
     result, _ = classification_metrics(y_true, y_pred, proba, classes)
     assert result["accuracy"] == pytest.approx(skm.accuracy_score(y_true, y_pred))
+
+
+@pytest.mark.parametrize("classes", [np.array([0, 1]), np.array(["no", "yes"], dtype=object), np.array([3, 7, 11, 12])])
+@pytest.mark.parametrize("tied", [False, True], ids=["distinct-scores", "tied-scores"])
+def test_roc_auc_and_log_loss_equal_scikit_learns(classes: NDArray[object], tied: bool) -> None:
+    rng = np.random.default_rng(9)
+    n = 20_000
+    y_true = classes[rng.integers(0, len(classes), n)]
+    proba = _proba(rng, n, len(classes))
+    if tied:  # tree ensembles give many rows the same score; ties count one half in the area
+        proba = np.round(proba, 2)
+        proba = proba / proba.sum(axis=1, keepdims=True)
+    result, problems = classification_metrics(y_true, y_true, proba, classes)
+    binary = len(classes) == 2
+    expected_auc = skm.roc_auc_score(y_true, proba[:, 1]) if binary else skm.roc_auc_score(
+        y_true, proba, multi_class="ovr", average="macro", labels=classes)
+    assert problems == []
+    assert result["roc_auc"] == pytest.approx(expected_auc, abs=1e-12)
+    assert result["log_loss"] == pytest.approx(skm.log_loss(y_true, proba, labels=classes), abs=1e-12)
+
+
+def test_log_loss_clips_certain_wrong_predictions_as_scikit_learn_does() -> None:
+    classes = np.array([0, 1])
+    y_true = np.array([0, 1, 1, 0])
+    proba = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+    result, _ = classification_metrics(y_true, np.array([0, 0, 1, 0]), proba, classes)
+    assert result["log_loss"] == pytest.approx(skm.log_loss(y_true, proba, labels=classes), rel=1e-12)
+
+
+def test_a_class_missing_from_the_truth_leaves_roc_auc_undefined_as_scikit_learn_says() -> None:
+    classes = np.array([0, 1, 2])
+    y_true = np.array([0, 1, 1, 0, 1])
+    proba = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.5, 0.3], [0.6, 0.3, 0.1], [0.3, 0.4, 0.3]])
+    with pytest.warns(UndefinedMetricWarning, match="Only one class"):
+        result, _ = classification_metrics(y_true, y_true, proba, classes)
+    assert result["roc_auc"] is None
+    assert result["log_loss"] == pytest.approx(skm.log_loss(y_true, proba, labels=classes), rel=1e-12)
