@@ -177,13 +177,17 @@ class RunningMarkers:
 
     def end(self, message_id: str) -> None:
         """A message stopped running; its marker (if written) is deleted before this returns."""
-        if self.delay_ms == 0:
+        if self.delay_ms != 0:
+            with self.condition:
+                action = self.schedule.end(message_id)
+            if action is not EndAction.DELETE:
+                return
+        try:
             self.client.delete(self.key(message_id))
-            return
-        with self.condition:
-            action = self.schedule.end(message_id)
-        if action is EndAction.DELETE:
-            self.client.delete(self.key(message_id))
+        except redis.RedisError:
+            # The message itself has finished: a Redis outage must not turn its result into
+            # a failure. The marker expires with its TTL.
+            logger.warning("Could not delete the running marker of %s.", message_id, exc_info=True)
 
     def get(self, message_id: str) -> RunningMessage | None:
         """The marker of a message, or None when it is not running (or not for long)."""

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import redis
 
+from server.redis_server import free_port
 from shim.brokers.redis import RedisBroker
 from shim.brokers.running import EndAction, MarkerSchedule, RunningMarkers
 
@@ -116,3 +117,21 @@ def test_running_markers_can_be_turned_off_and_a_bad_delay_is_named(redis_url: s
     broker.close()
     with pytest.raises(ValueError, match="running_marker_delay_ms"):
         RedisBroker(url=redis_url, running_marker_delay_ms=-1)
+
+
+def test_a_message_that_ends_while_redis_is_unreachable_still_ends_cleanly(
+    client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    markers = RunningMarkers(client, "t", delay_ms=0, ttl_of=lambda actor, options: 60_000)
+    markers.begin("m-outage", "fit", {})
+    assert markers.get("m-outage") is not None
+    dead = redis.Redis(port=free_port(), socket_connect_timeout=0.5)
+    markers.client = dead
+    try:
+        markers.end("m-outage")  # the task already succeeded: this must not raise
+    finally:
+        dead.close()
+        markers.client = client
+    assert "Could not delete the running marker of m-outage" in caplog.text
+    assert 0 < int(client.pttl(markers.key("m-outage"))) <= 60_000, "the marker is left to expire"
+    client.delete(markers.key("m-outage"))
