@@ -8,6 +8,7 @@ workers in other processes) reaches it with an ordinary ``redis://`` URL.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -37,7 +38,25 @@ def _redis_executable() -> str:
 
 
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    """Return a TCP port on 127.0.0.1 that was free a moment ago, outside the ephemeral range.
+
+    A server that restarts on its port (Redis here, a web process in the fault tests) is
+    dialled by clients while it is down. Were its port in the kernel's ephemeral range, one
+    of those connects could get it as its own local port, connect to itself (TCP
+    simultaneous open on loopback) and keep the port from the restarted server.
+    """
+    try:
+        low, high = (int(v) for v in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32_768, 60_999  # Linux's default; elsewhere a bind probe still decides
+    candidates = [port for port in range(10_000, 32_768) if not low <= port <= high]
+    for port in random.sample(candidates, min(200, len(candidates))):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

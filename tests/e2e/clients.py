@@ -195,6 +195,11 @@ class LiveSocket:
                 seq = max(seq, int(frame["seq"]))
         return status, seq
 
+    async def wait_closed(self) -> int | None:
+        """Wait until the connection has ended, whichever side ended it; returns the close code."""
+        await asyncio.shield(self._reader)
+        return self.close_code
+
     async def close(self) -> None:
         await self.ws.close()
         await self._reader

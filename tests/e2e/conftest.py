@@ -72,9 +72,9 @@ class Deployment:
         lines = run_mlw(self.env, "users", "create", name, *(["--admin"] if admin else []))
         return lines[-1].strip()
 
-    def start_web(self, *, with_worker: bool = False, **settings: str) -> WebProcess:
-        """Start ``mlw serve`` (``--no-worker`` unless ``with_worker``) on a free port; does not wait."""
-        port = free_port()
+    def start_web(self, *, with_worker: bool = False, port: int | None = None, **settings: str) -> WebProcess:
+        """Start ``mlw serve`` (``--no-worker`` unless ``with_worker``) on ``port`` or a free one; does not wait."""
+        port = free_port() if port is None else port
         args = ["serve", "--host", "127.0.0.1", "--port", str(port)]
         if not with_worker:
             args.append("--no-worker")
