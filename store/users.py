@@ -6,8 +6,9 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from collections.abc import Collection
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -167,3 +168,21 @@ async def authenticate(session: AsyncSession, token: str, *, now: dt.datetime | 
         row.last_used_at = now
         await session.flush()
     return await session.get(User, row.user_id)
+
+
+async def live_token_hashes(
+    session: AsyncSession, token_hashes: Collection[str], *, now: dt.datetime | None = None
+) -> set[str]:
+    """Those of ``token_hashes`` (see :func:`hash_token`) whose tokens exist, are not revoked
+    and have not expired: what long-lived connections check again now and then. Read-only."""
+    wanted = sorted(set(token_hashes))
+    now = now or utcnow()
+    live: set[str] = set()
+    for start in range(0, len(wanted), 500):  # bounded IN lists, whatever the number of sockets
+        stmt = select(ApiToken.token_sha256).where(
+            ApiToken.token_sha256.in_(wanted[start : start + 500]),
+            ApiToken.revoked_at.is_(None),
+            or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
+        )
+        live.update((await session.scalars(stmt)).all())
+    return live

@@ -50,6 +50,8 @@ class HubConfig:
         backoff_initial_s: First delay before reconnecting to Redis.
         backoff_max_s: Longest delay between reconnect attempts.
         send_timeout_s: Longest a single frame may take to be written before the socket is dropped.
+        reauth_interval_s: How often open sockets' tokens are checked again: a socket whose
+            token was revoked or has expired since it connected is closed with 4401.
     """
 
     channel_pattern: str = DEFAULT_CHANNEL_PATTERN
@@ -64,6 +66,7 @@ class HubConfig:
     backoff_initial_s: float = 0.1
     backoff_max_s: float = 5.0
     send_timeout_s: float = 30.0
+    reauth_interval_s: float = 30.0
 
     def __post_init__(self) -> None:
         if not self.channel_pattern.endswith("*") or self.channel_pattern.count("*") != 1:
@@ -71,7 +74,8 @@ class HubConfig:
         for name in ("queue_size", "max_frame_bytes", "max_topics", "snapshot_limit", "replay_limit", "max_errors"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be 1 or greater")
-        for name in ("auth_timeout_s", "heartbeat_s", "backoff_initial_s", "backoff_max_s", "send_timeout_s"):
+        for name in ("auth_timeout_s", "heartbeat_s", "backoff_initial_s", "backoff_max_s", "send_timeout_s",
+                     "reauth_interval_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}: must be greater than 0")
         if self.backoff_max_s < self.backoff_initial_s:

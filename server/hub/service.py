@@ -34,6 +34,7 @@ class Hub:
         self._clients: set[HubClient] = set()
         self._background: set[asyncio.Task[Any]] = set()
         self._closing = False
+        self._reauth: asyncio.Task[None] | None = None
 
     @property
     def status(self) -> FanoutStatus:
@@ -51,6 +52,28 @@ class Hub:
 
     def start(self) -> None:
         self.fanout.start()
+        self._reauth = asyncio.create_task(self._recheck_tokens_forever(), name="hub-reauth")
+
+    async def recheck_tokens(self) -> int:
+        """Close (4401) every socket whose token was revoked or has expired; returns how many."""
+        clients = [client for client in self._clients if client.principal.token_sha256]
+        if not clients:
+            return 0
+        live = await self.source.live_tokens({client.principal.token_sha256 for client in clients})
+        closed = 0
+        for client in clients:
+            if client.principal.token_sha256 not in live:
+                client.close(CloseCode.UNAUTHORIZED, "unauthorized: the token was revoked or has expired")
+                closed += 1
+        return closed
+
+    async def _recheck_tokens_forever(self) -> None:
+        while not self._closing:
+            await asyncio.sleep(self.config.reauth_interval_s)
+            try:
+                await self.recheck_tokens()
+            except Exception as exc:  # a database outage must not end the checks; /ready reports it
+                log.warning("could not check the tokens of open websockets: %s", exc)
 
     def register(self, client: HubClient) -> None:
         self._clients.add(client)
@@ -70,6 +93,8 @@ class Hub:
     async def shutdown(self, grace_s: float = 5.0) -> None:
         """Close every socket with GOING_AWAY and wait (up to ``grace_s``) for the close frames to go out."""
         self._closing = True
+        if self._reauth is not None:
+            self._reauth.cancel()
         for client in list(self._clients):
             client.close(CloseCode.GOING_AWAY, "server shutting down; reconnect with since")
         pending = set(self._background)
@@ -81,6 +106,10 @@ class Hub:
     async def stop(self) -> None:
         """Stop the subscription and cancel what is left (after :meth:`shutdown`)."""
         await self.fanout.stop()
+        if self._reauth is not None:
+            self._reauth.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reauth
         for task in list(self._background):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

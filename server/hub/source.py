@@ -8,7 +8,7 @@ job looks exactly like a missing one.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,7 +19,7 @@ from store.engine import read_session
 from store.errors import NotFound
 from store.job_queries import events_since, get_job, list_jobs
 from store.reader import Reader
-from store.users import authenticate
+from store.users import authenticate, hash_token, live_token_hashes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +28,8 @@ class Principal:
 
     user_id: str
     is_admin: bool = False
+    token_sha256: str = ""
+    """The hash of the token the socket authenticated with, to check it again later."""
 
     def may_read(self, owner_id: str) -> bool:
         """Whether a job owned by ``owner_id`` is visible to this user."""
@@ -39,6 +41,9 @@ class HubSource(Protocol):
 
     async def authenticate(self, token: str) -> Principal | None:
         """The user owning a live ``token``, or ``None``."""
+
+    async def live_tokens(self, token_hashes: Collection[str]) -> set[str]:
+        """Those of ``token_hashes`` whose tokens are still live (not revoked, not expired)."""
 
     async def jobs(self, principal: Principal, topic: Topic, limit: int) -> list[dict[str, Any]]:
         """The current rows (JSON, as the REST API shows them) of a topic's readable jobs, newest first."""
@@ -67,7 +72,11 @@ class StoreSource:
         # A write transaction: authenticate() records last_used_at.
         async with self._sessions.begin() as session:
             user = await authenticate(session, token)
-        return None if user is None else Principal(user.id, bool(user.is_admin))
+        return None if user is None else Principal(user.id, bool(user.is_admin), hash_token(token))
+
+    async def live_tokens(self, token_hashes: Collection[str]) -> set[str]:
+        async with read_session(self._sessions) as session:
+            return await live_token_hashes(session, token_hashes)
 
     async def jobs(self, principal: Principal, topic: Topic, limit: int) -> list[dict[str, Any]]:
         reader = _reader(principal)

@@ -5,6 +5,7 @@ API, the websocket hub and ``mlw users create --expires-in``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 from sqlalchemy import inspect, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,7 +29,7 @@ from store.types import utcnow
 from store.users import authenticate, create_user, hash_token, issue_token, revoke_token
 from tests.hostile.footprint import footprint
 from tests.server.conftest import API, ClientFactory, People, Person
-from tests.server.hub_helpers import hub_app, hub_of
+from tests.server.hub_helpers import TEST_CONFIG, hub_app, hub_of
 
 DAY = dt.timedelta(days=1)
 _T = TypeVar("_T")
@@ -154,6 +156,30 @@ async def test_an_expired_or_revoked_token_cannot_open_a_websocket(
         msg = await ws.receive()
         assert ws.close_code == CloseCode.UNAUTHORIZED
         assert "expired" in str(msg.extra)
+
+
+@pytest.mark.parametrize("how", ["expired", "revoked"])
+async def test_an_open_websocket_is_closed_once_its_token_is_revoked_or_expires(
+    settings: Settings, people: People, aiohttp_client: ClientFactory, how: str
+) -> None:
+    config = dataclasses.replace(TEST_CONFIG, reauth_interval_s=0.2)
+    client = await aiohttp_client(hub_app(settings, config))
+    await hub_of(client).fanout.wait_for(RedisState.UP)
+    alice = await client.ws_connect("/ml-workflow/ws", headers=people.alice.headers)
+    bob = await client.ws_connect("/ml-workflow/ws", headers=people.bob.headers)
+    for ws in (alice, bob):
+        assert (await ws.receive_json(timeout=5))["type"] == "welcome"
+
+    await (_expire if how == "expired" else _revoke)(settings, people.alice)
+    msg = await alice.receive(timeout=5)
+    assert msg.type is WSMsgType.CLOSE
+    assert alice.close_code == CloseCode.UNAUTHORIZED
+    assert "revoked or has expired" in str(msg.extra)
+    await asyncio.sleep(0.5)  # two more checks: other users' sockets stay open
+    assert not bob.closed
+    await bob.send_json({"op": "ping", "ref": "still-there"})
+    assert (await bob.receive_json(timeout=5))["type"] == "pong"
+    await bob.close()
 
 
 def test_mlw_users_create_with_expires_in_prints_a_token_that_expires(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.hub.protocol import ME, Topic
@@ -10,7 +12,8 @@ from store.datasets import create_dataset
 from store.jobs import create_job, transition
 from store.pipelines import upsert_pipeline
 from store.reader import Reader
-from store.users import create_user
+from store.types import utcnow
+from store.users import create_user, hash_token, live_token_hashes, revoke_token
 from tests.server.hub_helpers import graph
 
 
@@ -43,8 +46,8 @@ async def test_the_store_source_shows_a_user_their_jobs_and_events_and_another_u
     source = StoreSource(session_factory)
     alice = await source.authenticate(seeded["alice_token"])
     bob = await source.authenticate(seeded["bob_token"])
-    assert alice == Principal(seeded["alice"], False)
-    assert bob == Principal(seeded["bob"], False)
+    assert alice == Principal(seeded["alice"], False, hash_token(seeded["alice_token"]))
+    assert bob == Principal(seeded["bob"], False, hash_token(seeded["bob_token"]))
     assert await source.authenticate("not a token") is None
     topics = [Topic("job_id", seeded["job"]), Topic("pipeline_id", seeded["pipeline"]), ME]
 
@@ -58,3 +61,19 @@ async def test_the_store_source_shows_a_user_their_jobs_and_events_and_another_u
     assert await source.events_after(alice, seeded["job"], 0, 1) == events[:1]
     assert await source.events_after(bob, seeded["job"], 0, 10) == []
     assert await source.events_after(Principal(seeded["bob"], True), seeded["job"], 0, 10) == events
+
+
+async def test_live_tokens_are_those_neither_revoked_nor_expired(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    seeded = await _seed(session_factory)
+    source = StoreSource(session_factory)
+    async with session_factory.begin() as session:
+        _, short_lived = await create_user(session, "carol", expires_in=dt.timedelta(seconds=1))
+        await revoke_token(session, seeded["bob_token"])
+    hashes = {hash_token(t) for t in (seeded["alice_token"], seeded["bob_token"], short_lived, "never issued")}
+    assert await source.live_tokens(hashes) == {hash_token(seeded["alice_token"]), hash_token(short_lived)}
+    async with session_factory() as session:
+        later = utcnow() + dt.timedelta(seconds=2)
+        assert await live_token_hashes(session, hashes, now=later) == {hash_token(seeded["alice_token"])}
+    assert await source.live_tokens(set()) == set()
