@@ -68,9 +68,14 @@ class JobContext:
             max_full_rows=data.max_full_rows, sample_rows=data.sample_rows, n_jobs=self.settings.worker.ml_threads
         )
 
-    def artifact_relpath(self, pipeline_id: str, job_id: str) -> str:
-        """Where a job's model goes, relative to ``artifacts.root``."""
-        return f"uploads/models/{pipeline_id}/{job_id}.joblib"
+    def artifact_relpath(self, pipeline_id: str, job_id: str, attempt: int = 1) -> str:
+        """Where a job's model goes, relative to ``artifacts.root``.
+
+        A retried job (attempt 2 and later) writes its own file, so that a run the reaper
+        gave up on, still finishing somewhere, can never overwrite or delete it.
+        """
+        suffix = "" if attempt <= 1 else f".attempt{attempt}"
+        return f"uploads/models/{pipeline_id}/{job_id}{suffix}.joblib"
 
     def artifact_path(self, relpath: str) -> Path:
         """The absolute path of an artifact URI recorded on a job."""

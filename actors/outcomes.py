@@ -58,9 +58,10 @@ async def finish_failed(
     message: str,
     *,
     expected: Iterable[JobStatus] = WHILE_RUNNING,
+    expected_attempt: int | None = None,
     details: dict[str, Any] | None = None,
 ) -> bool:
-    """Fail the job with ``error_code``; False when it was no longer in ``expected``."""
+    """Fail the job with ``error_code``; False when it was no longer in ``expected`` (or ``expected_attempt``)."""
 
     async def work(session: AsyncSession) -> list[dict[str, Any]] | None:
         payload: dict[str, Any] = {"error_code": code, "error_message": _clip(message)}
@@ -71,6 +72,7 @@ async def finish_failed(
             job.id,
             JobStatus.FAILED,
             expected=tuple(expected),
+            expected_attempt=expected_attempt,
             changes={"error_code": code, "error_message": _clip(message)},
             payload=payload,
         )
@@ -79,18 +81,26 @@ async def finish_failed(
     return await commit_then_publish(ctx, job.user_id, work) is not None
 
 
-async def finish_cancelled(ctx: JobContext, job: TrainingJob, *, forced: bool = False) -> bool:
-    """End a job that was being cancelled; ``forced`` when its fit never acknowledged."""
+async def finish_cancelled(
+    ctx: JobContext, job: TrainingJob, *, forced: bool = False, expected_attempt: int | None = None
+) -> bool:
+    """End a job that was being cancelled; ``forced`` when its fit never acknowledged.
+
+    False when the job had already ended (or is no longer in ``expected_attempt``).
+    """
 
     async def work(session: AsyncSession) -> list[dict[str, Any]] | None:
         events: list[dict[str, Any]] = []
         # A stop seen before the cancel request reached the database still passes through
         # cancelling, so the event history always shows the request.
-        first = await transition(session, job.id, JobStatus.CANCELLING, expected=JobStatus.RUNNING)
+        first = await transition(
+            session, job.id, JobStatus.CANCELLING, expected=JobStatus.RUNNING, expected_attempt=expected_attempt
+        )
         if first is not None:
             events.append(first.event)
         done = await transition(
-            session, job.id, JobStatus.CANCELLED, expected=JobStatus.CANCELLING, payload={"forced": forced}
+            session, job.id, JobStatus.CANCELLED, expected=JobStatus.CANCELLING, expected_attempt=expected_attempt,
+            payload={"forced": forced},
         )
         return None if done is None else [*events, done.event]
 
@@ -102,8 +112,9 @@ async def finish_succeeded(
 ) -> bool:
     """Record the model version, its event, the warnings and ``succeeded`` in one transaction.
 
-    The artifact is already in place; if the job changed under us or the commit fails,
-    the artifact is removed so that no file exists without its version row.
+    Only for the run that holds ``job.attempt``. The artifact is already in place; if the
+    job changed under us or the commit fails, the artifact is removed so that no file
+    exists without its version row.
     """
 
     async def work(session: AsyncSession) -> list[dict[str, Any]] | None:
@@ -129,6 +140,7 @@ async def finish_succeeded(
             job.id,
             JobStatus.SUCCEEDED,
             expected=WHILE_RUNNING,
+            expected_attempt=job.attempt,
             changes={
                 "metrics": result.metrics,
                 "warnings": result.warnings,

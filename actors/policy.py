@@ -1,4 +1,4 @@
-"""Pure policy for training jobs: runtime limits, deadlines, lost-worker decisions, throttling.
+"""Pure policy for training jobs: runtime limits, deadlines, lost workers and messages, throttling.
 
 Nothing here touches a broker, a database or a clock of its own: callers pass the
 values in, so every rule is tested on its own.
@@ -86,6 +86,16 @@ def reap_action(status: JobStatus, attempt: int, max_attempts: int) -> ReapActio
     if status is JobStatus.RUNNING:
         return ReapAction.REQUEUE if attempt < max_attempts else ReapAction.FAIL
     return ReapAction.LEAVE
+
+
+def resend_due(status: JobStatus, updated_at: datetime, now: datetime, resend_after_s: float) -> bool:
+    """Whether a job's message should be sent again because the job has sat queued too long.
+
+    Only a ``queued`` job whose row has not changed for more than ``resend_after_s`` is due:
+    its message may be lost (a claim that failed, a broker that lost its data). The sender
+    touches ``updated_at`` after a re-send, so a job is re-sent at most once per period.
+    """
+    return status is JobStatus.QUEUED and now - updated_at > timedelta(seconds=resend_after_s)
 
 
 class RedeliveryAction(enum.StrEnum):

@@ -1,8 +1,9 @@
 """The reaper: finds jobs whose worker stopped heartbeating and settles them.
 
 Running jobs go back to ``queued`` (attempt + 1) and are sent again while attempts
-remain, else they fail with ``worker_lost``; cancelling jobs become cancelled. One reaper
-runs at a time across processes, under a Redis lock.
+remain, else they fail with ``worker_lost``; cancelling jobs become cancelled. Jobs left
+``queued`` for ``jobs.queued_resend_after_s`` have their message sent again, since it may
+have been lost. One reaper runs at a time across processes, under a Redis lock.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.context import JobContext
 from actors.outcomes import commit_then_publish, finish_cancelled, finish_failed
-from actors.policy import ReapAction, reap_action
-from store.job_queries import stale_jobs
-from store.jobs import transition
+from actors.policy import ReapAction, reap_action, resend_due
+from store.job_queries import queued_jobs_to_resend, stale_jobs
+from store.jobs import touch_queued, transition
 from store.models import TrainingJob
 from store.states import JobStatus
 from store.types import utcnow
@@ -40,6 +41,8 @@ class ReapOutcome(enum.StrEnum):
     REQUEUED = "requeued"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    RESENT = "resent"
+    """A job still queued after ``jobs.queued_resend_after_s`` had its message sent again."""
     LEFT = "left"
 
 
@@ -76,6 +79,8 @@ async def _requeue(ctx: JobContext, job: TrainingJob) -> bool:
             job.id,
             JobStatus.QUEUED,
             expected=JobStatus.RUNNING,
+            # Only the run found stale: by now it may have been requeued and claimed by a live worker.
+            expected_attempt=job.attempt,
             changes={"attempt": attempt, "worker": None, "heartbeat_at": None, "progress": None},
             payload={"reason": "worker_lost", "attempt": attempt},
         )
@@ -91,7 +96,9 @@ async def reap_job(ctx: JobContext, job: TrainingJob, *, resend: bool = True) ->
         return ReapOutcome.CANCELLED if await finish_cancelled(ctx, job, forced=True) else ReapOutcome.LEFT
     if action is ReapAction.FAIL:
         message = f"the worker running this job was lost {job.attempt} time(s); no attempts remain"
-        ok = await finish_failed(ctx, job, "worker_lost", message, expected=(JobStatus.RUNNING,))
+        ok = await finish_failed(
+            ctx, job, "worker_lost", message, expected=(JobStatus.RUNNING,), expected_attempt=job.attempt
+        )
         return ReapOutcome.FAILED if ok else ReapOutcome.LEFT
     if action is ReapAction.LEAVE or not await _requeue(ctx, job):
         return ReapOutcome.LEFT
@@ -105,18 +112,52 @@ async def reap_job(ctx: JobContext, job: TrainingJob, *, resend: bool = True) ->
     return ReapOutcome.REQUEUED
 
 
+async def resend_queued(ctx: JobContext, job: TrainingJob) -> ReapOutcome:
+    """Send the message of a job that has sat queued too long again; ``LEFT`` if that failed.
+
+    A duplicate is harmless: ``actors.runner._claim`` is a conditional transition
+    (``expected=QUEUED`` and ``expected_attempt=job.attempt``, one ``UPDATE ... WHERE
+    status = 'queued' AND attempt = :attempt``), so exactly one delivery runs the job and
+    the others find it running elsewhere (dropped) or terminal (ignored).
+    """
+    if ctx.sender is None:
+        return ReapOutcome.LEFT
+    try:
+        await ctx.sender(job.id, (job.config or {}).get("max_runtime_s"))
+    except Exception as exc:
+        # Unlike a requeue's first send, the job's original message may well still be in the
+        # broker: a transient broker error must not fail it. It stays due; the next pass retries.
+        log.warning("re-sending queued job %s failed (%s); the next reaper pass retries", job.id, exc)
+        return ReapOutcome.LEFT
+    async with ctx.sessions.begin() as session:
+        # Starts the next period, so the job is re-sent at most once per period.
+        await touch_queued(session, job.id, attempt=job.attempt)
+    return ReapOutcome.RESENT
+
+
 async def reap_once(ctx: JobContext, lock: Lock) -> dict[str, ReapOutcome]:
-    """One pass over the stale jobs, if this process gets the lock."""
+    """One pass over the stale jobs and the long-queued ones, if this process gets the lock."""
     if not await lock.acquire():
         return {}
     try:
-        before = utcnow() - timedelta(seconds=ctx.settings.jobs.stale_after_s)
+        now = utcnow()
+        jobs_settings = ctx.settings.jobs
         async with ctx.sessions() as session:
-            jobs = await stale_jobs(session, heartbeat_before=before)
+            jobs = await stale_jobs(session, heartbeat_before=now - timedelta(seconds=jobs_settings.stale_after_s))
         outcomes: dict[str, ReapOutcome] = {}
         for job in jobs:
             outcomes[job.id] = await reap_job(ctx, job)
             log.warning("reaped job %s (%s, attempt %d): %s", job.id, job.status, job.attempt, outcomes[job.id])
+        if ctx.sender is None:
+            return outcomes
+        resend_after = jobs_settings.queued_resend_after_s
+        async with ctx.sessions() as session:
+            queued = await queued_jobs_to_resend(session, updated_before=now - timedelta(seconds=resend_after))
+        for job in queued:
+            if not resend_due(JobStatus(job.status), job.updated_at, now, resend_after):
+                continue
+            outcomes[job.id] = await resend_queued(ctx, job)
+            log.warning("job %s queued since %s, re-send: %s", job.id, job.updated_at, outcomes[job.id])
         return outcomes
     finally:
         await lock.release()

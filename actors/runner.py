@@ -15,6 +15,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from actors.context import JobContext
 from actors.engine import TrainingResult, run_training
 from actors.errors import DeadlineExceeded, EngineError, JobCancelled
@@ -30,7 +32,7 @@ from actors.policy import (
 )
 from actors.reaper import ReapOutcome, reap_job
 from store.datasets import get_dataset
-from store.errors import NotFound
+from store.errors import NotFound, StoreBusy
 from store.job_queries import get_job
 from store.jobs import heartbeat, transition, update_progress
 from store.models import TrainingJob
@@ -49,6 +51,8 @@ class Outcome(enum.StrEnum):
     IGNORED_TERMINAL = "ignored_terminal"
     DROPPED_RUNNING_ELSEWHERE = "dropped_running_elsewhere"
     LOST_CLAIM = "lost_claim"
+    CLAIM_FAILED = "claim_failed"
+    """A database error while claiming: the job stays queued and the reaper sends it again."""
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -92,10 +96,30 @@ async def run_job(ctx: JobContext, job_id: str) -> Outcome:
         reaped = await reap_job(ctx, job, resend=False)
         if reaped is not ReapOutcome.REQUEUED:
             return Outcome.FAILED if reaped is ReapOutcome.FAILED else Outcome.CANCELLED
-    claimed = await _claim(ctx, job)
+        async with ctx.sessions() as session:
+            job = await get_job(session, job_id, reader=SYSTEM)  # the requeued row: its new attempt
+    try:
+        claimed = await _claim(ctx, job)
+    except (SQLAlchemyError, StoreBusy, OSError) as exc:
+        # The message is consumed either way (no broker retry: attempts live on the row), so
+        # raising would only dead-letter it. The claim rolled back, leaving the job queued, and
+        # the reaper sends it again after jobs.queued_resend_after_s (had its commit landed
+        # after all, the job is running without heartbeats, and the reaper requeues it).
+        log.warning("claiming job %s failed (%s); it stays queued for the reaper to send again", job_id, exc)
+        return Outcome.CLAIM_FAILED
     if claimed is None:
         return Outcome.LOST_CLAIM
     return await _execute(ctx, claimed)
+
+
+async def _fail(ctx: JobContext, job: TrainingJob, code: str, message: str, **kwargs: Any) -> bool:
+    # Every terminal write of a run is conditional on its attempt: once the reaper has given
+    # the job to another run, this one must leave the row alone.
+    return await finish_failed(ctx, job, code, message, expected_attempt=job.attempt, **kwargs)
+
+
+async def _cancelled(ctx: JobContext, job: TrainingJob, *, forced: bool = False) -> bool:
+    return await finish_cancelled(ctx, job, forced=forced, expected_attempt=job.attempt)
 
 
 async def _claim(ctx: JobContext, job: TrainingJob) -> TrainingJob | None:
@@ -105,6 +129,7 @@ async def _claim(ctx: JobContext, job: TrainingJob) -> TrainingJob | None:
             job.id,
             JobStatus.RUNNING,
             expected=JobStatus.QUEUED,
+            expected_attempt=job.attempt,  # the attempt the event reports
             changes={"worker": ctx.worker_name, "heartbeat_at": utcnow()},
             payload={"attempt": job.attempt, "worker": ctx.worker_name},
         )
@@ -124,10 +149,10 @@ async def _execute(ctx: JobContext, job: TrainingJob) -> Outcome:
             dataset = await get_dataset(session, job.dataset_source_id, reader=SYSTEM)
         ref = DatasetRef(str(ctx.dataset_path(dataset.storage_uri)), dataset.format, dataset.sha256)  # type: ignore[arg-type]
     except EngineError as exc:
-        await finish_failed(ctx, job, exc.code, str(exc))
+        await _fail(ctx, job, exc.code, str(exc))
         return Outcome.FAILED
     except NotFound:
-        await finish_failed(ctx, job, "dataset_error", f"dataset {job.dataset_source_id} no longer exists")
+        await _fail(ctx, job, "dataset_error", f"dataset {job.dataset_source_id} no longer exists")
         return Outcome.FAILED
 
     state = _RunState(deadline=ctx.monotonic() + max_runtime)
@@ -190,7 +215,7 @@ async def _beat(ctx: JobContext, job: TrainingJob) -> JobStatus | None:
     """Heartbeat; returns the job's status, or None when it is no longer active."""
     try:
         async with ctx.sessions.begin() as session:
-            alive = await heartbeat(session, job.id, ctx.worker_name)
+            alive = await heartbeat(session, job.id, ctx.worker_name, attempt=job.attempt)
             current = await get_job(session, job.id, reader=SYSTEM) if alive else None
     except Exception as exc:  # a database hiccup must not kill a long fit; the next beat retries
         log.warning("heartbeat of job %s failed: %s", job.id, exc)
@@ -209,7 +234,7 @@ async def _maybe_progress(ctx: JobContext, job: TrainingJob, state: _RunState, t
             return
         progress, state.progress_seen = dict(state.progress), state.progress_count
     async with ctx.sessions.begin() as session:
-        active = await update_progress(session, job.id, progress)
+        active = await update_progress(session, job.id, progress, attempt=job.attempt)
     if active:
         event = {
             "type": "job.progress",
@@ -227,10 +252,10 @@ async def _force_end(ctx: JobContext, job: TrainingJob, state: _RunState, fit: a
     """The fit ignored a stop request past the grace period: finalize, then end the process."""
     log.error("job %s did not stop within %.1fs; ending its worker process", job.id, ctx.settings.jobs.cancel_grace_s)
     if state.cancel.is_set():
-        await finish_cancelled(ctx, job, forced=True)
+        await _cancelled(ctx, job, forced=True)
         outcome = Outcome.FORCED
     else:
-        await finish_failed(ctx, job, "timeout", "the job exceeded its max_runtime_s and did not stop at a checkpoint")
+        await _fail(ctx, job, "timeout", "the job exceeded its max_runtime_s and did not stop at a checkpoint")
         outcome = Outcome.FAILED
     fit.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
     ctx.terminate_process()
@@ -241,18 +266,18 @@ async def _conclude(ctx: JobContext, job: TrainingJob, fit: asyncio.Future[Train
     try:
         result = fit.result()
     except JobCancelled:
-        if await finish_cancelled(ctx, job):
+        if await _cancelled(ctx, job):
             return Outcome.CANCELLED
         return Outcome.SUPERSEDED
     except DeadlineExceeded:
         message = "the job exceeded its max_runtime_s"
-        return Outcome.FAILED if await finish_failed(ctx, job, "timeout", message) else Outcome.SUPERSEDED
+        return Outcome.FAILED if await _fail(ctx, job, "timeout", message) else Outcome.SUPERSEDED
     except EngineError as exc:
-        ok = await finish_failed(ctx, job, exc.code, str(exc), details={"field": exc.field} if exc.field else None)
+        ok = await _fail(ctx, job, exc.code, str(exc), details={"field": exc.field} if exc.field else None)
         return Outcome.FAILED if ok else Outcome.SUPERSEDED
     except Exception as exc:
         log.exception("job %s crashed", job.id)
-        ok = await finish_failed(ctx, job, "training_error", f"{type(exc).__name__}: {exc}")
+        ok = await _fail(ctx, job, "training_error", f"{type(exc).__name__}: {exc}")
         return Outcome.FAILED if ok else Outcome.SUPERSEDED
     return await _store_model(ctx, job, result)
 
@@ -260,11 +285,11 @@ async def _conclude(ctx: JobContext, job: TrainingJob, fit: asyncio.Future[Train
 async def _store_model(ctx: JobContext, job: TrainingJob, result: TrainingResult) -> Outcome:
     from actors.artifacts import save_artifact
 
-    relpath = ctx.artifact_relpath(job.pipeline_id, job.id)
+    relpath = ctx.artifact_relpath(job.pipeline_id, job.id, job.attempt)
     try:
         sha256 = await asyncio.to_thread(save_artifact, result.pipeline, str(ctx.artifact_path(relpath)))
     except EngineError as exc:
-        ok = await finish_failed(ctx, job, exc.code, str(exc))
+        ok = await _fail(ctx, job, exc.code, str(exc))
         return Outcome.FAILED if ok else Outcome.SUPERSEDED
     try:
         if await finish_succeeded(ctx, job, result, relpath, sha256):
@@ -272,5 +297,5 @@ async def _store_model(ctx: JobContext, job: TrainingJob, result: TrainingResult
         return Outcome.SUPERSEDED
     except Exception as exc:
         log.exception("recording the model of job %s failed", job.id)
-        ok = await finish_failed(ctx, job, "persist_error", f"the model could not be recorded: {exc}")
+        ok = await _fail(ctx, job, "persist_error", f"the model could not be recorded: {exc}")
         return Outcome.FAILED if ok else Outcome.SUPERSEDED

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 
@@ -28,11 +28,85 @@ from shim.brokers.redis import RedisBroker
 from store.engine import create_engine, create_session_factory
 from store.settings import Settings
 
+if TYPE_CHECKING:
+    from actors.reaper import Lock
+
 log = logging.getLogger(__name__)
 
 WORKER_KEY_PREFIX = "mlw:workers:"
 WORKER_KEY_TTL_S = 15
 WORKER_BEAT_S = 5.0
+FORK_WAIT_S = 30.0
+"""How long a fork waits for a reaper pass to end (a pass normally takes milliseconds)."""
+
+
+class ForkGate:
+    """Holds ``fork()`` of this process off while its reaper is inside the database.
+
+    SQLite keeps a process's lock bookkeeping in memory and ``fork()`` copies it: a child
+    forked while another thread of the parent is inside a write transaction inherits that
+    transaction's locks as phantoms, and every write of the child then fails with
+    ``database is locked``. Celery's main process runs the reaper thread and forks a new
+    pool child whenever one dies, so each reaper pass goes through this gate and a fork
+    waits for the pass to end. Idle pooled connections are safe to fork over.
+    """
+
+    def __init__(self, fork_wait_s: float = FORK_WAIT_S) -> None:
+        self._lock = threading.Lock()
+        self._held_for_fork = False
+        self._fork_wait_s = fork_wait_s
+        os.register_at_fork(
+            before=self._before_fork, after_in_parent=self._after_fork_in_parent,
+            after_in_child=self._after_fork_in_child,
+        )
+
+    def enter(self) -> None:
+        """Start a pass; waits while a fork is under way (milliseconds)."""
+        self._lock.acquire()
+
+    def leave(self) -> None:
+        self._lock.release()
+
+    def _before_fork(self) -> None:
+        self._held_for_fork = self._lock.acquire(timeout=self._fork_wait_s)
+        if not self._held_for_fork:
+            log.error("forking while the reaper is still inside the database after %.0f s", self._fork_wait_s)
+
+    def _after_fork_in_parent(self) -> None:
+        if self._held_for_fork:
+            self._held_for_fork = False
+            self._lock.release()
+
+    def _after_fork_in_child(self) -> None:
+        self._lock, self._held_for_fork = threading.Lock(), False
+
+
+FORK_GATE = ForkGate()
+"""The gate of this process (the fork handlers can only be registered, never removed)."""
+
+
+class ForkSafeLock:
+    """The reaper's lock, holding ``gate`` for the whole pass: the pass is where the database is used."""
+
+    def __init__(self, inner: Lock, gate: ForkGate) -> None:
+        self._inner, self._gate = inner, gate
+
+    async def acquire(self) -> bool:
+        self._gate.enter()
+        try:
+            held = await self._inner.acquire()
+        except BaseException:
+            self._gate.leave()
+            raise
+        if not held:
+            self._gate.leave()
+        return held
+
+    async def release(self) -> None:
+        try:
+            await self._inner.release()
+        finally:
+            self._gate.leave()
 
 
 def configure_broker(settings: Settings) -> RedisBroker:
@@ -145,7 +219,12 @@ class WorkerDuties:
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
         ctx, client, engine = build_context(self._settings, terminate=False)
         key = WORKER_KEY_PREFIX + self.hostname
-        reaper = asyncio.create_task(reap_forever(ctx, RedisLock(client), self._stop))
+        # A worker killed mid-pass leaves its lock behind until the TTL: with the default 60 s every
+        # other reaper would wait that long (twice the default stale period, twenty times a short one).
+        # One stale period bounds the delay; passes take milliseconds, and an overlap is harmless
+        # because every reaper write is conditional on the job's status (and a running job's attempt).
+        lock = ForkSafeLock(RedisLock(client, ttl_s=self._settings.jobs.stale_after_s), FORK_GATE)
+        reaper = asyncio.create_task(reap_forever(ctx, lock, self._stop))
         try:
             while not self._stop.is_set():
                 try:

@@ -153,6 +153,23 @@ async def stale_jobs(session: AsyncSession, *, heartbeat_before: dt.datetime, li
     return list((await session.scalars(stmt)).all())
 
 
+async def queued_jobs_to_resend(
+    session: AsyncSession, *, updated_before: dt.datetime, limit: int = 100
+) -> list[TrainingJob]:
+    """Queued jobs whose row last changed before ``updated_before``, least recently changed first.
+
+    The reaper re-sends their messages, which may have been lost; ``updated_at`` is bumped
+    by every transition and by :func:`store.jobs.touch_queued` after each re-send.
+    """
+    stmt = (
+        select(TrainingJob)
+        .where(TrainingJob.status == JobStatus.QUEUED.value, TrainingJob.updated_at < updated_before)
+        .order_by(TrainingJob.updated_at, TrainingJob.id)
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
 async def events_since(
     session: AsyncSession, job_id: str, seq: int = 0, *, reader: Reader, limit: int | None = None
 ) -> list[dict[str, Any]]:

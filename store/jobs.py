@@ -178,27 +178,32 @@ async def transition(
     target: str | JobStatus,
     *,
     expected: str | JobStatus | Iterable[str | JobStatus] | None = None,
+    expected_attempt: int | None = None,
     changes: Mapping[str, Any] = _EMPTY,
     payload: Mapping[str, Any] = _EMPTY,
 ) -> TransitionResult | None:
     """Move a job to ``target``: one conditional UPDATE plus one ``job.status`` event.
 
     The row is read, the move validated against the state machine, then updated with
-    ``WHERE id = :id AND status = :from``, bumping ``last_seq`` and ``updated_at`` and
-    setting ``changes``. ``started_at`` is set on entering ``running``, ``finished_at`` on
-    entering a terminal state and ``cancel_requested_at`` (if unset) on entering
-    ``cancelling``/``cancelled``, unless ``changes`` sets them. The caller sets ``attempt``.
+    ``WHERE id = :id AND status = :from`` (``AND attempt = :expected_attempt`` if given),
+    bumping ``last_seq`` and ``updated_at`` and setting ``changes``. ``started_at`` is set on
+    entering ``running``, ``finished_at`` on entering a terminal state and
+    ``cancel_requested_at`` (if unset) on entering ``cancelling``/``cancelled``, unless
+    ``changes`` sets them. The caller sets ``attempt``.
     Runs in the caller's transaction; publish ``result.event`` after commit.
 
     Args:
         expected: The status(es) the caller believes the job is in. If the job is in
             another one, nothing happens and ``None`` is returned.
+        expected_attempt: The attempt the caller believes the job is in. A status alone can
+            come back (``running`` -> ``queued`` -> ``running`` is another worker's run): if the
+            job is in another attempt, nothing happens and ``None`` is returned.
         changes: Column values to set (names from :data:`CHANGEABLE_COLUMNS`).
         payload: Extra event fields (e.g. ``error_code``), merged into the event.
 
     Returns:
-        The new row and the event, or ``None`` when the job was not in ``expected`` or a
-        concurrent transition changed it first (then nothing was written).
+        The new row and the event, or ``None`` when the job was not in ``expected`` (or
+        ``expected_attempt``) or a concurrent transition changed it first (then nothing was written).
 
     Raises:
         NotFound: no such job.
@@ -217,6 +222,8 @@ async def transition(
     src = parse_status(job.status)
     if allowed_from is not None and src not in allowed_from:
         return None
+    if expected_attempt is not None and job.attempt != expected_attempt:
+        return None
     check_transition(src, dst)
 
     now = utcnow()
@@ -227,9 +234,10 @@ async def transition(
     if dst in (JobStatus.CANCELLING, JobStatus.CANCELLED):
         values.setdefault("cancel_requested_at", job.cancel_requested_at or now)
     event_payload = {"previous_status": src.value, **payload}
+
     stmt = (
         update(TrainingJob)
-        .where(TrainingJob.id == job_id, TrainingJob.status == src.value)
+        .where(TrainingJob.id == job_id, TrainingJob.status == src.value, *_in_attempt(expected_attempt))
         .values(status=dst.value, last_seq=TrainingJob.last_seq + 1, updated_at=now, **values)
         .returning(TrainingJob)
         .execution_options(synchronize_session=False, populate_existing=True)
@@ -275,14 +283,22 @@ async def append_event(session: AsyncSession, job_id: str, type: str, payload: M
     return event
 
 
-async def update_progress(session: AsyncSession, job_id: str, progress: Mapping[str, Any]) -> bool:
+def _in_attempt(attempt: int | None) -> tuple[Any, ...]:
+    return () if attempt is None else (TrainingJob.attempt == attempt,)
+
+
+async def update_progress(
+    session: AsyncSession, job_id: str, progress: Mapping[str, Any], *, attempt: int | None = None
+) -> bool:
     """Store the latest progress (``{stage, completed, total, unit}``) while the job is active.
 
-    Not an event and no seq. Returns whether the job was active (and so updated).
+    Not an event and no seq. With ``attempt``, only while the job is still in that attempt
+    (a run the reaper gave up on must not report over its successor). Returns whether the
+    row was updated.
     """
     stmt = (
         update(TrainingJob)
-        .where(TrainingJob.id == job_id, TrainingJob.status.in_([s.value for s in ACTIVE]))
+        .where(TrainingJob.id == job_id, TrainingJob.status.in_([s.value for s in ACTIVE]), *_in_attempt(attempt))
         .values(progress=dict(progress), updated_at=utcnow())
         .returning(TrainingJob.id)
         .execution_options(synchronize_session=False)
@@ -290,15 +306,34 @@ async def update_progress(session: AsyncSession, job_id: str, progress: Mapping[
     return (await session.execute(stmt)).first() is not None
 
 
-async def heartbeat(session: AsyncSession, job_id: str, worker: str) -> bool:
+async def heartbeat(session: AsyncSession, job_id: str, worker: str, *, attempt: int | None = None) -> bool:
     """Record that ``worker`` is alive and holds the job, while the job is active.
 
-    Returns whether the job was active (and so updated).
+    With ``attempt``, only while the job is still in that attempt: a worker the reaper
+    declared lost must neither keep its successor's run alive nor claim it.
+    Returns whether the row was updated.
     """
     stmt = (
         update(TrainingJob)
-        .where(TrainingJob.id == job_id, TrainingJob.status.in_([s.value for s in ACTIVE]))
+        .where(TrainingJob.id == job_id, TrainingJob.status.in_([s.value for s in ACTIVE]), *_in_attempt(attempt))
         .values(heartbeat_at=utcnow(), worker=worker)
+        .returning(TrainingJob.id)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+async def touch_queued(session: AsyncSession, job_id: str, *, attempt: int) -> bool:
+    """Bump ``updated_at`` of a job still ``queued`` in ``attempt``, after its message was sent again.
+
+    Not a transition: no event, no seq. It starts the job's next re-send period (see
+    ``store.job_queries.queued_jobs_to_resend``). Returns whether the row was updated; a job
+    claimed, cancelled or requeued since it was read is left alone.
+    """
+    stmt = (
+        update(TrainingJob)
+        .where(TrainingJob.id == job_id, TrainingJob.status == JobStatus.QUEUED.value, TrainingJob.attempt == attempt)
+        .values(updated_at=utcnow())
         .returning(TrainingJob.id)
         .execution_options(synchronize_session=False)
     )

@@ -92,6 +92,7 @@ class JobsSettings:
     max_active_per_user: int = dataclasses.field(default=20, metadata=_check(_positive))
     progress_interval_s: float = dataclasses.field(default=0.25, metadata=_check(_non_negative))
     reaper_interval_s: float = dataclasses.field(default=5.0, metadata=_check(_positive))
+    queued_resend_after_s: float = dataclasses.field(default=300.0, metadata=_check(_positive))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -290,6 +291,10 @@ def _finish(settings: Settings, base: Path) -> Settings:
     jobs, worker = settings.jobs, settings.worker
     if jobs.stale_after_s <= jobs.heartbeat_s:
         raise ConfigError("jobs.stale_after_s", "must be greater than jobs.heartbeat_s")
+    # Only a reaper pass re-sends a queued job: a period no longer than the pass interval
+    # would re-send it on every pass instead of once per period.
+    if jobs.queued_resend_after_s <= jobs.reaper_interval_s:
+        raise ConfigError("jobs.queued_resend_after_s", "must be greater than jobs.reaper_interval_s")
     if jobs.default_max_runtime_s > jobs.max_runtime_limit_s:
         raise ConfigError("jobs.default_max_runtime_s", "must not exceed jobs.max_runtime_limit_s")
     # The broker's backstop time limit of a job is max_runtime + 2 * grace + 30 s; a message

@@ -14,6 +14,7 @@ from actors.policy import (
     is_stale,
     reap_action,
     redelivery_action,
+    resend_due,
     resolve_max_runtime,
     stop_reason,
 )
@@ -84,3 +85,15 @@ def test_the_throttle_lets_the_first_event_through_then_one_per_interval() -> No
     assert not throttle.ready(10.24)
     assert throttle.ready(10.25)
     assert Throttle(0.0).ready(1.0)
+
+
+def test_a_queued_job_is_due_for_a_resend_only_after_the_period_without_a_change() -> None:
+    assert not resend_due(JobStatus.QUEUED, NOW - timedelta(seconds=299), NOW, 300.0)
+    assert not resend_due(JobStatus.QUEUED, NOW - timedelta(seconds=300), NOW, 300.0)
+    assert resend_due(JobStatus.QUEUED, NOW - timedelta(seconds=301), NOW, 300.0)
+
+
+@pytest.mark.parametrize("status", [s for s in JobStatus if s is not JobStatus.QUEUED])
+def test_a_job_that_is_not_queued_is_never_resent(status: JobStatus) -> None:
+    # Running and cancelling jobs are the stale-heartbeat rule's; terminal ones are frozen.
+    assert not resend_due(status, NOW - timedelta(days=30), NOW, 300.0)

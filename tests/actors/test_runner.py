@@ -255,5 +255,51 @@ async def test_a_redelivered_message_for_a_stale_job_retries_it_here(job_world: 
     assert await job_world.run(job.id) is Outcome.SUCCEEDED
     done = await job_world.job(job.id)
     assert (done.status, done.attempt) == ("succeeded", 2)
+    assert done.model_artifact_uri == f"uploads/models/{done.pipeline_id}/{job.id}.attempt2.joblib"
     statuses = [e["status"] for e in await job_world.events(job.id) if e["type"] == "job.status"]
     assert statuses == ["queued", "running", "queued", "running", "succeeded"]
+
+
+async def _take_over(world: JobWorld, job_id: str) -> int:
+    """What the reaper and a second worker do to a run they believe lost: requeue, claim as attempt 2."""
+    async with world.sessions.begin() as session:
+        requeued = await transition(session, job_id, JobStatus.QUEUED, expected=JobStatus.RUNNING, expected_attempt=1,
+                                    changes={"attempt": 2, "worker": None, "heartbeat_at": None, "progress": None})
+        assert requeued is not None
+        claimed = await transition(session, job_id, JobStatus.RUNNING, expected=JobStatus.QUEUED, expected_attempt=2,
+                                   changes={"worker": "other-worker:2", "heartbeat_at": utcnow()})
+        assert claimed is not None
+        return claimed.job.last_seq
+
+
+async def _assert_untouched_since_take_over(world: JobWorld, job_id: str, last_seq: int) -> None:
+    job = await world.job(job_id)
+    assert (job.status, job.attempt, job.worker, job.last_seq) == ("running", 2, "other-worker:2", last_seq)
+    assert job.progress is None, "the lost run reported progress over its successor"
+    assert job.model_version is None
+    models = world.ctx.settings.artifacts_root / "uploads" / "models" / job.pipeline_id
+    assert not models.exists() or list(models.iterdir()) == []
+
+
+async def test_a_run_the_reaper_gave_away_stops_at_its_next_heartbeat_and_writes_nothing(job_world: JobWorld) -> None:
+    job = await job_world.submit(graph_for("xgboost", hyperparameters={"n_estimators": 5000}), dataset="slow")
+    running = asyncio.create_task(job_world.run(job.id))
+    await _wait_status(job_world, job.id, "running")
+    for _ in range(1200):  # up to a minute for the fit itself to begin
+        if (await job_world.job(job.id)).progress is not None:
+            break
+        await asyncio.sleep(0.05)
+    last_seq = await _take_over(job_world, job.id)
+    assert await asyncio.wait_for(running, 30) is Outcome.SUPERSEDED
+    await asyncio.sleep(0.5)  # a few heartbeat periods: the lost run's fit thread has nothing left to write
+    await _assert_untouched_since_take_over(job_world, job.id, last_seq)
+
+
+async def test_a_run_the_reaper_gave_away_that_finishes_first_records_no_version(job_world: JobWorld) -> None:
+    job_world.with_settings(heartbeat_s=3600.0)  # the lost run never notices before its fit ends
+    job = await job_world.submit(graph_for("random_forest", hyperparameters={"n_estimators": 60}), dataset="slow")
+    running = asyncio.create_task(job_world.run(job.id))
+    await _wait_status(job_world, job.id, "running")
+    last_seq = await _take_over(job_world, job.id)
+    assert await asyncio.wait_for(running, 60) is Outcome.SUPERSEDED
+    await _assert_untouched_since_take_over(job_world, job.id, last_seq)

@@ -9,7 +9,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.errors import InvalidInput
-from store.job_queries import active_job_for_node, count_active, list_jobs, stale_jobs
+from store.job_queries import active_job_for_node, count_active, list_jobs, queued_jobs_to_resend, stale_jobs
 from store.jobs import heartbeat, transition
 from store.models import TrainingJob
 from store.reader import Reader
@@ -129,3 +129,25 @@ async def test_stale_jobs_are_running_jobs_without_a_recent_heartbeat(
         found = await stale_jobs(session, heartbeat_before=utcnow() - dt.timedelta(minutes=1))
     assert [j.id for j in found] == [stale.id]
     assert queued.status == "queued"
+
+
+async def test_queued_jobs_to_resend_are_queued_jobs_unchanged_since_the_bound_oldest_first(
+    session_factory: async_sessionmaker[AsyncSession], tenants: Tenants
+) -> None:
+    old, older, fresh, running = [await new_job(session_factory, tenants.alice) for _ in range(4)]
+    bob_old = await new_job(session_factory, tenants.bob)
+    now = utcnow()
+    async with session_factory.begin() as session:
+        await transition(session, running.id, JobStatus.RUNNING)
+        # Every user's jobs count: the reaper works for all of them.
+        for job, age in ((old, 10), (older, 30), (running, 60), (bob_old, 20)):
+            await session.execute(
+                update(TrainingJob).where(TrainingJob.id == job.id).values(updated_at=now - dt.timedelta(minutes=age))
+            )
+    bound = now - dt.timedelta(minutes=5)
+    async with session_factory() as session:
+        found = await queued_jobs_to_resend(session, updated_before=bound)
+        first_two = await queued_jobs_to_resend(session, updated_before=bound, limit=2)
+    assert [j.id for j in found] == [older.id, bob_old.id, old.id]
+    assert [j.id for j in first_two] == [older.id, bob_old.id]
+    assert fresh.id not in {j.id for j in found}

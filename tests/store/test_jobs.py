@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.errors import DuplicateIdempotencyKey, IllegalTransition, InvalidInput, NotFound
 from store.job_queries import events_since, find_by_idempotency_key, get_job
-from store.jobs import EVENT_VERSION, EVENT_WARNING, append_event, heartbeat, transition, update_progress
+from store.jobs import (
+    EVENT_VERSION,
+    EVENT_WARNING,
+    append_event,
+    heartbeat,
+    touch_queued,
+    transition,
+    update_progress,
+)
 from store.models import ModelVersion, TrainingJob
 from store.reader import Reader
 from store.states import TERMINAL, JobStatus
@@ -194,6 +203,35 @@ async def test_progress_and_heartbeats_update_the_row_without_events(
     assert row["progress"] == {"stage": "fit", "completed": 3, "total": 10, "unit": "trees"}
     assert row["worker"] == "worker-1" and row["heartbeat_at"] is not None
     assert row["last_seq"] == 1 and len(events) == 1
+
+
+async def test_touching_a_queued_job_bumps_updated_at_only_in_its_attempt_without_an_event(
+    session_factory: async_sessionmaker[AsyncSession], tenants: Tenants
+) -> None:
+    job = await new_job(session_factory, tenants.alice)
+    past = dt.datetime(2001, 1, 1, tzinfo=dt.UTC)
+    async with session_factory.begin() as session:
+        await session.execute(update(TrainingJob).where(TrainingJob.id == job.id).values(updated_at=past))
+        # Another attempt's re-send (read before a requeue) must not start this attempt's period.
+        assert await touch_queued(session, job.id, attempt=2) is False
+    assert (await _snapshot(session_factory, job.id))[0]["updated_at"] == past
+    async with session_factory.begin() as session:
+        assert await touch_queued(session, job.id, attempt=1) is True
+    row, events = await _snapshot(session_factory, job.id)
+    assert row["updated_at"] > past
+    assert (row["status"], row["attempt"], row["last_seq"], len(events)) == ("queued", 1, 1, 1)
+
+
+async def test_touching_a_job_that_left_queued_changes_nothing(
+    session_factory: async_sessionmaker[AsyncSession], tenants: Tenants
+) -> None:
+    job = await new_job(session_factory, tenants.alice)
+    await _move(session_factory, job.id, JobStatus.RUNNING)
+    before = await _snapshot(session_factory, job.id)
+    async with session_factory.begin() as session:
+        assert await touch_queued(session, job.id, attempt=1) is False
+        assert await touch_queued(session, "missing", attempt=1) is False
+    assert await _snapshot(session_factory, job.id) == before
 
 
 async def test_append_event_refuses_status_events_and_unknown_jobs(

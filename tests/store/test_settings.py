@@ -72,6 +72,8 @@ def test_overrides_win_over_everything() -> None:
         ({"MLW_DATABASE_URL": "mysql://x"}, "database.url"),
         ({"MLW_REDIS_URL": "http://x"}, "redis.url"),
         ({"MLW_JOBS_STALE_AFTER_S": "1", "MLW_JOBS_HEARTBEAT_S": "2"}, "jobs.stale_after_s"),
+        ({"MLW_JOBS_QUEUED_RESEND_AFTER_S": "0"}, "jobs.queued_resend_after_s"),
+        ({"MLW_JOBS_QUEUED_RESEND_AFTER_S": "5", "MLW_JOBS_REAPER_INTERVAL_S": "5"}, "jobs.queued_resend_after_s"),
         ({"MLW_DATA_SAMPLE_ROWS": "10", "MLW_DATA_MAX_FULL_ROWS": "5"}, "data.sample_rows"),
         ({"MLW_WORKER_VISIBILITY_TIMEOUT_S": "60"}, "worker.visibility_timeout_s"),
         ({"MLW_NOT_A_KEY": "1"}, "MLW_NOT_A_KEY"),
