@@ -28,11 +28,13 @@ def detect_task(target: pd.Series) -> tuple[str, str]:
     values = target.dropna()
     if not ptypes.is_numeric_dtype(values.dtype) or ptypes.is_bool_dtype(values.dtype):
         return CLASSIFICATION, "the target is not numeric"
+    if not np.all(np.mod(values.to_numpy(dtype=np.float64), 1.0) == 0.0):
+        # Counting distinct floats hashes every row: a cost the answer does not need.
+        return REGRESSION, "the target is numeric with non-integer values"
     distinct = values.nunique()
-    integral = bool(np.all(np.mod(values.to_numpy(dtype=np.float64), 1.0) == 0.0))
-    if integral and distinct <= MAX_CLASSES_DETECTED:
+    if distinct <= MAX_CLASSES_DETECTED:
         return CLASSIFICATION, f"the target has {distinct} distinct integer values"
-    return REGRESSION, f"the target is numeric with {distinct} distinct values"
+    return REGRESSION, f"the target is numeric with {distinct} distinct integer values"
 
 
 def _number(value: Any) -> float | None:

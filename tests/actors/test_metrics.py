@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from numpy.typing import NDArray
 from sklearn import metrics as skm
 from sklearn.exceptions import UndefinedMetricWarning
 
-from actors.metrics import classification_metrics
+from actors.metrics import classification_metrics, detect_task
 
 
 def _proba(rng: np.random.Generator, n: int, k: int) -> NDArray[np.float64]:
@@ -94,3 +95,21 @@ def test_a_class_missing_from_the_truth_leaves_roc_auc_undefined_as_scikit_learn
         result, _ = classification_metrics(y_true, y_true, proba, classes)
     assert result["roc_auc"] is None
     assert result["log_loss"] == pytest.approx(skm.log_loss(y_true, proba, labels=classes), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("values", "task", "reason"),
+    [
+        ([0.5, 1.25, 2.0, np.nan], "regression", "non-integer values"),
+        ([0, 1, 2, 1, np.nan], "classification", "3 distinct integer values"),
+        (list(range(50)), "regression", "50 distinct integer values"),
+        (["yes", "no", "yes"], "classification", "not numeric"),
+        ([True, False, True], "classification", "not numeric"),
+    ],
+)
+def test_the_task_is_detected_from_the_target_and_the_reason_says_why(
+    values: list[object], task: str, reason: str
+) -> None:
+    detected, why = detect_task(pd.Series(values))
+    assert detected == task
+    assert reason in why
