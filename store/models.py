@@ -151,6 +151,10 @@ class TrainingJob(Base):
     started_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    admitted_at: Mapped[dt.datetime | None]
+    """When the job was given one of its user's running slots (``jobs.max_running_per_user``) and
+    its message sent; NULL while it waits for its turn. Kept once it runs: the latest per user
+    orders the turns (``store.turns``)."""
 
 
 class TrainingJobEvent(Base):
