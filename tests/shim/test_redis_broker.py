@@ -48,7 +48,8 @@ def test_an_actor_declared_before_a_worker_is_a_celery_task_of_its_name_with_its
     body = json.loads(base64.b64decode(raw["body"]))
     assert body[0] == [1] and body[1] == {"y": "z"}
     queue, options, timestamp, not_before = raw["headers"]["shim"]
-    assert (queue, options, timestamp, not_before) == ("inspect_me", {"max_retries": 2}, message.message_timestamp, None)
+    assert (queue, options, not_before) == ("inspect_me", {"max_retries": 2}, None)
+    assert timestamp == message.message_timestamp
     assert "noop" in broker.app.tasks and "shim.dispatch" in broker.app.tasks
     broker.close()
 
