@@ -17,7 +17,8 @@ from actors.dispatch import dispatch_quietly
 from actors.runner import Outcome, run_job
 
 TRAINING_QUEUE = "training"
-TRAINING_ACTOR = "TrainingActor"
+TRAINING_ACTOR = "train_model"
+"""The actor's name, which is also its Celery task's name (``inspect active``, Flower)."""
 
 _HELD_NO_SLOT = frozenset({Outcome.MISSING, Outcome.IGNORED_TERMINAL, Outcome.DROPPED_RUNNING_ELSEWHERE})
 """Deliveries that changed nobody's slots: nothing to dispatch after them."""
@@ -35,6 +36,7 @@ class TrainingActor(shim.GenericActor):
     """Runs one training job: claim, fit, evaluate, store; always ends terminal."""
 
     class Meta:
+        actor_name = TRAINING_ACTOR
         queue_name = TRAINING_QUEUE
         # Engine failures are final and lost workers are retried by the reaper, which
         # counts attempts on the job row; a broker-level retry would bypass both.
