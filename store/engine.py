@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from store.errors import InvalidInput, StoreBusy
+from store.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE = "mlw_write"
@@ -87,6 +88,27 @@ def create_engine(url: str, *, echo: bool = False, **kwargs: Any) -> AsyncEngine
     raise InvalidInput(
         "database.url", f"unsupported driver {parsed.drivername!r}; use sqlite+aiosqlite or postgresql+asyncpg"
     )
+
+
+def pool_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments of :func:`create_engine` from the ``[database]`` settings.
+
+    ``pool_size`` / ``max_overflow`` / ``pool_timeout_s`` size the connection pool of one
+    process (for a SQLite file too: every request holds a connection while it reads);
+    ``statement_timeout_s`` becomes PostgreSQL's ``statement_timeout`` of every connection.
+    An in-memory SQLite database keeps SQLAlchemy's single shared connection.
+    """
+    url = make_url(settings.database_url)
+    db = settings.database
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return {}
+    options: dict[str, Any] = {
+        "pool_size": db.pool_size, "max_overflow": db.max_overflow, "pool_timeout": db.pool_timeout_s,
+    }
+    if url.get_backend_name() == "postgresql" and db.statement_timeout_s > 0:
+        timeout_ms = str(int(db.statement_timeout_s * 1000))
+        options["connect_args"] = {"server_settings": {"statement_timeout": timeout_ms}}
+    return options
 
 
 def write_options() -> Any:

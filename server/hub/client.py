@@ -34,7 +34,8 @@ from server.hub.source import HubSource, Principal, owner_of_row
 
 log = logging.getLogger(__name__)
 
-SendText = Callable[[str], Awaitable[None]]
+SendFrame = Callable[[bytes], Awaitable[None]]
+"""Writes one text frame, already UTF-8 encoded, to the socket."""
 Close = Callable[[int, str], None]
 
 
@@ -42,7 +43,7 @@ Close = Callable[[int, str], None]
 class _Event:
     owner_id: str
     event: dict[str, Any]
-    text: str
+    data: bytes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,12 +66,12 @@ class HubClient:
         principal: Who the socket belongs to.
         source: Database reads (snapshots, replays, gap refills).
         config: Queue size and query limits.
-        send: Writes one text frame to the socket (may block while the peer is slow).
+        send: Writes one text frame (UTF-8 bytes) to the socket (may block while the peer is slow).
         close: Starts closing the socket with a code and reason; must not block.
     """
 
     def __init__(
-        self, principal: Principal, source: HubSource, config: HubConfig, send: SendText, close: Close
+        self, principal: Principal, source: HubSource, config: HubConfig, send: SendFrame, close: Close
     ) -> None:
         self.principal = principal
         self._source = source
@@ -95,9 +96,9 @@ class HubClient:
 
     # --- called by the fan-out and the socket reader; never block ---------------------
 
-    def deliver(self, owner_id: str, event: dict[str, Any], text: str) -> None:
+    def deliver(self, owner_id: str, event: dict[str, Any], data: bytes) -> None:
         if self.closed_with is None and self._wants(owner_id, event):
-            self._put(_Event(owner_id, event, text))
+            self._put(_Event(owner_id, event, data))
 
     def resync(self) -> None:
         if self.closed_with is None and self._topics:
@@ -176,7 +177,7 @@ class HubClient:
                 await self._send_json(item.frame)
 
     async def _send_json(self, frame: dict[str, Any]) -> None:
-        await self._send(json.dumps(frame, separators=(",", ":")))
+        await self._send(json.dumps(frame, separators=(",", ":")).encode())
 
     async def _on_event(self, item: _Event) -> None:
         event = item.event
@@ -184,7 +185,7 @@ class HubClient:
             return  # unsubscribed while it waited in the queue
         seq = event.get("seq")
         if not isinstance(seq, int):
-            await self._send(item.text)  # ephemeral progress: no order to keep
+            await self._send(item.data)  # ephemeral progress: no order to keep
             return
         job_id = str(event["job_id"])
         known = self._last_seq.get(job_id, 0)
@@ -197,7 +198,7 @@ class HubClient:
             if seq > self._last_seq.get(job_id, 0) + 1:
                 log.warning("job %s: events before seq %s are not in the database yet", job_id, seq)
         self._last_seq[job_id] = seq
-        await self._send(item.text)
+        await self._send(item.data)
 
     async def _replay(self, job_id: str, after: int, *, until: int | None = None) -> None:
         """Send the persisted events of ``job_id`` after ``after`` (up to ``until``) from the database."""

@@ -1,7 +1,9 @@
 """The one Redis pub/sub subscription of a server process, fanned out to every socket.
 
-``Fanout`` holds a single ``PSUBSCRIBE mlw:events:*`` and hands each decoded event to
-every registered listener without awaiting anything, so no listener can hold up another.
+``Fanout`` holds a single ``PSUBSCRIBE mlw:events:*`` and hands each event to every
+registered listener without awaiting anything, so no listener can hold up another. An
+event is decoded once and its bytes, exactly as published (UTF-8 JSON), are what every
+socket sends: nothing is encoded per socket.
 When Redis goes away it reconnects with backoff; every time the subscription is
 (re-)established it asks each listener to resync from the database, because whatever was
 published while it was down is lost for pub/sub but not for the database.
@@ -74,8 +76,9 @@ class FanoutStatus:
 class Listener(Protocol):
     """A consumer of fanned-out events: one per websocket. Both methods must not block."""
 
-    def deliver(self, owner_id: str, event: dict[str, Any], text: str) -> None:
-        """Take one event published on ``owner_id``'s channel (``text`` is its JSON as published)."""
+    def deliver(self, owner_id: str, event: dict[str, Any], data: bytes) -> None:
+        """Take one event published on ``owner_id``'s channel (``data``: its UTF-8 JSON as published,
+        the same object for every listener)."""
 
     def resync(self) -> None:
         """The subscription was (re-)established: events may have been missed meanwhile."""
@@ -108,6 +111,7 @@ class Fanout:
         connect: Returns a new Redis client; called once per (re)connection attempt.
         config: Channel pattern and backoff.
         delays: Reconnect delays (defaults to :func:`backoff_delays` of the config).
+        decode: Parses one message's bytes (``json.loads``); called once per event.
     """
 
     def __init__(
@@ -116,8 +120,10 @@ class Fanout:
         config: HubConfig,
         *,
         delays: Callable[[], Iterator[float]] | None = None,
+        decode: Callable[[bytes], Any] = json.loads,
     ) -> None:
         self._connect = connect
+        self._decode = decode
         self._config = config
         self._delays = delays or (lambda: backoff_delays(config.backoff_initial_s, config.backoff_max_s))
         self._listeners: set[Listener] = set()
@@ -207,9 +213,10 @@ class Fanout:
         owner = self._config.owner_of(channel)
         if owner is None:
             return
+        raw = message.get("data") or b""
+        data = raw if isinstance(raw, bytes) else str(raw).encode()
         try:
-            text = _text(message.get("data") or b"")
-            event = json.loads(text)
+            event = self._decode(data)
         except ValueError:
             log.warning("ignoring a message on %s that is not JSON", channel)
             return
@@ -218,7 +225,7 @@ class Fanout:
             return
         for listener in list(self._listeners):
             try:
-                listener.deliver(owner, event, text)
+                listener.deliver(owner, event, data)
             except Exception:  # one broken socket must not stop the stream for the others
                 log.exception("listener failed on an event of job %s", event.get("job_id"))
 
