@@ -90,6 +90,7 @@ async def auth_ctx(app: web.Application) -> AsyncIterator[None]:
     listener = RevocationListener(
         lambda: _revocation_connector(settings.redis.url), authenticator.revoked, authenticator.resubscribed
     )
+    authenticator.subscribed = listener.subscribed
     app[AUTH] = authenticator
     recorder.start()
     listener.start()

@@ -9,7 +9,9 @@ Revocations arrive through :mod:`server.revocations` and evict at once.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import datetime as dt
 from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -57,6 +59,9 @@ class Authenticator:
         self._sessions = sessions
         self.cache = cache
         self.recorder = recorder
+        self.subscribed = asyncio.Event()
+        """Set while the revocation subscription is up (see :class:`~server.revocations.RevocationListener`)."""
+        self._inflight: dict[str, asyncio.Future[CachedToken[User] | None]] = {}
         self.revocation_hooks: list[Callable[[Revocation], object]] = []
         """Also told of each revocation (the hub closes the sockets of revoked tokens)."""
 
@@ -68,17 +73,30 @@ class Authenticator:
         now = utcnow()
         entry = self.cache.get(digest, now=now)
         if entry is None:
-            generation = self.cache.generation
-            async with read_session(self._sessions) as session:
-                found = await resolve_token(session, token, now=now)
-            if found is None:
+            pending = self._inflight.get(digest)
+            if pending is None:
+                # One read for every request of this token that arrives while it runs: when
+                # an entry expires under load, fifty requests must not make fifty reads.
+                pending = asyncio.ensure_future(self._lookup(token, digest, now))
+                self._inflight[digest] = pending
+                pending.add_done_callback(lambda _f: self._inflight.pop(digest, None))
+            entry = await asyncio.shield(pending)
+            if entry is None:
                 return None
-            user, row = found
-            entry = CachedToken(user, str(user.id), digest, row.expires_at)
-            self.cache.put(entry, generation=generation)
         if self.recorder is not None:
             self.recorder.touch(digest)
         return Identity(entry.user, digest)
+
+    async def _lookup(self, token: str, digest: str, now: dt.datetime) -> CachedToken[User] | None:
+        generation = self.cache.generation
+        async with read_session(self._sessions) as session:
+            found = await resolve_token(session, token, now=now)
+        if found is None:
+            return None
+        user, row = found
+        entry = CachedToken(user, str(user.id), digest, row.expires_at)
+        self.cache.put(entry, generation=generation)
+        return entry
 
     def revoked(self, revocation: Revocation) -> None:
         """Evict what ``revocation`` names and tell the hooks (a :class:`RevocationListener` callback)."""
