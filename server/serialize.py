@@ -57,6 +57,7 @@ def job_json(job: TrainingJob) -> dict[str, Any]:
         "started_at": iso(job.started_at),
         "finished_at": iso(job.finished_at),
         "updated_at": iso(job.updated_at),
+        "worker": job.worker,
     }
 
 
@@ -80,6 +81,7 @@ def pipeline_json(pipeline: Pipeline) -> dict[str, Any]:
     """A saved pipeline and its graph."""
     return {
         "pipeline_id": pipeline.pipeline_id,
+        "name": pipeline.name,
         "dataset_source_id": pipeline.dataset_source_id,
         "owner_id": pipeline.owner_id,
         "graph": pipeline.graph,

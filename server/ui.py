@@ -15,7 +15,7 @@ from aiohttp import web
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_PREFIX = "/static"
 SHELL = "index.html"
-PAGE_PATHS = ("/", "/user/training-jobs", "/user/training-jobs/{job_id}")
+PAGE_PATHS = ("/", "/pipelines", "/user/training-jobs", "/user/training-jobs/{job_id}")
 
 
 def content_security_policy(host: str) -> str:

@@ -22,12 +22,14 @@ function route(pathname) {
   const job = pathname.match(/^\/user\/training-jobs\/([^/]+)\/?$/);
   if (job) return { page: "job", jobId: decodeURIComponent(job[1]) };
   if (/^\/user\/training-jobs\/?$/.test(pathname)) return { page: "jobs" };
+  if (/^\/pipelines\/?$/.test(pathname)) return { page: "pipelines" };
   return { page: "canvas" };
 }
 
 async function loadPage(page) {
   if (page === "job") return import("./dashboard/job_page.js");
   if (page === "jobs") return import("./dashboard/list_page.js");
+  if (page === "pipelines") return import("./pipelines/page.js");
   return import("./canvas/page.js");
 }
 
@@ -43,7 +45,8 @@ async function start() {
   teardown();
   const where = route(location.pathname);
   for (const link of document.querySelectorAll("[data-nav]")) {
-    const current = (link.dataset.nav === "canvas") === (where.page === "canvas");
+    const section = where.page === "job" ? "jobs" : where.page;
+    const current = link.dataset.nav === section;
     if (current) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
