@@ -2,6 +2,7 @@
 
 import { get, modelFamilies, query } from "../api.js";
 import { debounce, h, replace } from "../dom.js";
+import { ACTIVE } from "../status.js";
 import { apiQuery, filterForm, readView, viewUrl } from "./list_filters.js";
 import { JOB_COLUMNS, jobRow } from "./list_rows.js";
 
@@ -116,7 +117,8 @@ export async function mount(main, { live }) {
   const unlisten = live.onEvent((frame) => {
     const known = state.items.find((j) => j.id === frame.job_id);
     if (frame.type === "job.progress") {
-      if (known) {
+      // A report that arrives after the job ended is stale: it must not reopen a finished row.
+      if (known && ACTIVE.has(known.status)) {
         Object.assign(known, { progress: frame.progress, status: frame.status || known.status });
         const row = body.querySelector(`tr[data-job-id="${CSS.escape(frame.job_id)}"]`);
         if (row) row.replaceWith(jobRow(known, families, view.order));
