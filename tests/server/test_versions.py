@@ -118,7 +118,7 @@ async def test_a_version_written_other_than_in_ascii_digits_is_422_never_500_nor
     error = (await resp.json())["error"]
     assert error["details"] == {"location": "path", "field": "version"}
     listing = await (await client.get(versions_base, headers=people.alice.headers)).json()
-    assert listing["active_version"] is None
+    assert listing["active_version"] == 1  # unmoved: the first version, active by itself
 
 
 async def test_promote_refuses_unknown_body_fields_and_accepts_an_empty_body(
@@ -132,7 +132,7 @@ async def test_promote_refuses_unknown_body_fields_and_accepts_an_empty_body(
     resp = await client.post(f"{versions_base}/2/promote", data=b"{", headers=people.alice.headers)
     assert resp.status == 400
     listing = await (await client.get(versions_base, headers=people.alice.headers)).json()
-    assert listing["active_version"] is None
+    assert listing["active_version"] == 1  # unmoved: the first version, active by itself
     resp = await client.post(f"{versions_base}/2/promote", json={}, headers=people.alice.headers)
     assert resp.status == 200
     resp = await client.post(f"{versions_base}/3/promote", headers=people.alice.headers)

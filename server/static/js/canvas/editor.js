@@ -36,6 +36,7 @@ export class Editor {
     const top = this.graph.nodes.length ? Math.min(...this.graph.nodes.map((n) => n.position.y)) : 60;
     const node = this.graph.addNode(type, { position: position || { x: right, y: top }, label, config });
     this.done(`Added ${label}.`);
+    this.deps.view.reveal(node.id);
     return node;
   }
 

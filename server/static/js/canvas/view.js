@@ -96,6 +96,8 @@ export class BoardView {
     card.el.addEventListener("pointerdown", (ev) => this.startDrag(ev, card));
     card.el.addEventListener("keydown", (ev) => this.key(ev, card));
     card.el.addEventListener("focus", () => {
+      // A press selects on release (it may be a shift-click or a drag); keyboard focus selects now.
+      if (this.pressing) return;
       if (this.connectFrom === null && !this.selection.has(id)) this.handlers.select(id);
     });
     card.title.addEventListener("dblclick", () => this.editLabel(id));
@@ -142,6 +144,16 @@ export class BoardView {
     this.viewport.fit(bounds(this.graph.nodes));
   }
 
+  /** Make sure node `id` is on screen (fits the graph when it is not). */
+  reveal(id) {
+    const card = this.cards.get(id);
+    if (!card) return;
+    const box = card.el.getBoundingClientRect();
+    const view = this.root.getBoundingClientRect();
+    const inside = box.left >= view.left && box.right <= view.right && box.top >= view.top && box.bottom <= view.bottom;
+    if (!inside) this.fit();
+  }
+
   startDrag(ev, card) {
     if (ev.button !== 0 || ev.target.closest("button, a, input, select")) return;
     const node = card.node;
@@ -149,6 +161,7 @@ export class BoardView {
     const additive = ev.shiftKey || ev.ctrlKey || ev.metaKey;
     const start = { x: ev.clientX, y: ev.clientY, left: node.position.x, top: node.position.y };
     let moved = false;
+    this.pressing = true;
     el.setPointerCapture(ev.pointerId);
     const move = (e) => {
       const scale = this.viewport.scale;
@@ -164,6 +177,7 @@ export class BoardView {
       this.drawEdges();
     };
     const up = () => {
+      this.pressing = false;
       el.removeEventListener("pointermove", move);
       el.removeEventListener("pointerup", up);
       el.removeEventListener("pointercancel", up);

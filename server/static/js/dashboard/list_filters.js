@@ -21,7 +21,7 @@ export function readView(href) {
   const params = new URL(href).searchParams;
   const view = Object.fromEntries(KEYS.map((k) => [k, params.get(k) || ""]));
   const size = Number(view.limit);
-  view.limit = PAGE_SIZES.includes(size) ? size : DEFAULT_SIZE;
+  view.limit = Number.isInteger(size) && size >= 1 && size <= 200 ? size : DEFAULT_SIZE;
   if (!ORDERS.some(([value]) => value === view.order)) view.order = "-created_at";
   try {
     const trail = JSON.parse(view.trail || "[]");
@@ -101,7 +101,8 @@ export function filterForm(view, ctx) {
   const to = h("input", { id: uid("f-to"), type: "date", value: view.to });
   const q = h("input", { id: uid("f-q"), type: "search", value: view.q, placeholder: "node, pipeline, tag…" });
   const order = select(uid("f-order"), ORDERS, view.order);
-  const limit = select(uid("f-limit"), PAGE_SIZES.map((n) => [n, `${n} per page`]), view.limit);
+  const sizes = PAGE_SIZES.includes(view.limit) ? PAGE_SIZES : [...PAGE_SIZES, view.limit].sort((a, b) => a - b);
+  const limit = select(uid("f-limit"), sizes.map((n) => [n, `${n} per page`]), view.limit);
   const read = () => ({
     status: status.value,
     model: model.value,
