@@ -59,7 +59,9 @@ class JobOut(ResponseModel):
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     updated_at: dt.datetime | None
-    worker: str | None = Field(default=None, description="The worker that ran (or runs) the job's latest attempt.")
+    worker: str | None = Field(
+        default=None, description="The worker (host:pid) running or last running the job; admins only."
+    )
     pipeline_name: str | None = Field(default=None, description="The pipeline's human name (listings, job page).")
     node_label: str | None = Field(default=None, description="The training node's label (listings, job page).")
 

@@ -18,7 +18,7 @@ from server.parsing import parse_query, read_json, read_optional_json
 from server.routing import Operation
 from server.schemas.common import NoFieldsIn
 from server.schemas.jobs import EventsOut, EventsQuery, JobListQuery, JobOut, JobPage, SubmitJobIn
-from server.serialize import job_json, jobs_json
+from server.serialize import event_for, job_json, jobs_json
 from store.engine import read_session
 from store.job_queries import events_since, get_job
 from store.pipeline_queries import pipeline_names
@@ -61,7 +61,7 @@ async def get_training_job(request: web.Request) -> web.Response:
     reader = reader_of(request)
     async with read_session(request.app[SESSIONS]) as session:
         job = await get_job(session, request.match_info["job_id"], reader=reader)
-        [out] = await _named(session, [job_json(job)], reader)
+        [out] = await _named(session, [job_json(job, is_admin=reader.is_admin)], reader)
     return web.json_response(out)
 
 
@@ -70,7 +70,7 @@ async def list_training_jobs(request: web.Request) -> web.Response:
     reader = reader_of(request)
     async with read_session(request.app[SESSIONS]) as session:
         rows, next_cursor = await list_jobs_page(session, query, reader=reader)
-        items = await _named(session, jobs_json(rows), reader)
+        items = await _named(session, jobs_json(rows, is_admin=reader.is_admin), reader)
     return web.json_response({"items": items, "next_cursor": next_cursor})
 
 
@@ -79,7 +79,7 @@ async def list_my_training_jobs(request: web.Request) -> web.Response:
     reader = reader_of(request)
     async with read_session(request.app[SESSIONS]) as session:
         rows, next_cursor = await list_jobs_page(session, query, reader=reader, user_id=reader.user_id)
-        items = await _named(session, jobs_json(rows), reader)
+        items = await _named(session, jobs_json(rows, is_admin=reader.is_admin), reader)
     return web.json_response({"items": items, "next_cursor": next_cursor})
 
 
@@ -90,7 +90,8 @@ async def list_job_events(request: web.Request) -> web.Response:
     async with read_session(request.app[SESSIONS]) as session:
         job = await get_job(session, job_id, reader=reader)
         events = await events_since(session, job_id, query.since, reader=reader, limit=query.limit)
-    return web.json_response({"job_id": job.id, "events": events, "last_seq": job.last_seq})
+    shown = [event_for(event, is_admin=reader.is_admin) for event in events]
+    return web.json_response({"job_id": job.id, "events": shown, "last_seq": job.last_seq})
 
 
 def _artifact_path(uri: str, root: Path) -> Path | None:
