@@ -213,3 +213,13 @@ def search_clauses(*, tag: str | None = None, text: str | None = None) -> list[A
             )
         )
     return clauses
+
+
+async def active_jobs_by_worker(session: AsyncSession) -> list[tuple[str, str | None, str, dt.datetime | None]]:
+    """``(job id, worker, status, last heartbeat)`` of every running or cancelling job (for ``GET /workers``)."""
+    stmt = (
+        select(TrainingJob.id, TrainingJob.worker, TrainingJob.status, TrainingJob.heartbeat_at)
+        .where(TrainingJob.status.in_([JobStatus.RUNNING.value, JobStatus.CANCELLING.value]))
+        .order_by(TrainingJob.created_at)
+    )
+    return [(row[0], row[1], row[2], row[3]) for row in (await session.execute(stmt)).all()]
