@@ -21,7 +21,7 @@ from server.authenticator import Authenticator
 from server.errors import Unauthorized
 from server.keys import AUTH, PUBLIC_ROUTES, READER, SESSIONS, SETTINGS, USER
 from server.last_used import LastUsedRecorder
-from server.revocations import RevocationListener
+from server.revocation import RevocationListener
 from server.routing import API_PREFIX
 from server.token_cache import TokenCache
 from store.reader import Reader

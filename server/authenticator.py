@@ -4,7 +4,7 @@
 looked up in the :class:`~server.token_cache.TokenCache` first, then read from the
 database in a *read* transaction (never ``BEGIN IMMEDIATE``), and its use is noted for the
 :class:`~server.last_used.LastUsedRecorder` that writes ``last_used_at`` in the background.
-Revocations arrive through :mod:`server.revocations` and evict at once.
+Revocations arrive through :mod:`server.revocation` and evict at once.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.last_used import LastUsedRecorder
-from server.revocations import Revocation
+from server.revocation import Revocation
 from server.token_cache import CachedToken, TokenCache
 from store.engine import read_session
 from store.models import User
@@ -60,7 +60,7 @@ class Authenticator:
         self.cache = cache
         self.recorder = recorder
         self.subscribed = asyncio.Event()
-        """Set while the revocation subscription is up (see :class:`~server.revocations.RevocationListener`)."""
+        """Set while the revocation subscription is up (see :class:`~server.revocation.RevocationListener`)."""
         self._inflight: dict[str, asyncio.Future[CachedToken[User] | None]] = {}
         self.revocation_hooks: list[Callable[[Revocation], object]] = []
         """Also told of each revocation (the hub closes the sockets of revoked tokens)."""

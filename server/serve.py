@@ -17,10 +17,14 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 from aiohttp import web
 
+from server.http_server import serve_until_signalled
+from server.redact import install_redaction
 from server.redis_server import EmbeddedRedis
+from server.revocation import record_embedded_url
 from store.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -81,8 +85,11 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = WORKER_STOP_TIM
             continue
 
 
-async def _first_start(settings: Settings, demo: bool) -> str | None:
-    """Create the local admin if there are no users; load the demo if asked. Returns a new token."""
+async def _first_start(settings: Settings, demo: bool) -> tuple[str | None, str | None]:
+    """Create the local admin if there are no users; load the demo if asked.
+
+    Returns the admin's new token (first start only) and the demo pipeline's id (with ``demo``).
+    """
     from server.bootstrap import ensure_admin, load_demo
     from store.engine import create_engine, create_session_factory
 
@@ -90,9 +97,8 @@ async def _first_start(settings: Settings, demo: bool) -> str | None:
     try:
         sessions = create_session_factory(engine)
         token = await ensure_admin(sessions, settings)
-        if demo:
-            await load_demo(sessions, settings)
-        return token
+        pipeline_id = await load_demo(sessions, settings) if demo else None
+        return token, pipeline_id
     finally:
         await engine.dispose()
 
@@ -117,6 +123,7 @@ def run_serve(settings: Settings, *, no_worker: bool = False, demo: bool = False
     from store.migrate import upgrade
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_redaction()
     # aiosqlite runs every statement on a thread; the default 5 ms GIL switch interval
     # would add up to that much to each of a request's several thread hand-offs.
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
@@ -128,18 +135,20 @@ def run_serve(settings: Settings, *, no_worker: bool = False, demo: bool = False
         if not settings.redis.url:
             redis_server = EmbeddedRedis(workdir=Path(settings.data_dir) / "redis", persist=True).start()
             settings = _with_redis(settings, redis_server.url)
+            record_embedded_url(settings, redis_server.url)  # for `mlw tokens revoke` of this data dir
             print(f"embedded Redis on {redis_server.url}", flush=True)
         configure_broker(settings)
-        token = asyncio.run(_first_start(settings, demo))
+        token, demo_pipeline = asyncio.run(_first_start(settings, demo))
         if not no_worker:
             worker = start_worker(settings)
         url = f"http://{settings.server.host}:{settings.server.port}/"
         print(f"mlw is serving on {url}", flush=True)
+        if demo_pipeline:
+            print(f"the example pipeline is on the canvas at {url}?pipeline={quote(demo_pipeline)}", flush=True)
         if token:
             print("a local admin was created; sign in with this token (shown once):", flush=True)
             print(token, flush=True)
-        web.run_app(build_app(settings), host=settings.server.host, port=settings.server.port, print=None,
-                    handle_signals=True, shutdown_timeout=10.0)
+        asyncio.run(serve_until_signalled(build_app(settings), settings.server.host, settings.server.port))
         return 0
     finally:
         if worker is not None:

@@ -2,7 +2,7 @@
 
 Pure policy, no I/O: entries live ``ttl_s`` seconds (``server.auth_cache_ttl_s``) and are
 evicted at once when a revocation message names their token or their user (see
-:mod:`server.revocations`). The TTL is therefore the longest a revoked token can still
+:mod:`server.revocation`). The TTL is therefore the longest a revoked token can still
 work, and only when that message is lost (Redis down). A generation counter keeps a
 lookup that started before an eviction from putting back what the eviction removed.
 """

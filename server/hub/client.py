@@ -19,6 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from server.hub.fanout import Published
 from server.hub.policy import CloseCode, HubConfig
 from server.hub.protocol import (
     Ref,
@@ -42,8 +43,11 @@ Close = Callable[[int, str], None]
 @dataclasses.dataclass(frozen=True)
 class _Event:
     owner_id: str
-    event: dict[str, Any]
-    data: bytes
+    published: Published
+
+    @property
+    def event(self) -> dict[str, Any]:
+        return self.published.event
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,9 +100,9 @@ class HubClient:
 
     # --- called by the fan-out and the socket reader; never block ---------------------
 
-    def deliver(self, owner_id: str, event: dict[str, Any], data: bytes) -> None:
-        if self.closed_with is None and self._wants(owner_id, event):
-            self._put(_Event(owner_id, event, data))
+    def deliver(self, owner_id: str, published: Published) -> None:
+        if self.closed_with is None and self._wants(owner_id, published.event):
+            self._put(_Event(owner_id, published))
 
     def resync(self) -> None:
         if self.closed_with is None and self._topics:
@@ -179,13 +183,17 @@ class HubClient:
     async def _send_json(self, frame: dict[str, Any]) -> None:
         await self._send(json.dumps(frame, separators=(",", ":")).encode())
 
+    def _bytes_of(self, item: _Event) -> bytes:
+        """The event as published, or without the fields this user may not see (encoded once for all)."""
+        return item.published.for_reader(is_admin=self.principal.is_admin)
+
     async def _on_event(self, item: _Event) -> None:
         event = item.event
         if not self._wants(item.owner_id, event):
             return  # unsubscribed while it waited in the queue
         seq = event.get("seq")
         if not isinstance(seq, int):
-            await self._send(item.data)  # ephemeral progress: no order to keep
+            await self._send(self._bytes_of(item))  # ephemeral progress: no order to keep
             return
         job_id = str(event["job_id"])
         known = self._last_seq.get(job_id, 0)
@@ -198,7 +206,7 @@ class HubClient:
             if seq > self._last_seq.get(job_id, 0) + 1:
                 log.warning("job %s: events before seq %s are not in the database yet", job_id, seq)
         self._last_seq[job_id] = seq
-        await self._send(item.data)
+        await self._send(self._bytes_of(item))
 
     async def _replay(self, job_id: str, after: int, *, until: int | None = None) -> None:
         """Send the persisted events of ``job_id`` after ``after`` (up to ``until``) from the database."""

@@ -27,6 +27,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from server.hub.policy import HubConfig, backoff_delays
+from server.serialize import ADMIN_ONLY_EVENT_KEYS, event_for
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +74,36 @@ class FanoutStatus:
         }
 
 
+class Published:
+    """One event as received from Redis, shared by every socket: decoded once, encoded at most twice.
+
+    Attributes:
+        event: The decoded event.
+        data: Its UTF-8 JSON exactly as published: what admins and, for most events, everyone get.
+    """
+
+    __slots__ = ("_redacted", "data", "event")
+
+    def __init__(self, event: dict[str, Any], data: bytes) -> None:
+        self.event = event
+        self.data = data
+        self._redacted: bytes | None = None
+
+    def for_reader(self, *, is_admin: bool) -> bytes:
+        """The bytes a reader gets: without admin-only fields for others, encoded on first need only."""
+        if is_admin or ADMIN_ONLY_EVENT_KEYS.isdisjoint(self.event):
+            return self.data
+        if self._redacted is None:
+            redacted = event_for(self.event, is_admin=False)
+            self._redacted = json.dumps(redacted, separators=(",", ":"), sort_keys=True).encode()
+        return self._redacted
+
+
 class Listener(Protocol):
     """A consumer of fanned-out events: one per websocket. Both methods must not block."""
 
-    def deliver(self, owner_id: str, event: dict[str, Any], data: bytes) -> None:
-        """Take one event published on ``owner_id``'s channel (``data``: its UTF-8 JSON as published,
-        the same object for every listener)."""
+    def deliver(self, owner_id: str, published: Published) -> None:
+        """Take one event published on ``owner_id``'s channel (the same object for every listener)."""
 
     def resync(self) -> None:
         """The subscription was (re-)established: events may have been missed meanwhile."""
@@ -223,9 +248,10 @@ class Fanout:
         if not isinstance(event, dict) or not isinstance(event.get("job_id"), str):
             log.warning("ignoring a message on %s that is not a job event", channel)
             return
+        published = Published(event, data)
         for listener in list(self._listeners):
             try:
-                listener.deliver(owner, event, data)
+                listener.deliver(owner, published)
             except Exception:  # one broken socket must not stop the stream for the others
                 log.exception("listener failed on an event of job %s", event.get("job_id"))
 

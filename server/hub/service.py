@@ -16,7 +16,7 @@ from server.hub.fanout import Fanout, FanoutStatus
 from server.hub.policy import CloseCode, HubConfig
 from server.hub.snapshots import SharedSnapshots
 from server.hub.source import HubSource, Principal
-from server.revocations import Revocation
+from server.revocation import Revocation
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Collection
 from typing import Any
 
+from server.hub.fanout import Published
 from server.hub.protocol import Topic
 from server.hub.source import HubSource, Principal
 
@@ -102,8 +103,8 @@ class SharedSnapshots:
 
     # --- fan-out listener: never blocks -------------------------------------------------
 
-    def deliver(self, owner_id: str, event: dict[str, Any], data: bytes) -> None:
-        if isinstance(event.get("seq"), int):  # progress is ephemeral: a slightly old figure is fine
+    def deliver(self, owner_id: str, published: Published) -> None:
+        if isinstance(published.event.get("seq"), int):  # progress is ephemeral: a slightly old figure is fine
             self.invalidate(owner_id)
 
     def resync(self) -> None:

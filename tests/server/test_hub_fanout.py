@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 
 from server.hub import CloseCode, HubConfig, RedisState
 from server.hub.client import HubClient
-from server.hub.fanout import Fanout, redis_connector
+from server.hub.fanout import Fanout, Published, redis_connector
 from server.hub.protocol import ME, Subscribe
 from server.hub.source import Principal
 
@@ -35,8 +35,8 @@ class Collector:
         self.got: list[bytes] = []
         self.arrived = asyncio.Event()
 
-    def deliver(self, owner_id: str, event: dict[str, Any], data: bytes) -> None:
-        self.got.append(data)
+    def deliver(self, owner_id: str, published: Published) -> None:
+        self.got.append(published.for_reader(is_admin=False))
         self.arrived.set()
 
     def resync(self) -> None:
@@ -66,6 +66,17 @@ async def test_an_event_is_decoded_once_and_every_listener_gets_the_same_publish
     first = listeners[0].got[0]
     assert first == published
     assert all(len(listener.got) == 1 and listener.got[0] is first for listener in listeners)
+
+
+def test_an_event_with_admin_only_fields_is_encoded_once_for_all_non_admins() -> None:
+    event = {"type": "job.status", "job_id": "j", "seq": 2, "status": "running", "worker": "host:1"}
+    published = Published(event, json.dumps(event).encode())
+
+    redacted = [published.for_reader(is_admin=False) for _ in range(100)]
+
+    assert all(data is redacted[0] for data in redacted)
+    assert "worker" not in json.loads(redacted[0])
+    assert published.for_reader(is_admin=True) is published.data
 
 
 class NoSource:
@@ -105,8 +116,9 @@ async def test_a_socket_whose_write_never_ends_delays_no_other_and_is_closed_whe
             client.subscribe(Subscribe((ME,), {}))
         events = [json.dumps({"type": "job.progress", "job_id": "j", "n": n}).encode() for n in range(100)]
         for n, data in enumerate(events):
+            published = Published({"type": "job.progress", "job_id": "j", "n": n}, data)
             for client in (slow, *fast):
-                client.deliver("u1", {"type": "job.progress", "job_id": "j", "n": n}, data)
+                client.deliver("u1", published)
             await asyncio.sleep(0)
         async with asyncio.timeout(10):
             while len(fast_sent) < 50 * (len(events) + 1):  # noqa: ASYNC110 - the senders run on their own

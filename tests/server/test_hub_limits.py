@@ -147,7 +147,7 @@ async def test_a_revocation_message_closes_the_sockets_of_the_token_at_once(
     hub_client: TestClient[Any, Any], people: People
 ) -> None:
     from server.keys import REDIS, SESSIONS
-    from server.revocations import publish_revocation
+    from server.revocation import publish_revocation
     from store.users import hash_token, revoke_token
 
     sock = await connect(hub_client, people.alice)

@@ -42,7 +42,7 @@ async def test_versions_list_newest_first_with_the_hand_off_object(
     assert resp.status == 200
     body = VersionsOut.model_validate(await resp.json())
     assert [v.version for v in body.items] == [3, 2, 1]
-    assert body.active_version is None
+    assert body.active_version == 1  # the first version became active by itself
     first = body.items[-1]
     assert first.output.model_dump() == {
         "job_id": first.job_id,
@@ -90,7 +90,7 @@ async def test_promotion_moves_the_active_alias_and_remembers_the_previous_versi
     resp = await client.post(f"{versions_base}/2/promote", headers=people.alice.headers)
     assert resp.status == 200
     first = PromoteOut.model_validate(await resp.json())
-    assert (first.version, first.previous_version, first.updated_by) == (2, None, "alice")
+    assert (first.version, first.previous_version, first.updated_by) == (2, 1, "alice")
 
     resp = await client.post(f"{versions_base}/1/promote", headers=people.alice.headers)
     assert (await resp.json())["previous_version"] == 2
@@ -107,6 +107,36 @@ async def test_promoting_a_missing_or_malformed_version_is_404_or_422(
     resp = await client.post(f"{versions_base}/first/promote", headers=people.alice.headers)
     assert resp.status == 422
     assert (await resp.json())["error"]["details"]["field"] == "version"
+
+
+@pytest.mark.parametrize("raw", ["%C2%B2", "%D9%A1", "%EF%BC%91", "+1", "1.0", "01x", "9" * 30])
+async def test_a_version_written_other_than_in_ascii_digits_is_422_never_500_nor_read_as_a_number(
+    client: TestClient[Any, Any], people: People, versions_base: str, raw: str
+) -> None:
+    resp = await client.post(f"{versions_base}/{raw}/promote", headers=people.alice.headers)
+    assert resp.status == 422, await resp.text()
+    error = (await resp.json())["error"]
+    assert error["details"] == {"location": "path", "field": "version"}
+    listing = await (await client.get(versions_base, headers=people.alice.headers)).json()
+    assert listing["active_version"] == 1  # unmoved: the first version, active by itself
+
+
+async def test_promote_refuses_unknown_body_fields_and_accepts_an_empty_body(
+    client: TestClient[Any, Any], people: People, versions_base: str
+) -> None:
+    resp = await client.post(f"{versions_base}/2/promote", json={"version": 3}, headers=people.alice.headers)
+    assert resp.status == 422, await resp.text()
+    assert (await resp.json())["error"]["details"]["field"] == "version"
+    resp = await client.post(f"{versions_base}/2/promote", data=b"[1]", headers=people.alice.headers)
+    assert resp.status == 422
+    resp = await client.post(f"{versions_base}/2/promote", data=b"{", headers=people.alice.headers)
+    assert resp.status == 400
+    listing = await (await client.get(versions_base, headers=people.alice.headers)).json()
+    assert listing["active_version"] == 1  # unmoved: the first version, active by itself
+    resp = await client.post(f"{versions_base}/2/promote", json={}, headers=people.alice.headers)
+    assert resp.status == 200
+    resp = await client.post(f"{versions_base}/3/promote", headers=people.alice.headers)
+    assert resp.status == 200 and (await resp.json())["previous_version"] == 2
 
 
 async def test_versions_of_an_unknown_pipeline_are_404(client: TestClient[Any, Any], people: People) -> None:

@@ -1,13 +1,16 @@
-"""Token revocations announced to every web process through Redis.
+"""Telling every web process that tokens were revoked: Redis channel ``mlw:auth:revoked``.
 
-Whoever revokes tokens in the database (``mlw tokens revoke``, the admin API) publishes,
-after the commit, one JSON message on :data:`CHANNEL`: ``{"token_sha256": "<hex>"}`` for
-one token or ``{"user_id": ...}`` for all of a user's tokens (:func:`publish_revocation`).
-Each web process subscribes (:class:`RevocationListener`) and evicts the matching entries
-of its token cache at once, and the hub closes the matching sockets. When the
-subscription is (re)established the listener drops the whole cache, since messages
-published while it was down are lost; in every case a revoked token stops working
-within ``server.auth_cache_ttl_s``.
+Messages are JSON: ``{"token_sha256": "<hex>"}`` for one token, ``{"user_id": "<id>"}`` for
+all of a user's, published after the revoking commit (:func:`publish_revocation`,
+:func:`publish_revocation_sync`). Each web process subscribes (:class:`RevocationListener`):
+it drops the named tokens from its authentication cache and closes their websockets at
+once. When the subscription is (re)established the whole cache is dropped, since messages
+published meanwhile are lost; so a revoked token stops working within
+``server.auth_cache_ttl_s`` even if its message is lost (open websockets: within the hub's
+``reauth_interval_s``).
+
+``mlw serve`` writes the URL of its embedded Redis to :func:`embedded_url_file`, so the CLI
+of the same data directory can publish there too.
 """
 
 from __future__ import annotations
@@ -17,16 +20,84 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import redis
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from store.settings import Settings
+
 log = logging.getLogger(__name__)
 
-CHANNEL = "mlw:auth:revoked"
+REVOCATION_CHANNEL = "mlw:auth:revoked"
+
+
+def revocation_message(*, token_sha256: str | None = None, user_id: str | None = None) -> str:
+    """The JSON message for one token (by hash) or for all of one user's tokens."""
+    if (token_sha256 is None) == (user_id is None):
+        raise ValueError("name exactly one of token_sha256 and user_id")
+    body = {"token_sha256": token_sha256} if token_sha256 is not None else {"user_id": user_id}
+    return json.dumps(body, separators=(",", ":"))
+
+
+async def publish_revocation(
+    client: aioredis.Redis, *, token_sha256: str | None = None, user_id: str | None = None
+) -> bool:
+    """Publish a revocation from a web process; returns whether Redis took it (never raises)."""
+    message = revocation_message(token_sha256=token_sha256, user_id=user_id)
+    try:
+        await client.publish(REVOCATION_CHANNEL, message)
+        return True
+    except (RedisError, OSError) as exc:
+        log.warning("revocation not published (%s); open sockets are checked again within the reauth interval", exc)
+        return False
+
+
+def embedded_url_file(settings: Settings) -> Path:
+    """Where ``mlw serve`` records the URL of its embedded Redis."""
+    return Path(settings.data_dir) / "redis" / "url"
+
+
+def record_embedded_url(settings: Settings, url: str) -> None:
+    """Write the embedded Redis URL for the CLI (readable by the owner only)."""
+    path = embedded_url_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(url)
+
+
+def redis_url_for_cli(settings: Settings) -> str | None:
+    """``redis.url``, or the URL a running ``mlw serve`` of this data directory recorded."""
+    if settings.redis.url:
+        return settings.redis.url
+    try:
+        return embedded_url_file(settings).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def publish_revocation_sync(settings: Settings, *, token_sha256: str | None = None, user_id: str | None = None) -> bool:
+    """Publish a revocation from the CLI; returns whether a Redis took it (never raises)."""
+    url = redis_url_for_cli(settings)
+    if url is None:
+        return False
+    message = revocation_message(token_sha256=token_sha256, user_id=user_id)
+    client = redis.Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=2.0)
+    try:
+        client.publish(REVOCATION_CHANNEL, message)
+        return True
+    except (RedisError, OSError):
+        return False
+    finally:
+        client.close()
+
+
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -71,22 +142,6 @@ def parse_revocation(data: bytes | str) -> Revocation | None:
         return revocation(token_sha256=body.get("token_sha256"), user_id=body.get("user_id"))
     except ValueError:
         return None
-
-
-async def publish_revocation(
-    client: aioredis.Redis, *, token_sha256: str | None = None, user_id: str | int | None = None
-) -> int:
-    """Tell every web process that a token (or all of a user's tokens) was revoked.
-
-    Call it after the revoking transaction committed. Returns how many processes heard it.
-
-    Raises:
-        ValueError: neither or both of ``token_sha256`` and ``user_id``, or a malformed hash.
-        redis.exceptions.RedisError: Redis is unreachable; the revoked tokens then stop
-            working within ``server.auth_cache_ttl_s`` anyway.
-    """
-    message = revocation(token_sha256=token_sha256, user_id=user_id)
-    return int(await client.publish(CHANNEL, message.to_json()))
 
 
 OnRevocation = Callable[[Revocation], None]
@@ -135,7 +190,7 @@ class RevocationListener:
             client = self._connect()
             pubsub = client.pubsub()
             try:
-                await pubsub.subscribe(CHANNEL)
+                await pubsub.subscribe(REVOCATION_CHANNEL)
                 async with asyncio.timeout(10.0):
                     while (reply := await pubsub.get_message(timeout=1.0)) is None or reply["type"] != "subscribe":
                         pass
@@ -159,7 +214,7 @@ class RevocationListener:
     def _dispatch(self, message: dict[str, Any]) -> None:
         found = parse_revocation(message.get("data") or b"")
         if found is None:
-            log.warning("ignoring a message on %s that is not a revocation", CHANNEL)
+            log.warning("ignoring a message on %s that is not a revocation", REVOCATION_CHANNEL)
             return
         try:
             self._on_revocation(found)
