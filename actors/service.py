@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.context import JobContext
-from actors.errors import ActiveJobConflict, BrokerUnavailable, QuotaExceeded
+from actors.errors import ActiveJobConflict, BrokerUnavailable, IdempotencyKeyReused, QuotaExceeded
 from actors.outcomes import commit_then_publish, finish_failed
 from actors.policy import resolve_max_runtime
 from actors.validation import validate_job
@@ -52,6 +54,41 @@ class SubmitRequest:
     pipeline_id: str | None = None
     idempotency_key: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        """The sha256 of the submission's canonical JSON, the idempotency key left out.
+
+        Two submissions are "the same body" when their JSON documents are equal once parsed:
+        key order and whitespace do not matter, every value does (``1`` and ``1.0`` differ,
+        and so do node positions and labels). A client retrying a request sends it again
+        as it was, so a retry always matches.
+        """
+        document = {
+            "dataset_source_id": self.dataset_source_id,
+            "node_id": self.node_id,
+            "graph": self.graph,
+            "config": self.config,
+            "pipeline_id": self.pipeline_id,
+        }
+        text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _same_submission(job: TrainingJob, request: SubmitRequest) -> TrainingJob:
+    """``job`` when it was created by ``request``'s body, else the key was reused for another one.
+
+    Jobs recorded before fingerprints existed (``request_sha256`` NULL) are taken as matches.
+
+    Raises:
+        IdempotencyKeyReused: the key's job came from a different body.
+    """
+    if job.request_sha256 is not None and job.request_sha256 != request.fingerprint():
+        raise IdempotencyKeyReused(
+            f"idempotency key {request.idempotency_key!r} was already used for another submission "
+            f"(job {job.id}); use a new key for a different request",
+            details={"job_id": job.id},
+        )
+    return job
 
 
 def _graph_with_config(graph: Mapping[str, Any], node_id: str, config: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -108,7 +145,7 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
         if request.idempotency_key:
             existing = await find_by_idempotency_key(session, user_id, request.idempotency_key)
             if existing is not None:
-                created.append(existing)
+                created.append(_same_submission(existing, request))
                 return []
         pipeline = await upsert_pipeline(session, dataset_source_id=dataset.id, graph=graph, reader=reader)
         await _lock_for_submission(session, user_id, pipeline.pipeline_id)
@@ -140,7 +177,7 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
             twin = await find_by_idempotency_key(session, user_id, request.idempotency_key or "")
         if twin is None:
             raise
-        return twin
+        return _same_submission(twin, request)
     job = created[0]
     if events == []:
         return job
@@ -176,6 +213,7 @@ async def create_job_with_graph(
         graph=graph,
         warnings=warnings,
         idempotency_key=request.idempotency_key,
+        request_sha256=request.fingerprint() if request.idempotency_key else None,
     )
 
 

@@ -79,7 +79,12 @@ def validate_job(
     """
     options = options or EngineOptions()
     nodes = plan_nodes(graph, node_id)
-    plan = [PlannedNode(n.id, n.type, _prefix(n), resolve_node_config(n.type, n.config, _prefix(n))) for n in nodes]
+    limit = options.max_runtime_limit_s
+    plan = [
+        PlannedNode(n.id, n.type, _prefix(n), resolve_node_config(n.type, n.config, _prefix(n),
+                                                                  max_runtime_limit_s=limit))
+        for n in nodes
+    ]
     train = plan[-1].config
     family = get_family(train["model_type"])
     task = task_for_family(family, train["task"])

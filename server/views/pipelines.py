@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from actors.graph import check_structure
 from server.auth import reader_of
 from server.job_listing import latest_job_per_node
 from server.keys import SESSIONS
@@ -35,6 +36,7 @@ async def save_pipeline(request: web.Request) -> web.Response:
     body = await read_json(request, PipelineIn)
     reader = reader_of(request)
     graph: dict[str, Any] = body.graph.model_dump(mode="json", exclude_unset=True)
+    check_structure(graph)
     async with request.app[SESSIONS].begin() as session:
         expected_id = pipeline_id_for(body.dataset_source_id, graph_hash(graph))
         existed = await session.get(Pipeline, expected_id) is not None

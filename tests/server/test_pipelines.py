@@ -105,7 +105,7 @@ async def test_saving_needs_a_visible_dataset_and_a_well_formed_body(
     dup["nodes"].append(copy.deepcopy(dup["nodes"][0]))
     status, body = await _put(client, people.alice.headers, {"dataset_source_id": dataset_id, "graph": dup})
     assert status == 422
-    assert body["error"]["details"]["field"] == "graph.nodes"
+    assert body["error"]["details"]["field"] == "graph.nodes[3].id"
 
 
 async def test_a_body_that_is_not_json_is_400_and_one_over_the_limit_is_413(

@@ -137,6 +137,32 @@ async def test_an_idempotency_key_returns_the_first_job(
     assert len(sender.sent) == 1
 
 
+async def test_an_idempotency_key_reused_with_a_different_body_is_422_and_creates_nothing(
+    client: TestClient[Any, Any], people: People, dataset_id: str, sender: RecordingSender
+) -> None:
+    body = _body(dataset_id, idempotency_key="click-2")
+    first = await (await client.post(f"{API}/training-jobs", json=body, headers=people.alice.headers)).json()
+    other = copy.deepcopy(body)
+    other["config"] = {"model_type": "random_forest", "task": "classification", "target": "label"}
+    resp = await client.post(f"{API}/training-jobs", json=other, headers=people.alice.headers)
+    assert resp.status == 422, await resp.text()
+    error = (await resp.json())["error"]
+    assert error["code"] == "idempotency_key_reused"
+    assert error["details"] == {"field": "idempotency_key", "job_id": first["id"]}
+    assert len(sender.sent) == 1
+    # The same document with its keys in another order and other whitespace is the same body.
+    reordered = json.dumps(dict(reversed(list(body.items()))), indent=2)
+    headers = {**people.alice.headers, "Content-Type": "application/json"}
+    resp = await client.post(f"{API}/training-jobs", data=reordered, headers=headers)
+    assert resp.status == 202 and (await resp.json())["id"] == first["id"]
+    # The key is per user: bob may use it for his own job.
+    bob_dataset = await upload_csv(client, people.bob)
+    resp = await client.post(
+        f"{API}/training-jobs", json=_body(bob_dataset, idempotency_key="click-2"), headers=people.bob.headers
+    )
+    assert resp.status == 202 and (await resp.json())["id"] != first["id"]
+
+
 async def test_a_broker_outage_is_503_and_the_job_is_failed(
     client: TestClient[Any, Any], people: People, dataset_id: str, sender: RecordingSender
 ) -> None:
@@ -175,3 +201,58 @@ async def test_cancel_is_202_and_idempotent(
 async def test_cancelling_an_unknown_job_is_404(client: TestClient[Any, Any], people: People) -> None:
     resp = await client.post(f"{API}/training-jobs/nope/cancel", headers=people.alice.headers)
     assert resp.status == 404
+
+
+async def test_max_runtime_has_one_limit_the_setting_in_schema_openapi_and_error(
+    client: TestClient[Any, Any], people: People, dataset_id: str, settings: Settings, sender: RecordingSender
+) -> None:
+    limit = settings.jobs.max_runtime_limit_s
+    types = await (await client.get(f"{API}/node-types", headers=people.alice.headers)).json()
+    train = next(t for t in types["node_types"] if t["type"] == "train_model")
+    field = next(p for p in train["config"] if p["name"] == "max_runtime_s")
+    assert field["maximum"] == limit and f"{limit:g}" in field["description"]
+    document = await (await client.get(f"{API}/openapi.json", headers=people.alice.headers)).json()
+    documented = document["components"]["schemas"]["TrainConfigIn"]["properties"]["max_runtime_s"]
+    number = next(v for v in documented["anyOf"] if v.get("type") == "number")
+    assert number["maximum"] == limit and f"{limit:g}" in documented["description"]
+
+    config = {"model_type": "logistic_regression", "target": "label", "max_runtime_s": limit + 1}
+    resp = await client.post(
+        f"{API}/training-jobs", json=_body(dataset_id, config=config), headers=people.alice.headers
+    )
+    assert resp.status == 422
+    error = (await resp.json())["error"]
+    assert error["details"]["field"] == "config.max_runtime_s"
+    assert error["message"].startswith("config.max_runtime_s: ") and f"{limit:g}" in error["message"]
+    config["max_runtime_s"] = limit
+    resp = await client.post(
+        f"{API}/training-jobs", json=_body(dataset_id, config=config), headers=people.alice.headers
+    )
+    assert resp.status == 202, await resp.text()
+    assert (await resp.json())["config"]["max_runtime_s"] == limit
+
+
+async def test_a_training_node_with_two_inputs_is_refused_at_submit_and_at_save_naming_it(
+    client: TestClient[Any, Any], people: People, dataset_id: str, sender: RecordingSender
+) -> None:
+    g = graph()
+    g["nodes"].append({"id": "side", "type": "scale", "data": {"config": {}}})
+    g["edges"] += [
+        {"id": "e-src-side", "source": "src", "target": "side"},
+        {"id": "e-side-train", "source": "side", "target": "train-1"},
+    ]
+    resp = await client.post(
+        f"{API}/training-jobs", json={**_body(dataset_id), "graph": g}, headers=people.alice.headers
+    )
+    assert resp.status == 422, await resp.text()
+    error = (await resp.json())["error"]
+    assert error["code"] == "invalid_pipeline"
+    assert error["details"]["node_id"] == "train-1"
+    assert error["details"]["field"] == "graph.nodes[2]"
+    assert "train-1" in error["message"]
+    resp = await client.put(
+        f"{API}/pipelines", json={"dataset_source_id": dataset_id, "graph": g}, headers=people.alice.headers
+    )
+    assert resp.status == 422
+    assert (await resp.json())["error"]["details"]["node_id"] == "train-1"
+    assert sender.sent == []
