@@ -131,7 +131,7 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
         dataset = await get_dataset(session, request.dataset_source_id, reader=reader)
         columns = [str(c["name"]) if isinstance(c, Mapping) else str(c) for c in dataset.columns]
     graph = _graph_with_config(request.graph, request.node_id, request.config)
-    validated = validate_job(graph, request.node_id, columns, options=ctx.engine_options())
+    validated = validate_job(graph, request.node_id, columns, options=ctx.engine_options(), schema=dataset.columns)
     train_cfg = validated.train_config
     max_runtime = resolve_max_runtime(
         train_cfg.get("max_runtime_s"), jobs_cfg.default_max_runtime_s, jobs_cfg.max_runtime_limit_s

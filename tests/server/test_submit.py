@@ -256,3 +256,87 @@ async def test_a_training_node_with_two_inputs_is_refused_at_submit_and_at_save_
     assert resp.status == 422
     assert (await resp.json())["error"]["details"]["node_id"] == "train-1"
     assert sender.sent == []
+
+
+MIXED_CSV = "size,color,price,grade,label\n" + "".join(
+    f"{i * 0.5},{'red' if i % 3 else 'blue'},{i * 1.37:.2f},{i % 3}.0,{'ab'[i % 2]}\n" for i in range(40)
+)
+
+
+def _mixed(train_config: dict[str, Any], middle: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
+    g = graph()
+    g["nodes"][2]["data"]["config"] = train_config
+    nodes, edges = g["nodes"], [g["edges"][0]]
+    before = "split"
+    for step in middle:
+        nodes.insert(-1, step)
+        edges.append({"id": f"e-{before}-{step['id']}", "source": before, "target": step["id"]})
+        before = step["id"]
+    edges.append({"id": f"e-{before}-train-1", "source": before, "target": "train-1"})
+    return {"nodes": nodes, "edges": edges}
+
+
+async def test_a_text_column_without_an_encode_step_is_422_at_submit_naming_node_field_and_column(
+    client: TestClient[Any, Any], people: People, sender: RecordingSender
+) -> None:
+    dataset_id = await upload_csv(client, people.alice, MIXED_CSV)
+    g = _mixed({"model_type": "random_forest", "target": "label"})
+    resp = await client.post(
+        f"{API}/training-jobs", json={**_body(dataset_id), "graph": g}, headers=people.alice.headers
+    )
+    assert resp.status == 422, await resp.text()
+    error = (await resp.json())["error"]
+    assert error["code"] == "invalid_pipeline"
+    assert error["details"]["node_id"] == "train-1"
+    assert error["details"]["field"] == "graph.nodes[2]"
+    assert error["details"]["column"] == "color"
+    assert "'color'" in error["message"] and "encode" in error["message"]
+    assert sender.sent == []
+    encode = {"id": "enc", "type": "encode", "data": {"config": {"method": "onehot"}}}
+    resp = await client.post(
+        f"{API}/training-jobs",
+        json={**_body(dataset_id), "graph": _mixed({"model_type": "random_forest", "target": "label"}, (encode,))},
+        headers=people.alice.headers,
+    )
+    assert resp.status == 202, await resp.text()
+
+
+async def test_scaling_a_text_column_is_422_naming_the_scale_node_and_column(
+    client: TestClient[Any, Any], people: People
+) -> None:
+    dataset_id = await upload_csv(client, people.alice, MIXED_CSV)
+    scale = {"id": "sc", "type": "scale", "data": {"config": {"columns": ["color"]}}}
+    g = _mixed({"model_type": "random_forest", "target": "label"}, (scale,))
+    resp = await client.post(
+        f"{API}/training-jobs", json={**_body(dataset_id), "graph": g}, headers=people.alice.headers
+    )
+    assert resp.status == 422, await resp.text()
+    details = (await resp.json())["error"]["details"]
+    assert (details["node_id"], details["column"]) == ("sc", "color")
+    assert details["field"] == "graph.nodes[2].data.config.columns"
+
+
+async def test_classification_of_a_continuous_target_is_422_at_submit_not_a_worker_failure(
+    client: TestClient[Any, Any], people: People, sender: RecordingSender
+) -> None:
+    dataset_id = await upload_csv(client, people.alice, MIXED_CSV)
+    encode = {"id": "enc", "type": "encode", "data": {"config": {}}}
+    config = {"model_type": "random_forest", "task": "classification", "target": "price"}
+    resp = await client.post(
+        f"{API}/training-jobs",
+        json={**_body(dataset_id), "graph": _mixed(config, (encode,))},
+        headers=people.alice.headers,
+    )
+    assert resp.status == 422, await resp.text()
+    error = (await resp.json())["error"]
+    assert error["details"]["field"] == "config.task"
+    assert (error["details"]["node_id"], error["details"]["column"]) == ("train-1", "price")
+    assert sender.sent == []
+    # A float column of whole numbers holds classes: classification is allowed on it.
+    config["target"] = "grade"
+    resp = await client.post(
+        f"{API}/training-jobs",
+        json={**_body(dataset_id), "graph": _mixed(config, (encode,))},
+        headers=people.alice.headers,
+    )
+    assert resp.status == 202, await resp.text()
