@@ -22,6 +22,7 @@ from store.datasets import get_dataset
 from store.errors import DuplicateIdempotencyKey, NotFound
 from store.job_queries import active_job_for_node, count_active, find_by_idempotency_key, get_job
 from store.jobs import transition
+from store.lineage import record_replacement
 from store.models import Pipeline, TrainingJob, User
 from store.pipelines import upsert_pipeline
 from store.reader import Reader
@@ -42,8 +43,8 @@ class SubmitRequest:
         graph: The canvas graph ``{nodes, edges}``.
         config: The training node's config as the form shows it; when given it replaces
             the node's ``data.config`` in ``graph`` (the canvas may not have saved yet).
-        pipeline_id: The id the canvas believes the pipeline has; informational, the
-            server derives the real one.
+        pipeline_id: The id the canvas believes the pipeline has: the server derives the
+            real one, and records that it replaced this one when they differ.
         idempotency_key: Repeating a submission with the same key returns the first job.
     """
 
@@ -148,6 +149,9 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
                 created.append(_same_submission(existing, request))
                 return []
         pipeline = await upsert_pipeline(session, dataset_source_id=dataset.id, graph=graph, reader=reader)
+        if request.pipeline_id and request.pipeline_id != pipeline.pipeline_id:
+            # The canvas ran a graph whose data path changed since its last save.
+            await record_replacement(session, pipeline, request.pipeline_id)
         await _lock_for_submission(session, user_id, pipeline.pipeline_id)
         if jobs_cfg.one_active_per_node:
             active = await active_job_for_node(session, pipeline.pipeline_id, request.node_id)

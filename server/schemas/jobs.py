@@ -133,7 +133,11 @@ class SubmitJobIn(RequestModel):
         default=None, description="Replaces the node's `data.config` in `graph` (the canvas may not have saved)."
     )
     pipeline_id: str | None = Field(
-        default=None, max_length=128, description="What the canvas believes the id is; the server derives the real one."
+        default=None, max_length=128,
+        description=(
+            "What the canvas believes the id is; the server derives the real one and, when they differ, records "
+            "that the new pipeline replaced this one (see `orphan_jobs`)."
+        ),
     )
     idempotency_key: str | None = Field(
         default=None,
