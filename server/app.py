@@ -23,7 +23,7 @@ from server.openapi import build_openapi, set_property
 from server.routing import Operation, add_operations, public_route_names
 from server.security_headers import install_security_headers
 from server.sending import broker_sender
-from server.views import admin, datasets, jobs, meta, pipelines, versions
+from server.views import admin, datasets, jobs, meta, pipeline_browser, pipelines, versions, workers
 from store.engine import create_engine, create_session_factory
 from store.errors import ConfigError
 from store.settings import Settings
@@ -34,10 +34,12 @@ CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 OPERATIONS: list[Operation] = [
     *jobs.OPERATIONS,
     *pipelines.OPERATIONS,
+    *pipeline_browser.OPERATIONS,
     *versions.OPERATIONS,
     *datasets.OPERATIONS,
     *meta.OPERATIONS,
     *admin.OPERATIONS,
+    *workers.OPERATIONS,
 ]
 """Every REST endpoint; routed, authenticated and documented from this one list."""
 
