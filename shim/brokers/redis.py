@@ -165,10 +165,12 @@ class RedisBroker(Broker):
             queue with an ``eta`` option, while the task carries the plain message.
         """
         canonical = message.copy(queue_name=q_name(message.queue_name))
+        not_before = None
         if "eta" in canonical.options:
+            # Dramatiq's consumer holds a message with an eta until then (a bad eta means now).
+            not_before = self._eta_of(canonical)
             del canonical.options["eta"]
         shown = canonical
-        not_before = None
         if delay is not None:
             not_before = current_millis() + delay
             shown = canonical.copy(queue_name=dq_name(canonical.queue_name), options={"eta": not_before})
@@ -176,6 +178,17 @@ class RedisBroker(Broker):
         self._publish(canonical, not_before)
         self.emit_after("enqueue", shown, delay)
         return shown
+
+    def _eta_of(self, message: Message[Any]) -> int | None:
+        eta = message.options["eta"]
+        if eta is None:
+            return None
+        if isinstance(eta, bool) or not isinstance(eta, int | float):
+            self.logger.warning(
+                "Invalid eta value for message %r: %r. Setting eta to current_millis().", message.message_id, eta
+            )
+            return None
+        return int(eta) if eta > current_millis() else None
 
     def _publish(self, message: Message[Any], not_before: int | None) -> None:
         options: dict[str, Any] = {"task_id": message.message_id, "queue": message.queue_name}
