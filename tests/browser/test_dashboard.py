@@ -95,19 +95,18 @@ def test_the_dashboard_lists_jobs_live_and_promotes_an_earlier_version(
     expect(versions).to_have_count(2)
     page.get_by_role("button", name="accuracy (test)").click()
     expect(page.locator('table.versions th[aria-sort="descending"]')).to_contain_text("accuracy")
-    page.get_by_role("button", name="Compare", exact=True).click()
-    expect(page.locator("table.diff td.changed").first).to_be_visible()
+    expect(page.locator("table.compare td.changed").first).to_be_visible()  # v1 and v2 side by side
     expect(page.locator(".chart svg[role=img]")).to_be_visible()
 
     # The first version became active by itself; promoting another asks first.
     expect(page.locator('table.versions tr[data-version="1"]')).to_contain_text("Active")
-    page.get_by_role("button", name="Promote v2").click()
+    page.locator("table.versions").get_by_role("button", name="Promote v2").click()
     dialog = page.get_by_role("dialog", name="Promote v2?")
     expect(dialog).to_be_visible()
     dialog.get_by_role("button", name="Cancel").click()
     expect(dialog).to_have_count(0)
     expect(page.locator('table.versions tr[data-version="1"]')).to_contain_text("Active")
-    page.get_by_role("button", name="Promote v2").click()
+    page.locator("table.versions").get_by_role("button", name="Promote v2").click()
     page.get_by_role("dialog", name="Promote v2?").get_by_role("button", name="Promote v2").click()
     expect(page.get_by_text("v2 is now the active version (was v1)")).to_be_visible()
     expect(page.locator('table.versions tr[data-version="2"]')).to_contain_text("Active")
