@@ -349,7 +349,7 @@ def test_the_board_pans_zooms_fits_arranges_and_undoes(
     node(page, "train-test-split-1").locator(".node-title").click()
     node(page, "train-model-1").locator(".node-title").click(modifiers=["Shift"])
     expect(page.locator(".node.selected")).to_have_count(2)
-    page.get_by_role("button", name="Delete the selected nodes").click()
+    page.get_by_role("button", name="Delete selected nodes").click()
     expect(page.locator(".node")).to_have_count(1)
     page.keyboard.press("Control+z")
     expect(page.locator(".node")).to_have_count(3)
