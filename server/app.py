@@ -19,11 +19,11 @@ from actors.publish import RedisPublisher
 from server.auth import auth_ctx, auth_middleware
 from server.keys import ENGINE, OPENAPI, PUBLIC_ROUTES, REDIS, SENDER, SERVICE, SESSIONS, SETTINGS
 from server.middleware import error_middleware
-from server.openapi import build_openapi
+from server.openapi import build_openapi, set_property
 from server.routing import Operation, add_operations, public_route_names
 from server.security_headers import install_security_headers
 from server.sending import broker_sender
-from server.views import admin, datasets, jobs, meta, pipeline_browser, pipelines, versions, workers
+from server.views import admin, datasets, jobs, me, meta, pipeline_browser, pipelines, versions, workers
 from store.engine import create_engine, create_session_factory, pool_options
 from store.errors import ConfigError
 from store.settings import Settings
@@ -38,6 +38,7 @@ OPERATIONS: list[Operation] = [
     *versions.OPERATIONS,
     *datasets.OPERATIONS,
     *meta.OPERATIONS,
+    *me.OPERATIONS,
     *admin.OPERATIONS,
     *workers.OPERATIONS,
 ]
@@ -110,5 +111,11 @@ def create_app(
     app.cleanup_ctx.extend(extra_contexts)
     add_operations(app, OPERATIONS)
     app[OPENAPI] = build_openapi(OPERATIONS)
+    limit = settings.jobs.max_runtime_limit_s
+    set_property(
+        app[OPENAPI], "TrainConfigIn", "max_runtime_s", minimum=1, maximum=limit,
+        description=f"Deadline of the job in whole seconds, from 1 to {limit:g} (the service's "
+        "jobs.max_runtime_limit_s); blank = jobs.default_max_runtime_s.",
+    )
     app[PUBLIC_ROUTES] = public_route_names(OPERATIONS)
     return app
