@@ -20,7 +20,7 @@ from actors.errors import (
     QuotaExceeded,
     ServiceError,
 )
-from store.errors import Conflict, InvalidInput, NotFound, StoreError
+from store.errors import Conflict, InvalidInput, NotFound, StoreBusy, StoreError
 
 
 class ApiError(Exception):
@@ -107,11 +107,22 @@ class UnprocessableEntity(ApiError):
     default_code = "validation_error"
 
 
+class TooManyRequests(ApiError):
+    """Raised when a per-user limit of concurrent use is reached; retry once something was released."""
+
+    status = 429
+    default_code = "too_many_requests"
+
+
 class ServiceUnavailable(ApiError):
     """Raised when a dependency (the broker) is down; the request may be retried later."""
 
     status = 503
     default_code = "service_unavailable"
+
+
+RETRY_AFTER_S = 1
+"""The ``Retry-After`` of every 503: the causes (a busy database, a restarting dependency) are short."""
 
 
 class InternalError(ApiError):
@@ -163,6 +174,9 @@ def to_api_error(exc: BaseException) -> ApiError:
     if isinstance(exc, Conflict):
         extra = getattr(exc, "details", None)
         return ConflictError(str(exc), details=dict(extra) if isinstance(extra, dict) else {})
+    if isinstance(exc, StoreBusy | sa_exc.TimeoutError):
+        # Overload, not a bug: the write turn or a pooled connection did not come in time.
+        return ServiceUnavailable("the database is busy; retry shortly", code="database_busy")
     if isinstance(exc, StoreError):
         return InternalError("the database could not serve the request")
     if _database_unreachable(exc):
