@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from actors.table_store import store_table
 from store.datasets import create_dataset, list_datasets
 from store.models import User
 from store.pipelines import upsert_pipeline
@@ -82,10 +83,14 @@ async def load_demo(sessions: async_sessionmaker[AsyncSession], settings: Settin
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"{DEMO_DATASET}.csv"
             frame.to_csv(path, index=False)
+            stored = folder / f"{DEMO_DATASET}.parquet"
+            summary = store_table(path, "csv", stored, max_columns=settings.data.max_columns)
             dataset = await create_dataset(
-                session, owner_id=admin.id, name=DEMO_DATASET, storage_uri=str(path), format="csv",
-                n_rows=len(frame), columns=[{"name": str(c), "dtype": str(t)} for c, t in frame.dtypes.items()],
-                sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+                session, owner_id=admin.id, name=DEMO_DATASET, storage_uri=str(stored), format="csv",
+                n_rows=summary.n_rows, columns=summary.columns,
+                sha256=hashlib.sha256(path.read_bytes()).hexdigest(), storage_format="parquet",
+                storage_sha256=summary.sha256, stored_bytes=summary.stored_bytes, preview=summary.preview,
             )
+            path.unlink()
         pipeline = await upsert_pipeline(session, dataset_source_id=dataset.id, graph=demo_graph(), reader=reader)
         return pipeline.pipeline_id

@@ -93,6 +93,14 @@ class UnprocessableEntity(ApiError):
     default_code = "validation_error"
 
 
+class TooManyRequests(ApiError):
+    """Raised when a user has too much work in flight; the client retries after ``Retry-After``."""
+
+    status = 429
+    default_code = "too_many_requests"
+    retry_after_s: ClassVar[int] = 1
+
+
 class ServiceUnavailable(ApiError):
     """Raised when a dependency (the broker) is down; the request may be retried later."""
 
@@ -146,7 +154,9 @@ def to_api_error(exc: BaseException) -> ApiError:
         return UnprocessableEntity(exc.message, code="invalid_input", details={"field": exc.field})
     if isinstance(exc, Conflict):
         extra = getattr(exc, "details", None)
-        return ConflictError(str(exc), details=dict(extra) if isinstance(extra, dict) else {})
+        code = getattr(exc, "code", None)
+        details = dict(extra) if isinstance(extra, dict) else {}
+        return ConflictError(str(exc), code=code if isinstance(code, str) else None, details=details)
     if isinstance(exc, StoreError):
         return InternalError("the database could not serve the request")
     if _database_unreachable(exc):

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
+from aiohttp.http_exceptions import ContentEncodingError, HttpProcessingError
 from aiohttp.typedefs import Handler
+from aiohttp.web_protocol import RequestPayloadError
 
 from server.errors import (
     ApiError,
@@ -21,6 +23,7 @@ from server.errors import (
     MethodNotAllowed,
     NotFoundError,
     PayloadTooLarge,
+    TooManyRequests,
     Unauthorized,
     UnprocessableEntity,
     to_api_error,
@@ -59,6 +62,19 @@ def _from_http_exception(exc: web.HTTPException) -> ApiError:
     return cls(exc.reason or cls.default_code)
 
 
+def _unreadable_body(request: web.Request, exc: Exception) -> ApiError:
+    cause = exc if isinstance(exc, HttpProcessingError) else exc.__cause__
+    if isinstance(cause, ContentEncodingError):
+        encoding = request.headers.get("Content-Encoding", "")
+        return BadRequest(
+            f"the request body cannot be decoded as Content-Encoding {encoding!r}: it is not valid {encoding} data",
+            code="bad_content_encoding",
+            details={"field": "Content-Encoding", "content_encoding": encoding},
+        )
+    text = cause.message if isinstance(cause, HttpProcessingError) else str(exc)
+    return BadRequest(f"the request body cannot be read: {text}"[:300], code="bad_body", details={})
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn every exception raised below into a JSON error response."""
@@ -69,9 +85,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         allow = {"Allow": exc.headers.get("Allow", "")} if exc.status == 405 else None
         return error_response(_from_http_exception(exc), headers=allow)
+    except (RequestPayloadError, HttpProcessingError) as exc:
+        # The body could not be read (e.g. announced as gzip but not gzip): the client's fault on any route.
+        return error_response(_unreadable_body(request, exc))
     except ApiError as exc:
-        challenge = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return error_response(exc, headers=challenge)
+        extra = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if isinstance(exc, TooManyRequests):
+            extra = {"Retry-After": str(exc.retry_after_s)}
+        return error_response(exc, headers=extra)
     except Exception as exc:  # the edge: nothing below may leak a traceback to the client
         error = to_api_error(exc)
         if error.status >= 500:
