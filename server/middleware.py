@@ -1,8 +1,9 @@
 """The error middleware: every failure leaves the server as a JSON error document.
 
-Router misses (404, 405), body-size violations (413), validation failures, store and
-engine errors and unexpected exceptions all become ``{"error": {...}}`` responses; an
-unexpected exception is logged here and answered with a 500 that carries no traceback.
+Router misses (404, 405), body-size violations (413), bodies that cannot be decoded
+(400, 415), validation failures, store and engine errors and unexpected exceptions all
+become ``{"error": {...}}`` responses; an unexpected exception is logged here and answered
+with a 500 that carries no traceback.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
-from aiohttp.http_exceptions import ContentEncodingError, HttpProcessingError
+from aiohttp.http_exceptions import ContentEncodingError
 from aiohttp.typedefs import Handler
 from aiohttp.web_protocol import RequestPayloadError
 
@@ -26,6 +27,7 @@ from server.errors import (
     TooManyRequests,
     Unauthorized,
     UnprocessableEntity,
+    UnsupportedMediaType,
     to_api_error,
 )
 
@@ -39,6 +41,7 @@ _BY_STATUS: dict[int, type[ApiError]] = {
     405: MethodNotAllowed,
     409: ConflictError,
     413: PayloadTooLarge,
+    415: UnsupportedMediaType,
     422: UnprocessableEntity,
 }
 
@@ -62,32 +65,50 @@ def _from_http_exception(exc: web.HTTPException) -> ApiError:
     return cls(exc.reason or cls.default_code)
 
 
-def _unreadable_body(request: web.Request, exc: Exception) -> ApiError:
-    cause = exc if isinstance(exc, HttpProcessingError) else exc.__cause__
-    if isinstance(cause, ContentEncodingError):
-        encoding = request.headers.get("Content-Encoding", "")
+DECODED_CODINGS = frozenset({"identity", "gzip", "deflate", "br", "zstd"})
+"""The ``Content-Encoding`` values aiohttp decodes (``br``/``zstd`` only with their library
+installed; without it aiohttp itself refuses the request before any handler runs)."""
+
+
+def _coding_problem(request: web.Request) -> ApiError | None:
+    """A body in a coding aiohttp does not decode would otherwise be read as if it were plain."""
+    raw = request.headers.get("Content-Encoding")
+    if raw is None or raw.strip().lower() in DECODED_CODINGS:
+        return None
+    return UnsupportedMediaType(
+        f"Content-Encoding {raw.strip()[:50]!r} is not supported; send the body plain, gzip or deflate",
+        details={"location": "header", "field": "Content-Encoding"},
+    )
+
+
+def _unreadable_body(request: web.Request, exc: RequestPayloadError) -> ApiError:
+    if isinstance(exc.__cause__, ContentEncodingError):
+        coding = request.headers.get("Content-Encoding", "").strip()[:50]
         return BadRequest(
-            f"the request body cannot be decoded as Content-Encoding {encoding!r}: it is not valid {encoding} data",
+            f"the request body is not valid {coding} data (Content-Encoding: {coding})",
             code="bad_content_encoding",
-            details={"field": "Content-Encoding", "content_encoding": encoding},
+            details={"location": "header", "field": "Content-Encoding"},
         )
-    text = cause.message if isinstance(cause, HttpProcessingError) else str(exc)
-    return BadRequest(f"the request body cannot be read: {text}"[:300], code="bad_body", details={})
+    return BadRequest("the request body could not be read", details={"field": "body"})
 
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn every exception raised below into a JSON error response."""
+    if (refused := _coding_problem(request)) is not None:
+        return error_response(refused)
     try:
         return await handler(request)
+    except RequestPayloadError as exc:
+        # The rest of the body cannot be drained either: answer, then close the connection.
+        response = error_response(_unreadable_body(request, exc))
+        response.force_close()
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         allow = {"Allow": exc.headers.get("Allow", "")} if exc.status == 405 else None
         return error_response(_from_http_exception(exc), headers=allow)
-    except (RequestPayloadError, HttpProcessingError) as exc:
-        # The body could not be read (e.g. announced as gzip but not gzip): the client's fault on any route.
-        return error_response(_unreadable_body(request, exc))
     except ApiError as exc:
         extra = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         if isinstance(exc, TooManyRequests):

@@ -74,6 +74,8 @@ class ApiToken(Base):
     revoked_at: Mapped[dt.datetime | None]
     expires_at: Mapped[dt.datetime | None]
     """After this instant the token is refused; ``None`` means it never expires."""
+    token_prefix: Mapped[str | None] = mapped_column(String(16), index=True)
+    """The token's first characters, to list and revoke it by; ``None`` for tokens made before it was kept."""
 
 
 class DatasetSource(Base):
@@ -91,7 +93,7 @@ class DatasetSource(Base):
     columns: Mapped[list[Any]]
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    # The stored form (migration 0003). Rows from before it keep the uploaded file: these
+    # The stored form (migration 0005). Rows from before it keep the uploaded file: these
     # are then null and ``format``/``sha256`` describe the stored file too.
     storage_format: Mapped[str | None] = mapped_column(String(16), nullable=True)
     storage_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -112,6 +114,25 @@ class Pipeline(Base):
     graph_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class PipelineLineage(Base):
+    """``pipeline_id`` replaced ``previous_pipeline_id``: a save changed the canvas's data path.
+
+    A graph edit that changes the data path (deleting a training node included) gives the
+    pipeline a new id; this link lets the new pipeline find the jobs of nodes it no longer
+    has. A pipeline can replace several (the canvas may go back and forth), so it is a table.
+    """
+
+    __tablename__ = "pipeline_lineage"
+
+    pipeline_id: Mapped[str] = mapped_column(
+        ForeignKey("pipelines.pipeline_id", ondelete="CASCADE"), primary_key=True
+    )
+    previous_pipeline_id: Mapped[str] = mapped_column(
+        ForeignKey("pipelines.pipeline_id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class TrainingJob(Base):
@@ -152,6 +173,8 @@ class TrainingJob(Base):
     heartbeat_at: Mapped[dt.datetime | None]
     worker: Mapped[str | None] = mapped_column(String(255))
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_sha256: Mapped[str | None] = mapped_column(String(64))
+    """The sha256 of the submission's canonical JSON, to tell a retry from a reused idempotency key."""
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     started_at: Mapped[dt.datetime | None]
