@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from actors.csv_table import check_quotes_closed, too_many_columns, typed_batches
@@ -37,14 +38,15 @@ class TableSummary:
 
     Attributes:
         n_rows: Records in the file.
-        columns: ``[{name, dtype}]`` with the pandas dtype a worker's frame will have.
+        columns: ``[{name, dtype}]`` with the pandas dtype a worker's frame will have
+            (and ``integral`` for float columns).
         preview: The first rows, JSON-ready (numbers exact, NaN and infinities null).
         stored_bytes: Size of the stored Parquet file.
         sha256: sha256 of the stored Parquet file.
     """
 
     n_rows: int
-    columns: list[dict[str, str]]
+    columns: list[dict[str, Any]]
     preview: list[dict[str, Any]]
     stored_bytes: int
     sha256: str
@@ -96,18 +98,30 @@ def _parquet_batches(path: Path, max_columns: int) -> tuple[pa.Schema, int, Iter
     return typed, parquet.metadata.num_rows, batches()
 
 
-def pandas_dtypes(schema: pa.Schema, null_counts: list[int]) -> list[dict[str, str]]:
-    """``[{name, dtype}]`` as pandas names the columns once the table is a frame."""
+def pandas_dtypes(schema: pa.Schema, null_counts: list[int], integral: list[bool]) -> list[dict[str, Any]]:
+    """``[{name, dtype}]`` as pandas names the columns once the table is a frame; float
+    columns also say whether every value is ``integral`` (the submit-time task check reads it)."""
     frame = schema.empty_table().to_pandas()
-    out = []
-    for field, dtype, nulls in zip(schema, frame.dtypes, null_counts, strict=True):
-        name = str(dtype)
+    out: list[dict[str, Any]] = []
+    for field, dtype, nulls, whole in zip(schema, frame.dtypes, null_counts, integral, strict=True):
+        column: dict[str, Any] = {"name": field.name, "dtype": str(dtype)}
         if nulls and pa.types.is_integer(field.type):
-            name = "float64"
+            column["dtype"] = "float64"
         elif nulls and pa.types.is_boolean(field.type):
-            name = "object"
-        out.append({"name": field.name, "dtype": name})
+            column["dtype"] = "object"
+        if column["dtype"].startswith("float"):
+            column["integral"] = whole
+        out.append(column)
     return out
+
+
+def _all_integral(column: pa.Array) -> bool:
+    if pa.types.is_integer(column.type):
+        return True
+    if not pa.types.is_floating(column.type):
+        return False
+    whole = pc.and_(pc.is_finite(column), pc.equal(pc.floor(column), column))
+    return bool(pc.all(whole).as_py() is not False)
 
 
 def _json_value(value: Any) -> Any:
@@ -159,6 +173,7 @@ def store_table(source: Path, fmt: str, dest: Path, *, max_columns: int) -> Tabl
     if len(schema) == 0:
         raise TableError("the file has no columns", code="empty_dataset")
     null_counts = [0] * len(schema)
+    integral = [True] * len(schema)
     head: list[pa.RecordBatch] = []
     kept = 0
     with pq.ParquetWriter(dest, schema) as writer:
@@ -166,12 +181,13 @@ def store_table(source: Path, fmt: str, dest: Path, *, max_columns: int) -> Tabl
             writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
             for index, column in enumerate(batch.columns):
                 null_counts[index] += column.null_count
+                integral[index] = integral[index] and _all_integral(column)
             if kept < PREVIEW_ROWS and batch.num_rows:
                 head.append(batch.slice(0, PREVIEW_ROWS - kept))
                 kept += head[-1].num_rows
     return TableSummary(
         n_rows=rows,
-        columns=pandas_dtypes(schema, null_counts),
+        columns=pandas_dtypes(schema, null_counts, integral),
         preview=preview_records(head, schema),
         stored_bytes=dest.stat().st_size,
         sha256=file_sha256(dest),

@@ -20,11 +20,11 @@ from server.auth import auth_middleware
 from server.keys import ENGINE, OFFLOAD, OPENAPI, PUBLIC_ROUTES, REDIS, SENDER, SERVICE, SESSIONS, SETTINGS
 from server.middleware import error_middleware
 from server.offload import Offload
-from server.openapi import build_openapi
+from server.openapi import build_openapi, set_property
 from server.routing import Operation, add_operations, public_route_names
 from server.security_headers import install_security_headers
 from server.sending import broker_sender
-from server.views import admin, datasets, jobs, meta, pipelines, versions
+from server.views import admin, datasets, jobs, me, meta, pipeline_browser, pipelines, versions, workers
 from store.engine import create_engine, create_session_factory
 from store.errors import ConfigError
 from store.settings import Settings
@@ -35,10 +35,13 @@ CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 OPERATIONS: list[Operation] = [
     *jobs.OPERATIONS,
     *pipelines.OPERATIONS,
+    *pipeline_browser.OPERATIONS,
     *versions.OPERATIONS,
     *datasets.OPERATIONS,
     *meta.OPERATIONS,
+    *me.OPERATIONS,
     *admin.OPERATIONS,
+    *workers.OPERATIONS,
 ]
 """Every REST endpoint; routed, authenticated and documented from this one list."""
 
@@ -119,5 +122,11 @@ def create_app(
     app.cleanup_ctx.extend(extra_contexts)
     add_operations(app, OPERATIONS)
     app[OPENAPI] = build_openapi(OPERATIONS)
+    limit = settings.jobs.max_runtime_limit_s
+    set_property(
+        app[OPENAPI], "TrainConfigIn", "max_runtime_s", minimum=1, maximum=limit,
+        description=f"Deadline of the job in whole seconds, from 1 to {limit:g} (the service's "
+        "jobs.max_runtime_limit_s); blank = jobs.default_max_runtime_s.",
+    )
     app[PUBLIC_ROUTES] = public_route_names(OPERATIONS)
     return app

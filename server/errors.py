@@ -12,7 +12,14 @@ from typing import Any, ClassVar
 import pydantic
 from sqlalchemy import exc as sa_exc
 
-from actors.errors import ActiveJobConflict, BrokerUnavailable, EngineError, QuotaExceeded, ServiceError
+from actors.errors import (
+    ActiveJobConflict,
+    BrokerUnavailable,
+    EngineError,
+    IdempotencyKeyReused,
+    QuotaExceeded,
+    ServiceError,
+)
 from store.errors import Conflict, InvalidInput, NotFound, StoreError
 
 
@@ -148,7 +155,9 @@ def to_api_error(exc: BaseException) -> ApiError:
     if isinstance(exc, EngineError):
         details = dict(exc.details)
         details["field"] = exc.field
-        return UnprocessableEntity(exc.message, code=exc.code, details=details)
+        return UnprocessableEntity(_engine_message(exc), code=exc.code, details=details)
+    if isinstance(exc, IdempotencyKeyReused):
+        return UnprocessableEntity(exc.message, code=exc.code, details={"field": "idempotency_key", **exc.details})
     if isinstance(exc, ActiveJobConflict | QuotaExceeded):
         return ConflictError(exc.message, code=exc.code, details=exc.details)
     if isinstance(exc, BrokerUnavailable):
@@ -169,6 +178,13 @@ def to_api_error(exc: BaseException) -> ApiError:
     if _database_unreachable(exc):
         return ServiceUnavailable("the database is unavailable; retry shortly", code="database_unavailable")
     return InternalError("an unexpected error occurred")
+
+
+def _engine_message(exc: EngineError) -> str:
+    """The engine's message led by the field it is about, as the request validation's are."""
+    if exc.field and not exc.message.startswith(exc.field):
+        return f"{exc.field}: {exc.message}"
+    return exc.message
 
 
 _CONNECTION_ERRORS = frozenset(

@@ -92,7 +92,7 @@ async def list_datasets(session: AsyncSession, *, reader: Reader, limit: int = 1
 
 
 async def stored_bytes_of(session: AsyncSession, owner_id: str, *, lock: bool = False) -> int:
-    """Bytes of stored dataset files owned by ``owner_id`` (rows from before migration 0005 count 0).
+    """Bytes of stored dataset files owned by ``owner_id`` (rows from before migration 0006 count 0).
 
     ``lock`` serializes concurrent uploads of one user on PostgreSQL (SQLite write
     transactions are serial already), so two of them cannot both pass the quota.

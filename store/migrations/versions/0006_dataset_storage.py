@@ -2,8 +2,8 @@
 ``storage_sha256``, ``stored_bytes`` and ``preview`` (all nullable: rows uploaded before keep
 their original file, which workers and previews still read).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-30
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
