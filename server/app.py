@@ -16,7 +16,7 @@ from aiohttp import web
 from actors.cancel_signal import RedisCancelSignals
 from actors.context import JobContext, Sender
 from actors.publish import RedisPublisher
-from server.auth import auth_middleware
+from server.auth import auth_ctx, auth_middleware
 from server.keys import ENGINE, OFFLOAD, OPENAPI, PUBLIC_ROUTES, REDIS, SENDER, SERVICE, SESSIONS, SETTINGS
 from server.middleware import error_middleware
 from server.offload import Offload
@@ -25,7 +25,7 @@ from server.routing import Operation, add_operations, public_route_names
 from server.security_headers import install_security_headers
 from server.sending import broker_sender
 from server.views import admin, datasets, jobs, me, meta, pipeline_browser, pipelines, versions, workers
-from store.engine import create_engine, create_session_factory
+from store.engine import create_engine, create_session_factory, pool_options
 from store.errors import ConfigError
 from store.settings import Settings
 
@@ -49,7 +49,7 @@ OPERATIONS: list[Operation] = [
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     """The SQLAlchemy engine and session factory (``database.url``)."""
     settings = app[SETTINGS]
-    engine = create_engine(settings.database_url, echo=settings.database.echo)
+    engine = create_engine(settings.database_url, echo=settings.database.echo, **pool_options(settings))
     app[ENGINE] = engine
     app[SESSIONS] = create_session_factory(engine)
     try:
@@ -117,6 +117,7 @@ def create_app(
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(offload_ctx)
     app.cleanup_ctx.append(redis_ctx)
+    app.cleanup_ctx.append(auth_ctx)
     app.cleanup_ctx.append(service_ctx)
     # The websocket hub (server.hub.hub_ctx) registers its cleanup_ctx here, after Redis.
     app.cleanup_ctx.extend(extra_contexts)

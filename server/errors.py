@@ -20,7 +20,7 @@ from actors.errors import (
     QuotaExceeded,
     ServiceError,
 )
-from store.errors import Conflict, InvalidInput, NotFound, StoreError
+from store.errors import Conflict, InvalidInput, NotFound, StoreBusy, StoreError
 
 
 class ApiError(Exception):
@@ -108,11 +108,10 @@ class UnprocessableEntity(ApiError):
 
 
 class TooManyRequests(ApiError):
-    """Raised when a user has too much work in flight; the client retries after ``Retry-After``."""
+    """Raised when a per-user limit of concurrent use is reached; retry once something was released."""
 
     status = 429
     default_code = "too_many_requests"
-    retry_after_s: ClassVar[int] = 1
 
 
 class ServiceUnavailable(ApiError):
@@ -120,6 +119,10 @@ class ServiceUnavailable(ApiError):
 
     status = 503
     default_code = "service_unavailable"
+
+
+RETRY_AFTER_S = 1
+"""The ``Retry-After`` of every 503: the causes (a busy database, a restarting dependency) are short."""
 
 
 class InternalError(ApiError):
@@ -173,6 +176,9 @@ def to_api_error(exc: BaseException) -> ApiError:
         code = getattr(exc, "code", None)
         details = dict(extra) if isinstance(extra, dict) else {}
         return ConflictError(str(exc), code=code if isinstance(code, str) else None, details=details)
+    if isinstance(exc, StoreBusy | sa_exc.TimeoutError):
+        # Overload, not a bug: the write turn or a pooled connection did not come in time.
+        return ServiceUnavailable("the database is busy; retry shortly", code="database_busy")
     if isinstance(exc, StoreError):
         return InternalError("the database could not serve the request")
     if _database_unreachable(exc):

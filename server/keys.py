@@ -9,6 +9,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from actors.context import JobContext, Sender
+from server.authenticator import Authenticator
 from server.offload import Offload
 from store.models import User
 from store.reader import Reader
@@ -26,6 +27,8 @@ OFFLOAD = web.AppKey("offload", Offload)
 """The bounded executor for CPU-heavy steps (:mod:`server.offload`)."""
 OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")
 PUBLIC_ROUTES: web.AppKey[frozenset[str]] = web.AppKey("public_routes")
+AUTH = web.AppKey("auth", Authenticator)
+"""Resolves bearer tokens (cache, read transaction, batched ``last_used_at``)."""
 
 READER = web.RequestKey("reader", Reader)
 USER = web.RequestKey("user", User)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 from celery.utils.saferepr import saferepr
 
-from ..broker import Broker, MessageProxy
+from ..broker import Broker, Consumer, MessageProxy
 from ..common import current_millis, dq_name, q_name, xq_name
 from ..errors import ActorNotFound, QueueJoinTimeout
 from ..message import Message
@@ -259,6 +259,12 @@ class RedisBroker(Broker):
             if markers is not None:
                 markers.end(message.message_id)
             proxy.clear_exception()
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
+        """Dramatiq's consumer interface over a queue's Celery messages (see ``redis_consumer``)."""
+        from .redis_consumer import RedisQueueConsumer
+
+        return RedisQueueConsumer(self, q_name(queue_name), prefetch, timeout)
 
     def _marker_ttl_ms(self, actor_name: str, options: dict[str, Any]) -> int | None:
         try:

@@ -235,3 +235,35 @@ def test_a_non_numeric_eta_is_warned_about_and_the_message_runs_now(
         env.join()
     assert ran == [1]
     assert f"Invalid eta value for message '{message.message_id}': 'tomorrow'" in caplog.text
+
+
+def test_a_redis_consumer_yields_acks_nacks_and_requeues(impl: Impl, redis_url: str) -> None:
+    broker = _broker(impl, "redis", redis_url)
+
+    @impl.dq.actor(queue_name="by_hand")
+    def job(x: int) -> None:
+        return None
+
+    for x in (1, 2, 3):
+        job.send(x)
+    consumer = broker.consume("by_hand", prefetch=1, timeout=200)
+    first = next(consumer)
+    assert first is not None and first.args == (1,) and first.actor_name == "job"
+    assert next(consumer) is None, "prefetch 1: nothing more until the first is settled"
+    consumer.ack(first)
+    second = next(consumer)
+    assert second is not None and second.args == (2,)
+    consumer.nack(second)
+    third = next(consumer)
+    assert third is not None and third.args == (3,)
+    consumer.requeue([third])
+    consumer.close()
+    consumer = broker.consume("by_hand", prefetch=1, timeout=200)
+    again = next(consumer)
+    assert again is not None and (again.args, again.message_id) == ((3,), third.message_id)
+    consumer.ack(again)
+    assert next(consumer) is None
+    consumer.close()
+    env = Env(impl, "redis", broker)
+    assert env.dead_letter_count("by_hand") == 1
+    broker.close()
