@@ -152,7 +152,11 @@ async def _execute(ctx: JobContext, job: TrainingJob) -> Outcome:
         )
         async with ctx.sessions() as session:
             dataset = await get_dataset(session, job.dataset_source_id, reader=SYSTEM)
-        ref = DatasetRef(str(ctx.dataset_path(dataset.storage_uri)), dataset.format, dataset.sha256)  # type: ignore[arg-type]
+        ref = DatasetRef(
+            str(ctx.dataset_path(dataset.storage_uri)),
+            dataset.storage_format or dataset.format,  # type: ignore[arg-type]
+            dataset.storage_sha256 or dataset.sha256,
+        )
     except EngineError as exc:
         await _fail(ctx, job, exc.code, str(exc))
         return Outcome.FAILED
