@@ -3,8 +3,8 @@
 Every job that existed before had its message sent when it was submitted, so each is
 recorded as admitted then (a queued one keeps its message in the broker).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-30
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 
 import store.types
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
