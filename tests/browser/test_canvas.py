@@ -394,8 +394,10 @@ def test_a_fresh_user_opens_the_example_in_one_click_and_finds_it_in_the_pipelin
     page.get_by_label("New name").fill("Second try")
     page.get_by_label("New name").press("Enter")
     expect(page.get_by_role("link", name="Second try", exact=True)).to_be_visible()
+    page.screenshot(path=str(DOCS / "ui-pipelines.png"))
     page.get_by_role("link", name="My first pipeline", exact=True).click()
     expect(page).to_have_url(url)
     expect(page.locator(".node")).to_have_count(4)
     page.reload()  # the URL names the pipeline: a reload opens it again
     expect(page.get_by_label("Pipeline name")).to_have_value("My first pipeline")
+    page.screenshot(path=str(DOCS / "ui-example.png"))
