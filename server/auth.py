@@ -4,7 +4,8 @@ Every route under the API prefix needs ``Authorization: Bearer <token>`` except 
 the operation table marks public (health, ready). The authenticated user becomes a
 :class:`~store.reader.Reader` on the request: store queries scoped by it show a
 non-admin only their own rows, and another user's row looks exactly like a missing one
-(404). Admins read everything.
+(404). Admins read everything; every write (any method but GET/HEAD/OPTIONS, outside
+``/admin/``) is scoped to the caller's own rows, admins included.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from server.errors import Unauthorized
+from server.errors import NotFoundError, Unauthorized
 from server.keys import PUBLIC_ROUTES, READER, SESSIONS, USER
 from server.routing import API_PREFIX
+from store.errors import NotFound
 from store.reader import Reader
 from store.users import authenticate
 
@@ -63,8 +65,31 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             "the bearer token is unknown or revoked, or has expired", details={"field": "Authorization"}
         )
     request[USER] = user
-    request[READER] = Reader(user_id=user.id, is_admin=user.is_admin)
-    return await handler(request)
+    writes = writes_as_owner(request)
+    request[READER] = Reader(user_id=user.id, is_admin=user.is_admin and not writes)
+    if not (user.is_admin and writes):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except (NotFound, NotFoundError) as exc:
+        # The admin may see the object, so say why this write does not find it.
+        message = f"{exc}; admins read every user's objects but write only their own"
+        raise NotFoundError(message, details={**getattr(exc, "details", {}), "rule": "admins_write_own_objects"}) from None
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ADMIN_PREFIX = API_PREFIX + "/admin/"
+
+
+def writes_as_owner(request: web.Request) -> bool:
+    """Whether this request writes (creates, changes, deletes, cancels) and so is owner-scoped for everyone.
+
+    The one ownership rule: reads are scoped to the caller's rows except for admins, who
+    read everything; writes are scoped to the caller's own rows for everyone, admins
+    included, so an admin never creates a version, job or alias in another user's
+    pipeline that the owner could not open. ``/admin/...`` routes are the admins' own.
+    """
+    return request.method not in SAFE_METHODS and not request.path.startswith(ADMIN_PREFIX)
 
 
 def reader_of(request: web.Request) -> Reader:

@@ -13,7 +13,7 @@ import pydantic
 from sqlalchemy import exc as sa_exc
 
 from actors.errors import ActiveJobConflict, BrokerUnavailable, EngineError, QuotaExceeded, ServiceError
-from store.errors import Conflict, InvalidInput, NotFound, StoreError
+from store.errors import Conflict, InUse, InvalidInput, NotFound, StoreError
 
 
 class ApiError(Exception):
@@ -151,6 +151,8 @@ def to_api_error(exc: BaseException) -> ApiError:
         return NotFoundError(str(exc), details={"kind": exc.kind})
     if isinstance(exc, InvalidInput):
         return UnprocessableEntity(exc.message, code="invalid_input", details={"field": exc.field})
+    if isinstance(exc, InUse):
+        return ConflictError(exc.message, code=exc.code, details=exc.details)
     if isinstance(exc, Conflict):
         extra = getattr(exc, "details", None)
         return ConflictError(str(exc), details=dict(extra) if isinstance(extra, dict) else {})
