@@ -204,13 +204,16 @@ async def _send(ctx: JobContext, job: TrainingJob) -> None:
         ) from exc
 
 
-async def _move_for_cancel(ctx: JobContext, reader: Reader, job: TrainingJob, src: JobStatus) -> TrainingJob | None:
+async def _move_for_cancel(
+    ctx: JobContext, reader: Reader, job: TrainingJob, src: JobStatus, requested: Mapping[str, Any] | None = None
+) -> TrainingJob | None:
     """One attempt at the cancel transition from ``src``; None if the job moved first."""
     dst = JobStatus.CANCELLED if src is JobStatus.QUEUED else JobStatus.CANCELLING
     won: list[TrainingJob] = []
+    payload = {"requested_by": reader.user_id, **(requested or {})}
 
     async def work(session: AsyncSession) -> list[dict[str, Any]] | None:
-        done = await transition(session, job.id, dst, expected=src, payload={"requested_by": reader.user_id})
+        done = await transition(session, job.id, dst, expected=src, payload=payload)
         if done is None:
             return None
         won.append(done.job)
@@ -223,12 +226,21 @@ async def _move_for_cancel(ctx: JobContext, reader: Reader, job: TrainingJob, sr
     return won[0]
 
 
-async def cancel_training_job(ctx: JobContext, reader: Reader, job_id: str) -> TrainingJob:
+async def cancel_training_job(
+    ctx: JobContext, reader: Reader, job_id: str, *, requested: Mapping[str, Any] | None = None
+) -> TrainingJob:
     """Cancel a job; idempotent.
 
     A queued job becomes cancelled at once (its message is skipped when delivered); a
     running one becomes ``cancelling`` and its actor is signalled; a cancelling or
     terminal job is left as it is (the signal is raised again for a cancelling one).
+
+    Args:
+        ctx: The job context.
+        reader: Who asks (``requested_by`` of the event is its user id).
+        job_id: The job.
+        requested: More about who asked, merged into the event's payload (a Celery revoke
+            says ``{"requested_by": "celery:revoke", ...}``).
 
     Raises:
         NotFound: the job is missing or not the reader's.
@@ -242,7 +254,7 @@ async def cancel_training_job(ctx: JobContext, reader: Reader, job_id: str) -> T
         if status is JobStatus.CANCELLING:
             await ctx.cancel_signals.request(job.id)
             return job
-        moved = await _move_for_cancel(ctx, reader, job, status)
+        moved = await _move_for_cancel(ctx, reader, job, status, requested)
         if moved is not None:
             return moved
     # Five lost races in a row means the job is moving fast; report where it is now.

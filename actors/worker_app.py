@@ -16,7 +16,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
@@ -85,6 +85,15 @@ FORK_GATE = ForkGate()
 """The gate of this process (the fork handlers can only be registered, never removed)."""
 
 
+def run_gated(factory: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+    """Run a coroutine that uses the database in a worker's main process, holding the fork gate."""
+    FORK_GATE.enter()
+    try:
+        asyncio.run(factory())
+    finally:
+        FORK_GATE.leave()
+
+
 class ForkSafeLock:
     """The reaper's lock, holding ``gate`` for the whole pass: the pass is where the database is used."""
 
@@ -117,7 +126,10 @@ def configure_broker(settings: Settings) -> RedisBroker:
 
     if not settings.redis.url:
         raise RuntimeError("redis.url is empty: set MLW_REDIS_URL (mlw serve passes its embedded Redis)")
-    broker = RedisBroker(url=settings.redis.url, visibility_timeout_s=settings.worker.visibility_timeout_s)
+    broker = RedisBroker(
+        url=settings.redis.url, visibility_timeout_s=settings.worker.visibility_timeout_s,
+        events=settings.worker.send_events, remote_control=settings.worker.remote_control,
+    )
     broker.add_middleware(AsyncIO())
     shim.set_broker(broker)
     import actors.training  # noqa: F401 - declares TrainingActor on the broker just set

@@ -78,6 +78,8 @@ class WorkerSettings:
     concurrency: int = dataclasses.field(default=2, metadata=_check(_positive))
     ml_threads: int = dataclasses.field(default=1, metadata=_check(_positive))
     visibility_timeout_s: int = dataclasses.field(default=90000, metadata=_check(_positive))
+    send_events: bool = True
+    remote_control: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

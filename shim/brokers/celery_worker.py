@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from celery.worker import state as worker_state
 
+from ..common import q_name
+
 if TYPE_CHECKING:
     from ..worker import Worker
     from .redis import RedisBroker
@@ -30,7 +32,7 @@ class CeleryEngine:
 
     def _wanted(self, queue_name: str) -> bool:
         whitelist = self.worker.consumer_whitelist
-        return not whitelist or queue_name in whitelist
+        return not whitelist or q_name(queue_name) in whitelist
 
     def start(self) -> None:
         ready = threading.Event()
@@ -41,7 +43,11 @@ class CeleryEngine:
                 super().on_consumer_ready(consumer)
                 ready.set()
 
-        self.queues = {q for q in self.broker.get_declared_queues() if self._wanted(q)} or {"default"}
+        whitelist = self.worker.consumer_whitelist
+        # Celery consumes at least one queue: with nothing declared yet, the whitelist itself
+        # (never another queue), else Dramatiq's first queue.
+        self.queues = {q for q in self.broker.get_declared_queues() if self._wanted(q)} or set(whitelist or {"default"})
+        self.broker.mark_worker_started()
         self.broker.app.finalize()
         # Thread-pool workers resolve tasks through the current/default app.
         self.broker.app.set_current()
@@ -53,7 +59,7 @@ class CeleryEngine:
             concurrency=self.worker.worker_threads,
             queues=sorted(self.queues),
             loglevel="WARNING",
-            without_heartbeat=True,
+            without_heartbeat=not self.broker.events,
             without_mingle=True,
             without_gossip=True,
             ready_callback=None,
