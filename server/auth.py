@@ -74,7 +74,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     except (NotFound, NotFoundError) as exc:
         # The admin may see the object, so say why this write does not find it.
         message = f"{exc}; admins read every user's objects but write only their own"
-        raise NotFoundError(message, details={**getattr(exc, "details", {}), "rule": "admins_write_own_objects"}) from None
+        details = {**getattr(exc, "details", {}), "rule": "admins_write_own_objects"}
+        raise NotFoundError(message, details=details) from None
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -28,8 +28,9 @@ async def test_a_deleted_version_stays_in_the_history_loses_its_artifact_and_its
 ) -> None:
     alice = people.alice
     dataset_id, pid = await _pipeline(client, alice)
-    job1, v1 = await add_job(settings, alice, pid, "train-1", dataset_id, status="succeeded", metrics={"test": {"f1": .9}})
-    job2, v2 = await add_job(settings, alice, pid, "train-1", dataset_id, status="succeeded", metrics={"test": {"f1": .5}})
+    done = "succeeded"
+    job1, v1 = await add_job(settings, alice, pid, "train-1", dataset_id, status=done, metrics={"test": {"f1": 0.9}})
+    _, v2 = await add_job(settings, alice, pid, "train-1", dataset_id, status=done, metrics={"test": {"f1": 0.5}})
     assert (v1, v2) == (1, 2)
     versions = f"/pipelines/{pid}/nodes/train-1/versions"
     artifact = settings.artifacts_root / f"uploads/models/{pid}/{job1}.joblib"
