@@ -9,6 +9,7 @@ work with the same configuration: ``celery -A actors.worker_main inspect active`
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from celery import signals
@@ -32,9 +33,25 @@ use_context(_process_context.get)
 _duties = WorkerDuties(settings)
 
 
+def describe_worker(consumer: Any) -> dict[str, Any]:
+    """What ``GET /workers`` shows of this worker besides liveness: pool, size, job pids."""
+    info: dict[str, Any] = dict(consumer.pool.info or {})
+    processes = [int(pid) for pid in info.get("processes") or []] or [os.getpid()]
+    return {
+        "node": str(consumer.hostname),
+        "pool": type(consumer.pool).__module__.rsplit(".", 1)[-1],
+        "concurrency": int(info.get("max-concurrency") or settings.worker.concurrency),
+        "processes": processes,
+        "queues": sorted(queue.name for queue in consumer.task_consumer.queues),
+    }
+
+
 def _start_duties(sender: Any = None, **_: Any) -> None:
     # ``worker_ready`` is sent by the Celery consumer whose health /ready must reflect.
-    _duties.start(can_consume=None if sender is None else lambda: consumer_is_consuming(sender))
+    if sender is None:
+        _duties.start()
+        return
+    _duties.start(can_consume=lambda: consumer_is_consuming(sender), describe=lambda: describe_worker(sender))
 
 
 def _stop_duties(**_: Any) -> None:

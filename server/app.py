@@ -23,7 +23,7 @@ from server.openapi import build_openapi
 from server.routing import Operation, add_operations, public_route_names
 from server.security_headers import install_security_headers
 from server.sending import broker_sender
-from server.views import admin, datasets, deletion, jobs, meta, pipelines, versions
+from server.views import admin, datasets, deletion, jobs, meta, pipelines, versions, workers
 from store.engine import create_engine, create_session_factory
 from store.errors import ConfigError
 from store.settings import Settings
@@ -39,6 +39,7 @@ OPERATIONS: list[Operation] = [
     *meta.OPERATIONS,
     *admin.OPERATIONS,
     *deletion.OPERATIONS,
+    *workers.OPERATIONS,
 ]
 """Every REST endpoint; routed, authenticated and documented from this one list."""
 

@@ -187,3 +187,13 @@ async def events_since(
     if limit is not None:
         stmt = stmt.limit(limit)
     return [dict(p) for p in (await session.scalars(stmt)).all()]
+
+
+async def active_jobs_by_worker(session: AsyncSession) -> list[tuple[str, str | None, str, dt.datetime | None]]:
+    """``(job id, worker, status, last heartbeat)`` of every running or cancelling job (for ``GET /workers``)."""
+    stmt = (
+        select(TrainingJob.id, TrainingJob.worker, TrainingJob.status, TrainingJob.heartbeat_at)
+        .where(TrainingJob.status.in_([JobStatus.RUNNING.value, JobStatus.CANCELLING.value]))
+        .order_by(TrainingJob.created_at)
+    )
+    return [(row[0], row[1], row[2], row[3]) for row in (await session.execute(stmt)).all()]
