@@ -23,7 +23,7 @@ from server.openapi import build_openapi
 from server.routing import Operation, add_operations, public_route_names
 from server.security_headers import install_security_headers
 from server.sending import broker_sender
-from server.views import admin, datasets, deletion, jobs, meta, pipelines, versions, workers
+from server.views import admin, datasets, deletion, jobs, meta, pipeline_browser, pipelines, versions, workers
 from store.engine import create_engine, create_session_factory
 from store.errors import ConfigError
 from store.settings import Settings
@@ -34,6 +34,7 @@ CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 OPERATIONS: list[Operation] = [
     *jobs.OPERATIONS,
     *pipelines.OPERATIONS,
+    *pipeline_browser.OPERATIONS,
     *versions.OPERATIONS,
     *datasets.OPERATIONS,
     *meta.OPERATIONS,

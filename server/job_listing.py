@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.errors import UnprocessableEntity
 from server.ordering import METRIC_PARTITION, ascending, is_metric, metric_value
 from server.schemas.jobs import JobListQuery
+from store.job_queries import search_clauses
 from store.models import TrainingJob
 from store.reader import Reader
 
@@ -66,6 +67,7 @@ def _filters(query: JobListQuery, reader: Reader, user_id: str | None) -> list[C
         clauses.append(TrainingJob.status.in_(sorted({s.value for s in query.status})))
     if query.model_type is not None:
         clauses.append(TrainingJob.model_type == query.model_type)
+    clauses.extend(search_clauses(tag=query.tag, text=query.q))
     for name, bound in (("created_after", query.created_after), ("created_before", query.created_before)):
         if bound is not None and bound.tzinfo is None:
             raise UnprocessableEntity(f"{name} must include a time zone (e.g. Z)", details={"field": name})

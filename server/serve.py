@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -83,8 +84,11 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = WORKER_STOP_TIM
             continue
 
 
-async def _first_start(settings: Settings, demo: bool) -> str | None:
-    """Create the local admin if there are no users; load the demo if asked. Returns a new token."""
+async def _first_start(settings: Settings, demo: bool) -> tuple[str | None, str | None]:
+    """Create the local admin if there are no users; load the demo if asked.
+
+    Returns the admin's new token (first start only) and the demo pipeline's id (with ``demo``).
+    """
     from server.bootstrap import ensure_admin, load_demo
     from store.engine import create_engine, create_session_factory
 
@@ -92,9 +96,8 @@ async def _first_start(settings: Settings, demo: bool) -> str | None:
     try:
         sessions = create_session_factory(engine)
         token = await ensure_admin(sessions, settings)
-        if demo:
-            await load_demo(sessions, settings)
-        return token
+        pipeline_id = await load_demo(sessions, settings) if demo else None
+        return token, pipeline_id
     finally:
         await engine.dispose()
 
@@ -131,11 +134,13 @@ def run_serve(settings: Settings, *, no_worker: bool = False, demo: bool = False
             record_embedded_url(settings, redis_server.url)  # for `mlw tokens revoke` of this data dir
             print(f"embedded Redis on {redis_server.url}", flush=True)
         configure_broker(settings)
-        token = asyncio.run(_first_start(settings, demo))
+        token, demo_pipeline = asyncio.run(_first_start(settings, demo))
         if not no_worker:
             worker = start_worker(settings)
         url = f"http://{settings.server.host}:{settings.server.port}/"
         print(f"mlw is serving on {url}", flush=True)
+        if demo_pipeline:
+            print(f"the example pipeline is on the canvas at {url}?pipeline={quote(demo_pipeline)}", flush=True)
         if token:
             print("a local admin was created; sign in with this token (shown once):", flush=True)
             print(token, flush=True)

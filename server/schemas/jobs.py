@@ -62,6 +62,8 @@ class JobOut(ResponseModel):
     worker: str | None = Field(
         default=None, description="The worker (host:pid) running or last running the job; admins only."
     )
+    pipeline_name: str | None = Field(default=None, description="The pipeline's human name (listings, job page).")
+    node_label: str | None = Field(default=None, description="The training node's label (listings, job page).")
 
 
 class JobPage(ResponseModel):
@@ -78,6 +80,13 @@ class JobListQuery(RequestModel):
     node_id: str | None = Field(default=None, min_length=1, max_length=128)
     status: list[JobStatus] | None = Field(default=None, description="Repeat the parameter for several statuses.")
     model_type: ModelType | None = None
+    tag: str | None = Field(default=None, min_length=1, max_length=200, description="The exact experiment tag.")
+    q: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Free text: job, node or pipeline id, pipeline name, model family, tag or description.",
+    )
     created_after: dt.datetime | None = Field(default=None, description="Inclusive lower bound (ISO 8601).")
     created_before: dt.datetime | None = Field(default=None, description="Exclusive upper bound (ISO 8601).")
     order_by: OrderBy = Field(default="-created_at", description=ORDER_BY_DESCRIPTION)

@@ -38,8 +38,16 @@ async def save_pipeline(request: web.Request) -> web.Response:
     async with request.app[SESSIONS].begin() as session:
         expected_id = pipeline_id_for(body.dataset_source_id, graph_hash(graph))
         existed = await session.get(Pipeline, expected_id) is not None
-        row = await upsert_pipeline(session, dataset_source_id=body.dataset_source_id, graph=graph, reader=reader)
         previous = body.previous_pipeline_id
+        name = body.name
+        if name is None and previous and previous != expected_id and not existed:
+            # A new data path is still the same pipeline to its people: keep its name.
+            earlier = await session.get(Pipeline, previous)
+            mine = earlier is not None and (reader.is_admin or earlier.owner_id == reader.user_id)
+            name = earlier.name if mine and earlier is not None else None
+        row = await upsert_pipeline(
+            session, dataset_source_id=body.dataset_source_id, graph=graph, reader=reader, name=name
+        )
         changed = previous is not None and previous != row.pipeline_id
         stale = await _active_jobs(session, previous, reader) if changed and previous else []
         out = {

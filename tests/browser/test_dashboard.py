@@ -67,7 +67,7 @@ def test_the_dashboard_lists_jobs_live_and_promotes_an_earlier_version(
 
     page.get_by_label("Status").select_option("failed")
     expect(rows).to_have_count(0)
-    expect(page.get_by_text("No failed jobs.")).to_be_visible()
+    expect(page.get_by_text("No training jobs match these filters.")).to_be_visible()
     page.get_by_label("Status").select_option("succeeded")
     expect(rows).to_have_count(2)
     page.screenshot(path=str(DOCS / "ui-jobs.png"))
@@ -81,7 +81,7 @@ def test_the_dashboard_lists_jobs_live_and_promotes_an_earlier_version(
     expect(page.locator(f'tr[data-job-id="{second}"]')).to_have_count(0)
     page.get_by_role("button", name="Previous page").click()
 
-    newest.get_by_role("link", name="train-model-1").click()
+    newest.get_by_role("link", name="Train model").click()
     expect(page.get_by_role("heading", name="Training job · train-model-1")).to_be_visible()
     history = page.locator("table.events tbody tr")
     expect(history.filter(has_text="job.status")).to_have_count(3)  # queued, running, succeeded
@@ -100,11 +100,20 @@ def test_the_dashboard_lists_jobs_live_and_promotes_an_earlier_version(
     expect(page.locator("table.diff td.changed").first).to_be_visible()
     expect(page.locator(".chart svg[role=img]")).to_be_visible()
 
-    page.get_by_role("button", name="Promote v1").click()
-    expect(page.get_by_text("v1 is now the active version")).to_be_visible()
+    # The first version became active by itself; promoting another asks first.
     expect(page.locator('table.versions tr[data-version="1"]')).to_contain_text("Active")
+    page.get_by_role("button", name="Promote v2").click()
+    dialog = page.get_by_role("dialog", name="Promote v2?")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_have_count(0)
+    expect(page.locator('table.versions tr[data-version="1"]')).to_contain_text("Active")
+    page.get_by_role("button", name="Promote v2").click()
+    page.get_by_role("dialog", name="Promote v2?").get_by_role("button", name="Promote v2").click()
+    expect(page.get_by_text("v2 is now the active version (was v1)")).to_be_visible()
+    expect(page.locator('table.versions tr[data-version="2"]')).to_contain_text("Active")
     assert _api(live_server, user_token, "GET", f"/pipelines/{pipeline_id}/nodes/train-model-1/versions")[
         "active_version"
-    ] == 1
+    ] == 2
     assert page.evaluate(LOW_CONTRAST_SCRIPT) == []
     page.screenshot(path=str(DOCS / "ui-dashboard.png"), full_page=True)

@@ -22,6 +22,7 @@ function route(pathname) {
   const job = pathname.match(/^\/user\/training-jobs\/([^/]+)\/?$/);
   if (job) return { page: "job", jobId: decodeURIComponent(job[1]) };
   if (/^\/user\/training-jobs\/?$/.test(pathname)) return { page: "jobs" };
+  if (/^\/pipelines\/?$/.test(pathname)) return { page: "pipelines" };
   if (/^\/admin\/workers\/?$/.test(pathname)) return { page: "workers" };
   return { page: "canvas" };
 }
@@ -29,6 +30,7 @@ function route(pathname) {
 async function loadPage(page) {
   if (page === "job") return import("./dashboard/job_page.js");
   if (page === "jobs") return import("./dashboard/list_page.js");
+  if (page === "pipelines") return import("./pipelines/page.js");
   if (page === "workers") return import("./admin/workers_page.js");
   return import("./canvas/page.js");
 }
@@ -45,8 +47,8 @@ async function start() {
   teardown();
   const where = route(location.pathname);
   for (const link of document.querySelectorAll("[data-nav]")) {
-    const nav = link.dataset.nav;
-    const current = nav === "jobs" ? where.page === "jobs" || where.page === "job" : nav === where.page;
+    const section = where.page === "job" ? "jobs" : where.page;
+    const current = link.dataset.nav === section;
     if (current) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }

@@ -1,6 +1,7 @@
 // A node's model versions: sortable table, promote (rollback), side-by-side comparison, chart.
 
 import { get, post, query } from "../api.js";
+import { confirmDialog } from "../confirm.js";
 import { h, num, replace, uid, when } from "../dom.js";
 import { lineChart } from "./chart.js";
 import { METRIC_ORDER as METRICS, table } from "./tables.js";
@@ -83,6 +84,13 @@ export async function renderVersions(box, { pipelineId, nodeId, jobId }) {
   }
 
   async function promote(version) {
+    const from = state.active ? ` instead of v${state.active}` : "";
+    const sure = await confirmDialog({
+      title: `Promote v${version}?`,
+      text: `v${version} becomes the active version of this node${from}. You can promote another version later.`,
+      confirm: `Promote v${version}`,
+    });
+    if (!sure) return;
     message.textContent = `Promoting v${version}…`;
     try {
       const out = await post(`${base}/${version}/promote`, {});
