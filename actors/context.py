@@ -65,7 +65,10 @@ class JobContext:
         """The ML engine's options from the configuration."""
         data = self.settings.data
         return EngineOptions(
-            max_full_rows=data.max_full_rows, sample_rows=data.sample_rows, n_jobs=self.settings.worker.ml_threads
+            max_full_rows=data.max_full_rows,
+            sample_rows=data.sample_rows,
+            n_jobs=self.settings.worker.ml_threads,
+            max_runtime_limit_s=self.settings.jobs.max_runtime_limit_s,
         )
 
     def artifact_relpath(self, pipeline_id: str, job_id: str, attempt: int = 1) -> str:

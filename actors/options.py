@@ -36,12 +36,15 @@ class EngineOptions:
         sample_rows: Size of the seeded sample used for oversized datasets.
         n_jobs: Threads a model may use while fitting.
         random_state: Seed used wherever the job does not set one (split, sampling, model).
+        max_runtime_limit_s: The largest ``max_runtime_s`` a training node may ask for
+            (the service setting ``jobs.max_runtime_limit_s``).
     """
 
     max_full_rows: int = 1_000_000
     sample_rows: int = 200_000
     n_jobs: int = 1
     random_state: int = 42
+    max_runtime_limit_s: float = 86400.0
 
     def __post_init__(self) -> None:
         for name in ("max_full_rows", "sample_rows", "n_jobs"):

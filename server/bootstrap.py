@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server.tabular import column_schema
 from store.datasets import create_dataset, list_datasets
 from store.models import User
 from store.pipelines import upsert_pipeline
@@ -87,7 +88,7 @@ async def ensure_example(session: AsyncSession, settings: Settings, owner_id: st
         frame.to_csv(path, index=False)
         dataset = await create_dataset(
             session, owner_id=owner_id, name=DEMO_DATASET, storage_uri=str(path), format="csv",
-            n_rows=len(frame), columns=[{"name": str(c), "dtype": str(t)} for c, t in frame.dtypes.items()],
+            n_rows=len(frame), columns=column_schema(frame),
             sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         )
     graph = demo_graph()

@@ -12,6 +12,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, UnaryExpression, and_, func, or_, select, true
@@ -126,8 +127,11 @@ async def list_jobs_page(
     return rows, _encode(order, tail)
 
 
-async def latest_job_per_node(session: AsyncSession, pipeline_id: str, reader: Reader) -> list[TrainingJob]:
-    """The newest job of each node of a pipeline that ``reader`` may see, by node id."""
+async def latest_job_per_node(
+    session: AsyncSession, pipeline_id: str | Sequence[str], reader: Reader
+) -> list[TrainingJob]:
+    """The newest job of each node id that ``reader`` may see, in one pipeline or across several."""
+    ids = [pipeline_id] if isinstance(pipeline_id, str) else list(pipeline_id)
     rank = (
         func.row_number()
         .over(partition_by=TrainingJob.node_id, order_by=(TrainingJob.created_at.desc(), TrainingJob.id.desc()))
@@ -135,7 +139,7 @@ async def latest_job_per_node(session: AsyncSession, pipeline_id: str, reader: R
     )
     ranked = (
         select(TrainingJob.id, rank)
-        .where(TrainingJob.pipeline_id == pipeline_id, reader.owns(TrainingJob.user_id))
+        .where(TrainingJob.pipeline_id.in_(ids), reader.owns(TrainingJob.user_id))
         .subquery()
     )
     stmt = (

@@ -60,12 +60,17 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = dataclasses.field(default=8080, metadata=_check(_port))
     max_body_mb: int = dataclasses.field(default=4, metadata=_check(_positive))
+    auth_cache_ttl_s: float = dataclasses.field(default=5.0, metadata=_check(_non_negative))
 
 
 @dataclasses.dataclass(frozen=True)
 class DatabaseSettings:
     url: str = dataclasses.field(default="", metadata=_check(_db_url))
     echo: bool = False
+    pool_size: int = dataclasses.field(default=20, metadata=_check(_positive))
+    max_overflow: int = dataclasses.field(default=10, metadata=_check(_non_negative))
+    pool_timeout_s: float = dataclasses.field(default=10.0, metadata=_check(_positive))
+    statement_timeout_s: float = dataclasses.field(default=30.0, metadata=_check(_non_negative))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +112,12 @@ class DataSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class HubSettings:
+    max_sockets_per_user: int = dataclasses.field(default=100, metadata=_check(_non_negative))
+    snapshot_warnings_per_job: int = dataclasses.field(default=20, metadata=_check(_non_negative))
+
+
+@dataclasses.dataclass(frozen=True)
 class ArtifactsSettings:
     root: str = ""
 
@@ -121,6 +132,7 @@ class Settings:
     worker: WorkerSettings = WorkerSettings()
     jobs: JobsSettings = JobsSettings()
     data: DataSettings = DataSettings()
+    hub: HubSettings = HubSettings()
     artifacts: ArtifactsSettings = ArtifactsSettings()
 
     @property
@@ -276,7 +288,8 @@ def load_settings(
     sections = {f.name: f.type for f in dataclasses.fields(Settings)}
     cls_by_name = {
         "server": ServerSettings, "database": DatabaseSettings, "redis": RedisSettings,
-        "worker": WorkerSettings, "jobs": JobsSettings, "data": DataSettings, "artifacts": ArtifactsSettings,
+        "worker": WorkerSettings, "jobs": JobsSettings, "data": DataSettings, "hub": HubSettings,
+        "artifacts": ArtifactsSettings,
     }
     assert set(cls_by_name) == set(sections)
     built: dict[str, Any] = {name: _build(cls, name, merged.get(name, {})) for name, cls in cls_by_name.items()}

@@ -128,7 +128,10 @@ class TrainConfigIn(RequestModel):
     hyperparameters: dict[str, Any] = Field(default_factory=dict, description="Library names; blank = default.")
     experiment_tag: str | None = Field(default=None, max_length=200)
     description: str | None = Field(default=None, max_length=5000)
-    max_runtime_s: float | str | None = Field(default=None, description="Seconds; blank = jobs.default_max_runtime_s.")
+    max_runtime_s: float | str | None = Field(
+        default=None,
+        description="Whole seconds, at most jobs.max_runtime_limit_s; blank = jobs.default_max_runtime_s.",
+    )
     run_now: bool | None = None
 
 
@@ -142,11 +145,19 @@ class SubmitJobIn(RequestModel):
         default=None, description="Replaces the node's `data.config` in `graph` (the canvas may not have saved)."
     )
     pipeline_id: str | None = Field(
-        default=None, max_length=128, description="What the canvas believes the id is; the server derives the real one."
+        default=None, max_length=128,
+        description=(
+            "What the canvas believes the id is; the server derives the real one and, when they differ, records "
+            "that the new pipeline replaced this one (see `orphan_jobs`)."
+        ),
     )
     idempotency_key: str | None = Field(
         default=None,
         min_length=1,
         max_length=255,
-        description="Repeating a submission with this key returns the first job.",
+        description=(
+            "Repeating a submission with this key and the same body returns the first job (202); the same "
+            "key with a different body is refused with 422 `idempotency_key_reused`. Bodies are compared as "
+            "parsed JSON (key order and whitespace do not matter; every value, layout included, does)."
+        ),
     )

@@ -21,7 +21,11 @@ class PipelineIn(RequestModel):
         default=None,
         min_length=1,
         max_length=128,
-        description="The id the canvas had before this save; the answer says whether it changed.",
+        description=(
+            "The id the canvas had before this save; the answer says whether it changed. When it did, the new "
+            "pipeline records that it replaced this one (a pipeline of the same owner), so its hydration lists "
+            "the jobs of nodes that are gone as `orphan_jobs`."
+        ),
     )
     name: str | None = Field(
         default=None,
@@ -94,4 +98,10 @@ class PipelineHydrated(ResponseModel):
 
     pipeline: PipelineOut
     jobs: list[JobOut] = Field(description="The latest job of each training node of the graph.")
-    orphan_jobs: list[JobOut] = Field(description="Latest jobs of nodes that are no longer in the graph.")
+    orphan_jobs: list[JobOut] = Field(
+        description=(
+            "The latest job of each training node that is no longer in the graph: nodes of this pipeline and of "
+            "the pipelines it replaced (saves that sent `previous_pipeline_id`), followed back through every "
+            "replacement."
+        )
+    )

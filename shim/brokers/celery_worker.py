@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ class CeleryEngine:
         self.thread: threading.Thread | None = None
         self.queues: set[str] = set()
         self.lock = threading.Lock()
+        self.paused = False
 
     def _wanted(self, queue_name: str) -> bool:
         whitelist = self.worker.consumer_whitelist
@@ -77,8 +79,29 @@ class CeleryEngine:
             if queue_name in self.queues or not self._wanted(queue_name) or self.controller is None:
                 return
             self.queues.add(queue_name)
+            if self.paused:  # consumed on resume
+                return
         consumer = self.controller.consumer
         consumer.call_soon(consumer.add_task_queue, queue_name)
+
+    def pause(self) -> None:
+        """Cancel every queue's consumer, then wait until no task is reserved or running."""
+        consumer = self.controller.consumer
+        with self.lock:
+            queues = sorted(self.queues)
+            self.paused = True
+        for queue_name in queues:
+            consumer.call_soon(consumer.cancel_task_queue, queue_name)
+        while worker_state.reserved_requests or worker_state.active_requests:
+            time.sleep(0.01)
+
+    def resume(self) -> None:
+        consumer = self.controller.consumer
+        with self.lock:
+            queues = sorted(self.queues)
+            self.paused = False
+        for queue_name in queues:
+            consumer.call_soon(consumer.add_task_queue, queue_name)
 
     def stop(self, timeout: int) -> None:
         if self in self.broker._engines:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 from celery.utils.saferepr import saferepr
 
-from ..broker import Broker, MessageProxy
+from ..broker import Broker, Consumer, MessageProxy
 from ..common import current_millis, dq_name, q_name, xq_name
 from ..errors import ActorNotFound, QueueJoinTimeout
 from ..message import Message
@@ -165,10 +165,12 @@ class RedisBroker(Broker):
             queue with an ``eta`` option, while the task carries the plain message.
         """
         canonical = message.copy(queue_name=q_name(message.queue_name))
+        not_before = None
         if "eta" in canonical.options:
+            # Dramatiq's consumer holds a message with an eta until then (a bad eta means now).
+            not_before = self._eta_of(canonical)
             del canonical.options["eta"]
         shown = canonical
-        not_before = None
         if delay is not None:
             not_before = current_millis() + delay
             shown = canonical.copy(queue_name=dq_name(canonical.queue_name), options={"eta": not_before})
@@ -176,6 +178,17 @@ class RedisBroker(Broker):
         self._publish(canonical, not_before)
         self.emit_after("enqueue", shown, delay)
         return shown
+
+    def _eta_of(self, message: Message[Any]) -> int | None:
+        eta = message.options["eta"]
+        if eta is None:
+            return None
+        if isinstance(eta, bool) or not isinstance(eta, int | float):
+            self.logger.warning(
+                "Invalid eta value for message %r: %r. Setting eta to current_millis().", message.message_id, eta
+            )
+            return None
+        return int(eta) if eta > current_millis() else None
 
     def _publish(self, message: Message[Any], not_before: int | None) -> None:
         options: dict[str, Any] = {"task_id": message.message_id, "queue": message.queue_name}
@@ -246,6 +259,12 @@ class RedisBroker(Broker):
             if markers is not None:
                 markers.end(message.message_id)
             proxy.clear_exception()
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
+        """Dramatiq's consumer interface over a queue's Celery messages (see ``redis_consumer``)."""
+        from .redis_consumer import RedisQueueConsumer
+
+        return RedisQueueConsumer(self, q_name(queue_name), prefetch, timeout)
 
     def _marker_ttl_ms(self, actor_name: str, options: dict[str, Any]) -> int | None:
         try:

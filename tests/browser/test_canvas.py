@@ -152,6 +152,17 @@ def test_a_reload_mid_run_brings_back_the_graph_and_the_live_badge(
     expect(orphans.get_by_role("link", name=re.compile("History of train-model-1"))).to_have_attribute(
         "href", re.compile(r"^/user/training-jobs/[0-9a-f-]{36}$")
     )
+    # Another browser (no session storage) learns of the deleted node's job from the server.
+    assert page.context.browser is not None
+    elsewhere = page.context.browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        other = elsewhere.new_page()
+        sign_in(other, live_server.url, user_token, path=page.url.removeprefix(live_server.url))
+        expect(node(other, "train-test-split-1")).to_be_visible()
+        expect(other.locator('[data-banner="orphans"]').get_by_role(
+            "link", name=re.compile("History of train-model-1 \\(Cancelled"))).to_be_visible()
+    finally:
+        elsewhere.close()
 
 
 def test_editing_the_data_path_mid_run_warns_and_cancel_from_the_canvas_ends_cancelled(
@@ -338,7 +349,7 @@ def test_the_board_pans_zooms_fits_arranges_and_undoes(
     node(page, "train-test-split-1").locator(".node-title").click()
     node(page, "train-model-1").locator(".node-title").click(modifiers=["Shift"])
     expect(page.locator(".node.selected")).to_have_count(2)
-    page.get_by_role("button", name="Delete the selected nodes").click()
+    page.get_by_role("button", name="Delete selected nodes").click()
     expect(page.locator(".node")).to_have_count(1)
     page.keyboard.press("Control+z")
     expect(page.locator(".node")).to_have_count(3)

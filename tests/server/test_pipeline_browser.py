@@ -98,3 +98,11 @@ async def test_the_example_is_created_once_per_user(client: TestClient[Any, Any]
     bobs = await (await client.post(f"{API}/pipelines/example", json={}, headers=people.bob.headers)).json()
     assert bobs["pipeline"]["pipeline_id"] != example.pipeline_id
     assert len((await _list(client, people.alice.headers)).items) == 1
+
+
+async def test_users_me_names_the_tokens_owner(client: TestClient[Any, Any], people: People) -> None:
+    resp = await client.get(f"{API}/users/me", headers=people.alice.headers)
+    assert resp.status == 200
+    body = await resp.json()
+    assert (body["name"], body["is_admin"], body["id"]) == ("alice", False, people.alice.id)
+    assert (await client.get(f"{API}/users/me")).status == 401

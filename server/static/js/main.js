@@ -58,6 +58,7 @@ async function start() {
   }
   signOutButton.hidden = false;
   showAdminLinks();
+  showSignedIn();
   live = new LiveClient().start();
   live.onState((state) => {
     liveState.textContent = LIVE_TEXT[state] || state;
@@ -74,6 +75,19 @@ async function start() {
   }
 }
 
+/** The header names the signed-in user (GET /users/me). */
+async function showSignedIn() {
+  const who = document.getElementById("whoami");
+  try {
+    const me = await get("/users/me");
+    who.textContent = `Signed in as ${me.name}${me.is_admin ? " (admin)" : ""}`;
+    who.hidden = false;
+    signOutButton.setAttribute("aria-label", `Sign out ${me.name}`);
+  } catch {
+    who.hidden = true;
+  }
+}
+
 // Admin pages are linked only for admins: the workers list answers 200 to them, 403 to others.
 async function showAdminLinks() {
   let admin = false;
@@ -87,6 +101,7 @@ async function showAdminLinks() {
 }
 
 function showSignIn(message) {
+  document.getElementById("whoami").hidden = true;
   for (const link of document.querySelectorAll("[data-admin]")) link.hidden = true;
   teardown();
   signOutButton.hidden = true;

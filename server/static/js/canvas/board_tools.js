@@ -27,7 +27,7 @@ export function boardTools(slot, { editor, view, selection }) {
   const zoomText = h("span", { class: "zoom-level muted", "aria-live": "off" });
   const fit = tool("Fit", "Fit to view", () => view.fit(), "F");
   const arrange = tool("Arrange", "Arrange left to right", () => editor.layout(), "L");
-  const remove = tool("Delete selected", "Delete the selected nodes", () => editor.remove(selection()), "Delete");
+  const remove = tool("Delete selected", "Delete selected nodes", () => editor.remove(selection()), "Delete");
   slot.replaceChildren(
     h("div", { class: "board-tools", role: "toolbar", "aria-label": "Board tools" },
       undo, redo, zoomOut, zoomText, zoomIn, fit, arrange, remove),
