@@ -3,8 +3,8 @@
 A deleted version keeps its number, metrics and job (the history stays gap-free and
 readable); its artifact file is removed and it can no longer be promoted.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-30
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 
 import store.types
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
