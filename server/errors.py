@@ -20,7 +20,7 @@ from actors.errors import (
     QuotaExceeded,
     ServiceError,
 )
-from store.errors import Conflict, InUse, InvalidInput, NotFound, StoreBusy, StoreError
+from store.errors import Conflict, InvalidInput, NotFound, StoreBusy, StoreError
 
 
 class ApiError(Exception):
@@ -171,8 +171,6 @@ def to_api_error(exc: BaseException) -> ApiError:
         return NotFoundError(str(exc), details={"kind": exc.kind})
     if isinstance(exc, InvalidInput):
         return UnprocessableEntity(exc.message, code="invalid_input", details={"field": exc.field})
-    if isinstance(exc, InUse):
-        return ConflictError(exc.message, code=exc.code, details=exc.details)
     if isinstance(exc, Conflict):
         extra = getattr(exc, "details", None)
         code = getattr(exc, "code", None)

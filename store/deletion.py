@@ -48,9 +48,9 @@ async def _refuse_active(session: AsyncSession, what: str, *conditions: ColumnEl
     active = int((await session.execute(stmt)).scalar_one())
     if active:
         raise InUse(
-            "active_job",
             f"{what} has {active} queued or running job(s); cancel them or wait until they finish",
-            {"active_jobs": active},
+            code="active_job",
+            details={"active_jobs": active},
         )
 
 
@@ -85,14 +85,14 @@ async def delete_job(session: AsyncSession, job_id: str, *, reader: Reader) -> R
     """
     job = await get_job(session, job_id, reader=reader)
     if job.status in _ACTIVE:
-        raise InUse("active_job", f"job {job_id} is {job.status}; cancel it first", {"status": job.status})
+        raise InUse(f"job {job_id} is {job.status}; cancel it first", code="active_job", details={"status": job.status})
     version = (await session.scalars(select(ModelVersion).where(ModelVersion.job_id == job.id))).one_or_none()
     if version is not None:
         raise InUse(
-            "job_has_version",
             f"job {job_id} produced version {version.version} of node {version.node_id!r}; it stays as that "
             "version's record (delete the version to remove its model)",
-            {"version": version.version, "node_id": version.node_id},
+            code="job_has_version",
+            details={"version": version.version, "node_id": version.node_id},
         )
     uris = (job.model_artifact_uri,) if job.model_artifact_uri else ()
     pipeline_id = job.pipeline_id
@@ -120,9 +120,9 @@ async def delete_version(
     if aliases:
         names = sorted(aliases)
         raise InUse(
-            "alias_points_here",
             f"alias(es) {', '.join(names)} point at version {number}; promote another version first",
-            {"aliases": names},
+            code="alias_points_here",
+            details={"aliases": names},
         )
     row.deleted_at = utcnow()
     row.deleted_by = by

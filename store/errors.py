@@ -59,16 +59,6 @@ class DuplicateIdempotencyKey(Conflict):
         self.key = key
 
 
-class InUse(Conflict):
-    """Raised when an object cannot be deleted in its current state (a job runs on it, an alias points at it)."""
-
-    def __init__(self, code: str, message: str, details: dict[str, object] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = dict(details or {})
-
-
 class InvalidInput(StoreError, ValueError):
     """Raised when an argument has a bad value or names an unknown column; names the field."""
 
