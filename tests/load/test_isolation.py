@@ -32,7 +32,7 @@ import pytest
 
 from server.redis_server import EmbeddedRedis
 from tests.e2e.clients import Api, Frame
-from tests.e2e.conftest import Deployment, WebProcess
+from tests.e2e.conftest import Deployment, WebProcess, training_csv  # noqa: F401 - a fixture
 from tests.e2e.processes import API, WS_PATH
 from tests.job_fixtures import graph_for, long_chain
 from tests.load.conftest import raise_open_file_limit
@@ -70,7 +70,9 @@ class Node:
 
 
 @pytest.fixture(scope="module")
-def node(load_redis: EmbeddedRedis, training_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+def node(
+    load_redis: EmbeddedRedis, training_csv: Path, tmp_path_factory: pytest.TempPathFactory  # noqa: F811
+) -> Iterator[Node]:
     """Web process, one worker with two slots, users alice (A) and bob (B)."""
     assert raise_open_file_limit() >= 1000
     data_dir = tmp_path_factory.mktemp("isolation")
@@ -152,7 +154,7 @@ async def bob_watching(node: Node, phase: str) -> AsyncIterator[Probe]:
         try:
             yield probe
             deadline = time.monotonic() + 60
-            while len(probe.latencies) < MIN_SAMPLES and time.monotonic() < deadline:
+            while len(probe.latencies) < MIN_SAMPLES and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
         finally:
             stop.set()
@@ -160,8 +162,8 @@ async def bob_watching(node: Node, phase: str) -> AsyncIterator[Probe]:
     node.rss()
     print(
         f"\n[{phase}] B: {len(probe.latencies)} GETs, p50 {statistics.median(probe.latencies) * 1000:.0f} ms, "
-        f"p99 {probe.p(0.99) * 1000:.0f} ms, max {max(probe.latencies) * 1000:.0f} ms, statuses {dict(probe.statuses)}; "
-        f"web RSS {node.rss() / MB:.0f} MB"
+        f"p99 {probe.p(0.99) * 1000:.0f} ms, max {max(probe.latencies) * 1000:.0f} ms, "
+        f"statuses {dict(probe.statuses)}; web RSS {node.rss() / MB:.0f} MB"
     )
     assert len(probe.latencies) >= MIN_SAMPLES
     assert probe.statuses.keys() == {200}, f"B got {dict(probe.statuses)} during {phase}"
