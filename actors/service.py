@@ -6,7 +6,7 @@ import copy
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from actors.policy import resolve_max_runtime
 from actors.validation import validate_job
 from store.datasets import get_dataset
 from store.errors import DuplicateIdempotencyKey, NotFound
+from store.graph_hash import graph_hash
 from store.job_queries import active_job_for_node, count_active, find_by_idempotency_key, get_job
 from store.jobs import transition
 from store.lineage import record_replacement
@@ -29,6 +30,20 @@ from store.reader import Reader
 from store.states import TERMINAL, JobStatus
 
 log = logging.getLogger(__name__)
+
+CpuRunner = Callable[..., Awaitable[Any]]
+"""Runs ``fn(*args, **kwargs)`` somewhere off the event loop (the web process's bounded executor)."""
+
+
+async def run_inline(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """The :data:`CpuRunner` of callers without an executor: runs ``fn`` right here."""
+    return fn(*args, **kwargs)
+
+
+def _validate_and_hash(graph: dict[str, Any], node_id: str, columns: list[str], options: Any,
+                       schema: Any) -> tuple[Any, str]:
+    return validate_job(graph, node_id, columns, options=options, schema=schema), graph_hash(graph)
+
 
 JOB_CONFIG_KEYS = ("experiment_tag", "description", "max_runtime_s", "run_now")
 
@@ -114,8 +129,13 @@ async def _lock_for_submission(session: AsyncSession, user_id: str, pipeline_id:
         await session.execute(select(Pipeline.pipeline_id).where(Pipeline.pipeline_id == pipeline_id).with_for_update())
 
 
-async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRequest) -> TrainingJob:
+async def submit_training_job(
+    ctx: JobContext, reader: Reader, request: SubmitRequest, *, run_cpu: CpuRunner = run_inline
+) -> TrainingJob:
     """Validate, autosave the pipeline, record the queued job, then send its message.
+
+    Validating and hashing the graph go through ``run_cpu`` (a large graph takes a while),
+    before the write transaction starts.
 
     Raises:
         NotFound: the dataset is missing or not the reader's.
@@ -132,7 +152,9 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
         dataset = await get_dataset(session, request.dataset_source_id, reader=reader)
         columns = [str(c["name"]) if isinstance(c, Mapping) else str(c) for c in dataset.columns]
     graph = _graph_with_config(request.graph, request.node_id, request.config)
-    validated = validate_job(graph, request.node_id, columns, options=ctx.engine_options(), schema=dataset.columns)
+    validated, digest = await run_cpu(
+        _validate_and_hash, graph, request.node_id, columns, ctx.engine_options(), dataset.columns
+    )
     train_cfg = validated.train_config
     max_runtime = resolve_max_runtime(
         train_cfg.get("max_runtime_s"), jobs_cfg.default_max_runtime_s, jobs_cfg.max_runtime_limit_s
@@ -148,7 +170,9 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
             if existing is not None:
                 created.append(_same_submission(existing, request))
                 return []
-        pipeline = await upsert_pipeline(session, dataset_source_id=dataset.id, graph=graph, reader=reader)
+        pipeline = await upsert_pipeline(
+            session, dataset_source_id=dataset.id, graph=graph, reader=reader, digest=digest
+        )
         if request.pipeline_id and request.pipeline_id != pipeline.pipeline_id:
             # The canvas ran a graph whose data path changed since its last save.
             await record_replacement(session, pipeline, request.pipeline_id)

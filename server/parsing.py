@@ -11,7 +11,7 @@ import pydantic
 from aiohttp import web
 
 from server.errors import BadRequest, PayloadTooLarge, UnprocessableEntity, validation_error
-from server.keys import SETTINGS
+from server.keys import OFFLOAD, READER, SETTINGS
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 
@@ -75,6 +75,10 @@ async def _read_body(request: web.Request) -> bytes:
         ) from exc
 
 
+LARGE_BODY_BYTES = 64 * 1024
+"""JSON bodies above this are decoded and validated in the offload executor."""
+
+
 async def read_json(request: web.Request, model: type[M]) -> M:
     """Validate the JSON body against ``model``.
 
@@ -86,6 +90,11 @@ async def read_json(request: web.Request, model: type[M]) -> M:
     raw = await _read_body(request)
     if not raw.strip():
         raise BadRequest("the request body must be a JSON document", details={"field": "body"})
+    reader = request.get(READER)
+    if len(raw) > LARGE_BODY_BYTES and reader is not None and OFFLOAD in request.app:
+        # Decoding and validating a large graph takes the CPU for a while: off the event loop,
+        # within the user's share of the bounded executor.
+        return await request.app[OFFLOAD].run(reader.user_id or "admin", _validate, raw, model)
     return _validate(raw, model)
 
 

@@ -42,8 +42,12 @@ async def upsert_pipeline(
     graph: Mapping[str, Any],
     reader: Reader,
     name: str | None = None,
+    digest: str | None = None,
 ) -> Pipeline:
     """Save ``graph`` under its derived pipeline id, creating or updating the row.
+
+    ``digest`` is ``graph_hash(graph)`` when the caller computed it already (outside the
+    write transaction, which then holds the database's write turn for less time).
 
     The id depends only on the dataset and the data path (see :mod:`store.graph_hash`), so
     saving a moved node or new hyperparameters updates the stored graph in place. The
@@ -56,7 +60,7 @@ async def upsert_pipeline(
     """
     dataset = await get_dataset(session, dataset_source_id, reader=reader)
     name = clean_name(name) if name is not None else None
-    digest = graph_hash(graph)
+    digest = digest or graph_hash(graph)
     pipeline_id = pipeline_id_for(dataset.id, digest)
     now = utcnow()
     # One statement, so two first saves of the same graph cannot both insert.
