@@ -184,6 +184,10 @@ class TrainingJob(Base):
     started_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    admitted_at: Mapped[dt.datetime | None]
+    """When the job was given one of its user's running slots (``jobs.max_running_per_user``) and
+    its message sent; NULL while it waits for its turn. Kept once it runs: the latest per user
+    orders the turns (``store.turns``)."""
 
 
 class TrainingJobEvent(Base):
@@ -217,6 +221,9 @@ class ModelVersion(Base):
     artifact_uri: Mapped[str] = mapped_column(Text)
     artifact_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[dt.datetime | None]
+    """Set when the version was deleted: the row stays as a tombstone (the number is never reused)."""
+    deleted_by: Mapped[str | None] = mapped_column(String(255))
 
 
 class ModelVersionCounter(Base):

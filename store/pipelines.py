@@ -46,13 +46,12 @@ async def upsert_pipeline(
 ) -> Pipeline:
     """Save ``graph`` under its derived pipeline id, creating or updating the row.
 
-    ``digest`` is ``graph_hash(graph)`` when the caller computed it already (outside the
-    write transaction, which then holds the database's write turn for less time).
-
     The id depends only on the dataset and the data path (see :mod:`store.graph_hash`), so
     saving a moved node or new hyperparameters updates the stored graph in place. The
     owner is the dataset's owner; a reader must be able to see the dataset. ``name``
     (when given) becomes the pipeline's name; without it a stored name is kept.
+    ``digest`` is ``graph_hash(graph)`` when the caller computed it already (off the event
+    loop, before its write transaction: hashing a large graph must not hold the write lock).
 
     Raises:
         NotFound: the dataset is missing or not the reader's.

@@ -100,6 +100,7 @@ class JobsSettings:
     cancel_grace_s: float = dataclasses.field(default=10.0, metadata=_check(_positive))
     one_active_per_node: bool = True
     max_active_per_user: int = dataclasses.field(default=20, metadata=_check(_positive))
+    max_running_per_user: int = dataclasses.field(default=1, metadata=_check(_non_negative))
     progress_interval_s: float = dataclasses.field(default=0.25, metadata=_check(_non_negative))
     reaper_interval_s: float = dataclasses.field(default=5.0, metadata=_check(_positive))
     queued_resend_after_s: float = dataclasses.field(default=300.0, metadata=_check(_positive))

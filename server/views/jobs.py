@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from actors.service import SubmitRequest, cancel_training_job, submit_training_j
 from server.auth import reader_of
 from server.errors import NotFoundError
 from server.job_listing import list_jobs_page
-from server.keys import OFFLOAD, SERVICE, SESSIONS, SETTINGS
+from server.keys import SERVICE, SESSIONS, SETTINGS
 from server.parsing import parse_query, read_json, read_optional_json
 from server.routing import Operation
 from server.schemas.common import NoFieldsIn
@@ -38,9 +37,7 @@ async def submit_job(request: web.Request) -> web.Response:
         pipeline_id=body.pipeline_id,
         idempotency_key=body.idempotency_key,
     )
-    reader = reader_of(request)
-    run_cpu = functools.partial(request.app[OFFLOAD].run, reader.user_id or "admin")
-    job = await submit_training_job(request.app[SERVICE], reader, submission, run_cpu=run_cpu)
+    job = await submit_training_job(request.app[SERVICE], reader_of(request), submission)
     return web.json_response(job_json(job), status=202)
 
 

@@ -33,16 +33,18 @@ async def _active_jobs(session: AsyncSession, pipeline_id: str, reader: Reader) 
     return page.items
 
 
-def _check_and_hash(graph: dict[str, Any]) -> str:
+def _checked_graph(body: PipelineIn) -> tuple[dict[str, Any], str]:
+    """The graph as JSON data, structurally checked, with its hash (runs on the bounded executor)."""
+    graph: dict[str, Any] = body.graph.model_dump(mode="json", exclude_unset=True)
     check_structure(graph)
-    return graph_hash(graph)
+    return graph, graph_hash(graph)
 
 
 async def save_pipeline(request: web.Request) -> web.Response:
     body = await read_json(request, PipelineIn)
     reader = reader_of(request)
-    graph: dict[str, Any] = body.graph.model_dump(mode="json", exclude_unset=True)
-    digest = await request.app[OFFLOAD].run(reader.user_id or "admin", _check_and_hash, graph)
+    # CPU work on a large graph: off the event loop, and before the write transaction.
+    graph, digest = await request.app[OFFLOAD].run(reader.user_id or "", _checked_graph, body)
     async with request.app[SESSIONS].begin() as session:
         expected_id = pipeline_id_for(body.dataset_source_id, digest)
         existed = await session.get(Pipeline, expected_id) is not None
