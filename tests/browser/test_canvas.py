@@ -110,7 +110,9 @@ def test_an_out_of_bounds_value_is_refused_in_the_browser_with_the_servers_messa
         },
     )
     assert answer.status == 422
-    assert answer.json()["error"]["message"] == "must be >= 1, got 0"
+    error = answer.json()["error"]
+    assert error["details"]["field"].endswith("hyperparameters.max_depth")
+    assert error["message"].endswith("must be >= 1, got 0")  # the server may name the field first
 
     # Switching the family starts from the new family's defaults.
     page.get_by_label("n_estimators").fill("33")
