@@ -68,6 +68,7 @@ async def service_ctx(app: web.Application) -> AsyncIterator[None]:
         publisher=RedisPublisher(client),
         cancel_signals=RedisCancelSignals(client),
         sender=app[SENDER],
+        offload=app[OFFLOAD].run,
     )
     yield
 
