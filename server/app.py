@@ -17,13 +17,14 @@ from actors.cancel_signal import RedisCancelSignals
 from actors.context import JobContext, Sender
 from actors.publish import RedisPublisher
 from server.auth import auth_ctx, auth_middleware
-from server.keys import ENGINE, OPENAPI, PUBLIC_ROUTES, REDIS, SENDER, SERVICE, SESSIONS, SETTINGS
+from server.keys import ENGINE, OFFLOAD, OPENAPI, PUBLIC_ROUTES, REDIS, SENDER, SERVICE, SESSIONS, SETTINGS
 from server.middleware import error_middleware
+from server.offload import Offload
 from server.openapi import build_openapi, set_property
 from server.routing import Operation, add_operations, public_route_names
 from server.security_headers import install_security_headers
 from server.sending import broker_sender
-from server.views import admin, datasets, jobs, me, meta, pipeline_browser, pipelines, versions, workers
+from server.views import admin, datasets, deletion, jobs, me, meta, pipeline_browser, pipelines, versions, workers
 from store.engine import create_engine, create_session_factory, pool_options
 from store.errors import ConfigError
 from store.settings import Settings
@@ -40,6 +41,7 @@ OPERATIONS: list[Operation] = [
     *meta.OPERATIONS,
     *me.OPERATIONS,
     *admin.OPERATIONS,
+    *deletion.OPERATIONS,
     *workers.OPERATIONS,
 ]
 """Every REST endpoint; routed, authenticated and documented from this one list."""
@@ -66,8 +68,19 @@ async def service_ctx(app: web.Application) -> AsyncIterator[None]:
         publisher=RedisPublisher(client),
         cancel_signals=RedisCancelSignals(client),
         sender=app[SENDER],
+        offload=app[OFFLOAD].run,
     )
     yield
+
+
+async def offload_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The bounded executor for CPU-heavy steps (``server.cpu_*``)."""
+    server = app[SETTINGS].server
+    app[OFFLOAD] = Offload(server.cpu_threads, server.cpu_tasks_per_user, server.cpu_queue_per_user)
+    try:
+        yield
+    finally:
+        app[OFFLOAD].shutdown()
 
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -104,6 +117,7 @@ def create_app(
     app[SETTINGS] = settings
     app[SENDER] = sender or broker_sender(settings)
     app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(offload_ctx)
     app.cleanup_ctx.append(redis_ctx)
     app.cleanup_ctx.append(auth_ctx)
     app.cleanup_ctx.append(service_ctx)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import reader_of
-from server.errors import NotFoundError, UnprocessableEntity
+from server.errors import ConflictError, NotFoundError, UnprocessableEntity
 from server.keys import SESSIONS, USER
 from server.parsing import parse_query, read_optional_json
 from server.routing import Operation, integer_problem
@@ -17,7 +17,7 @@ from server.schemas.common import NoFieldsIn
 from server.schemas.versions import CompareOut, CompareQuery, PromoteOut, VersionListQuery, VersionsOut
 from server.serialize import iso, version_json
 from server.versions_diff import compare_versions
-from store.aliases import ACTIVE_ALIAS, get_alias, set_alias
+from store.aliases import ACTIVE_ALIAS, active_version, set_alias
 from store.engine import read_session
 from store.models import ModelAlias, ModelVersion
 from store.pipelines import get_pipeline
@@ -43,7 +43,8 @@ async def _aliases(session: AsyncSession, pipeline_id: str, node_id: str) -> dic
     return out
 
 
-def _version_number(request: web.Request) -> int:
+def version_number(request: web.Request) -> int:
+    """The ``{version}`` path parameter (ASCII digits only), or a 422 naming it."""
     raw = request.match_info["version"]
     problem = integer_problem(raw, 1, 2**31 - 1)
     if problem is not None:
@@ -62,7 +63,9 @@ async def list_node_versions(request: web.Request) -> web.Response:
         aliases = await _aliases(session, pipeline_id, node_id)
         if not rows:
             await _require_node(session, pipeline_id, node_id, reader)
-    active = next((v for v, names in aliases.items() if ACTIVE_ALIAS in names), None)
+        active = await active_version(session, pipeline_id, node_id)
+    if active is not None and ACTIVE_ALIAS not in aliases.get(active, []):
+        aliases.setdefault(active, []).append(ACTIVE_ALIAS)  # the first version, until a promotion
     items = [version_json(r, aliases.get(r.version, ())) for r in rows]
     return web.json_response({"pipeline_id": pipeline_id, "node_id": node_id, "active_version": active, "items": items})
 
@@ -97,14 +100,18 @@ async def compare_node_versions(request: web.Request) -> web.Response:
 
 async def promote_version(request: web.Request) -> web.Response:
     pipeline_id, node_id = _node(request)
-    number = _version_number(request)
+    number = version_number(request)
     await read_optional_json(request, NoFieldsIn)
     reader = reader_of(request)
     async with request.app[SESSIONS].begin() as session:
         await get_pipeline(session, pipeline_id, reader=reader)
-        await get_version(session, pipeline_id, node_id, number, reader=reader)
-        before = await get_alias(session, pipeline_id, node_id, ACTIVE_ALIAS, reader=reader)
-        previous = before.version if before is not None else None
+        target = await get_version(session, pipeline_id, node_id, number, reader=reader)
+        if target.deleted_at is not None:
+            raise ConflictError(
+                f"version {number} was deleted and cannot be promoted", code="version_deleted",
+                details={"field": "version"},
+            )
+        previous = await active_version(session, pipeline_id, node_id)
         alias = await set_alias(session, pipeline_id, node_id, ACTIVE_ALIAS, number, by=request[USER].name)
     return web.json_response(
         {
