@@ -58,7 +58,11 @@ def _requests(o: AliceObjects) -> list[tuple[str, str, dict[str, Any] | None, in
         ("GET", f"{versions}/compare?a=1&b=1", None, 200),
         ("POST", f"{versions}/1/promote", None, 200),
         ("POST", "/training-jobs", submit, 202),
-        # Deletion: the owner gets through to the rules (409: an alias, a version, an active job).
+        ("PATCH", f"/pipelines/{o.pipeline_id}", {"name": "renamed"}, 200),
+        ("POST", f"/pipelines/{o.pipeline_id}/duplicate", {}, 201),
+        # Deletion: the owner gets through to the rules (409: pipelines on the dataset, an alias, a version,
+        # an active job).
+        ("DELETE", f"/datasets/{o.dataset_id}", None, 409),
         ("DELETE", f"{versions}/1", None, 409),
         ("DELETE", f"/training-jobs/{o.done_job}", None, 409),
         ("DELETE", f"/pipelines/{o.pipeline_id}", None, 409),
