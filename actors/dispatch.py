@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from actors.context import JobContext
-from store.admission import admit_next, release
+from store.admission import admit_next, any_waiting, release
 from store.models import TrainingJob
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,10 @@ async def dispatch(ctx: JobContext) -> Dispatched:
     """Admit the waiting jobs whose turn it is and send their messages."""
     if ctx.sender is None:
         return Dispatched()
+    async with ctx.sessions() as session:
+        # Most dispatches find nobody waiting: a read, not a write transaction, decides that.
+        if not await any_waiting(session):
+            return Dispatched()
     async with ctx.sessions.begin() as session:
         admitted = await admit_next(session, ctx.settings.jobs.max_running_per_user)
     return await send_admitted(ctx, admitted)

@@ -103,6 +103,14 @@ async def release(session: AsyncSession, job_id: str, *, attempt: int) -> bool:
     return (await session.execute(stmt)).first() is not None
 
 
+async def any_waiting(session: AsyncSession) -> bool:
+    """Whether any queued job waits for its turn (a read; :func:`admit_next` decides under the lock)."""
+    stmt = select(TrainingJob.id).where(
+        TrainingJob.status == JobStatus.QUEUED.value, TrainingJob.admitted_at.is_(None)
+    ).limit(1)
+    return (await session.execute(stmt)).first() is not None
+
+
 async def admit_next(session: AsyncSession, cap: int, *, limit: int | None = None) -> list[TrainingJob]:
     """Admit the waiting jobs whose turn it is; returns them in turn order (send their messages after commit).
 

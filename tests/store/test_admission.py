@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from store.admission import Claim, admit_next, claim, release, running_count
+from store.admission import Claim, admit_next, any_waiting, claim, release, running_count
 from store.engine import create_engine, create_session_factory
 from store.jobs import transition
 from store.models import TrainingJob
@@ -140,3 +140,16 @@ async def test_concurrent_admissions_on_two_connections_never_exceed_the_cap(
     async with session_factory() as session:
         rows = (await session.scalars(select(TrainingJob).where(TrainingJob.admitted_at.is_not(None)))).all()
     assert sorted(r.user_id for r in rows) == sorted([tenants.alice.user.id] * 2 + [tenants.bob.user.id] * 2)
+
+
+async def test_any_waiting_sees_only_queued_jobs_not_yet_admitted(
+    session_factory: async_sessionmaker[AsyncSession], tenants: Tenants
+) -> None:
+    async with session_factory() as session:
+        assert not await any_waiting(session)
+    await new_job(session_factory, tenants.alice)
+    async with session_factory() as session:
+        assert await any_waiting(session)
+    await _admit(session_factory, cap=1)
+    async with session_factory() as session:
+        assert not await any_waiting(session)
