@@ -86,6 +86,13 @@ class PayloadTooLarge(ApiError):
     default_code = "payload_too_large"
 
 
+class UnsupportedMediaType(ApiError):
+    """Raised when the body is in a coding the server cannot decode (``Content-Encoding``)."""
+
+    status = 415
+    default_code = "unsupported_content_encoding"
+
+
 class UnprocessableEntity(ApiError):
     """Raised when the request is well-formed but its content is invalid; names the field."""
 

@@ -1,8 +1,9 @@
 """The error middleware: every failure leaves the server as a JSON error document.
 
-Router misses (404, 405), body-size violations (413), validation failures, store and
-engine errors and unexpected exceptions all become ``{"error": {...}}`` responses; an
-unexpected exception is logged here and answered with a 500 that carries no traceback.
+Router misses (404, 405), body-size violations (413), bodies that cannot be decoded
+(400, 415), validation failures, store and engine errors and unexpected exceptions all
+become ``{"error": {...}}`` responses; an unexpected exception is logged here and answered
+with a 500 that carries no traceback.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
+from aiohttp.http_exceptions import ContentEncodingError
 from aiohttp.typedefs import Handler
+from aiohttp.web_protocol import RequestPayloadError
 
 from server.errors import (
     ApiError,
@@ -23,6 +26,7 @@ from server.errors import (
     PayloadTooLarge,
     Unauthorized,
     UnprocessableEntity,
+    UnsupportedMediaType,
     to_api_error,
 )
 
@@ -36,6 +40,7 @@ _BY_STATUS: dict[int, type[ApiError]] = {
     405: MethodNotAllowed,
     409: ConflictError,
     413: PayloadTooLarge,
+    415: UnsupportedMediaType,
     422: UnprocessableEntity,
 }
 
@@ -59,11 +64,45 @@ def _from_http_exception(exc: web.HTTPException) -> ApiError:
     return cls(exc.reason or cls.default_code)
 
 
+DECODED_CODINGS = frozenset({"identity", "gzip", "deflate", "br", "zstd"})
+"""The ``Content-Encoding`` values aiohttp decodes (``br``/``zstd`` only with their library
+installed; without it aiohttp itself refuses the request before any handler runs)."""
+
+
+def _coding_problem(request: web.Request) -> ApiError | None:
+    """A body in a coding aiohttp does not decode would otherwise be read as if it were plain."""
+    raw = request.headers.get("Content-Encoding")
+    if raw is None or raw.strip().lower() in DECODED_CODINGS:
+        return None
+    return UnsupportedMediaType(
+        f"Content-Encoding {raw.strip()[:50]!r} is not supported; send the body plain, gzip or deflate",
+        details={"location": "header", "field": "Content-Encoding"},
+    )
+
+
+def _unreadable_body(request: web.Request, exc: RequestPayloadError) -> ApiError:
+    if isinstance(exc.__cause__, ContentEncodingError):
+        coding = request.headers.get("Content-Encoding", "").strip()[:50]
+        return BadRequest(
+            f"the request body is not valid {coding} data (Content-Encoding: {coding})",
+            code="bad_content_encoding",
+            details={"location": "header", "field": "Content-Encoding"},
+        )
+    return BadRequest("the request body could not be read", details={"field": "body"})
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn every exception raised below into a JSON error response."""
+    if (refused := _coding_problem(request)) is not None:
+        return error_response(refused)
     try:
         return await handler(request)
+    except RequestPayloadError as exc:
+        # The rest of the body cannot be drained either: answer, then close the connection.
+        response = error_response(_unreadable_body(request, exc))
+        response.force_close()
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -24,6 +24,7 @@ _REASONS = {
     405: "Method not allowed",
     409: "Conflict with the current state",
     413: "The request body is too large",
+    415: "The body's Content-Encoding is not supported (plain, gzip and deflate are)",
     422: "The request content is invalid; `details.field` names the field",
     503: "Not ready",
 }
@@ -106,7 +107,7 @@ def _operation(op: Operation, definitions: dict[str, Any], refs: Mapping[Any, An
     if params:
         doc["parameters"] = params
     if op.body is not None:
-        doc["requestBody"] = {"required": True, "content": _content(op.body, "validation", refs)}
+        doc["requestBody"] = {"required": op.body_required, "content": _content(op.body, "validation", refs)}
     if op.public:
         doc["security"] = []
     return doc

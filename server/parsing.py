@@ -65,6 +65,16 @@ def _check_values(model: pydantic.BaseModel, location: str) -> None:
         raise UnprocessableEntity(f"{location}: {field}: {problem}", details={"location": location, "field": field})
 
 
+async def _read_body(request: web.Request) -> bytes:
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise PayloadTooLarge(
+            "the request body is too large",
+            details={"field": "body", "limit_mb": request.app[SETTINGS].server.max_body_mb},
+        ) from exc
+
+
 async def read_json(request: web.Request, model: type[M]) -> M:
     """Validate the JSON body against ``model``.
 
@@ -73,15 +83,23 @@ async def read_json(request: web.Request, model: type[M]) -> M:
         BadRequest: the body is missing or not JSON.
         UnprocessableEntity: the JSON does not match the schema (unknown fields included).
     """
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge as exc:
-        raise PayloadTooLarge(
-            "the request body is too large",
-            details={"field": "body", "limit_mb": request.app[SETTINGS].server.max_body_mb},
-        ) from exc
+    raw = await _read_body(request)
     if not raw.strip():
         raise BadRequest("the request body must be a JSON document", details={"field": "body"})
+    return _validate(raw, model)
+
+
+async def read_optional_json(request: web.Request, model: type[M]) -> M:
+    """Like :func:`read_json`, but an empty body stands for ``{}``.
+
+    For actions (cancel, promote) whose body is optional: a body that is sent is still
+    validated, so an unknown field is refused with a 422 naming it, never ignored.
+    """
+    raw = await _read_body(request)
+    return _validate(raw if raw.strip() else b"{}", model)
+
+
+def _validate(raw: bytes, model: type[M]) -> M:
     try:
         parsed = model.model_validate_json(raw)
     except pydantic.ValidationError as exc:

@@ -36,6 +36,7 @@ class Operation:
         tag: The resource group.
         responses: Status -> the response body: a model, a raw ``content`` mapping, or None.
         body: The request body, when the operation takes one.
+        body_required: False when the body may be left out (an action without parameters).
         query: The query-string model, when the operation takes one.
         path_params: Name -> JSON schema of each path parameter.
         public: True when no bearer token is needed.
@@ -50,6 +51,7 @@ class Operation:
     tag: str
     responses: Mapping[int, Body | None]
     body: Body | None = None
+    body_required: bool = True
     query: type[BaseModel] | None = None
     path_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     public: bool = False
@@ -70,7 +72,7 @@ class Operation:
         if self.query is not None or self.path_params:
             statuses.update({400, 422})
         if self.body is not None:
-            statuses.update({400, 413, 422})
+            statuses.update({400, 413, 415, 422})
         return sorted(statuses)
 
 
@@ -82,6 +84,21 @@ def path_param_problem(value: str, schema: Mapping[str, Any]) -> str | None:
         low, high = int(schema.get("minLength", 0)), int(schema.get("maxLength", 10**9))
         if not low <= len(value) <= high:
             return f"must have {low} to {high} characters"
+    if schema.get("type") == "integer":
+        return integer_problem(value, int(schema.get("minimum", 0)), int(schema.get("maximum", 2**31 - 1)))
+    return None
+
+
+def integer_problem(value: str, low: int, high: int) -> str | None:
+    """Why ``value`` is not an integer in ``[low, high]`` written in ASCII digits, or ``None``.
+
+    ``str.isdigit`` and ``int`` accept other scripts' digits (``"\\u0661"`` is 1, ``"\\u00b2"`` a digit
+    ``int`` refuses); a number in a path is ASCII digits only, at most 18 of them.
+    """
+    if not value or len(value) > 18 or not all("0" <= ch <= "9" for ch in value):
+        return f"must be an integer from {low} to {high} written in ASCII digits"
+    if not low <= int(value) <= high:
+        return f"must be an integer from {low} to {high}"
     return None
 
 

@@ -233,6 +233,8 @@ async def transition(
         values.setdefault("finished_at", now)
     if dst in (JobStatus.CANCELLING, JobStatus.CANCELLED):
         values.setdefault("cancel_requested_at", job.cancel_requested_at or now)
+    if dst in TERMINAL or dst is JobStatus.QUEUED:
+        values["progress"] = settled_progress(values.get("progress", job.progress), dst)
     event_payload = {"previous_status": src.value, **payload}
 
     stmt = (
@@ -281,6 +283,22 @@ async def append_event(session: AsyncSession, job_id: str, type: str, payload: M
     session.add(TrainingJobEvent(job_id=job_id, seq=job.last_seq, type=type, payload=event, created_at=now))
     await session.flush()
     return event
+
+
+def settled_progress(progress: Mapping[str, Any] | None, status: JobStatus) -> dict[str, Any] | None:
+    """The progress a job keeps on entering ``status`` (terminal, or ``queued`` for a retry).
+
+    The last throttled report of a run can be far behind its end (``fit 1/100 trees`` on a
+    forest that finished), so a job never ends with a partial count: a succeeded job's
+    progress is complete (``completed = total``), a failed or cancelled job's and a
+    requeued job's is absent. Every reader (API, websocket snapshot, UI) sees the row.
+    """
+    if status is not JobStatus.SUCCEEDED or not isinstance(progress, Mapping):
+        return None
+    total = progress.get("total")
+    if isinstance(total, bool) or not isinstance(total, int | float) or total <= 0:
+        return None
+    return {**progress, "completed": total}
 
 
 def _in_attempt(attempt: int | None) -> tuple[Any, ...]:

@@ -108,6 +108,25 @@ class Pipeline(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class PipelineLineage(Base):
+    """``pipeline_id`` replaced ``previous_pipeline_id``: a save changed the canvas's data path.
+
+    A graph edit that changes the data path (deleting a training node included) gives the
+    pipeline a new id; this link lets the new pipeline find the jobs of nodes it no longer
+    has. A pipeline can replace several (the canvas may go back and forth), so it is a table.
+    """
+
+    __tablename__ = "pipeline_lineage"
+
+    pipeline_id: Mapped[str] = mapped_column(
+        ForeignKey("pipelines.pipeline_id", ondelete="CASCADE"), primary_key=True
+    )
+    previous_pipeline_id: Mapped[str] = mapped_column(
+        ForeignKey("pipelines.pipeline_id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class TrainingJob(Base):
     """One training run of one ``train_model`` node. Its status changes only via ``store.jobs.transition``."""
 
@@ -146,6 +165,8 @@ class TrainingJob(Base):
     heartbeat_at: Mapped[dt.datetime | None]
     worker: Mapped[str | None] = mapped_column(String(255))
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_sha256: Mapped[str | None] = mapped_column(String(64))
+    """The sha256 of the submission's canonical JSON, to tell a retry from a reused idempotency key."""
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     started_at: Mapped[dt.datetime | None]

@@ -13,6 +13,10 @@ class RequestModel(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
+class NoFieldsIn(RequestModel):
+    """An optional body without fields (``{}`` or nothing); any field in it is refused."""
+
+
 class ResponseModel(BaseModel):
     """Base of response schemas."""
 

@@ -12,8 +12,9 @@ from server.auth import reader_of
 from server.errors import NotFoundError
 from server.job_listing import list_jobs_page
 from server.keys import SERVICE, SESSIONS, SETTINGS
-from server.parsing import parse_query, read_json
+from server.parsing import parse_query, read_json, read_optional_json
 from server.routing import Operation
+from server.schemas.common import NoFieldsIn
 from server.schemas.jobs import EventsOut, EventsQuery, JobListQuery, JobOut, JobPage, SubmitJobIn
 from server.serialize import job_json, jobs_json
 from store.engine import read_session
@@ -37,6 +38,7 @@ async def submit_job(request: web.Request) -> web.Response:
 
 
 async def cancel_job(request: web.Request) -> web.Response:
+    await read_optional_json(request, NoFieldsIn)
     job = await cancel_training_job(request.app[SERVICE], reader_of(request), request.match_info["job_id"])
     return web.json_response(job_json(job), status=202)
 
@@ -118,6 +120,8 @@ OPERATIONS = [
         "Cancel a job; idempotent (a finished job is returned as it is)",
         "training-jobs",
         {202: JobOut},
+        body=NoFieldsIn,
+        body_required=False,
         path_params=JOB_ID,
     ),
     Operation(

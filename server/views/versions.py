@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.auth import reader_of
 from server.errors import NotFoundError, UnprocessableEntity
 from server.keys import SESSIONS, USER
-from server.parsing import parse_query
-from server.routing import Operation
+from server.parsing import parse_query, read_optional_json
+from server.routing import Operation, integer_problem
+from server.schemas.common import NoFieldsIn
 from server.schemas.versions import CompareOut, CompareQuery, PromoteOut, VersionListQuery, VersionsOut
 from server.serialize import iso, version_json
 from server.versions_diff import compare_versions
@@ -44,8 +45,9 @@ async def _aliases(session: AsyncSession, pipeline_id: str, node_id: str) -> dic
 
 def _version_number(request: web.Request) -> int:
     raw = request.match_info["version"]
-    if not raw.isdigit() or not 1 <= int(raw) <= 2**31 - 1:
-        raise UnprocessableEntity("version must be a positive integer", details={"field": "version"})
+    problem = integer_problem(raw, 1, 2**31 - 1)
+    if problem is not None:
+        raise UnprocessableEntity(f"path: version: {problem}", details={"location": "path", "field": "version"})
     return int(raw)
 
 
@@ -96,6 +98,7 @@ async def compare_node_versions(request: web.Request) -> web.Response:
 async def promote_version(request: web.Request) -> web.Response:
     pipeline_id, node_id = _node(request)
     number = _version_number(request)
+    await read_optional_json(request, NoFieldsIn)
     reader = reader_of(request)
     async with request.app[SESSIONS].begin() as session:
         await get_pipeline(session, pipeline_id, reader=reader)
@@ -149,6 +152,8 @@ OPERATIONS = [
         "Move the node's `active` alias to this version (recorded in the alias history)",
         "versions",
         {200: PromoteOut},
+        body=NoFieldsIn,
+        body_required=False,
         path_params=VERSION,
     ),
 ]

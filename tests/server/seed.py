@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.engine import create_engine, create_session_factory
-from store.jobs import create_job, transition
+from store.jobs import create_job, transition, update_progress
 from store.settings import Settings
 from store.versions import create_model_version
 from tests.server.conftest import API, Person
@@ -89,6 +89,7 @@ async def add_job(
     metrics: dict[str, Any] | None = None,
     hyperparameters: dict[str, Any] | None = None,
     model_type: str = "logistic_regression",
+    progress: dict[str, Any] | None = None,
 ) -> tuple[str, int | None]:
     """Insert a job and walk it to ``status``; a succeeded job gets an artifact and a version.
 
@@ -110,6 +111,8 @@ async def add_job(
         job_id = created.job.id
         if status in ("running", "succeeded", "failed", "cancelling"):
             await transition(session, job_id, "running", expected="queued")
+            if progress is not None:  # the worker's last throttled report before the end
+                await update_progress(session, job_id, progress)
         if status == "succeeded":
             relpath = f"uploads/models/{pipeline_id}/{job_id}.joblib"  # as the training actor records it
             path = settings.artifacts_root / relpath

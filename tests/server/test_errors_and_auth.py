@@ -87,3 +87,43 @@ async def test_an_unexpected_failure_is_a_json_500_without_a_traceback(
         "message": "an unexpected error occurred",
         "details": {},
     }
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate"])
+async def test_a_body_that_is_not_in_its_declared_content_encoding_is_a_json_400(
+    client: TestClient[Any, Any], people: People, coding: str
+) -> None:
+    headers = {**people.alice.headers, "Content-Encoding": coding, "Content-Type": "application/json"}
+    for method, path in (("POST", "/training-jobs"), ("PUT", "/pipelines")):
+        resp = await client.request(method, f"{API}{path}", data=b'{"a": 1}', headers=headers)
+        assert resp.status == 400, await resp.text()
+        error = (await resp.json())["error"]
+        assert error["code"] == "bad_content_encoding"
+        assert error["details"]["field"] == "Content-Encoding"
+
+
+async def test_a_body_in_an_unknown_content_encoding_is_415_not_read_as_plain(
+    client: TestClient[Any, Any], people: People
+) -> None:
+    headers = {**people.alice.headers, "Content-Encoding": "x-rot13", "Content-Type": "application/json"}
+    resp = await client.put(f"{API}/pipelines", data=b"{}", headers=headers)
+    assert resp.status == 415
+    assert (await resp.json())["error"]["details"]["field"] == "Content-Encoding"
+
+
+async def test_a_gzip_body_is_decoded(client: TestClient[Any, Any], people: People) -> None:
+    import gzip
+
+    headers = {**people.alice.headers, "Content-Encoding": "gzip", "Content-Type": "application/json"}
+    resp = await client.put(f"{API}/pipelines", data=gzip.compress(b'{"extra": 1}'), headers=headers)
+    assert resp.status == 422
+    assert (await resp.json())["error"]["details"]["field"] == "dataset_source_id"
+
+
+@pytest.mark.parametrize("path", ["/training-jobs/x/cancel", "/pipelines/p/nodes/n/versions/1/promote"])
+async def test_actions_without_parameters_refuse_unknown_body_fields(
+    client: TestClient[Any, Any], people: People, path: str
+) -> None:
+    resp = await client.post(f"{API}{path}", json={"force": True}, headers=people.alice.headers)
+    assert resp.status == 422, await resp.text()
+    assert (await resp.json())["error"]["details"]["field"] == "force"

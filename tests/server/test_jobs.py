@@ -68,6 +68,26 @@ async def test_a_job_carries_every_documented_field(
     assert dt.datetime.fromisoformat(body["finished_at"]).tzinfo is not None
 
 
+@pytest.mark.parametrize(("status", "expected"), [("succeeded", 100), ("failed", None), ("running", 1)])
+async def test_a_finished_job_reports_complete_or_no_progress_never_a_stale_count(
+    client: TestClient[Any, Any],
+    people: People,
+    settings: Settings,
+    pipeline: tuple[str, str],
+    status: str,
+    expected: int | None,
+) -> None:
+    stale = {"stage": "fit", "completed": 1, "total": 100, "unit": "trees"}
+    job_id = await _job(settings, people.alice, pipeline, status=status, progress=stale)
+    one = await (await client.get(f"{API}/training-jobs/{job_id}", headers=people.alice.headers)).json()
+    listed = await (await client.get(f"{API}/users/me/training-jobs", headers=people.alice.headers)).json()
+    for body in (one, listed["items"][0]):
+        if expected is None:
+            assert body["progress"] is None
+        else:
+            assert body["progress"] == {**stale, "completed": expected}
+
+
 async def test_an_unknown_job_is_404_in_the_error_shape(client: TestClient[Any, Any], people: People) -> None:
     resp = await client.get(f"{API}/training-jobs/no-such-job", headers=people.alice.headers)
     assert resp.status == 404

@@ -109,6 +109,36 @@ async def test_promoting_a_missing_or_malformed_version_is_404_or_422(
     assert (await resp.json())["error"]["details"]["field"] == "version"
 
 
+@pytest.mark.parametrize("raw", ["%C2%B2", "%D9%A1", "%EF%BC%91", "+1", "1.0", "01x", "9" * 30])
+async def test_a_version_written_other_than_in_ascii_digits_is_422_never_500_nor_read_as_a_number(
+    client: TestClient[Any, Any], people: People, versions_base: str, raw: str
+) -> None:
+    resp = await client.post(f"{versions_base}/{raw}/promote", headers=people.alice.headers)
+    assert resp.status == 422, await resp.text()
+    error = (await resp.json())["error"]
+    assert error["details"] == {"location": "path", "field": "version"}
+    listing = await (await client.get(versions_base, headers=people.alice.headers)).json()
+    assert listing["active_version"] is None
+
+
+async def test_promote_refuses_unknown_body_fields_and_accepts_an_empty_body(
+    client: TestClient[Any, Any], people: People, versions_base: str
+) -> None:
+    resp = await client.post(f"{versions_base}/2/promote", json={"version": 3}, headers=people.alice.headers)
+    assert resp.status == 422, await resp.text()
+    assert (await resp.json())["error"]["details"]["field"] == "version"
+    resp = await client.post(f"{versions_base}/2/promote", data=b"[1]", headers=people.alice.headers)
+    assert resp.status == 422
+    resp = await client.post(f"{versions_base}/2/promote", data=b"{", headers=people.alice.headers)
+    assert resp.status == 400
+    listing = await (await client.get(versions_base, headers=people.alice.headers)).json()
+    assert listing["active_version"] is None
+    resp = await client.post(f"{versions_base}/2/promote", json={}, headers=people.alice.headers)
+    assert resp.status == 200
+    resp = await client.post(f"{versions_base}/3/promote", headers=people.alice.headers)
+    assert resp.status == 200 and (await resp.json())["previous_version"] == 2
+
+
 async def test_versions_of_an_unknown_pipeline_are_404(client: TestClient[Any, Any], people: People) -> None:
     resp = await client.get(f"{API}/pipelines/nope/nodes/n/versions", headers=people.alice.headers)
     assert resp.status == 404

@@ -205,6 +205,47 @@ async def test_progress_and_heartbeats_update_the_row_without_events(
     assert row["last_seq"] == 1 and len(events) == 1
 
 
+@pytest.mark.parametrize(
+    ("final", "expected"),
+    [
+        (JobStatus.SUCCEEDED, {"stage": "fit", "completed": 100, "total": 100, "unit": "trees"}),
+        (JobStatus.FAILED, None),
+        (JobStatus.CANCELLING, {"stage": "fit", "completed": 1, "total": 100, "unit": "trees"}),
+        (JobStatus.QUEUED, None),
+    ],
+)
+async def test_a_job_that_ends_or_is_retried_keeps_no_partial_progress(
+    session_factory: async_sessionmaker[AsyncSession], tenants: Tenants, final: JobStatus, expected: Any
+) -> None:
+    job = await new_job(session_factory, tenants.alice)
+    await _move(session_factory, job.id, JobStatus.RUNNING)
+    async with session_factory.begin() as session:
+        assert await update_progress(session, job.id, {"stage": "fit", "completed": 1, "total": 100, "unit": "trees"})
+    changes = {"attempt": 2} if final is JobStatus.QUEUED else {}
+    async with session_factory.begin() as session:
+        moved = await transition(session, job.id, final, changes=changes)
+    assert moved is not None and moved.job.progress == expected
+    row, _ = await _snapshot(session_factory, job.id)
+    assert row["progress"] == expected
+
+
+async def test_a_cancelled_job_and_a_job_ended_with_explicit_progress_keep_none_partial(
+    session_factory: async_sessionmaker[AsyncSession], tenants: Tenants
+) -> None:
+    job = await new_job(session_factory, tenants.alice)
+    await _move(session_factory, job.id, JobStatus.RUNNING, JobStatus.CANCELLING)
+    async with session_factory.begin() as session:
+        assert await update_progress(session, job.id, {"stage": "fit", "completed": 2, "total": 9, "unit": "rounds"})
+        await transition(session, job.id, JobStatus.CANCELLED)
+    assert (await _snapshot(session_factory, job.id))[0]["progress"] is None
+    other = await new_job(session_factory, tenants.alice)
+    await _move(session_factory, other.id, JobStatus.RUNNING)
+    async with session_factory.begin() as session:
+        partial = {"stage": "evaluate", "completed": 0, "total": 2, "unit": "partitions"}
+        await transition(session, other.id, JobStatus.SUCCEEDED, changes={"progress": partial})
+    assert (await _snapshot(session_factory, other.id))[0]["progress"] == {**partial, "completed": 2}
+
+
 async def test_touching_a_queued_job_bumps_updated_at_only_in_its_attempt_without_an_event(
     session_factory: async_sessionmaker[AsyncSession], tenants: Tenants
 ) -> None:

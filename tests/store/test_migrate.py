@@ -26,6 +26,7 @@ TABLES = {
     "model_version_counters",
     "model_aliases",
     "model_alias_history",
+    "pipeline_lineage",
 }
 
 

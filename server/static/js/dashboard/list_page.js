@@ -2,7 +2,7 @@
 
 import { get, query } from "../api.js";
 import { debounce, h, num, replace, uid, when } from "../dom.js";
-import { STATUSES, headlineMetric, statusLabel, statusPill, statusText } from "../status.js";
+import { ACTIVE, STATUSES, headlineMetric, statusLabel, statusPill, statusText } from "../status.js";
 
 const PAGE_SIZE = 20;
 const COLUMNS = ["Created", "Node", "Model", "Status", "Version", "Headline metric", "Pipeline"];
@@ -122,7 +122,8 @@ export async function mount(main, { live }) {
   const unlisten = live.onEvent((frame) => {
     const known = state.items.find((j) => j.id === frame.job_id);
     if (frame.type === "job.progress") {
-      if (known) {
+      // A report that arrives after the job ended is stale: it must not reopen a finished row.
+      if (known && ACTIVE.has(known.status)) {
         Object.assign(known, { progress: frame.progress, status: frame.status || known.status });
         render();
       }
