@@ -22,7 +22,7 @@ from server.middleware import error_middleware
 from server.openapi import build_openapi
 from server.routing import Operation, add_operations, public_route_names
 from server.sending import broker_sender
-from server.views import datasets, jobs, meta, pipelines, versions
+from server.views import datasets, insights, jobs, meta, pipelines, versions
 from store.engine import create_engine, create_session_factory
 from store.errors import ConfigError
 from store.settings import Settings
@@ -32,6 +32,7 @@ CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 
 OPERATIONS: list[Operation] = [
     *jobs.OPERATIONS,
+    *insights.OPERATIONS,
     *pipelines.OPERATIONS,
     *versions.OPERATIONS,
     *datasets.OPERATIONS,
