@@ -21,8 +21,9 @@ from server.keys import ENGINE, OPENAPI, PUBLIC_ROUTES, REDIS, SENDER, SERVICE, 
 from server.middleware import error_middleware
 from server.openapi import build_openapi
 from server.routing import Operation, add_operations, public_route_names
+from server.security_headers import install_security_headers
 from server.sending import broker_sender
-from server.views import datasets, insights, jobs, meta, pipelines, versions
+from server.views import admin, datasets, insights, jobs, meta, pipelines, versions
 from store.engine import create_engine, create_session_factory
 from store.errors import ConfigError
 from store.settings import Settings
@@ -37,6 +38,7 @@ OPERATIONS: list[Operation] = [
     *versions.OPERATIONS,
     *datasets.OPERATIONS,
     *meta.OPERATIONS,
+    *admin.OPERATIONS,
 ]
 """Every REST endpoint; routed, authenticated and documented from this one list."""
 
@@ -96,6 +98,7 @@ def create_app(
         middlewares=[error_middleware, auth_middleware],
         client_max_size=settings.server.max_body_mb * MIB,
     )
+    install_security_headers(app)
     app[SETTINGS] = settings
     app[SENDER] = sender or broker_sender(settings)
     app.cleanup_ctx.append(database_ctx)

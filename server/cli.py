@@ -1,10 +1,8 @@
-"""The ``mlw`` command: serve, worker, migrate, users."""
+"""The ``mlw`` command: serve, worker, migrate, users, tokens."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import datetime as dt
 import importlib.util
 import sys
 from collections.abc import Sequence
@@ -17,29 +15,46 @@ from store.settings import Settings, load_settings
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlw", description="Model-training service for the ML-pipeline canvas.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Every subcommand acts on one deployment: its data directory (and so its SQLite database).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", default=argparse.SUPPRESS, help="data directory (data.data_dir)")
 
-    serve = sub.add_parser("serve", help="run the web server (and, by default, one worker beside it)")
+    serve = sub.add_parser("serve", parents=[common], help="run the web server (and, by default, one worker beside it)")
     serve.add_argument("--host", help="interface to listen on (server.host)")
     serve.add_argument("--port", type=int, help="TCP port (server.port)")
-    serve.add_argument("--data-dir", help="data directory (data.data_dir)")
     serve.add_argument("--no-worker", action="store_true", help="do not start a worker process")
     serve.add_argument("--demo", action="store_true", help="load a demo dataset and pipeline")
 
-    worker = sub.add_parser("worker", help="run a Celery worker for training jobs")
+    worker = sub.add_parser("worker", parents=[common], help="run a Celery worker for training jobs")
     worker.add_argument("--concurrency", type=int, help="worker processes (worker.concurrency)")
     worker.add_argument("--pool", choices=["prefork", "threads", "solo"], default="prefork")
     worker.add_argument("--loglevel", default="info")
 
-    sub.add_parser("migrate", help="apply database migrations up to the newest revision")
+    sub.add_parser("migrate", parents=[common], help="apply database migrations up to the newest revision")
 
-    users = sub.add_parser("users", help="manage users")
+    users = sub.add_parser("users", parents=[common], help="manage users")
     users_sub = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
-    create = users_sub.add_parser("create", help="create a user and print a new API token")
+    create = users_sub.add_parser("create", parents=[common], help="create a user and print a new API token")
     create.add_argument("name")
     create.add_argument("--admin", action="store_true", help="the user may read every user's objects")
     create.add_argument(
         "--expires-in", type=_days, metavar="DAYS", help="the token expires after DAYS days (default: never)"
     )
+    users_sub.add_parser("list", parents=[common], help="list users and their live tokens")
+    revoke_user = users_sub.add_parser("revoke", parents=[common], help="revoke every token of a user")
+    revoke_user.add_argument("name")
+
+    tokens = sub.add_parser("tokens", parents=[common], help="manage API tokens")
+    tokens_sub = tokens.add_subparsers(dest="tokens_command", required=True, metavar="ACTION")
+    new_token = tokens_sub.add_parser("create", parents=[common], help="print a new API token for a user")
+    new_token.add_argument("name")
+    new_token.add_argument(
+        "--expires-in", type=_days, metavar="DAYS", help="the token expires after DAYS days (default: never)"
+    )
+    list_tokens = tokens_sub.add_parser("list", parents=[common], help="list tokens by prefix (all, or one user's)")
+    list_tokens.add_argument("name", nargs="?")
+    revoke_token = tokens_sub.add_parser("revoke", parents=[common], help="revoke one token by its prefix or id")
+    revoke_token.add_argument("prefix")
     return parser
 
 
@@ -72,31 +87,6 @@ def _migrate(settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url)
     print(f"database is at the newest revision: {settings.database_url}")
-    return 0
-
-
-async def _create_user(settings: Settings, name: str, is_admin: bool, expires_in_days: float | None = None) -> str:
-    from store.engine import create_engine, create_session_factory
-    from store.users import create_user
-
-    expires_in = dt.timedelta(days=expires_in_days) if expires_in_days is not None else None
-    engine = create_engine(settings.database_url)
-    try:
-        async with create_session_factory(engine).begin() as session:
-            user, token = await create_user(session, name, is_admin=is_admin, expires_in=expires_in)
-        print(f"created {'admin ' if user.is_admin else ''}user {user.name!r} (id {user.id})")
-        if expires_in is not None:
-            print(f"the token expires in {expires_in_days:g} day(s)")
-        return token
-    finally:
-        await engine.dispose()
-
-
-def _users_create(settings: Settings, args: argparse.Namespace) -> int:
-    _migrate_quietly(settings)
-    token = asyncio.run(_create_user(settings, args.name, args.admin, args.expires_in))
-    print("API token (shown once; keep it secret):")
-    print(token)
     return 0
 
 
@@ -136,8 +126,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings(args)
         if args.command == "migrate":
             return _migrate(settings)
-        if args.command == "users":
-            return _users_create(settings, args)
+        if args.command in ("users", "tokens"):
+            from server.cli_accounts import run_accounts
+
+            _migrate_quietly(settings)
+            return run_accounts(settings, args)
         if args.command == "serve":
             return _serve(settings, args)
         return _worker(settings, args)

@@ -7,7 +7,7 @@ validates against the matching response schema of :mod:`server.schemas`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from store.models import DatasetSource, ModelVersion, Pipeline, TrainingJob, TrainingJobEvent
@@ -27,10 +27,21 @@ def hand_off(job_id: str, model_version: int | None, artifact_uri: str | None) -
     return {"job_id": job_id, "model_version": model_version, "model_artifact_uri": artifact_uri}
 
 
-def job_json(job: TrainingJob) -> dict[str, Any]:
-    """A training job as clients see it (DESIGN 9 names)."""
+ADMIN_ONLY_EVENT_KEYS = frozenset({"worker"})
+"""Event fields only admins receive: the worker's identity (``host:pid``) is operator data."""
+
+
+def event_for(event: Mapping[str, Any], *, is_admin: bool) -> dict[str, Any]:
+    """A job event (as persisted and published) as one reader may see it."""
+    if is_admin:
+        return dict(event)
+    return {key: value for key, value in event.items() if key not in ADMIN_ONLY_EVENT_KEYS}
+
+
+def job_json(job: TrainingJob, *, is_admin: bool = False) -> dict[str, Any]:
+    """A training job as clients see it (DESIGN 9 names); ``worker`` only for admins."""
     has_version = job.model_version is not None
-    return {
+    out = {
         "id": job.id,
         "status": job.status,
         "pipeline_id": job.pipeline_id,
@@ -58,11 +69,14 @@ def job_json(job: TrainingJob) -> dict[str, Any]:
         "finished_at": iso(job.finished_at),
         "updated_at": iso(job.updated_at),
     }
+    if is_admin:
+        out["worker"] = job.worker
+    return out
 
 
-def jobs_json(jobs: Iterable[TrainingJob]) -> list[dict[str, Any]]:
+def jobs_json(jobs: Iterable[TrainingJob], *, is_admin: bool = False) -> list[dict[str, Any]]:
     """Several jobs, in order."""
-    return [job_json(job) for job in jobs]
+    return [job_json(job, is_admin=is_admin) for job in jobs]
 
 
 def event_json(event: TrainingJobEvent) -> dict[str, Any]:

@@ -20,7 +20,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from server.http_server import serve_until_signalled
+from server.redact import install_redaction
 from server.redis_server import EmbeddedRedis
+from server.revocation import record_embedded_url
 from store.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -116,6 +119,7 @@ def run_serve(settings: Settings, *, no_worker: bool = False, demo: bool = False
     from store.migrate import upgrade
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_redaction()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url)
     redis_server: EmbeddedRedis | None = None
@@ -124,6 +128,7 @@ def run_serve(settings: Settings, *, no_worker: bool = False, demo: bool = False
         if not settings.redis.url:
             redis_server = EmbeddedRedis(workdir=Path(settings.data_dir) / "redis", persist=True).start()
             settings = _with_redis(settings, redis_server.url)
+            record_embedded_url(settings, redis_server.url)  # for `mlw tokens revoke` of this data dir
             print(f"embedded Redis on {redis_server.url}", flush=True)
         configure_broker(settings)
         token = asyncio.run(_first_start(settings, demo))
@@ -134,8 +139,7 @@ def run_serve(settings: Settings, *, no_worker: bool = False, demo: bool = False
         if token:
             print("a local admin was created; sign in with this token (shown once):", flush=True)
             print(token, flush=True)
-        web.run_app(build_app(settings), host=settings.server.host, port=settings.server.port, print=None,
-                    handle_signals=True, shutdown_timeout=10.0)
+        asyncio.run(serve_until_signalled(build_app(settings), settings.server.host, settings.server.port))
         return 0
     finally:
         if worker is not None:

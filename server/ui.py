@@ -8,6 +8,7 @@ the page's own API calls.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from aiohttp import web
@@ -18,9 +19,27 @@ SHELL = "index.html"
 PAGE_PATHS = ("/", "/user/training-jobs", "/user/training-jobs/{job_id}")
 
 
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]{{2,45}}\])(?::[0-9]{{1,5}})?")
+
+
+def valid_host(host: str) -> str | None:
+    """``host`` when it is a plain ``name[:port]`` or ``[ipv6][:port]``, else ``None``.
+
+    The ``Host`` header is chosen by the client; only a value of this shape may be written
+    into a header of the response (a ``;`` would start a new CSP directive).
+    """
+    return host if len(host) <= 261 and _HOST.fullmatch(host) else None
+
+
 def content_security_policy(host: str) -> str:
-    """The page's CSP: same-origin scripts, styles, API calls and websockets only."""
-    sockets = f"ws://{host} wss://{host}" if host else ""
+    """The page's CSP: same-origin scripts, styles, API calls and websockets only.
+
+    ``'self'`` covers same-origin websockets in current browsers; the explicit ``ws:`` and
+    ``wss:`` sources, for older ones, are added only for a :func:`valid_host`.
+    """
+    checked = valid_host(host)
+    sockets = f"ws://{checked} wss://{checked}" if checked else ""
     return "; ".join(
         [
             "default-src 'self'",

@@ -74,6 +74,8 @@ class ApiToken(Base):
     revoked_at: Mapped[dt.datetime | None]
     expires_at: Mapped[dt.datetime | None]
     """After this instant the token is refused; ``None`` means it never expires."""
+    token_prefix: Mapped[str | None] = mapped_column(String(16), index=True)
+    """The token's first characters, to list and revoke it by; ``None`` for tokens made before it was kept."""
 
 
 class DatasetSource(Base):

@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
 import secrets
 from collections.abc import Collection
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.errors import DuplicateName, InvalidInput, NotFound
+from store.errors import Conflict, DuplicateName, InvalidInput, NotFound
 from store.models import ApiToken, User
 from store.types import utcnow
 
 MAX_NAME = 200
 LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
 MAX_EXPIRES_IN = dt.timedelta(days=3650)
+PREFIX_CHARS = 8
+"""A token is shown, listed and revoked by its first characters (48 bits: unique in practice)."""
+
+
+def token_prefix(token: str) -> str:
+    """The first :data:`PREFIX_CHARS` characters of ``token``, kept in clear beside its hash."""
+    return token[:PREFIX_CHARS]
 
 
 def hash_token(token: str) -> str:
@@ -114,7 +123,15 @@ async def issue_token(session: AsyncSession, user_id: str, *, expires_in: dt.tim
     token = secrets.token_urlsafe(32)
     now = utcnow()
     expires_at = now + expires_in if expires_in is not None else None
-    session.add(ApiToken(user_id=user_id, token_sha256=hash_token(token), created_at=now, expires_at=expires_at))
+    session.add(
+        ApiToken(
+            user_id=user_id,
+            token_sha256=hash_token(token),
+            token_prefix=token_prefix(token),
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
     await session.flush()
     return token
 
@@ -186,3 +203,86 @@ async def live_token_hashes(
         )
         live.update((await session.scalars(stmt)).all())
     return live
+
+
+@dataclasses.dataclass(frozen=True)
+class UserSummary:
+    """A user and how many live tokens it holds."""
+
+    user: User
+    live_tokens: int
+
+
+def _live(now: dt.datetime) -> Any:
+    return (ApiToken.revoked_at.is_(None)) & or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now)
+
+
+async def list_users(session: AsyncSession, *, now: dt.datetime | None = None) -> list[UserSummary]:
+    """Every user by name, with the number of its live (not revoked, not expired) tokens."""
+    now = now or utcnow()
+    live = (
+        select(ApiToken.user_id, func.count().label("n"))
+        .where(_live(now))
+        .group_by(ApiToken.user_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(User, func.coalesce(live.c.n, 0)).outerjoin(live, live.c.user_id == User.id).order_by(User.name)
+    )
+    return [UserSummary(user, int(count)) for user, count in rows.all()]
+
+
+async def get_user_named(session: AsyncSession, name: str) -> User:
+    """The user called ``name``.
+
+    Raises:
+        NotFound: there is none.
+    """
+    user = await get_user_by_name(session, name)
+    if user is None:
+        raise NotFound("user", name)
+    return user
+
+
+async def list_tokens(session: AsyncSession, *, user_id: str | None = None) -> list[tuple[ApiToken, User]]:
+    """Tokens (all, or one user's) with their users, newest first; revoked and expired ones included."""
+    stmt = select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+    if user_id is not None:
+        stmt = stmt.where(ApiToken.user_id == user_id)
+    rows = await session.execute(stmt.order_by(ApiToken.created_at.desc(), ApiToken.id))
+    return [(token, user) for token, user in rows.tuples().all()]
+
+
+def _check_prefix(prefix: str) -> str:
+    if not isinstance(prefix, str) or not prefix.strip():
+        raise InvalidInput("prefix", "must be a non-empty string")
+    prefix = prefix.strip()
+    if len(prefix) > 64:
+        raise InvalidInput("prefix", "must be at most 64 characters (a token prefix or a token id)")
+    return prefix
+
+
+async def revoke_token_by_prefix(session: AsyncSession, prefix: str) -> ApiToken:
+    """Revoke the live token whose prefix (see :func:`token_prefix`) or id is ``prefix``.
+
+    Returns:
+        The revoked token's row (its ``token_sha256`` tells caches which token to forget).
+
+    Raises:
+        InvalidInput: ``prefix`` is empty or too long.
+        NotFound: no live token has this prefix or id.
+        Conflict: several live tokens share the prefix; revoke by id instead.
+    """
+    prefix = _check_prefix(prefix)
+    stmt = select(ApiToken).where(
+        or_(ApiToken.token_prefix == prefix, ApiToken.id == prefix), ApiToken.revoked_at.is_(None)
+    )
+    found = list((await session.scalars(stmt)).all())
+    if not found:
+        raise NotFound("token", prefix)
+    if len(found) > 1:
+        raise Conflict(f"{len(found)} live tokens start with {prefix!r}; revoke one by its id")
+    row = found[0]
+    row.revoked_at = utcnow()
+    await session.flush()
+    return row

@@ -31,6 +31,7 @@ from server.hub.protocol import (
     unsubscribed_frame,
 )
 from server.hub.source import HubSource, Principal, owner_of_row
+from server.serialize import ADMIN_ONLY_EVENT_KEYS, event_for
 
 log = logging.getLogger(__name__)
 
@@ -178,13 +179,19 @@ class HubClient:
     async def _send_json(self, frame: dict[str, Any]) -> None:
         await self._send(json.dumps(frame, separators=(",", ":")))
 
+    def _text_of(self, item: _Event) -> str:
+        """The event as published, or re-encoded without the fields this user may not see."""
+        if self.principal.is_admin or ADMIN_ONLY_EVENT_KEYS.isdisjoint(item.event):
+            return item.text
+        return json.dumps(event_for(item.event, is_admin=False), separators=(",", ":"), sort_keys=True)
+
     async def _on_event(self, item: _Event) -> None:
         event = item.event
         if not self._wants(item.owner_id, event):
             return  # unsubscribed while it waited in the queue
         seq = event.get("seq")
         if not isinstance(seq, int):
-            await self._send(item.text)  # ephemeral progress: no order to keep
+            await self._send(self._text_of(item))  # ephemeral progress: no order to keep
             return
         job_id = str(event["job_id"])
         known = self._last_seq.get(job_id, 0)
@@ -197,7 +204,7 @@ class HubClient:
             if seq > self._last_seq.get(job_id, 0) + 1:
                 log.warning("job %s: events before seq %s are not in the database yet", job_id, seq)
         self._last_seq[job_id] = seq
-        await self._send(item.text)
+        await self._send(self._text_of(item))
 
     async def _replay(self, job_id: str, after: int, *, until: int | None = None) -> None:
         """Send the persisted events of ``job_id`` after ``after`` (up to ``until``) from the database."""

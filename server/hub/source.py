@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.hub.protocol import Topic
-from server.serialize import job_json
+from server.serialize import event_for, job_json
 from store.engine import read_session
 from store.errors import NotFound
 from store.job_queries import events_since, get_job, list_jobs
@@ -83,21 +83,23 @@ class StoreSource:
         async with read_session(self._sessions) as session:
             if topic.kind == "job_id":
                 try:
-                    return [job_json(await get_job(session, topic.value, reader=reader))]
+                    job = await get_job(session, topic.value, reader=reader)
+                    return [job_json(job, is_admin=principal.is_admin)]
                 except NotFound:
                     return []
             if topic.kind == "pipeline_id":
                 page = await list_jobs(session, reader=reader, pipeline_id=topic.value, limit=limit)
             else:
                 page = await list_jobs(session, reader=reader, user_id=principal.user_id, limit=limit)
-            return [job_json(job) for job in page.items]
+            return [job_json(job, is_admin=principal.is_admin) for job in page.items]
 
     async def events_after(self, principal: Principal, job_id: str, seq: int, limit: int) -> list[dict[str, Any]]:
         async with read_session(self._sessions) as session:
             try:
-                return await events_since(session, job_id, seq, reader=_reader(principal), limit=limit)
+                events = await events_since(session, job_id, seq, reader=_reader(principal), limit=limit)
             except NotFound:
                 return []
+        return [event_for(event, is_admin=principal.is_admin) for event in events]
 
 
 def _reader(principal: Principal) -> Reader:

@@ -59,6 +59,9 @@ class JobOut(ResponseModel):
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     updated_at: dt.datetime | None
+    worker: str | None = Field(
+        default=None, description="The worker (host:pid) running or last running the job; admins only."
+    )
 
 
 class JobPage(ResponseModel):

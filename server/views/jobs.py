@@ -16,7 +16,7 @@ from server.parsing import parse_query, read_json, read_optional_json
 from server.routing import Operation
 from server.schemas.common import NoFieldsIn
 from server.schemas.jobs import EventsOut, EventsQuery, JobListQuery, JobOut, JobPage, SubmitJobIn
-from server.serialize import job_json, jobs_json
+from server.serialize import event_for, job_json, jobs_json
 from store.engine import read_session
 from store.job_queries import events_since, get_job
 
@@ -46,7 +46,7 @@ async def cancel_job(request: web.Request) -> web.Response:
 async def get_training_job(request: web.Request) -> web.Response:
     async with read_session(request.app[SESSIONS]) as session:
         job = await get_job(session, request.match_info["job_id"], reader=reader_of(request))
-    return web.json_response(job_json(job))
+    return web.json_response(job_json(job, is_admin=reader_of(request).is_admin))
 
 
 async def list_training_jobs(request: web.Request) -> web.Response:
@@ -71,7 +71,8 @@ async def list_job_events(request: web.Request) -> web.Response:
     async with read_session(request.app[SESSIONS]) as session:
         job = await get_job(session, job_id, reader=reader)
         events = await events_since(session, job_id, query.since, reader=reader, limit=query.limit)
-    return web.json_response({"job_id": job.id, "events": events, "last_seq": job.last_seq})
+    shown = [event_for(event, is_admin=reader.is_admin) for event in events]
+    return web.json_response({"job_id": job.id, "events": shown, "last_seq": job.last_seq})
 
 
 def _artifact_path(uri: str, root: Path) -> Path | None:

@@ -1,7 +1,7 @@
 """Job insights: ``training_job_insights`` holds a job's learning curve and explain findings.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-30
 """
 
@@ -15,8 +15,8 @@ from sqlalchemy.dialects import postgresql
 
 import store.types
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
