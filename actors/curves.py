@@ -90,11 +90,11 @@ class CurveLog:
             return {"unit": self._unit, "series": [dict(item) for item in self._series], "offset": offset,
                     "points": [list(point) for point in self._points[offset:]], "count": len(self._points)}
 
-    def snapshot(self, limit: int = MAX_STORED_POINTS) -> dict[str, Any] | None:
-        """The curve downsampled to at most ``limit`` points; None when nothing was recorded."""
+    def snapshot(self, limit: int = MAX_STORED_POINTS, upto: int | None = None) -> dict[str, Any] | None:
+        """The first ``upto`` points (default: all) downsampled to at most ``limit``; None before :meth:`start`."""
         with self._lock:
             if self._unit is None:
                 return None
+            points = self._points if upto is None else self._points[:upto]
             return {"unit": self._unit, "series": [dict(item) for item in self._series],
-                    "points": downsample(self._points, limit), "count": len(self._points),
-                    "best_step": self._best_step}
+                    "points": downsample(points, limit), "count": len(points), "best_step": self._best_step}

@@ -108,12 +108,15 @@ def explain_model(inputs: ExplainInputs, limits: ExplainLimits, checkpoint: Chec
             out.update(_diagnostics(inputs, x, y))
     else:
         skipped.append("diagnostics")
+    shap_rows = 0
     if inputs.model_type in SHAP_FAMILIES:
         if advance("shap"):
-            if len(ys) > 0:
-                contributions, _ = shap_contributions(inputs.model_type, inputs.model, xs)
-                for name, value in zip(inputs.features, mean_abs_shap(contributions), strict=True):
+            means, shap_rows = _chunked_shap(inputs, xs, checkpoint, lambda: clock() < deadline, clock)
+            if shap_rows:
+                for name, value in zip(inputs.features, means, strict=True):
                     table[name]["shap_mean_abs"] = _num(value)
+            if shap_rows < len(xs):
+                skipped.append("shap" if shap_rows == 0 else "shap (partial)")
         else:
             skipped.append("shap")
     else:
@@ -131,11 +134,35 @@ def explain_model(inputs: ExplainInputs, limits: ExplainLimits, checkpoint: Chec
     checkpoint.progress("explain", total, total, "steps")
     out["feature_importance"] = sorted(table.values(), key=_rank)
     out["explain"] = {
-        "rows": len(ys), "test_rows": len(y), "permutation_repeats": limits.repeats,
+        "rows": len(ys), "test_rows": len(y), "shap_rows": shap_rows, "permutation_repeats": limits.repeats,
         "permutation_features": done, "budget_s": limits.budget_s, "seconds": clock() - started,
         "complete": not skipped, "skipped": skipped,
     }
     return out
+
+
+SHAP_CHUNK_S = 0.25
+
+
+def _chunked_shap(inputs: ExplainInputs, x: NDArray[np.float64], checkpoint: Checkpoint,
+                  in_budget: Callable[[], bool], clock: Callable[[], float]) -> tuple[NDArray[np.float64], int]:
+    """Mean |SHAP| over as many sampled rows as the budget allows, in chunks of about ``SHAP_CHUNK_S``.
+
+    Tree SHAP costs rows x trees x leaves x depth²: deep, long boosting runs take seconds per
+    hundred rows, so the stop request and the budget are checked between chunks.
+    """
+    total = np.zeros(x.shape[1])
+    done, size = 0, 16
+    while done < len(x) and in_budget():
+        checkpoint.check("explain: shap")
+        started = clock()
+        chunk = x[done:done + size]
+        contributions, _ = shap_contributions(inputs.model_type, inputs.model, chunk)
+        total += mean_abs_shap(contributions) * len(chunk)
+        done += len(chunk)
+        took = clock() - started
+        size = int(max(1, min(4 * size, size * SHAP_CHUNK_S / took))) if took > 0 else 4 * size
+    return (total / done if done else total), done
 
 
 def _diagnostics(inputs: ExplainInputs, x: NDArray[np.float64], y: NDArray[Any]) -> dict[str, Any]:

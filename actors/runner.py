@@ -74,7 +74,6 @@ class _RunState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     curve: CurveLog = field(default_factory=CurveLog)
     curve_sent: int = 0
-    curve_saved_at: float | None = None
 
     def on_progress(self, update: dict[str, Any]) -> None:
         with self.lock:
@@ -242,15 +241,13 @@ async def _maybe_progress(ctx: JobContext, job: TrainingJob, state: _RunState, t
             return
         progress, state.progress_seen = dict(state.progress), state.progress_count
     curve = state.curve.delta(state.curve_sent)
-    settings = ctx.settings.jobs
-    store_curve = curve is not None and (state.curve_saved_at is None
-                                         or now - state.curve_saved_at >= settings.heartbeat_s)
     async with ctx.sessions.begin() as session:
         active = await update_progress(session, job.id, progress, attempt=job.attempt)
-        if active and store_curve:
-            # A reload mid-fit shows the curve so far, at most one heartbeat behind.
-            await save_insights(session, job.id, job.attempt, learning_curve=state.curve.snapshot())
-            state.curve_saved_at = now
+        if active and curve is not None:
+            # Stored up to the last point streamed: a page that loads the curve now continues
+            # with the next update, with no points missing in between.
+            snapshot = state.curve.snapshot(upto=int(curve["count"]))
+            await save_insights(session, job.id, job.attempt, learning_curve=snapshot)
     if active:
         event = {
             "type": "job.progress",

@@ -86,6 +86,7 @@ class ConfusionMatrix(ResponseModel):
 class ExplainSummary(ResponseModel):
     rows: int = Field(description="Test rows sampled for SHAP and permutation importance.")
     test_rows: int
+    shap_rows: int = Field(description="Rows whose SHAP values were computed (0 for families without tree SHAP).")
     permutation_repeats: int
     permutation_features: int = Field(description="Features whose permutation importance was computed.")
     budget_s: float

@@ -87,19 +87,34 @@ def test_shap_values_sum_to_the_models_margin_output(
 
 def test_the_time_budget_skips_the_costly_parts_and_says_so(sklearn_frames: dict[str, pd.DataFrame]) -> None:
     _, inputs = _fitted("xgboost", sklearn_frames["breast_cancer"])
-    ticks = itertools.count()
+    steps: list[int] = []
 
-    # Each look at the clock is one second: the budget allows the first parts and 2 features.
-    insights = explain_model(inputs, ExplainLimits(rows=50, budget_s=5.5, repeats=2), Checkpoint(),
-                             clock=lambda: float(next(ticks)))
+    def clock() -> float:
+        # Time runs out once the third feature's permutation is about to start (step 3 + 2).
+        return 1e9 if steps and steps[-1] >= 5 else 0.0
+
+    insights = explain_model(inputs, ExplainLimits(rows=50, budget_s=10.0, repeats=2),
+                             Checkpoint(on_progress=lambda p: steps.append(p["completed"])), clock=clock)
 
     explain = insights["explain"]
     assert not explain["complete"]
     assert explain["skipped"] == ["permutation_importance (partial)"]
-    assert explain["permutation_features"] == 2
+    assert explain["permutation_features"] == 2 and explain["shap_rows"] == 50
     done = [row for row in insights["feature_importance"] if row["permutation_mean"] is not None]
     assert len(done) == 2
     assert all(row["gain"] is not None and row["shap_mean_abs"] is not None for row in insights["feature_importance"])
+
+
+def test_shap_stops_between_chunks_when_the_budget_runs_out(sklearn_frames: dict[str, pd.DataFrame]) -> None:
+    _, inputs = _fitted("lightgbm", sklearn_frames["breast_cancer"])
+    ticks = itertools.count()
+
+    insights = explain_model(inputs, ExplainLimits(rows=100, budget_s=6.5, repeats=2), Checkpoint(),
+                             clock=lambda: float(next(ticks)))
+
+    explain = insights["explain"]
+    assert 0 < explain["shap_rows"] < 100
+    assert explain["skipped"] == ["shap (partial)", "permutation_importance"]
 
 
 def test_an_exhausted_budget_still_returns_a_valid_record(sklearn_frames: dict[str, pd.DataFrame]) -> None:

@@ -98,7 +98,7 @@ def test_the_dashboard_lists_jobs_live_and_promotes_an_earlier_version(
     expect(page.locator('table.versions th[aria-sort="descending"]')).to_contain_text("accuracy")
     page.get_by_role("button", name="Compare", exact=True).click()
     expect(page.locator("table.diff td.changed").first).to_be_visible()
-    expect(page.locator(".chart svg[role=img]")).to_be_visible()
+    expect(page.locator(".chart [role=img] canvas")).to_be_visible()
 
     page.get_by_role("button", name="Promote v1").click()
     expect(page.get_by_text("v1 is now the active version")).to_be_visible()

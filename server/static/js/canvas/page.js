@@ -8,6 +8,7 @@ import { Banners, storedOrphans } from "./banners.js";
 import { datasetBar, listDatasets } from "./datasets.js";
 import { Graph, GraphError } from "./graph.js";
 import { NodeJobs, jobHref } from "./jobs.js";
+import { NodeInsights } from "./node_insight.js";
 import { renderNodePanel } from "./panel.js";
 import { renderTrainPanel } from "./train_panel.js";
 import { BoardView } from "./view.js";
@@ -85,6 +86,7 @@ export async function mount(main, { live }) {
   const jobs = new NodeJobs(live, (nodeId) => view.statusSlot(nodeId), () => {
     if (state.panel && state.panel.refreshStatus) state.panel.refreshStatus();
   });
+  const insights = new NodeInsights(live, jobs);
 
   const saver = new AutoSaver({
     payload: () => (state.datasetId ? { dataset_source_id: state.datasetId, graph: state.graph.toJSON() } : null),
@@ -214,6 +216,7 @@ export async function mount(main, { live }) {
       },
       onRun: (nodeId, config) => runTraining(nodeId, config),
       jobSummary: (nodeId) => jobSummary(nodeId),
+      jobInsight: (nodeId) => insights.element(nodeId),
     };
   }
 
@@ -330,6 +333,7 @@ export async function mount(main, { live }) {
   return () => {
     saver.flushOnExit();
     jobs.stop();
+    insights.stop();
     window.removeEventListener("pagehide", onExit);
     window.removeEventListener("mlw:error", onError);
   };

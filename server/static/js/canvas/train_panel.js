@@ -16,7 +16,7 @@ const LABELS = {
 
 /**
  * Render the panel. `ctx` adds to the node-panel context: families, onRun(nodeId, config),
- * jobSummary(nodeId) → element or null.
+ * jobSummary(nodeId) → element or null, jobInsight(nodeId) → the latest job's insight element or null.
  * @returns {{showErrors(error), setBusy(bool)}}
  */
 export function renderTrainPanel(container, node, nodeType, ctx) {
@@ -25,6 +25,7 @@ export function renderTrainPanel(container, node, nodeType, ctx) {
   const families = ctx.families;
   const general = h("p", { class: "form-error", role: "alert" });
   const status = h("div", { class: "job-summary", "aria-live": "polite" });
+  const insight = h("div", { class: "node-insight-slot" });
   let hyperWidgets = [];
   const widgets = {};
 
@@ -124,6 +125,7 @@ export function renderTrainPanel(container, node, nodeType, ctx) {
     { class: "node-form train-form", novalidate: true, "aria-labelledby": "panel-title" },
     ...panelHeader(node, ctx),
     status,
+    insight,
     widgets.model_type.el,
     familyHelp,
     widgets.task.el,
@@ -161,7 +163,12 @@ export function renderTrainPanel(container, node, nodeType, ctx) {
   syncTask();
   syncButton();
   container.replaceChildren(form);
-  const refreshStatus = () => status.replaceChildren(ctx.jobSummary(node.id) || "");
+  const refreshStatus = () => {
+    status.replaceChildren(ctx.jobSummary(node.id) || "");
+    // The same element while the job is the node's latest: its live chart keeps drawing.
+    const shown = ctx.jobInsight ? ctx.jobInsight(node.id) : null;
+    if (insight.firstElementChild !== shown) insight.replaceChildren(shown || "");
+  };
   refreshStatus();
   return { showErrors, refreshStatus, nodeId: node.id };
 }

@@ -2,6 +2,7 @@
 
 import { get, post, request } from "../api.js";
 import { debounce, h, replace, when } from "../dom.js";
+import { fetchInsights, findingsView, liveCurveView } from "../insights.js";
 import { ACTIVE, statusPill, statusText } from "../status.js";
 import { confusionMatrix, historyTable, hyperTable, metricsTable, warningText } from "./tables.js";
 import { renderVersions } from "./versions.js";
@@ -49,6 +50,8 @@ export async function mount(main, { live, route }) {
   const metricsBox = h("div");
   const hyper = h("div");
   const versionsBox = h("div");
+  const curve = liveCurveView(jobId);
+  const findingsBox = h("div");
   replace(
     main,
     h(
@@ -58,12 +61,25 @@ export async function mount(main, { live, route }) {
       header,
       section("Summary", summary),
       h("div", { class: "grid2" }, section("Metrics", metricsBox), section("Hyperparameters", hyper)),
+      section("Learning curve", curve.el),
+      section("What the model learned", findingsBox),
       section("Status history", history),
       section("Model versions of this node", versionsBox),
     ),
   );
   let versionsFor = null;
   let versions = null;
+  let insightsFor = null;
+
+  async function loadInsights(job) {
+    // Once per status: the curve then follows the websocket; findings exist once it succeeded.
+    const key = `${job.status}/${job.attempt}`;
+    if (insightsFor === key) return;
+    insightsFor = key;
+    const found = await fetchInsights(job.id);
+    curve.set(found);
+    replace(findingsBox, findingsView(found));
+  }
 
   async function load() {
     const [job, events] = await Promise.all([
@@ -107,6 +123,7 @@ export async function mount(main, { live, route }) {
     replace(history, historyTable(events.events));
     replace(metricsBox, metricsBlock(job.metrics));
     replace(hyper, hyperTable(job));
+    loadInsights(job).catch((e) => console.warn("insights", e));
     const key = `${job.pipeline_id}/${job.node_id}`;
     if (versionsFor !== key) {
       versionsFor = key;
@@ -120,7 +137,9 @@ export async function mount(main, { live, route }) {
 
   const refresh = debounce(() => load().catch((e) => console.warn(e)), 250);
   const unlisten = live.onEvent((frame) => {
-    if (frame.job_id === jobId && frame.type !== "snapshot.job") refresh();
+    if (frame.job_id !== jobId) return;
+    curve.receive(frame);
+    if (frame.type !== "snapshot.job") refresh();
   });
   live.subscribe({ job_id: jobId });
   await load();

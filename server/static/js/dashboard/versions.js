@@ -2,7 +2,8 @@
 
 import { get, post, query } from "../api.js";
 import { h, num, replace, uid, when } from "../dom.js";
-import { lineChart } from "./chart.js";
+import { versionChart } from "../charts.js";
+import { comparisonView, fetchInsights } from "../insights.js";
 import { METRIC_ORDER as METRICS, table } from "./tables.js";
 
 const LOWER_IS_BETTER = new Set(["log_loss", "rmse", "mae"]);
@@ -170,7 +171,7 @@ export async function renderVersions(box, { pipelineId, nodeId, jobId }) {
     const points = [...state.items]
       .sort((a, b) => a.version - b.version)
       .map((v) => ({ x: v.version, y: metricOf(v, state.chartMetric), active: v.version === state.active }));
-    replace(chartBox, labelled("Metric", select), lineChart(points, `${state.chartMetric} (test) by model version`));
+    replace(chartBox, labelled("Metric", select), versionChart(points, `${state.chartMetric} (test) by model version`));
   }
 
   function renderCompareForm() {
@@ -188,6 +189,11 @@ export async function renderVersions(box, { pipelineId, nodeId, jobId }) {
       try {
         const diff = await get(`${base}/compare${query({ a: va, b: vb })}`);
         replace(result, compareTable(diff));
+        const runs = await Promise.all([diff.a, diff.b].map(async (v) => ({
+          name: `v${v.version}`,
+          found: await fetchInsights(v.job_id).catch(() => null),
+        })));
+        result.append(comparisonView(runs.filter((r) => r.found)));
       } catch (exc) {
         replace(result, h("p", { class: "error", role: "alert", text: exc.message }));
       }
