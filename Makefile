@@ -26,7 +26,7 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 venv: $(STAMP_TEST)
 
 serve: $(STAMP_RUN)
-	$(BIN)/mlw serve
+	$(BIN)/mlw serve --demo
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check server actors store shim tests bench

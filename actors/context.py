@@ -65,7 +65,10 @@ class JobContext:
         """The ML engine's options from the configuration."""
         data, insights = self.settings.data, self.settings.insights
         return EngineOptions(
-            max_full_rows=data.max_full_rows, sample_rows=data.sample_rows, n_jobs=self.settings.worker.ml_threads,
+            max_full_rows=data.max_full_rows,
+            sample_rows=data.sample_rows,
+            n_jobs=self.settings.worker.ml_threads,
+            max_runtime_limit_s=self.settings.jobs.max_runtime_limit_s,
             curves=insights.curves, explain=insights.explain, explain_rows=insights.explain_rows,
             explain_budget_s=insights.explain_budget_s, permutation_repeats=insights.permutation_repeats,
         )

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pandas.api.types as ptypes
 from numpy.typing import NDArray
 
 from actors.checkpoints import Checkpoint
@@ -27,7 +28,7 @@ from actors.node_types import RESAMPLE, SPLIT
 from actors.options import DatasetRef, EngineOptions
 from actors.pipeline import FittedPipeline
 from actors.steps import is_numeric
-from actors.validation import ValidatedJob, validate_job
+from actors.validation import PlannedNode, ValidatedJob, validate_job
 from actors.warncapture import ENGINE_LOCK, recorded_warnings
 
 
@@ -107,10 +108,15 @@ def run_training(
         with ENGINE_LOCK:
             return _run(graph, node_id, dataset, options, Checkpoint(should_stop, on_progress), pipeline_hash,
                         curve if curve is not None else CurveLog())
-    except EngineError:
+    except EngineError as exc:
+        if "node_id" not in exc.details and (exc.field is None or exc.field.startswith("config")):
+            exc.details["node_id"] = node_id  # errors about the training node's own config
         raise
     except Exception as exc:  # anything else is a failure of the fit, reported with its type
-        raise TrainingError(f"{type(exc).__name__}: {exc}", details={"exception": type(exc).__name__}) from exc
+        raise TrainingError(
+            f"training node {node_id!r}: {type(exc).__name__}: {exc}",
+            field="config", details={"node_id": node_id, "exception": type(exc).__name__},
+        ) from exc
 
 
 def _run(
@@ -131,7 +137,7 @@ def _run(
     loaded_at = time.perf_counter()
     parts = execute_plan(job.plan, loaded.frame, job.target, options, checkpoint)
     warnings.extend(parts.warnings)
-    features = _features(parts, job.target)
+    features = _features(parts, job.target, job.plan[-1])
     x_train = parts.train[features].to_numpy(dtype=np.float64)
     y_train_raw = _labels(parts.train[job.target], task)
     classes = _classes(y_train_raw) if task == CLASSIFICATION else None
@@ -247,6 +253,10 @@ def _task(job: ValidatedJob, frame: pd.DataFrame, warnings: list[dict[str, Any]]
     if task is None:
         task, reason = detect_task(target)
         warnings.append({"code": "task_detected", "message": f"task detected as {task}: {reason}"})
+    if task == CLASSIFICATION and job.task is not None and _measured(target):
+        raise InvalidNodeConfig(
+            f"classification needs classes, but target column {job.target!r} holds non-integer numbers; "
+            "choose regression or leave the task blank", field="config.task", details={"column": job.target})
     if task == REGRESSION:
         if not is_numeric(target):
             raise InvalidNodeConfig(f"regression needs a numeric target; {job.target!r} is not numeric",
@@ -258,14 +268,25 @@ def _task(job: ValidatedJob, frame: pd.DataFrame, warnings: list[dict[str, Any]]
     return task
 
 
-def _features(parts: Partitions, target: str) -> list[str]:
+def _measured(target: pd.Series) -> bool:
+    """Whether a target holds non-integer numbers (which no classifier takes as classes)."""
+    if not is_numeric(target) or ptypes.is_bool_dtype(target.dtype):
+        return False
+    values = target.dropna().to_numpy(dtype=np.float64)
+    return not bool(np.all(np.mod(values, 1.0) == 0.0))
+
+
+def _features(parts: Partitions, target: str, train: PlannedNode) -> list[str]:
     features = [name for name in parts.train.columns if name != target]
+    where = train.path or "graph.nodes"
     if not features:
-        raise InvalidGraph("no feature columns reach the training node", field="graph.nodes")
+        raise InvalidGraph(f"no feature columns reach training node {train.id!r}", field=where,
+                           details={"node_id": train.id})
     wrong = [name for name in features if not is_numeric(parts.train[name])]
     if wrong:
-        raise InvalidGraph(f"feature column(s) {wrong} are not numeric; add an encode node before training",
-                           field="graph.nodes", details={"columns": wrong})
+        raise InvalidGraph(f"feature column(s) {wrong} reach training node {train.id!r} as text; add an encode "
+                           "node before it, or drop them", field=where,
+                           details={"node_id": train.id, "column": wrong[0], "columns": wrong})
     return features
 
 

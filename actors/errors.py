@@ -136,6 +136,13 @@ class QuotaExceeded(ServiceError):
     code = "too_many_active_jobs"
 
 
+class IdempotencyKeyReused(ServiceError):
+    """Raised when an idempotency key comes back with another submission than the one that
+    created its job; ``details["job_id"]`` names that job."""
+
+    code = "idempotency_key_reused"
+
+
 class BrokerUnavailable(ServiceError):
     """Raised when a job was recorded but its message could not be sent; the job has been
     failed with error_code ``broker_unavailable`` (``details["job_id"]``)."""

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from actors.checkpoints import Checkpoint
-from actors.errors import InvalidGraph
+from actors.errors import EngineError, InvalidGraph, TrainingError
 from actors.node_types import DATASET_SOURCE, RESAMPLE, SPLIT, TRAIN_MODEL
 from actors.options import EngineOptions
 from actors.splitting import resample_frame, split_frame
@@ -97,12 +97,20 @@ def execute_plan(
                                    options.random_state if seed is None else seed)
         else:
             step = build_step(node, target)
-            if train is None or test is None:
-                step.fit(frame)
-                frame = step.transform(frame)
-            else:
-                step.fit(train)
-                train, test = step.transform(train), step.transform(test)
+            try:
+                if train is None or test is None:
+                    step.fit(frame)
+                    frame = step.transform(frame)
+                else:
+                    step.fit(train)
+                    train, test = step.transform(train), step.transform(test)
+            except EngineError as exc:
+                exc.details.setdefault("node_id", node.id)
+                raise
+            except Exception as exc:  # a library's error, told with the node that met it
+                raise TrainingError(f"{node.type} node {node.id!r}: {type(exc).__name__}: {exc}",
+                                    field=node.prefix, details={"node_id": node.id,
+                                                                "exception": type(exc).__name__}) from exc
             steps.append(step)
     if train is None or test is None:
         raise InvalidGraph(f"no {SPLIT} upstream of the training node", field="graph.nodes")

@@ -90,6 +90,50 @@ def _parse_edges(graph: Mapping[str, Any], nodes: Mapping[str, GraphNode]) -> li
     return edges
 
 
+def _check_inputs(nodes: Mapping[str, GraphNode], edges: list[tuple[str, str, int]]) -> None:
+    """The canvas's rules of connection: one input per node, none into a dataset source or itself.
+
+    Two edges into one node have no defined meaning (which rows, which columns?), so such
+    a graph is refused rather than silently merged.
+    """
+    sources: dict[str, list[str]] = {}
+    for source, target, index in edges:
+        if source == target:
+            raise InvalidGraph(f"node {target!r} cannot feed itself", field=f"graph.edges[{index}]",
+                               details={"node_id": target})
+        if nodes[target].type == DATASET_SOURCE:
+            raise InvalidGraph(f"node {target!r} is a {DATASET_SOURCE} and takes no input",
+                               field=f"graph.edges[{index}].target", details={"node_id": target})
+        sources.setdefault(target, []).append(source)
+    for target, feeding in sources.items():
+        if len(feeding) > 1:
+            node = nodes[target]
+            raise InvalidGraph(
+                f"node {target!r} has {len(feeding)} inputs ({', '.join(repr(s) for s in feeding)}); each node "
+                "takes exactly one input", field=node.path, details={"node_id": target, "inputs": feeding},
+            )
+
+
+def check_structure(graph: Any) -> None:
+    """Refuse a graph the canvas could not have drawn, whatever node is trained.
+
+    Checked on every save: known node types, unique ids, edges between existing nodes, no
+    cycle, one input per node and none into a dataset source. Node configs are left to
+    submission (an autosaved graph may be half edited).
+
+    Raises:
+        InvalidGraph: naming the node or edge.
+    """
+    if not isinstance(graph, Mapping):
+        raise InvalidGraph("must be an object with nodes and edges", field="graph")
+    if graph.get("nodes") == [] and not graph.get("edges"):
+        return  # an empty canvas
+    nodes = _parse_nodes(graph)
+    edges = _parse_edges(graph, nodes)
+    _check_inputs(nodes, edges)
+    _topological(nodes, edges)
+
+
 def _topological(nodes: Mapping[str, GraphNode], edges: list[tuple[str, str, int]]) -> list[str]:
     indegree = dict.fromkeys(nodes, 0)
     children: dict[str, list[str]] = {node_id: [] for node_id in nodes}
@@ -134,13 +178,14 @@ def plan_nodes(graph: Any, node_id: Any) -> list[GraphNode]:
 
     Raises:
         InvalidGraph: unknown node type or node id, duplicate id, dangling edge, cycle,
-            missing or several dataset sources or splits, a resample before the split, or a
-            node without input.
+            a node with several inputs or an input into a dataset source, missing or several
+            dataset sources or splits, a resample before the split, or a node without input.
     """
     if not isinstance(graph, Mapping):
         raise InvalidGraph("must be an object with nodes and edges", field="graph")
     nodes = _parse_nodes(graph)
     edges = _parse_edges(graph, nodes)
+    _check_inputs(nodes, edges)
     order = _topological(nodes, edges)
     if not isinstance(node_id, str) or node_id not in nodes:
         raise InvalidGraph(f"unknown node id {node_id!r}", field="node_id", details={"node_id": node_id})

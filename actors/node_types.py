@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -15,7 +16,8 @@ DATASET_SOURCE = "dataset_source"
 SPLIT = "train_test_split"
 RESAMPLE = "resample"
 TRAIN_MODEL = "train_model"
-MAX_RUNTIME_S = 7 * 24 * 3600
+MAX_RUNTIME_LIMIT_S = 86400.0
+"""The default of the service setting ``jobs.max_runtime_limit_s``; callers pass the setting."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,12 @@ class NodeType:
 
 def _columns(description: str, *, required: bool = False) -> Param:
     return Param("columns", "columns", description, required=required, minimum=1)
+
+
+def _runtime_param(limit_s: float) -> Param:
+    limit: float = int(limit_s) if float(limit_s).is_integer() else limit_s
+    return Param("max_runtime_s", "int", f"Deadline for the job in seconds, from 1 to {limit:g}; blank uses the "
+                 "service default.", minimum=1, maximum=limit)
 
 
 def _seed(description: str) -> Param:
@@ -103,19 +111,35 @@ NODE_TYPES: Mapping[str, NodeType] = MappingProxyType({
             Param("hyperparameters", "object", "Family hyperparameters; blank values use defaults."),
             Param("experiment_tag", "string", "Free label for grouping runs.", maximum=100),
             Param("description", "string", "Notes about this run.", maximum=2000),
-            Param("max_runtime_s", "int", "Deadline for the job in seconds; blank uses the service default.",
-                  minimum=1, maximum=MAX_RUNTIME_S),
+            _runtime_param(MAX_RUNTIME_LIMIT_S),
             Param("run_now", "bool", "Start training as soon as the node is saved.", default=True),
         ), False, "Fits a model on the train partition and evaluates it on the test partition."),
     )
 })
 
 
-def resolve_node_config(node_type: str, raw: Any, prefix: str) -> dict[str, Any]:
+def node_type(node_type: str, max_runtime_limit_s: float | None = None) -> NodeType:
+    """The node type ``node_type``; for ``train_model``, ``max_runtime_s`` bounded by the service's limit.
+
+    One limit for the field: the setting ``jobs.max_runtime_limit_s`` is the schema's
+    maximum, so the form, the API's check and the worker agree.
+    """
+    node = NODE_TYPES[node_type]
+    if node_type != TRAIN_MODEL or max_runtime_limit_s is None:
+        return node
+    params = tuple(
+        _runtime_param(max_runtime_limit_s) if param.name == "max_runtime_s" else param for param in node.params
+    )
+    return dataclasses.replace(node, params=params)
+
+
+def resolve_node_config(
+    node_type_name: str, raw: Any, prefix: str, *, max_runtime_limit_s: float | None = None
+) -> dict[str, Any]:
     """Validate a node's config and fill defaults; errors name ``prefix.<key>``."""
-    return resolve_values(NODE_TYPES[node_type].params, raw, prefix, InvalidNodeConfig)
+    return resolve_values(node_type(node_type_name, max_runtime_limit_s).params, raw, prefix, InvalidNodeConfig)
 
 
-def node_type_schemas() -> list[dict[str, Any]]:
+def node_type_schemas(max_runtime_limit_s: float | None = None) -> list[dict[str, Any]]:
     """Every node type with its config schema, JSON-ready (``GET /node-types``)."""
-    return [node.to_json() for node in NODE_TYPES.values()]
+    return [node_type(name, max_runtime_limit_s).to_json() for name in NODE_TYPES]

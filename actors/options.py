@@ -36,6 +36,8 @@ class EngineOptions:
         sample_rows: Size of the seeded sample used for oversized datasets.
         n_jobs: Threads a model may use while fitting.
         random_state: Seed used wherever the job does not set one (split, sampling, model).
+        max_runtime_limit_s: The largest ``max_runtime_s`` a training node may ask for
+            (the service setting ``jobs.max_runtime_limit_s``).
         curves: Record learning curves while fitting (boosting families and forests).
         explain: Run the explain stage after the fit.
         explain_rows: Test rows sampled for SHAP and permutation importance.
@@ -47,6 +49,7 @@ class EngineOptions:
     sample_rows: int = 200_000
     n_jobs: int = 1
     random_state: int = 42
+    max_runtime_limit_s: float = 86400.0
     curves: bool = True
     explain: bool = True
     explain_rows: int = 2000

@@ -28,12 +28,13 @@ def resolve_max_runtime(requested: Any, default_s: float, limit_s: float) -> flo
     if requested is None or (isinstance(requested, str) and not requested.strip()):
         return default_s
     if isinstance(requested, bool) or not isinstance(requested, int | float):
-        raise InvalidNodeConfig(f"{field} must be a number of seconds", field=field)
+        raise InvalidNodeConfig("max_runtime_s must be a number of seconds", field=field)
     value = float(requested)
     if not math.isfinite(value) or value <= 0:
-        raise InvalidNodeConfig(f"{field} must be a positive, finite number of seconds", field=field)
+        raise InvalidNodeConfig("max_runtime_s must be a positive, finite number of seconds", field=field)
     if value > limit_s:
-        raise InvalidNodeConfig(f"{field} must not exceed {limit_s:g} seconds", field=field)
+        raise InvalidNodeConfig(f"max_runtime_s must be <= {limit_s:g} seconds, got {value:g}", field=field,
+                                details={"maximum": limit_s})
     return value
 
 

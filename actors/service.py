@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.context import JobContext
-from actors.errors import ActiveJobConflict, BrokerUnavailable, QuotaExceeded
+from actors.errors import ActiveJobConflict, BrokerUnavailable, IdempotencyKeyReused, QuotaExceeded
 from actors.outcomes import commit_then_publish, finish_failed
 from actors.policy import resolve_max_runtime
 from actors.validation import validate_job
@@ -20,6 +22,7 @@ from store.datasets import get_dataset
 from store.errors import DuplicateIdempotencyKey, NotFound
 from store.job_queries import active_job_for_node, count_active, find_by_idempotency_key, get_job
 from store.jobs import transition
+from store.lineage import record_replacement
 from store.models import Pipeline, TrainingJob, User
 from store.pipelines import upsert_pipeline
 from store.reader import Reader
@@ -40,8 +43,8 @@ class SubmitRequest:
         graph: The canvas graph ``{nodes, edges}``.
         config: The training node's config as the form shows it; when given it replaces
             the node's ``data.config`` in ``graph`` (the canvas may not have saved yet).
-        pipeline_id: The id the canvas believes the pipeline has; informational, the
-            server derives the real one.
+        pipeline_id: The id the canvas believes the pipeline has: the server derives the
+            real one, and records that it replaced this one when they differ.
         idempotency_key: Repeating a submission with the same key returns the first job.
     """
 
@@ -52,6 +55,41 @@ class SubmitRequest:
     pipeline_id: str | None = None
     idempotency_key: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        """The sha256 of the submission's canonical JSON, the idempotency key left out.
+
+        Two submissions are "the same body" when their JSON documents are equal once parsed:
+        key order and whitespace do not matter, every value does (``1`` and ``1.0`` differ,
+        and so do node positions and labels). A client retrying a request sends it again
+        as it was, so a retry always matches.
+        """
+        document = {
+            "dataset_source_id": self.dataset_source_id,
+            "node_id": self.node_id,
+            "graph": self.graph,
+            "config": self.config,
+            "pipeline_id": self.pipeline_id,
+        }
+        text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _same_submission(job: TrainingJob, request: SubmitRequest) -> TrainingJob:
+    """``job`` when it was created by ``request``'s body, else the key was reused for another one.
+
+    Jobs recorded before fingerprints existed (``request_sha256`` NULL) are taken as matches.
+
+    Raises:
+        IdempotencyKeyReused: the key's job came from a different body.
+    """
+    if job.request_sha256 is not None and job.request_sha256 != request.fingerprint():
+        raise IdempotencyKeyReused(
+            f"idempotency key {request.idempotency_key!r} was already used for another submission "
+            f"(job {job.id}); use a new key for a different request",
+            details={"job_id": job.id},
+        )
+    return job
 
 
 def _graph_with_config(graph: Mapping[str, Any], node_id: str, config: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -94,7 +132,7 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
         dataset = await get_dataset(session, request.dataset_source_id, reader=reader)
         columns = [str(c["name"]) if isinstance(c, Mapping) else str(c) for c in dataset.columns]
     graph = _graph_with_config(request.graph, request.node_id, request.config)
-    validated = validate_job(graph, request.node_id, columns, options=ctx.engine_options())
+    validated = validate_job(graph, request.node_id, columns, options=ctx.engine_options(), schema=dataset.columns)
     train_cfg = validated.train_config
     max_runtime = resolve_max_runtime(
         train_cfg.get("max_runtime_s"), jobs_cfg.default_max_runtime_s, jobs_cfg.max_runtime_limit_s
@@ -108,9 +146,12 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
         if request.idempotency_key:
             existing = await find_by_idempotency_key(session, user_id, request.idempotency_key)
             if existing is not None:
-                created.append(existing)
+                created.append(_same_submission(existing, request))
                 return []
         pipeline = await upsert_pipeline(session, dataset_source_id=dataset.id, graph=graph, reader=reader)
+        if request.pipeline_id and request.pipeline_id != pipeline.pipeline_id:
+            # The canvas ran a graph whose data path changed since its last save.
+            await record_replacement(session, pipeline, request.pipeline_id)
         await _lock_for_submission(session, user_id, pipeline.pipeline_id)
         if jobs_cfg.one_active_per_node:
             active = await active_job_for_node(session, pipeline.pipeline_id, request.node_id)
@@ -140,7 +181,7 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
             twin = await find_by_idempotency_key(session, user_id, request.idempotency_key or "")
         if twin is None:
             raise
-        return twin
+        return _same_submission(twin, request)
     job = created[0]
     if events == []:
         return job
@@ -176,6 +217,7 @@ async def create_job_with_graph(
         graph=graph,
         warnings=warnings,
         idempotency_key=request.idempotency_key,
+        request_sha256=request.fingerprint() if request.idempotency_key else None,
     )
 
 
@@ -204,13 +246,16 @@ async def _send(ctx: JobContext, job: TrainingJob) -> None:
         ) from exc
 
 
-async def _move_for_cancel(ctx: JobContext, reader: Reader, job: TrainingJob, src: JobStatus) -> TrainingJob | None:
+async def _move_for_cancel(
+    ctx: JobContext, reader: Reader, job: TrainingJob, src: JobStatus, requested: Mapping[str, Any] | None = None
+) -> TrainingJob | None:
     """One attempt at the cancel transition from ``src``; None if the job moved first."""
     dst = JobStatus.CANCELLED if src is JobStatus.QUEUED else JobStatus.CANCELLING
     won: list[TrainingJob] = []
+    payload = {"requested_by": reader.user_id, **(requested or {})}
 
     async def work(session: AsyncSession) -> list[dict[str, Any]] | None:
-        done = await transition(session, job.id, dst, expected=src, payload={"requested_by": reader.user_id})
+        done = await transition(session, job.id, dst, expected=src, payload=payload)
         if done is None:
             return None
         won.append(done.job)
@@ -223,12 +268,21 @@ async def _move_for_cancel(ctx: JobContext, reader: Reader, job: TrainingJob, sr
     return won[0]
 
 
-async def cancel_training_job(ctx: JobContext, reader: Reader, job_id: str) -> TrainingJob:
+async def cancel_training_job(
+    ctx: JobContext, reader: Reader, job_id: str, *, requested: Mapping[str, Any] | None = None
+) -> TrainingJob:
     """Cancel a job; idempotent.
 
     A queued job becomes cancelled at once (its message is skipped when delivered); a
     running one becomes ``cancelling`` and its actor is signalled; a cancelling or
     terminal job is left as it is (the signal is raised again for a cancelling one).
+
+    Args:
+        ctx: The job context.
+        reader: Who asks (``requested_by`` of the event is its user id).
+        job_id: The job.
+        requested: More about who asked, merged into the event's payload (a Celery revoke
+            says ``{"requested_by": "celery:revoke", ...}``).
 
     Raises:
         NotFound: the job is missing or not the reader's.
@@ -242,7 +296,7 @@ async def cancel_training_job(ctx: JobContext, reader: Reader, job_id: str) -> T
         if status is JobStatus.CANCELLING:
             await ctx.cancel_signals.request(job.id)
             return job
-        moved = await _move_for_cancel(ctx, reader, job, status)
+        moved = await _move_for_cancel(ctx, reader, job, status, requested)
         if moved is not None:
             return moved
     # Five lost races in a row means the job is moving fast; report where it is now.

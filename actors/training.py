@@ -16,7 +16,8 @@ from actors.context import JobContext
 from actors.runner import run_job
 
 TRAINING_QUEUE = "training"
-TRAINING_ACTOR = "TrainingActor"
+TRAINING_ACTOR = "train_model"
+"""The actor's name, which is also its Celery task's name (``inspect active``, Flower)."""
 
 _context_provider: Callable[[], Awaitable[JobContext]] | None = None
 
@@ -31,6 +32,7 @@ class TrainingActor(shim.GenericActor):
     """Runs one training job: claim, fit, evaluate, store; always ends terminal."""
 
     class Meta:
+        actor_name = TRAINING_ACTOR
         queue_name = TRAINING_QUEUE
         # Engine failures are final and lost workers are retried by the reaper, which
         # counts attempts on the job row; a broker-level retry would bypass both.

@@ -11,6 +11,7 @@ from actors.families import CLASSIFICATION, get_family, resolve_hyperparameters,
 from actors.graph import GraphNode, plan_nodes
 from actors.node_types import NODE_TYPES, RESAMPLE, SPLIT, TRAIN_MODEL, resolve_node_config
 from actors.options import EngineOptions
+from actors.schema_check import check_schema
 
 
 @dataclass(frozen=True)
@@ -22,12 +23,14 @@ class PlannedNode:
         type: Node type.
         prefix: Dotted path of the node's config in errors.
         config: Config with defaults filled in.
+        path: The node's path in the graph JSON (``graph.nodes[i]``).
     """
 
     id: str
     type: str
     prefix: str
     config: dict[str, Any]
+    path: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,12 @@ def _prefix(node: GraphNode) -> str:
 
 
 def validate_job(
-    graph: Any, node_id: Any, columns: Sequence[str] | None = None, *, options: EngineOptions | None = None
+    graph: Any,
+    node_id: Any,
+    columns: Sequence[str] | None = None,
+    *,
+    options: EngineOptions | None = None,
+    schema: Sequence[Any] | None = None,
 ) -> ValidatedJob:
     """Check a job's graph, node configs and hyperparameters.
 
@@ -70,6 +78,8 @@ def validate_job(
         node_id: Id of the ``train_model`` node to run.
         columns: The dataset's column names; when given, unknown columns are reported.
         options: Engine options (default random_state and thread count).
+        schema: The dataset's stored columns ``[{name, dtype, ...}]``; when given, column
+            types are followed through the plan (see :mod:`actors.schema_check`).
 
     Returns:
         The validated job.
@@ -79,7 +89,12 @@ def validate_job(
     """
     options = options or EngineOptions()
     nodes = plan_nodes(graph, node_id)
-    plan = [PlannedNode(n.id, n.type, _prefix(n), resolve_node_config(n.type, n.config, _prefix(n))) for n in nodes]
+    limit = options.max_runtime_limit_s
+    plan = [
+        PlannedNode(n.id, n.type, _prefix(n), resolve_node_config(n.type, n.config, _prefix(n),
+                                                                  max_runtime_limit_s=limit), n.path)
+        for n in nodes
+    ]
     train = plan[-1].config
     family = get_family(train["model_type"])
     task = task_for_family(family, train["task"])
@@ -90,6 +105,8 @@ def validate_job(
     warnings = _check_plan(plan, target, task)
     if columns is not None:
         check_columns(plan, target, list(columns))
+    if schema is not None:
+        check_schema(plan, target, task, schema)
     return ValidatedJob(family.model_type, task, target, hyperparameters, [n.id for n in plan], warnings,
                         train, plan)
 

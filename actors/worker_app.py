@@ -16,7 +16,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
@@ -85,6 +85,15 @@ FORK_GATE = ForkGate()
 """The gate of this process (the fork handlers can only be registered, never removed)."""
 
 
+def run_gated(factory: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+    """Run a coroutine that uses the database in a worker's main process, holding the fork gate."""
+    FORK_GATE.enter()
+    try:
+        asyncio.run(factory())
+    finally:
+        FORK_GATE.leave()
+
+
 class ForkSafeLock:
     """The reaper's lock, holding ``gate`` for the whole pass: the pass is where the database is used."""
 
@@ -117,7 +126,10 @@ def configure_broker(settings: Settings) -> RedisBroker:
 
     if not settings.redis.url:
         raise RuntimeError("redis.url is empty: set MLW_REDIS_URL (mlw serve passes its embedded Redis)")
-    broker = RedisBroker(url=settings.redis.url, visibility_timeout_s=settings.worker.visibility_timeout_s)
+    broker = RedisBroker(
+        url=settings.redis.url, visibility_timeout_s=settings.worker.visibility_timeout_s,
+        events=settings.worker.send_events, remote_control=settings.worker.remote_control,
+    )
     broker.add_middleware(AsyncIO())
     shim.set_broker(broker)
     import actors.training  # noqa: F401 - declares TrainingActor on the broker just set
@@ -187,17 +199,24 @@ class WorkerDuties:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._can_consume: Callable[[], bool] = _always
+        self._describe: Callable[[], dict[str, Any]] = dict
         self.hostname = f"{socket.gethostname()}:{os.getpid()}"
 
-    def start(self, can_consume: Callable[[], bool] | None = None) -> None:
+    def start(
+        self, can_consume: Callable[[], bool] | None = None, describe: Callable[[], dict[str, Any]] | None = None
+    ) -> None:
         """Start the thread (idempotent).
 
         Args:
             can_consume: Whether the worker's consumer takes messages right now; while it says
                 no, the liveness key is withdrawn so ``/ready`` does not count this worker.
+            describe: More of the liveness record (``concurrency``, ``pool``, ``node``,
+                ``processes``: the pids that run jobs), read at each beat for ``GET /workers``.
         """
         if can_consume is not None:
             self._can_consume = can_consume
+        if describe is not None:
+            self._describe = describe
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="mlw-worker-duties", daemon=True)
             self._thread.start()
@@ -247,7 +266,12 @@ class WorkerDuties:
             # for /ready, while one unlucky sample (a delivery between two bookkeeping steps) costs nothing.
             log.warning("worker is not consuming: liveness not refreshed")
             return
-        value = json.dumps({"hostname": self.hostname, "pid": os.getpid(), "at": time.time()})
+        try:
+            extra = self._describe()
+        except Exception as exc:  # a description is a nicety; liveness is what matters
+            log.warning("worker description unavailable: %s", exc)
+            extra = {}
+        value = json.dumps({**extra, "hostname": self.hostname, "pid": os.getpid(), "at": time.time()})
         await client.set(key, value, ex=WORKER_KEY_TTL_S)
 
 

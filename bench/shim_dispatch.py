@@ -9,7 +9,11 @@ every ratio to plain Celery is taken inside one round, then the median over roun
 printed, so a burst of load from other processes skews one round, not one system.
 
     .venv/bin/python bench/shim_dispatch.py [--jobs 5000] [--serial 300] [--rounds 5]
-        [--concurrency 4] [--redis-url redis://127.0.0.1:6379/4]
+        [--concurrency 4] [--redis-url redis://127.0.0.1:6379/4] [--events]
+
+The shim's actor is declared before its worker starts, so it runs as a Celery task of its own
+name (as ``train_model`` does). ``--events`` turns Celery task and heartbeat events on for both
+Celery workers (as ``mlw worker`` does by default); Dramatiq has none.
 """
 
 from __future__ import annotations
@@ -80,14 +84,14 @@ def measure(send: Callable[[float], None], rec: Recorder, jobs: int, serial: int
     return Figures(throughput, statistics.median(ordered), p99, cpu_us)
 
 
-def run_celery(url: str, concurrency: int, jobs: int, serial: int) -> Figures:
+def run_celery(url: str, concurrency: int, jobs: int, serial: int, events: bool) -> Figures:
     from celery import Celery
 
     from shim.brokers.celery_app import celery_config
 
     rec = Recorder()
     app = Celery("bench-plain", set_as_current=False)
-    app.conf.update(celery_config(url, 3600))
+    app.conf.update(celery_config(url, 3600, events=events))
 
     @app.task(name="bench.noop", shared=False, acks_late=True, reject_on_worker_lost=True, ignore_result=True)  # type: ignore[untyped-decorator]
     def noop(sent_at: float) -> None:
@@ -104,8 +108,8 @@ def run_celery(url: str, concurrency: int, jobs: int, serial: int) -> Figures:
     app.set_current()
     app.set_default()
     controller = Controller(app=app, hostname=f"plain-{uuid.uuid4().hex[:6]}@localhost", pool_cls="threads",
-                            concurrency=concurrency, queues=["default"], loglevel="WARNING", without_heartbeat=True,
-                            without_mingle=True, without_gossip=True)
+                            concurrency=concurrency, queues=["default"], loglevel="WARNING",
+                            without_heartbeat=not events, without_mingle=True, without_gossip=True)
     thread = threading.Thread(target=controller.start, daemon=True)
     thread.start()
     ready.wait(30)
@@ -120,11 +124,12 @@ def run_celery(url: str, concurrency: int, jobs: int, serial: int) -> Figures:
         app.close()
 
 
-def run_dramatiq_like(module: str, url: str, concurrency: int, jobs: int, serial: int) -> Figures:
+def run_dramatiq_like(module: str, url: str, concurrency: int, jobs: int, serial: int, events: bool) -> Figures:
     import importlib
 
     dq = importlib.import_module(module)
-    broker = importlib.import_module(f"{module}.brokers.redis").RedisBroker(url=url)
+    options = {"events": events} if module == "shim" else {}
+    broker = importlib.import_module(f"{module}.brokers.redis").RedisBroker(url=url, **options)
     dq.set_broker(broker)
     rec = Recorder()
 
@@ -153,8 +158,8 @@ def round_order(round_index: int) -> list[str]:
 
 def run_system(name: str, url: str, args: argparse.Namespace) -> Figures:
     if name == "celery":
-        return run_celery(url, args.concurrency, args.jobs, args.serial)
-    return run_dramatiq_like(name, url, args.concurrency, args.jobs, args.serial)
+        return run_celery(url, args.concurrency, args.jobs, args.serial, args.events)
+    return run_dramatiq_like(name, url, args.concurrency, args.jobs, args.serial, args.events)
 
 
 def positive(text: str) -> int:
@@ -178,7 +183,8 @@ def ratios_to(base: Figures, fig: Figures) -> tuple[float, float, float]:
 
 
 def report(rounds: list[dict[str, Figures]], args: argparse.Namespace, url: str) -> None:
-    print(f"jobs={args.jobs} serial={args.serial} rounds={args.rounds} concurrency={args.concurrency} redis={url}")
+    print(f"jobs={args.jobs} serial={args.serial} rounds={args.rounds} concurrency={args.concurrency} "
+          f"events={'on' if args.events else 'off'} redis={url}")
     print(f"{'round':>5} {HEADER}")
     for index, results in enumerate(rounds, 1):
         for name in SYSTEMS:
@@ -206,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=positive, default=5)
     parser.add_argument("--concurrency", type=positive, default=4)
     parser.add_argument("--redis-url", default="")
+    parser.add_argument("--events", action="store_true", help="Celery task/heartbeat events on (mlw worker's default)")
     args = parser.parse_args(argv)
     embedded = None
     url = args.redis_url

@@ -16,15 +16,15 @@ from aiohttp import web
 from actors.cancel_signal import RedisCancelSignals
 from actors.context import JobContext, Sender
 from actors.publish import RedisPublisher
-from server.auth import auth_middleware
+from server.auth import auth_ctx, auth_middleware
 from server.keys import ENGINE, OPENAPI, PUBLIC_ROUTES, REDIS, SENDER, SERVICE, SESSIONS, SETTINGS
 from server.middleware import error_middleware
-from server.openapi import build_openapi
+from server.openapi import build_openapi, set_property
 from server.routing import Operation, add_operations, public_route_names
 from server.security_headers import install_security_headers
 from server.sending import broker_sender
-from server.views import admin, datasets, insights, jobs, meta, pipelines, versions
-from store.engine import create_engine, create_session_factory
+from server.views import admin, datasets, insights, jobs, me, meta, pipeline_browser, pipelines, versions, workers
+from store.engine import create_engine, create_session_factory, pool_options
 from store.errors import ConfigError
 from store.settings import Settings
 
@@ -35,10 +35,13 @@ OPERATIONS: list[Operation] = [
     *jobs.OPERATIONS,
     *insights.OPERATIONS,
     *pipelines.OPERATIONS,
+    *pipeline_browser.OPERATIONS,
     *versions.OPERATIONS,
     *datasets.OPERATIONS,
     *meta.OPERATIONS,
+    *me.OPERATIONS,
     *admin.OPERATIONS,
+    *workers.OPERATIONS,
 ]
 """Every REST endpoint; routed, authenticated and documented from this one list."""
 
@@ -46,7 +49,7 @@ OPERATIONS: list[Operation] = [
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     """The SQLAlchemy engine and session factory (``database.url``)."""
     settings = app[SETTINGS]
-    engine = create_engine(settings.database_url, echo=settings.database.echo)
+    engine = create_engine(settings.database_url, echo=settings.database.echo, **pool_options(settings))
     app[ENGINE] = engine
     app[SESSIONS] = create_session_factory(engine)
     try:
@@ -103,10 +106,17 @@ def create_app(
     app[SENDER] = sender or broker_sender(settings)
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(redis_ctx)
+    app.cleanup_ctx.append(auth_ctx)
     app.cleanup_ctx.append(service_ctx)
     # The websocket hub (server.hub.hub_ctx) registers its cleanup_ctx here, after Redis.
     app.cleanup_ctx.extend(extra_contexts)
     add_operations(app, OPERATIONS)
     app[OPENAPI] = build_openapi(OPERATIONS)
+    limit = settings.jobs.max_runtime_limit_s
+    set_property(
+        app[OPENAPI], "TrainConfigIn", "max_runtime_s", minimum=1, maximum=limit,
+        description=f"Deadline of the job in whole seconds, from 1 to {limit:g} (the service's "
+        "jobs.max_runtime_limit_s); blank = jobs.default_max_runtime_s.",
+    )
     app[PUBLIC_ROUTES] = public_route_names(OPERATIONS)
     return app

@@ -9,14 +9,22 @@ non-admin only their own rows, and another user's row looks exactly like a missi
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
+from server.authenticator import Authenticator
 from server.errors import Unauthorized
-from server.keys import PUBLIC_ROUTES, READER, SESSIONS, USER
+from server.keys import AUTH, PUBLIC_ROUTES, READER, SESSIONS, SETTINGS, USER
+from server.last_used import LastUsedRecorder
+from server.revocation import RevocationListener
 from server.routing import API_PREFIX
+from server.token_cache import TokenCache
 from store.reader import Reader
-from store.users import authenticate
 
 MAX_TOKEN_CHARS = 512
 
@@ -55,16 +63,42 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if not _needs_token(request):
         return await handler(request)
     token = bearer_token(request)
-    # A write transaction: authenticate() records last_used_at (at most once a minute).
-    async with request.app[SESSIONS].begin() as session:
-        user = await authenticate(session, token)
-    if user is None:
+    # No write here: a cache or a read transaction; last_used_at is written in the background.
+    identity = await request.app[AUTH].authenticate(token)
+    if identity is None:
         raise Unauthorized(
             "the bearer token is unknown or revoked, or has expired", details={"field": "Authorization"}
         )
-    request[USER] = user
-    request[READER] = Reader(user_id=user.id, is_admin=user.is_admin)
+    request[USER] = identity.user
+    request[READER] = Reader(user_id=identity.user_id, is_admin=identity.is_admin)
     return await handler(request)
+
+
+def _revocation_connector(url: str) -> aioredis.Redis:
+    # No silent reconnects inside the client: every new subscription must drop the cache.
+    client: aioredis.Redis = aioredis.Redis.from_url(
+        url, retry=Retry(NoBackoff(), 0), health_check_interval=10, socket_connect_timeout=2.0, socket_keepalive=True
+    )
+    return client
+
+
+async def auth_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The :class:`Authenticator` of the process, its ``last_used_at`` task and its revocation subscription."""
+    settings = app[SETTINGS]
+    recorder = LastUsedRecorder(app[SESSIONS])
+    authenticator = Authenticator(app[SESSIONS], TokenCache(settings.server.auth_cache_ttl_s), recorder)
+    listener = RevocationListener(
+        lambda: _revocation_connector(settings.redis.url), authenticator.revoked, authenticator.resubscribed
+    )
+    authenticator.subscribed = listener.subscribed
+    app[AUTH] = authenticator
+    recorder.start()
+    listener.start()
+    try:
+        yield
+    finally:
+        await listener.stop()
+        await recorder.stop()
 
 
 def reader_of(request: web.Request) -> Reader:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server.tabular import column_schema
 from store.datasets import create_dataset, list_datasets
 from store.models import User
 from store.pipelines import upsert_pipeline
@@ -49,10 +50,10 @@ def demo_graph() -> dict[str, Any]:
     return {
         "nodes": [
             node("source", "dataset_source", 40, "Breast cancer", {}),
-            node("split", "train_test_split", 280, "Split 75/25",
+            node("split", "train_test_split", 340, "Split 75/25",
                  {"test_size": 0.25, "random_state": 42, "shuffle": True, "stratify": "target"}),
-            node("scale", "scale", 520, "Standard scaler", {"method": "standard"}),
-            node("train", "train_model", 760, "Random forest",
+            node("scale", "scale", 640, "Standard scaler", {"method": "standard"}),
+            node("train", "train_model", 940, "Random forest",
                  {"model_type": "random_forest", "target": "target", "hyperparameters": {},
                   "experiment_tag": "demo", "description": "Demo model", "run_now": False}),
         ],
@@ -64,28 +65,46 @@ def demo_graph() -> dict[str, Any]:
     }
 
 
-async def load_demo(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> str:
-    """Load scikit-learn's breast-cancer data and a pipeline for the admin; returns the pipeline id."""
+EXAMPLE_NAME = "Example: breast cancer (random forest)"
+
+
+async def ensure_example(session: AsyncSession, settings: Settings, owner_id: str) -> str:
+    """The example dataset and pipeline of ``owner_id`` (created on first use); returns the pipeline id.
+
+    Each owner gets its own dataset row (over its own copy of scikit-learn's breast-cancer
+    data), so deleting one user's example never touches another's.
+    """
     from sklearn.datasets import load_breast_cancer
 
+    reader = Reader(owner_id, is_admin=False)
+    existing = [d for d in await list_datasets(session, reader=reader, limit=1000) if d.name == DEMO_DATASET]
+    if existing:
+        dataset = existing[0]
+    else:
+        frame = load_breast_cancer(as_frame=True).frame
+        folder = Path(settings.data_dir) / "datasets"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{DEMO_DATASET}-{owner_id}.csv"
+        frame.to_csv(path, index=False)
+        dataset = await create_dataset(
+            session, owner_id=owner_id, name=DEMO_DATASET, storage_uri=str(path), format="csv",
+            n_rows=len(frame), columns=column_schema(frame),
+            sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        )
+    graph = demo_graph()
+    for node in graph["nodes"]:
+        if node["type"] == "dataset_source":
+            node["data"]["config"] = {"dataset_source_id": dataset.id}
+    pipeline = await upsert_pipeline(
+        session, dataset_source_id=dataset.id, graph=graph, reader=reader, name=EXAMPLE_NAME
+    )
+    return pipeline.pipeline_id
+
+
+async def load_demo(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> str:
+    """Load the example dataset and pipeline for the local admin; returns the pipeline id."""
     async with sessions.begin() as session:
         admin = await get_user_by_name(session, ADMIN_NAME)
         if admin is None:
             raise RuntimeError("the demo needs the local admin; start mlw serve on an empty database")
-        reader = Reader(admin.id, is_admin=False)
-        existing = [d for d in await list_datasets(session, reader=reader, limit=1000) if d.name == DEMO_DATASET]
-        if existing:
-            dataset = existing[0]
-        else:
-            frame = load_breast_cancer(as_frame=True).frame
-            folder = Path(settings.data_dir) / "datasets"
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"{DEMO_DATASET}.csv"
-            frame.to_csv(path, index=False)
-            dataset = await create_dataset(
-                session, owner_id=admin.id, name=DEMO_DATASET, storage_uri=str(path), format="csv",
-                n_rows=len(frame), columns=[{"name": str(c), "dtype": str(t)} for c, t in frame.dtypes.items()],
-                sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-            )
-        pipeline = await upsert_pipeline(session, dataset_source_id=dataset.id, graph=demo_graph(), reader=reader)
-        return pipeline.pipeline_id
+        return await ensure_example(session, settings, admin.id)

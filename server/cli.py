@@ -25,7 +25,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-worker", action="store_true", help="do not start a worker process")
     serve.add_argument("--demo", action="store_true", help="load a demo dataset and pipeline")
 
-    worker = sub.add_parser("worker", parents=[common], help="run a Celery worker for training jobs")
+    worker = sub.add_parser(
+        "worker", parents=[common], help="run a Celery worker for training jobs",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "Celery's own tools use the same configuration (MLW_* variables, MLW_CONFIG) through\n"
+            "the app in actors.worker_main; the training task is train_model(job_id):\n"
+            "  celery -A actors.worker_main inspect active|registered|stats|ping\n"
+            "  celery -A actors.worker_main control revoke TASK_ID   # cancels the job cooperatively\n"
+            "  celery -A actors.worker_main flower --basic-auth=USER:PASSWORD\n"
+            "Events and remote control: worker.send_events, worker.remote_control (docs/security.md)."
+        ),
+    )
     worker.add_argument("--concurrency", type=int, help="worker processes (worker.concurrency)")
     worker.add_argument("--pool", choices=["prefork", "threads", "solo"], default="prefork")
     worker.add_argument("--loglevel", default="info")

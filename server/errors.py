@@ -12,8 +12,15 @@ from typing import Any, ClassVar
 import pydantic
 from sqlalchemy import exc as sa_exc
 
-from actors.errors import ActiveJobConflict, BrokerUnavailable, EngineError, QuotaExceeded, ServiceError
-from store.errors import Conflict, InvalidInput, NotFound, StoreError
+from actors.errors import (
+    ActiveJobConflict,
+    BrokerUnavailable,
+    EngineError,
+    IdempotencyKeyReused,
+    QuotaExceeded,
+    ServiceError,
+)
+from store.errors import Conflict, InvalidInput, NotFound, StoreBusy, StoreError
 
 
 class ApiError(Exception):
@@ -100,11 +107,22 @@ class UnprocessableEntity(ApiError):
     default_code = "validation_error"
 
 
+class TooManyRequests(ApiError):
+    """Raised when a per-user limit of concurrent use is reached; retry once something was released."""
+
+    status = 429
+    default_code = "too_many_requests"
+
+
 class ServiceUnavailable(ApiError):
     """Raised when a dependency (the broker) is down; the request may be retried later."""
 
     status = 503
     default_code = "service_unavailable"
+
+
+RETRY_AFTER_S = 1
+"""The ``Retry-After`` of every 503: the causes (a busy database, a restarting dependency) are short."""
 
 
 class InternalError(ApiError):
@@ -140,7 +158,9 @@ def to_api_error(exc: BaseException) -> ApiError:
     if isinstance(exc, EngineError):
         details = dict(exc.details)
         details["field"] = exc.field
-        return UnprocessableEntity(exc.message, code=exc.code, details=details)
+        return UnprocessableEntity(_engine_message(exc), code=exc.code, details=details)
+    if isinstance(exc, IdempotencyKeyReused):
+        return UnprocessableEntity(exc.message, code=exc.code, details={"field": "idempotency_key", **exc.details})
     if isinstance(exc, ActiveJobConflict | QuotaExceeded):
         return ConflictError(exc.message, code=exc.code, details=exc.details)
     if isinstance(exc, BrokerUnavailable):
@@ -154,11 +174,21 @@ def to_api_error(exc: BaseException) -> ApiError:
     if isinstance(exc, Conflict):
         extra = getattr(exc, "details", None)
         return ConflictError(str(exc), details=dict(extra) if isinstance(extra, dict) else {})
+    if isinstance(exc, StoreBusy | sa_exc.TimeoutError):
+        # Overload, not a bug: the write turn or a pooled connection did not come in time.
+        return ServiceUnavailable("the database is busy; retry shortly", code="database_busy")
     if isinstance(exc, StoreError):
         return InternalError("the database could not serve the request")
     if _database_unreachable(exc):
         return ServiceUnavailable("the database is unavailable; retry shortly", code="database_unavailable")
     return InternalError("an unexpected error occurred")
+
+
+def _engine_message(exc: EngineError) -> str:
+    """The engine's message led by the field it is about, as the request validation's are."""
+    if exc.field and not exc.message.startswith(exc.field):
+        return f"{exc.field}: {exc.message}"
+    return exc.message
 
 
 _CONNECTION_ERRORS = frozenset(

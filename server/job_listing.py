@@ -12,6 +12,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, UnaryExpression, and_, func, or_, select, true
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.errors import UnprocessableEntity
 from server.ordering import METRIC_PARTITION, ascending, is_metric, metric_value
 from server.schemas.jobs import JobListQuery
+from store.job_queries import search_clauses
 from store.models import TrainingJob
 from store.reader import Reader
 
@@ -66,6 +68,7 @@ def _filters(query: JobListQuery, reader: Reader, user_id: str | None) -> list[C
         clauses.append(TrainingJob.status.in_(sorted({s.value for s in query.status})))
     if query.model_type is not None:
         clauses.append(TrainingJob.model_type == query.model_type)
+    clauses.extend(search_clauses(tag=query.tag, text=query.q))
     for name, bound in (("created_after", query.created_after), ("created_before", query.created_before)):
         if bound is not None and bound.tzinfo is None:
             raise UnprocessableEntity(f"{name} must include a time zone (e.g. Z)", details={"field": name})
@@ -124,8 +127,11 @@ async def list_jobs_page(
     return rows, _encode(order, tail)
 
 
-async def latest_job_per_node(session: AsyncSession, pipeline_id: str, reader: Reader) -> list[TrainingJob]:
-    """The newest job of each node of a pipeline that ``reader`` may see, by node id."""
+async def latest_job_per_node(
+    session: AsyncSession, pipeline_id: str | Sequence[str], reader: Reader
+) -> list[TrainingJob]:
+    """The newest job of each node id that ``reader`` may see, in one pipeline or across several."""
+    ids = [pipeline_id] if isinstance(pipeline_id, str) else list(pipeline_id)
     rank = (
         func.row_number()
         .over(partition_by=TrainingJob.node_id, order_by=(TrainingJob.created_at.desc(), TrainingJob.id.desc()))
@@ -133,7 +139,7 @@ async def latest_job_per_node(session: AsyncSession, pipeline_id: str, reader: R
     )
     ranked = (
         select(TrainingJob.id, rank)
-        .where(TrainingJob.pipeline_id == pipeline_id, reader.owns(TrainingJob.user_id))
+        .where(TrainingJob.pipeline_id.in_(ids), reader.owns(TrainingJob.user_id))
         .subquery()
     )
     stmt = (

@@ -9,6 +9,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from actors.context import JobContext, Sender
+from server.authenticator import Authenticator
 from store.models import User
 from store.reader import Reader
 from store.settings import Settings
@@ -23,6 +24,8 @@ SENDER: web.AppKey[Sender] = web.AppKey("sender")
 """Sends a job's training message (``JobContext.sender``)."""
 OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")
 PUBLIC_ROUTES: web.AppKey[frozenset[str]] = web.AppKey("public_routes")
+AUTH = web.AppKey("auth", Authenticator)
+"""Resolves bearer tokens (cache, read transaction, batched ``last_used_at``)."""
 
 READER = web.RequestKey("reader", Reader)
 USER = web.RequestKey("user", User)

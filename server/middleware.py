@@ -16,6 +16,7 @@ from aiohttp.typedefs import Handler
 from aiohttp.web_protocol import RequestPayloadError
 
 from server.errors import (
+    RETRY_AFTER_S,
     ApiError,
     BadRequest,
     ConflictError,
@@ -109,10 +110,19 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         allow = {"Allow": exc.headers.get("Allow", "")} if exc.status == 405 else None
         return error_response(_from_http_exception(exc), headers=allow)
     except ApiError as exc:
-        challenge = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return error_response(exc, headers=challenge)
+        return error_response(exc, headers=_headers(exc))
     except Exception as exc:  # the edge: nothing below may leak a traceback to the client
         error = to_api_error(exc)
-        if error.status >= 500:
+        if error.status == 503:
+            log.warning("%s %s: %s: %s", request.method, request.path, type(exc).__name__, exc)
+        elif error.status >= 500:
             log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(error)
+        return error_response(error, headers=_headers(error))
+
+
+def _headers(error: ApiError) -> dict[str, str] | None:
+    if error.status == 401:
+        return {"WWW-Authenticate": "Bearer"}
+    if error.status in (429, 503):
+        return {"Retry-After": str(RETRY_AFTER_S)}
+    return None

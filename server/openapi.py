@@ -139,3 +139,18 @@ def build_openapi(operations: Iterable[Operation], *, title: str = "mlw", versio
         "security": [{"bearer": []}],
         "x-api-prefix": API_PREFIX,
     }
+
+
+def set_property(document: dict[str, Any], schema: str, prop: str, **keywords: Any) -> None:
+    """Add JSON-schema ``keywords`` to a property whose bounds come from configuration.
+
+    A ``number`` variant of an ``anyOf`` receives the keywords, the property its description.
+    """
+    target = document["components"]["schemas"][schema]["properties"][prop]
+    description = keywords.pop("description", None)
+    if description is not None:
+        target["description"] = description
+    variants = target.get("anyOf")
+    for variant in variants if isinstance(variants, list) else [target]:
+        if variant.get("type") in ("number", "integer"):
+            variant.update(keywords)

@@ -15,6 +15,8 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from server.errors import UnprocessableEntity
+from server.parsing import read_optional_json
+from server.schemas.common import NoFieldsIn
 
 API_PREFIX = "/ml-workflow/api"
 
@@ -102,21 +104,30 @@ def integer_problem(value: str, low: int, high: int) -> str | None:
     return None
 
 
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 def _checked(op: Operation) -> Handler:
     """The handler behind a check of the path parameters against their documented schemas.
 
     A NUL character would reach PostgreSQL (which refuses it in text) and an overlong id
-    a query; both are answered here with a 422 naming the parameter.
+    a query; both are answered here with a 422 naming the parameter. An operation that
+    documents no body refuses one with fields (nothing a client sends is silently ignored);
+    an empty body or ``{}`` is accepted.
     """
+    refuse_body = op.body is None and op.method in _BODY_METHODS
+
     async def handler(request: web.Request) -> web.StreamResponse:
         for name, schema in op.path_params.items():
             problem = path_param_problem(request.match_info.get(name, ""), schema)
             if problem is not None:
                 details = {"location": "path", "field": name}
                 raise UnprocessableEntity(f"path: {name}: {problem}", details=details)
+        if refuse_body and request.body_exists:
+            await read_optional_json(request, NoFieldsIn)
         return await op.handler(request)
 
-    return handler if op.path_params else op.handler
+    return handler if op.path_params or refuse_body else op.handler
 
 
 def add_operations(app: web.Application, operations: Iterable[Operation]) -> None:

@@ -94,6 +94,7 @@ def pipeline_json(pipeline: Pipeline) -> dict[str, Any]:
     """A saved pipeline and its graph."""
     return {
         "pipeline_id": pipeline.pipeline_id,
+        "name": pipeline.name,
         "dataset_source_id": pipeline.dataset_source_id,
         "owner_id": pipeline.owner_id,
         "graph": pipeline.graph,

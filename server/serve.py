@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -29,6 +30,7 @@ from store.settings import Settings
 log = logging.getLogger(__name__)
 
 WORKER_STOP_TIMEOUT_S = 15.0
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 def _with_redis(settings: Settings, url: str) -> Settings:
@@ -83,8 +85,11 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = WORKER_STOP_TIM
             continue
 
 
-async def _first_start(settings: Settings, demo: bool) -> str | None:
-    """Create the local admin if there are no users; load the demo if asked. Returns a new token."""
+async def _first_start(settings: Settings, demo: bool) -> tuple[str | None, str | None]:
+    """Create the local admin if there are no users; load the demo if asked.
+
+    Returns the admin's new token (first start only) and the demo pipeline's id (with ``demo``).
+    """
     from server.bootstrap import ensure_admin, load_demo
     from store.engine import create_engine, create_session_factory
 
@@ -92,9 +97,8 @@ async def _first_start(settings: Settings, demo: bool) -> str | None:
     try:
         sessions = create_session_factory(engine)
         token = await ensure_admin(sessions, settings)
-        if demo:
-            await load_demo(sessions, settings)
-        return token
+        pipeline_id = await load_demo(sessions, settings) if demo else None
+        return token, pipeline_id
     finally:
         await engine.dispose()
 
@@ -120,6 +124,9 @@ def run_serve(settings: Settings, *, no_worker: bool = False, demo: bool = False
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_redaction()
+    # aiosqlite runs every statement on a thread; the default 5 ms GIL switch interval
+    # would add up to that much to each of a request's several thread hand-offs.
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url)
     redis_server: EmbeddedRedis | None = None
@@ -131,11 +138,13 @@ def run_serve(settings: Settings, *, no_worker: bool = False, demo: bool = False
             record_embedded_url(settings, redis_server.url)  # for `mlw tokens revoke` of this data dir
             print(f"embedded Redis on {redis_server.url}", flush=True)
         configure_broker(settings)
-        token = asyncio.run(_first_start(settings, demo))
+        token, demo_pipeline = asyncio.run(_first_start(settings, demo))
         if not no_worker:
             worker = start_worker(settings)
         url = f"http://{settings.server.host}:{settings.server.port}/"
         print(f"mlw is serving on {url}", flush=True)
+        if demo_pipeline:
+            print(f"the example pipeline is on the canvas at {url}?pipeline={quote(demo_pipeline)}", flush=True)
         if token:
             print("a local admin was created; sign in with this token (shown once):", flush=True)
             print(token, flush=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -34,7 +35,7 @@ class TableInfo:
     """The schema of a parsed dataset."""
 
     n_rows: int
-    columns: list[dict[str, str]]
+    columns: list[dict[str, Any]]
 
 
 def detect_format(filename: str, content_type: str, head: bytes) -> str:
@@ -116,8 +117,20 @@ def _check_header(path: Path, max_columns: int) -> None:
         seen.add(name.strip())
 
 
-def _schema(frame: pd.DataFrame) -> list[dict[str, str]]:
-    return [{"name": str(name), "dtype": str(dtype)} for name, dtype in frame.dtypes.items()]
+def column_schema(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """``[{name, dtype}]`` per column; float columns also say whether every value is ``integral``.
+
+    ``integral`` lets a submission refuse a classification task on a target of measured
+    (non-integer) numbers before any worker reads the file.
+    """
+    out: list[dict[str, Any]] = []
+    for name, dtype in frame.dtypes.items():
+        column: dict[str, Any] = {"name": str(name), "dtype": str(dtype)}
+        if pd.api.types.is_float_dtype(dtype):
+            values = frame[name].dropna().to_numpy(dtype=np.float64)
+            column["integral"] = bool(np.all(np.mod(values, 1.0) == 0.0))
+        out.append(column)
+    return out
 
 
 def read_table(path: Path, fmt: str, *, max_columns: int = DEFAULT_MAX_COLUMNS) -> TableInfo:
@@ -154,7 +167,7 @@ def read_table(path: Path, fmt: str, *, max_columns: int = DEFAULT_MAX_COLUMNS) 
         raise UnprocessableEntity(
             "a column name contains a NUL character", code="parse_error", details={"field": "file"}
         )
-    return TableInfo(n_rows=int(frame.shape[0]), columns=_schema(frame))
+    return TableInfo(n_rows=int(frame.shape[0]), columns=column_schema(frame))
 
 
 def preview(path: Path, fmt: str, rows: int = PREVIEW_ROWS) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from aiohttp import web
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_PREFIX = "/static"
 SHELL = "index.html"
-PAGE_PATHS = ("/", "/user/training-jobs", "/user/training-jobs/{job_id}")
+PAGE_PATHS = ("/", "/pipelines", "/user/training-jobs", "/user/training-jobs/{job_id}", "/admin/workers")
 
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"

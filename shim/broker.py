@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -193,6 +194,14 @@ class Broker:
                 return item.backend
         raise RuntimeError("The broker doesn't have a results backend.")
 
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 30000) -> Consumer:
+        """An iterator over the messages of a queue (``None`` when idle for ``timeout`` ms).
+
+        Raises:
+            QueueNotFound: If the queue was never declared.
+        """
+        raise NotImplementedError
+
     def flush(self, queue_name: str) -> None:
         """Drop all the messages from a queue."""
         raise NotImplementedError
@@ -211,7 +220,7 @@ class Broker:
 
 
 class Consumer:
-    """Iterates over messages on a queue (kept for API parity; brokers consume internally)."""
+    """Iterates over the messages of a queue (:meth:`Broker.consume`); not thread-safe."""
 
     def __iter__(self) -> Consumer:
         return self
@@ -276,6 +285,13 @@ class MessageProxy:
 
     def __repr__(self) -> str:
         return f"<{type(self).__qualname__} {self._message!r}>"
+
+    def __lt__(self, other: MessageProxy) -> bool:
+        warnings.warn(
+            "Comparing MessageProxy instances by order (>, <, etc) is deprecated and will be removed in "
+            "dramatiq v3.0.0.", DeprecationWarning, stacklevel=2,
+        )
+        return self._message < other._message
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, MessageProxy):

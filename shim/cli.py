@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: the global broker must be a RedisBroker, got {type(broker).__name__}", file=sys.stderr)
         return 2
     queues = args.queues or sorted(broker.get_declared_queues()) or ["default"]
+    broker.mark_worker_started()
     _connect_lifecycle(broker, args.pool)
     broker.app.set_current()
     broker.app.set_default()
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         loglevel=args.loglevel.upper(),
         without_mingle=True,
         without_gossip=True,
-        without_heartbeat=True,
+        without_heartbeat=not broker.events,
         quiet=True,
     )
     worker.start()

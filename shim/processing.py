@@ -28,6 +28,12 @@ def process_message(broker: Broker, message: MessageProxy) -> None:
         if not message.failed:
             actor = broker.get_actor(message.actor_name)
             result = actor(*message.args, **message.kwargs)
+            if result is not None and message.options.get("pipe_target") is None and not _has_results(broker):
+                logger.warning(
+                    "Actor '%s' returned a value that is not None, and you haven't added the Results middleware "
+                    "to the broker, so the value has been discarded. Consider adding the Results middleware to "
+                    "your broker or piping the result into another actor.", actor.actor_name,
+                )
         broker.emit_after("process_message", message, result=result)
     except SkipMessage as exc:
         if message.failed:
@@ -44,6 +50,12 @@ def process_message(broker: Broker, message: MessageProxy) -> None:
         elif not isinstance(exc, Retry):
             logger.error("Failed to process message %s with unhandled exception.", message, exc_info=True)
         broker.emit_after("process_message", message, exception=exc)
+
+
+def _has_results(broker: Broker) -> bool:
+    from .results.middleware import Results
+
+    return any(type(item) is Results for item in broker.middleware)
 
 
 def settle_message(

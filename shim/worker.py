@@ -9,6 +9,10 @@ if TYPE_CHECKING:
     from .broker import Broker
 
 WORKER_TIMEOUT = 1000
+QUEUE_PREFETCH = 0
+"""Messages each consumer holds ahead of the worker threads; 0: twice ``worker_threads`` (Dramatiq's)."""
+DELAY_QUEUE_PREFETCH = 0
+"""Delayed messages each consumer holds; 0: a thousand times ``worker_threads`` (Dramatiq's)."""
 
 
 class WorkerEngine(Protocol):
@@ -20,6 +24,12 @@ class WorkerEngine(Protocol):
     def stop(self, timeout: int) -> None:
         """Stop consuming, letting in-flight messages finish within ``timeout`` ms."""
 
+    def pause(self) -> None:
+        """Stop taking messages; return once no message is being processed."""
+
+    def resume(self) -> None:
+        """Take messages again."""
+
     def join(self) -> None:
         """Wait until the worker holds no work."""
 
@@ -29,6 +39,12 @@ class Worker:
 
     On the stub broker messages are consumed from memory; on the Redis broker a Celery
     worker (thread pool, in this process) consumes the queues. ``start`` does not block.
+
+    Attributes:
+        queue_prefetch: Messages a consumer holds ahead of the threads (stub broker; a Celery
+            worker holds one per thread, as ``worker_prefetch_multiplier = 1`` says).
+        delay_prefetch: Delayed messages a consumer holds (stub broker).
+        consumer_whitelist: The queues to consume, or None for every declared queue.
 
     Args:
         broker: The broker.
@@ -50,6 +66,8 @@ class Worker:
         self.logger = logging.getLogger(__name__)
         self.broker = broker
         self.consumer_whitelist = set(queues) if queues else None
+        self.queue_prefetch = QUEUE_PREFETCH or min(worker_threads * 2, 65535)
+        self.delay_prefetch = DELAY_QUEUE_PREFETCH or min(worker_threads * 1000, 65535)
         self.worker_timeout = worker_timeout
         self.worker_threads = worker_threads
         self._engine: WorkerEngine | None = None
@@ -75,9 +93,14 @@ class Worker:
             self._engine.join()
 
     def pause(self) -> None:
-        """Not supported by the shim's workers."""
-        raise NotImplementedError("Worker.pause is not supported by the shim")
+        """Stop taking messages; returns once the messages being processed are done.
+
+        Messages already taken stay with the worker and run after :meth:`resume`.
+        """
+        if self._engine is not None:
+            self._engine.pause()
 
     def resume(self) -> None:
-        """Not supported by the shim's workers."""
-        raise NotImplementedError("Worker.resume is not supported by the shim")
+        """Take messages again after :meth:`pause`."""
+        if self._engine is not None:
+            self._engine.resume()

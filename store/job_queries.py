@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.cursor import decode_cursor, encode_cursor
 from store.errors import IllegalTransition, InvalidInput, NotFound
-from store.models import TrainingJob, TrainingJobEvent
+from store.models import Pipeline, TrainingJob, TrainingJobEvent
 from store.reader import Reader
 from store.states import ACTIVE, JobStatus, parse_status
 
@@ -187,3 +187,39 @@ async def events_since(
     if limit is not None:
         stmt = stmt.limit(limit)
     return [dict(p) for p in (await session.scalars(stmt)).all()]
+
+
+def search_clauses(*, tag: str | None = None, text: str | None = None) -> list[Any]:
+    """WHERE clauses of the dashboard's tag filter and free-text search.
+
+    ``tag`` is the exact experiment tag; ``text`` matches (case-insensitively) the job id,
+    node id, pipeline id, model family, experiment tag, description or the pipeline's name.
+    """
+    clauses: list[Any] = []
+    if tag is not None:
+        clauses.append(TrainingJob.config["experiment_tag"].as_string() == tag)
+    if text:
+        pattern = f"%{text.lower()}%"
+        named = select(Pipeline.pipeline_id).where(func.lower(func.coalesce(Pipeline.name, "")).like(pattern))
+        clauses.append(
+            or_(
+                func.lower(TrainingJob.id).like(pattern),
+                func.lower(TrainingJob.node_id).like(pattern),
+                func.lower(TrainingJob.pipeline_id).like(pattern),
+                func.lower(TrainingJob.model_type).like(pattern),
+                func.lower(func.coalesce(TrainingJob.config["experiment_tag"].as_string(), "")).like(pattern),
+                func.lower(func.coalesce(TrainingJob.config["description"].as_string(), "")).like(pattern),
+                TrainingJob.pipeline_id.in_(named),
+            )
+        )
+    return clauses
+
+
+async def active_jobs_by_worker(session: AsyncSession) -> list[tuple[str, str | None, str, dt.datetime | None]]:
+    """``(job id, worker, status, last heartbeat)`` of every running or cancelling job (for ``GET /workers``)."""
+    stmt = (
+        select(TrainingJob.id, TrainingJob.worker, TrainingJob.status, TrainingJob.heartbeat_at)
+        .where(TrainingJob.status.in_([JobStatus.RUNNING.value, JobStatus.CANCELLING.value]))
+        .order_by(TrainingJob.created_at)
+    )
+    return [(row[0], row[1], row[2], row[3]) for row in (await session.execute(stmt)).all()]

@@ -122,12 +122,14 @@ async def create_job(
     graph: Mapping[str, Any] | None = None,
     warnings: Sequence[Mapping[str, Any]] = (),
     idempotency_key: str | None = None,
+    request_sha256: str | None = None,
     job_id: str | None = None,
 ) -> TransitionResult:
     """Insert a queued job and its first ``job.status`` event (seq 1).
 
     ``graph`` is the job's own snapshot of the pipeline graph it will run; ``warnings``
-    are those known at submission (e.g. leakage).
+    are those known at submission (e.g. leakage). ``request_sha256`` fingerprints the
+    submission that carried ``idempotency_key`` (a retry must match it).
 
     Raises:
         DuplicateIdempotencyKey: the user already has a job with ``idempotency_key``
@@ -154,6 +156,7 @@ async def create_job(
         warnings=[dict(w) for w in warnings],
         attempt=1,
         idempotency_key=idempotency_key,
+        request_sha256=request_sha256,
         last_seq=1,
         created_at=now,
         updated_at=now,

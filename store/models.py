@@ -99,13 +99,17 @@ class Pipeline(Base):
     """A saved canvas graph; its id is derived from the dataset and the graph hash."""
 
     __tablename__ = "pipelines"
-    __table_args__ = (Index("ix_pipelines_owner_id_created_at", "owner_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_pipelines_owner_id_created_at", "owner_id", "created_at"),
+        Index("ix_pipelines_owner_id_updated_at", "owner_id", "updated_at"),
+    )
 
     pipeline_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     dataset_source_id: Mapped[str] = mapped_column(ForeignKey("dataset_sources.id", ondelete="CASCADE"), index=True)
     owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     graph: Mapped[dict[str, Any]]
     graph_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

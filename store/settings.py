@@ -60,12 +60,17 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = dataclasses.field(default=8080, metadata=_check(_port))
     max_body_mb: int = dataclasses.field(default=4, metadata=_check(_positive))
+    auth_cache_ttl_s: float = dataclasses.field(default=5.0, metadata=_check(_non_negative))
 
 
 @dataclasses.dataclass(frozen=True)
 class DatabaseSettings:
     url: str = dataclasses.field(default="", metadata=_check(_db_url))
     echo: bool = False
+    pool_size: int = dataclasses.field(default=20, metadata=_check(_positive))
+    max_overflow: int = dataclasses.field(default=10, metadata=_check(_non_negative))
+    pool_timeout_s: float = dataclasses.field(default=10.0, metadata=_check(_positive))
+    statement_timeout_s: float = dataclasses.field(default=30.0, metadata=_check(_non_negative))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +83,8 @@ class WorkerSettings:
     concurrency: int = dataclasses.field(default=2, metadata=_check(_positive))
     ml_threads: int = dataclasses.field(default=1, metadata=_check(_positive))
     visibility_timeout_s: int = dataclasses.field(default=90000, metadata=_check(_positive))
+    send_events: bool = True
+    remote_control: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +112,12 @@ class DataSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class HubSettings:
+    max_sockets_per_user: int = dataclasses.field(default=100, metadata=_check(_non_negative))
+    snapshot_warnings_per_job: int = dataclasses.field(default=20, metadata=_check(_non_negative))
+
+
+@dataclasses.dataclass(frozen=True)
 class InsightsSettings:
     curves: bool = True
     explain: bool = True
@@ -128,6 +141,7 @@ class Settings:
     worker: WorkerSettings = WorkerSettings()
     jobs: JobsSettings = JobsSettings()
     data: DataSettings = DataSettings()
+    hub: HubSettings = HubSettings()
     artifacts: ArtifactsSettings = ArtifactsSettings()
     insights: InsightsSettings = InsightsSettings()
 
@@ -284,8 +298,8 @@ def load_settings(
     sections = {f.name: f.type for f in dataclasses.fields(Settings)}
     cls_by_name = {
         "server": ServerSettings, "database": DatabaseSettings, "redis": RedisSettings,
-        "worker": WorkerSettings, "jobs": JobsSettings, "data": DataSettings, "artifacts": ArtifactsSettings,
-        "insights": InsightsSettings,
+        "worker": WorkerSettings, "jobs": JobsSettings, "data": DataSettings, "hub": HubSettings,
+        "artifacts": ArtifactsSettings, "insights": InsightsSettings,
     }
     assert set(cls_by_name) == set(sections)
     built: dict[str, Any] = {name: _build(cls, name, merged.get(name, {})) for name, cls in cls_by_name.items()}

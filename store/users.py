@@ -7,7 +7,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -185,6 +185,51 @@ async def authenticate(session: AsyncSession, token: str, *, now: dt.datetime | 
         row.last_used_at = now
         await session.flush()
     return await session.get(User, row.user_id)
+
+
+async def resolve_token(
+    session: AsyncSession, token: str, *, now: dt.datetime | None = None
+) -> tuple[User, ApiToken] | None:
+    """The user owning a live ``token`` and the token's row, or ``None``. Read-only.
+
+    The same rules as :func:`authenticate` without writing ``last_used_at``: the web
+    process records that later, in batches (see :func:`record_last_used`), so that
+    resolving a token never needs a write transaction.
+    """
+    if not isinstance(token, str) or not token:
+        return None
+    digest = hash_token(token)
+    row = (await session.scalars(select(ApiToken).where(ApiToken.token_sha256 == digest))).one_or_none()
+    if row is None or not hmac.compare_digest(row.token_sha256.encode("ascii"), digest.encode("ascii")):
+        return None
+    if row.revoked_at is not None:
+        return None
+    if row.expires_at is not None and (now or utcnow()) >= row.expires_at:
+        return None
+    user = await session.get(User, row.user_id)
+    return None if user is None else (user, row)
+
+
+async def record_last_used(session: AsyncSession, used_at: Mapping[str, dt.datetime]) -> int:
+    """Set ``last_used_at`` of the tokens with these hashes, at most once per :data:`LAST_USED_RESOLUTION`.
+
+    A token whose stored ``last_used_at`` is less than a resolution older than the new
+    reading keeps it, so several web processes reporting the same token write it once.
+    Call it in a write transaction; returns how many rows changed.
+    """
+    changed = 0
+    for digest, at in sorted(used_at.items()):
+        result = await session.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.token_sha256 == digest,
+                or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= at - LAST_USED_RESOLUTION),
+            )
+            .values(last_used_at=at)
+            .returning(ApiToken.id)
+        )
+        changed += len(result.all())
+    return changed
 
 
 async def live_token_hashes(

@@ -22,7 +22,8 @@ from server.hub.policy import CloseCode, HubConfig
 from server.hub.service import Hub
 from server.hub.source import HubSource, Principal, StoreSource
 from server.hub.view import serve_socket
-from server.keys import SESSIONS, SETTINGS
+from server.keys import AUTH, SESSIONS, SETTINGS
+from store.settings import Settings
 
 __all__ = [
     "HUB",
@@ -36,6 +37,7 @@ __all__ = [
     "RedisState",
     "StoreSource",
     "add_hub_route",
+    "config_from_settings",
     "hub_ctx",
     "hub_view",
     "make_hub_ctx",
@@ -56,17 +58,20 @@ def make_hub_ctx(
     """A ``cleanup_ctx`` that runs the hub with non-default parts.
 
     Args:
-        config: Limits and timings (defaults: :class:`HubConfig`).
+        config: Limits and timings (default: :class:`HubConfig` with the ``[hub]`` settings).
         connect: Redis client factory for the subscription (default: ``redis.url`` of the settings).
         source: Builds the database reads from the app (default: :class:`StoreSource` on ``SESSIONS``).
     """
-    hub_config = config or HubConfig()
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
+        hub_config = config or config_from_settings(app[SETTINGS])
         connector = connect or redis_connector(app[SETTINGS].redis.url, health_check_s=hub_config.heartbeat_s)
-        reads = source(app) if source is not None else StoreSource(app[SESSIONS])
+        authenticator = app.get(AUTH)
+        reads = source(app) if source is not None else StoreSource(app[SESSIONS], authenticator)
         hub = Hub(reads, connector, hub_config)
         app[HUB] = hub
+        if authenticator is not None:
+            authenticator.revocation_hooks.append(hub.revoked)
 
         async def on_shutdown(_app: web.Application) -> None:
             # on_shutdown runs before the server waits for open handlers; without this
@@ -82,6 +87,14 @@ def make_hub_ctx(
             await hub.stop()
 
     return ctx
+
+
+def config_from_settings(settings: Settings) -> HubConfig:
+    """The default :class:`HubConfig` with the ``[hub]`` settings of the configuration."""
+    return HubConfig(
+        max_sockets_per_user=settings.hub.max_sockets_per_user,
+        snapshot_warnings_per_job=settings.hub.snapshot_warnings_per_job,
+    )
 
 
 hub_ctx: CleanupCtx = make_hub_ctx()

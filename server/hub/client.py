@@ -19,6 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from server.hub.fanout import Published
 from server.hub.policy import CloseCode, HubConfig
 from server.hub.protocol import (
     Ref,
@@ -31,19 +32,22 @@ from server.hub.protocol import (
     unsubscribed_frame,
 )
 from server.hub.source import HubSource, Principal, owner_of_row
-from server.serialize import ADMIN_ONLY_EVENT_KEYS, event_for
 
 log = logging.getLogger(__name__)
 
-SendText = Callable[[str], Awaitable[None]]
+SendFrame = Callable[[bytes], Awaitable[None]]
+"""Writes one text frame, already UTF-8 encoded, to the socket."""
 Close = Callable[[int, str], None]
 
 
 @dataclasses.dataclass(frozen=True)
 class _Event:
     owner_id: str
-    event: dict[str, Any]
-    text: str
+    published: Published
+
+    @property
+    def event(self) -> dict[str, Any]:
+        return self.published.event
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,12 +70,12 @@ class HubClient:
         principal: Who the socket belongs to.
         source: Database reads (snapshots, replays, gap refills).
         config: Queue size and query limits.
-        send: Writes one text frame to the socket (may block while the peer is slow).
+        send: Writes one text frame (UTF-8 bytes) to the socket (may block while the peer is slow).
         close: Starts closing the socket with a code and reason; must not block.
     """
 
     def __init__(
-        self, principal: Principal, source: HubSource, config: HubConfig, send: SendText, close: Close
+        self, principal: Principal, source: HubSource, config: HubConfig, send: SendFrame, close: Close
     ) -> None:
         self.principal = principal
         self._source = source
@@ -96,9 +100,9 @@ class HubClient:
 
     # --- called by the fan-out and the socket reader; never block ---------------------
 
-    def deliver(self, owner_id: str, event: dict[str, Any], text: str) -> None:
-        if self.closed_with is None and self._wants(owner_id, event):
-            self._put(_Event(owner_id, event, text))
+    def deliver(self, owner_id: str, published: Published) -> None:
+        if self.closed_with is None and self._wants(owner_id, published.event):
+            self._put(_Event(owner_id, published))
 
     def resync(self) -> None:
         if self.closed_with is None and self._topics:
@@ -177,13 +181,11 @@ class HubClient:
                 await self._send_json(item.frame)
 
     async def _send_json(self, frame: dict[str, Any]) -> None:
-        await self._send(json.dumps(frame, separators=(",", ":")))
+        await self._send(json.dumps(frame, separators=(",", ":")).encode())
 
-    def _text_of(self, item: _Event) -> str:
-        """The event as published, or re-encoded without the fields this user may not see."""
-        if self.principal.is_admin or ADMIN_ONLY_EVENT_KEYS.isdisjoint(item.event):
-            return item.text
-        return json.dumps(event_for(item.event, is_admin=False), separators=(",", ":"), sort_keys=True)
+    def _bytes_of(self, item: _Event) -> bytes:
+        """The event as published, or without the fields this user may not see (encoded once for all)."""
+        return item.published.for_reader(is_admin=self.principal.is_admin)
 
     async def _on_event(self, item: _Event) -> None:
         event = item.event
@@ -191,7 +193,7 @@ class HubClient:
             return  # unsubscribed while it waited in the queue
         seq = event.get("seq")
         if not isinstance(seq, int):
-            await self._send(self._text_of(item))  # ephemeral progress: no order to keep
+            await self._send(self._bytes_of(item))  # ephemeral progress: no order to keep
             return
         job_id = str(event["job_id"])
         known = self._last_seq.get(job_id, 0)
@@ -204,7 +206,7 @@ class HubClient:
             if seq > self._last_seq.get(job_id, 0) + 1:
                 log.warning("job %s: events before seq %s are not in the database yet", job_id, seq)
         self._last_seq[job_id] = seq
-        await self._send(self._text_of(item))
+        await self._send(self._bytes_of(item))
 
     async def _replay(self, job_id: str, after: int, *, until: int | None = None) -> None:
         """Send the persisted events of ``job_id`` after ``after`` (up to ``until``) from the database."""

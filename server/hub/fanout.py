@@ -1,7 +1,9 @@
 """The one Redis pub/sub subscription of a server process, fanned out to every socket.
 
-``Fanout`` holds a single ``PSUBSCRIBE mlw:events:*`` and hands each decoded event to
-every registered listener without awaiting anything, so no listener can hold up another.
+``Fanout`` holds a single ``PSUBSCRIBE mlw:events:*`` and hands each event to every
+registered listener without awaiting anything, so no listener can hold up another. An
+event is decoded once and its bytes, exactly as published (UTF-8 JSON), are what every
+socket sends: nothing is encoded per socket.
 When Redis goes away it reconnects with backoff; every time the subscription is
 (re-)established it asks each listener to resync from the database, because whatever was
 published while it was down is lost for pub/sub but not for the database.
@@ -25,6 +27,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from server.hub.policy import HubConfig, backoff_delays
+from server.serialize import ADMIN_ONLY_EVENT_KEYS, event_for
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +74,36 @@ class FanoutStatus:
         }
 
 
+class Published:
+    """One event as received from Redis, shared by every socket: decoded once, encoded at most twice.
+
+    Attributes:
+        event: The decoded event.
+        data: Its UTF-8 JSON exactly as published: what admins and, for most events, everyone get.
+    """
+
+    __slots__ = ("_redacted", "data", "event")
+
+    def __init__(self, event: dict[str, Any], data: bytes) -> None:
+        self.event = event
+        self.data = data
+        self._redacted: bytes | None = None
+
+    def for_reader(self, *, is_admin: bool) -> bytes:
+        """The bytes a reader gets: without admin-only fields for others, encoded on first need only."""
+        if is_admin or ADMIN_ONLY_EVENT_KEYS.isdisjoint(self.event):
+            return self.data
+        if self._redacted is None:
+            redacted = event_for(self.event, is_admin=False)
+            self._redacted = json.dumps(redacted, separators=(",", ":"), sort_keys=True).encode()
+        return self._redacted
+
+
 class Listener(Protocol):
     """A consumer of fanned-out events: one per websocket. Both methods must not block."""
 
-    def deliver(self, owner_id: str, event: dict[str, Any], text: str) -> None:
-        """Take one event published on ``owner_id``'s channel (``text`` is its JSON as published)."""
+    def deliver(self, owner_id: str, published: Published) -> None:
+        """Take one event published on ``owner_id``'s channel (the same object for every listener)."""
 
     def resync(self) -> None:
         """The subscription was (re-)established: events may have been missed meanwhile."""
@@ -108,6 +136,7 @@ class Fanout:
         connect: Returns a new Redis client; called once per (re)connection attempt.
         config: Channel pattern and backoff.
         delays: Reconnect delays (defaults to :func:`backoff_delays` of the config).
+        decode: Parses one message's bytes (``json.loads``); called once per event.
     """
 
     def __init__(
@@ -116,8 +145,10 @@ class Fanout:
         config: HubConfig,
         *,
         delays: Callable[[], Iterator[float]] | None = None,
+        decode: Callable[[bytes], Any] = json.loads,
     ) -> None:
         self._connect = connect
+        self._decode = decode
         self._config = config
         self._delays = delays or (lambda: backoff_delays(config.backoff_initial_s, config.backoff_max_s))
         self._listeners: set[Listener] = set()
@@ -207,18 +238,20 @@ class Fanout:
         owner = self._config.owner_of(channel)
         if owner is None:
             return
+        raw = message.get("data") or b""
+        data = raw if isinstance(raw, bytes) else str(raw).encode()
         try:
-            text = _text(message.get("data") or b"")
-            event = json.loads(text)
+            event = self._decode(data)
         except ValueError:
             log.warning("ignoring a message on %s that is not JSON", channel)
             return
         if not isinstance(event, dict) or not isinstance(event.get("job_id"), str):
             log.warning("ignoring a message on %s that is not a job event", channel)
             return
+        published = Published(event, data)
         for listener in list(self._listeners):
             try:
-                listener.deliver(owner, event, text)
+                listener.deliver(owner, published)
             except Exception:  # one broken socket must not stop the stream for the others
                 log.exception("listener failed on an event of job %s", event.get("job_id"))
 

@@ -24,12 +24,17 @@ class CloseCode:
     """A frame exceeded ``HubConfig.max_frame_bytes``."""
     INTERNAL_ERROR = 1011
     """An unexpected failure on the server side."""
+    TRY_AGAIN_LATER = 1013
+    """The database could not authenticate the socket in time; reconnect after a moment."""
     UNAUTHORIZED = 4401
     """No token, an unknown or a revoked one, or no ``auth`` frame in time."""
     TOO_SLOW = 4408
     """The client fell too far behind (its send queue filled up); reconnect with ``since``."""
     TOO_MANY_ERRORS = 4400
     """The client kept sending invalid frames."""
+    TOO_MANY_SOCKETS = 4429
+    """The user already has ``max_sockets_per_user`` open sockets (a socket that sent its token in
+    an ``auth`` frame; with a header or query token the handshake itself is answered 429)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +57,12 @@ class HubConfig:
         send_timeout_s: Longest a single frame may take to be written before the socket is dropped.
         reauth_interval_s: How often open sockets' tokens are checked again: a socket whose
             token was revoked or has expired since it connected is closed with 4401.
+        max_sockets_per_user: Open sockets one user may hold in this process (0: no limit);
+            ``hub.max_sockets_per_user``.
+        snapshot_warnings_per_job: Warnings kept per job in a snapshot; the rest are counted
+            (``warnings_total``, ``warnings_truncated``); ``hub.snapshot_warnings_per_job``.
+        snapshot_cache_s: How long a user's snapshot of a topic is shared by the sockets that
+            subscribe to it (any persisted event of the user drops it at once; 0: no sharing).
     """
 
     channel_pattern: str = DEFAULT_CHANNEL_PATTERN
@@ -67,6 +78,9 @@ class HubConfig:
     backoff_max_s: float = 5.0
     send_timeout_s: float = 30.0
     reauth_interval_s: float = 30.0
+    max_sockets_per_user: int = 100
+    snapshot_warnings_per_job: int = 20
+    snapshot_cache_s: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.channel_pattern.endswith("*") or self.channel_pattern.count("*") != 1:
@@ -78,6 +92,9 @@ class HubConfig:
                      "reauth_interval_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}: must be greater than 0")
+        for name in ("max_sockets_per_user", "snapshot_warnings_per_job", "snapshot_cache_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: must be 0 or greater")
         if self.backoff_max_s < self.backoff_initial_s:
             raise ValueError("backoff_max_s: must not be smaller than backoff_initial_s")
 

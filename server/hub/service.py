@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -13,13 +14,18 @@ import redis.asyncio as aioredis
 from server.hub.client import HubClient
 from server.hub.fanout import Fanout, FanoutStatus
 from server.hub.policy import CloseCode, HubConfig
-from server.hub.source import HubSource
+from server.hub.snapshots import SharedSnapshots
+from server.hub.source import HubSource, Principal
+from server.revocation import Revocation
 
 log = logging.getLogger(__name__)
 
 
 class Hub:
     """Owns the Redis subscription and every socket's :class:`HubClient`.
+
+    Snapshots go through :class:`SharedSnapshots` (shared per user and topic, warnings
+    capped), and each user may hold ``config.max_sockets_per_user`` sockets here.
 
     Args:
         source: Database reads.
@@ -28,9 +34,14 @@ class Hub:
     """
 
     def __init__(self, source: HubSource, connect: Callable[[], aioredis.Redis], config: HubConfig) -> None:
-        self.source = source
+        self.snapshots = SharedSnapshots(
+            source, ttl_s=config.snapshot_cache_s, warnings_per_job=config.snapshot_warnings_per_job
+        )
+        self.source: HubSource = self.snapshots
         self.config = config
         self.fanout = Fanout(connect, config)
+        self.fanout.add(self.snapshots)
+        self._sockets: Counter[str] = Counter()
         self._clients: set[HubClient] = set()
         self._background: set[asyncio.Task[Any]] = set()
         self._closing = False
@@ -49,6 +60,38 @@ class Hub:
     @property
     def clients(self) -> frozenset[HubClient]:
         return frozenset(self._clients)
+
+    def admit(self, principal: Principal) -> bool:
+        """Count a new socket of ``principal``'s user, unless the user is at ``max_sockets_per_user``.
+
+        Every admitted socket must be released (:meth:`release`) when it ends.
+        """
+        limit = self.config.max_sockets_per_user
+        if limit and self._sockets[principal.user_id] >= limit:
+            return False
+        self._sockets[principal.user_id] += 1
+        return True
+
+    def release(self, principal: Principal) -> None:
+        self._sockets[principal.user_id] -= 1
+        if self._sockets[principal.user_id] <= 0:
+            del self._sockets[principal.user_id]
+
+    def sockets_of(self, user_id: str) -> int:
+        """Admitted sockets of ``user_id`` open now."""
+        return self._sockets.get(user_id, 0)
+
+    def revoked(self, revocation: Revocation) -> int:
+        """Close (4401) at once the sockets of a revoked token or user; returns how many."""
+        closed = 0
+        for client in list(self._clients):
+            p = client.principal
+            if (revocation.token_sha256 and p.token_sha256 == revocation.token_sha256) or (
+                revocation.user_id is not None and p.user_id == revocation.user_id
+            ):
+                client.close(CloseCode.UNAUTHORIZED, "unauthorized: the token was revoked")
+                closed += 1
+        return closed
 
     def start(self) -> None:
         self.fanout.start()

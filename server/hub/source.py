@@ -13,13 +13,15 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server.authenticator import Authenticator
 from server.hub.protocol import Topic
 from server.serialize import event_for, job_json
+from server.token_cache import TokenCache
 from store.engine import read_session
 from store.errors import NotFound
 from store.job_queries import events_since, get_job, list_jobs
 from store.reader import Reader
-from store.users import authenticate, hash_token, live_token_hashes
+from store.users import live_token_hashes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,16 +65,19 @@ class StoreSource:
 
     Args:
         sessions: The application's session factory.
+        authenticator: Resolves tokens (the process's, shared with the REST API); by
+            default one without a cache that records no use.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], authenticator: Authenticator | None = None
+    ) -> None:
         self._sessions = sessions
+        self._auth = authenticator or Authenticator(sessions, TokenCache(0))
 
     async def authenticate(self, token: str) -> Principal | None:
-        # A write transaction: authenticate() records last_used_at.
-        async with self._sessions.begin() as session:
-            user = await authenticate(session, token)
-        return None if user is None else Principal(user.id, bool(user.is_admin), hash_token(token))
+        identity = await self._auth.authenticate(token)  # never a write transaction
+        return None if identity is None else Principal(identity.user_id, identity.is_admin, identity.token_sha256)
 
     async def live_tokens(self, token_hashes: Collection[str]) -> set[str]:
         async with read_session(self._sessions) as session:

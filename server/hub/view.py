@@ -6,6 +6,12 @@ a first frame ``{"op": "auth", "token": ...}`` within ``auth_timeout_s``. A sock
 not authenticated is closed with 4401 and a reason. Invalid frames get an ``error`` frame
 naming the field; binary frames close with 1003, frames over ``max_frame_bytes`` with
 1009, and a socket that keeps sending invalid frames with 4400.
+
+A token sent with the handshake is resolved before the upgrade, so that a user already
+holding ``max_sockets_per_user`` sockets is answered ``429`` (JSON error, ``Retry-After``)
+and a database that cannot answer in time ``503`` — never a 500. With an ``auth`` frame the
+same cases close the socket with 4429 and 1013. Frames are sent uncompressed: an event's
+bytes are written as published, the same bytes to every socket.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import logging
 
 from aiohttp import WSMsgType, web
 
+from server.errors import ApiError, TooManyRequests, to_api_error
 from server.hub.client import HubClient
 from server.hub.errors import AuthError, ProtocolError
 from server.hub.policy import CloseCode
@@ -27,6 +34,7 @@ log = logging.getLogger(__name__)
 
 MAX_TOKEN_CHARS = 512
 MAX_REASON_BYTES = 123  # RFC 6455: a close frame's reason fits in 123 bytes
+AUTH_RETRY_DELAY_S = 0.25
 
 
 def token_of(request: web.Request) -> str | None:
@@ -42,6 +50,32 @@ async def close_socket(ws: web.WebSocketResponse, code: int, reason: str, grace_
     with contextlib.suppress(asyncio.TimeoutError, ConnectionError):
         async with asyncio.timeout(grace_s):
             await ws.close(code=code, message=reason.encode()[:MAX_REASON_BYTES], drain=False)
+
+
+async def _resolve(hub: Hub, token: str) -> Principal:
+    """The principal of ``token``; one retry when the database is momentarily unavailable.
+
+    Raises:
+        AuthError: the token is not valid.
+        server.errors.ServiceUnavailable: the database did not answer twice in a row.
+    """
+    if len(token) > MAX_TOKEN_CHARS:
+        raise AuthError("unauthorized: the token is not valid")
+    for attempt in (1, 2):
+        try:
+            principal = await hub.source.authenticate(token)
+            break
+        except Exception as exc:
+            error = to_api_error(exc)
+            if error.status != 503:
+                raise
+            if attempt == 2:
+                raise error from exc
+            log.warning("websocket authentication: %s; retrying", exc)
+            await asyncio.sleep(AUTH_RETRY_DELAY_S)
+    if principal is None:
+        raise AuthError("unauthorized: the token is unknown or revoked, or has expired")
+    return principal
 
 
 async def _authenticate(hub: Hub, request: web.Request, ws: web.WebSocketResponse) -> Principal:
@@ -61,28 +95,63 @@ async def _authenticate(hub: Hub, request: web.Request, ws: web.WebSocketRespons
         if not isinstance(frame, Auth):
             raise AuthError("unauthorized: the first frame must be {op: auth, token}")
         token = frame.token
-    if len(token) > MAX_TOKEN_CHARS:
-        raise AuthError("unauthorized: the token is not valid")
-    principal = await hub.source.authenticate(token)
-    if principal is None:
-        raise AuthError("unauthorized: the token is unknown or revoked, or has expired")
-    return principal
+    return await _resolve(hub, token)
+
+
+def _too_many(hub: Hub) -> str:
+    return f"too many open websockets: at most {hub.config.max_sockets_per_user} per user (hub.max_sockets_per_user)"
 
 
 async def serve_socket(hub: Hub, request: web.Request) -> web.WebSocketResponse:
-    """Run one websocket from handshake to close."""
-    config = hub.config
-    ws = web.WebSocketResponse(heartbeat=config.heartbeat_s, max_msg_size=config.max_frame_bytes)
-    await ws.prepare(request)
-    if not hub.accepting:
-        await close_socket(ws, CloseCode.GOING_AWAY, "server shutting down", config.send_timeout_s)
-        return ws
-    try:
-        principal = await _authenticate(hub, request, ws)
-    except AuthError as exc:
-        await close_socket(ws, CloseCode.UNAUTHORIZED, str(exc), config.send_timeout_s)
-        return ws
+    """Run one websocket from handshake to close.
 
+    Raises:
+        TooManyRequests: the handshake's token belongs to a user at ``max_sockets_per_user``.
+        ServiceUnavailable: the database could not resolve the handshake's token.
+    """
+    config = hub.config
+    ws = web.WebSocketResponse(heartbeat=config.heartbeat_s, max_msg_size=config.max_frame_bytes, compress=False)
+    early: Principal | AuthError | None = None
+    token = token_of(request)
+    if token is not None and hub.accepting:
+        try:
+            early = await _resolve(hub, token)
+        except AuthError as exc:
+            early = exc  # answered after the upgrade with 4401, like every other auth failure
+        if isinstance(early, Principal) and not hub.admit(early):
+            raise TooManyRequests(_too_many(hub), code="too_many_sockets",
+                                  details={"max_sockets_per_user": config.max_sockets_per_user})
+    admitted = early if isinstance(early, Principal) else None
+    try:
+        await ws.prepare(request)
+        if not hub.accepting:
+            await close_socket(ws, CloseCode.GOING_AWAY, "server shutting down", config.send_timeout_s)
+            return ws
+        if isinstance(early, AuthError):
+            await close_socket(ws, CloseCode.UNAUTHORIZED, str(early), config.send_timeout_s)
+            return ws
+        if admitted is None:
+            try:
+                principal = await _authenticate(hub, request, ws)
+            except AuthError as exc:
+                await close_socket(ws, CloseCode.UNAUTHORIZED, str(exc), config.send_timeout_s)
+                return ws
+            except ApiError as exc:  # the database could not answer: try again later
+                await close_socket(ws, CloseCode.TRY_AGAIN_LATER, exc.message, config.send_timeout_s)
+                return ws
+            if not hub.admit(principal):
+                await close_socket(ws, CloseCode.TOO_MANY_SOCKETS, _too_many(hub), config.send_timeout_s)
+                return ws
+            admitted = principal
+        await _serve(hub, ws, admitted)
+        return ws
+    finally:
+        if admitted is not None:
+            hub.release(admitted)
+
+
+async def _serve(hub: Hub, ws: web.WebSocketResponse, principal: Principal) -> None:
+    config = hub.config
     sender: asyncio.Task[None] | None = None
 
     def close(code: int, reason: str) -> None:
@@ -90,7 +159,10 @@ async def serve_socket(hub: Hub, request: web.Request) -> web.WebSocketResponse:
             sender.cancel()  # it may be stuck writing to a peer that stopped reading
         hub.spawn(close_socket(ws, code, reason, config.send_timeout_s), name="hub-close")
 
-    client = HubClient(principal, hub.source, config, ws.send_str, close)
+    async def send(data: bytes) -> None:
+        await ws.send_frame(data, WSMsgType.TEXT)
+
+    client = HubClient(principal, hub.source, config, send, close)
     client.reply(welcome_frame(principal.user_id, principal.is_admin, config.heartbeat_s))
     sender = asyncio.create_task(_send_loop(client), name="hub-sender")
     hub.register(client)
@@ -101,7 +173,6 @@ async def serve_socket(hub: Hub, request: web.Request) -> web.WebSocketResponse:
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sender
-    return ws
 
 
 async def _send_loop(client: HubClient) -> None:

@@ -62,6 +62,8 @@ class JobOut(ResponseModel):
     worker: str | None = Field(
         default=None, description="The worker (host:pid) running or last running the job; admins only."
     )
+    pipeline_name: str | None = Field(default=None, description="The pipeline's human name (listings, job page).")
+    node_label: str | None = Field(default=None, description="The training node's label (listings, job page).")
 
 
 class JobPage(ResponseModel):
@@ -78,6 +80,13 @@ class JobListQuery(RequestModel):
     node_id: str | None = Field(default=None, min_length=1, max_length=128)
     status: list[JobStatus] | None = Field(default=None, description="Repeat the parameter for several statuses.")
     model_type: ModelType | None = None
+    tag: str | None = Field(default=None, min_length=1, max_length=200, description="The exact experiment tag.")
+    q: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Free text: job, node or pipeline id, pipeline name, model family, tag or description.",
+    )
     created_after: dt.datetime | None = Field(default=None, description="Inclusive lower bound (ISO 8601).")
     created_before: dt.datetime | None = Field(default=None, description="Exclusive upper bound (ISO 8601).")
     order_by: OrderBy = Field(default="-created_at", description=ORDER_BY_DESCRIPTION)
@@ -119,7 +128,10 @@ class TrainConfigIn(RequestModel):
     hyperparameters: dict[str, Any] = Field(default_factory=dict, description="Library names; blank = default.")
     experiment_tag: str | None = Field(default=None, max_length=200)
     description: str | None = Field(default=None, max_length=5000)
-    max_runtime_s: float | str | None = Field(default=None, description="Seconds; blank = jobs.default_max_runtime_s.")
+    max_runtime_s: float | str | None = Field(
+        default=None,
+        description="Whole seconds, at most jobs.max_runtime_limit_s; blank = jobs.default_max_runtime_s.",
+    )
     run_now: bool | None = None
 
 
@@ -133,11 +145,19 @@ class SubmitJobIn(RequestModel):
         default=None, description="Replaces the node's `data.config` in `graph` (the canvas may not have saved)."
     )
     pipeline_id: str | None = Field(
-        default=None, max_length=128, description="What the canvas believes the id is; the server derives the real one."
+        default=None, max_length=128,
+        description=(
+            "What the canvas believes the id is; the server derives the real one and, when they differ, records "
+            "that the new pipeline replaced this one (see `orphan_jobs`)."
+        ),
     )
     idempotency_key: str | None = Field(
         default=None,
         min_length=1,
         max_length=255,
-        description="Repeating a submission with this key returns the first job.",
+        description=(
+            "Repeating a submission with this key and the same body returns the first job (202); the same "
+            "key with a different body is refused with 422 `idempotency_key_reused`. Bodies are compared as "
+            "parsed JSON (key order and whitespace do not matter; every value, layout included, does)."
+        ),
     )

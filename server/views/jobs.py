@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.service import SubmitRequest, cancel_training_job, submit_training_job
 from server.auth import reader_of
@@ -19,6 +21,8 @@ from server.schemas.jobs import EventsOut, EventsQuery, JobListQuery, JobOut, Jo
 from server.serialize import event_for, job_json, jobs_json
 from store.engine import read_session
 from store.job_queries import events_since, get_job
+from store.pipeline_queries import pipeline_names
+from store.reader import Reader
 
 JOB_ID = {"job_id": {"type": "string", "minLength": 1, "maxLength": 64}}
 
@@ -43,17 +47,31 @@ async def cancel_job(request: web.Request) -> web.Response:
     return web.json_response(job_json(job), status=202)
 
 
+async def _named(session: AsyncSession, items: list[dict[str, Any]], reader: Reader) -> list[dict[str, Any]]:
+    """Add what people call the pipeline and the node (``pipeline_name``, ``node_label``)."""
+    names = await pipeline_names(session, [i["pipeline_id"] for i in items], reader=reader)
+    for item in items:
+        known = names.get(item["pipeline_id"])
+        item["pipeline_name"] = known.name if known else None
+        item["node_label"] = known.node_labels.get(item["node_id"]) if known else None
+    return items
+
+
 async def get_training_job(request: web.Request) -> web.Response:
+    reader = reader_of(request)
     async with read_session(request.app[SESSIONS]) as session:
-        job = await get_job(session, request.match_info["job_id"], reader=reader_of(request))
-    return web.json_response(job_json(job, is_admin=reader_of(request).is_admin))
+        job = await get_job(session, request.match_info["job_id"], reader=reader)
+        [out] = await _named(session, [job_json(job, is_admin=reader.is_admin)], reader)
+    return web.json_response(out)
 
 
 async def list_training_jobs(request: web.Request) -> web.Response:
     query = parse_query(request, JobListQuery)
+    reader = reader_of(request)
     async with read_session(request.app[SESSIONS]) as session:
-        rows, next_cursor = await list_jobs_page(session, query, reader=reader_of(request))
-    return web.json_response({"items": jobs_json(rows), "next_cursor": next_cursor})
+        rows, next_cursor = await list_jobs_page(session, query, reader=reader)
+        items = await _named(session, jobs_json(rows, is_admin=reader.is_admin), reader)
+    return web.json_response({"items": items, "next_cursor": next_cursor})
 
 
 async def list_my_training_jobs(request: web.Request) -> web.Response:
@@ -61,7 +79,8 @@ async def list_my_training_jobs(request: web.Request) -> web.Response:
     reader = reader_of(request)
     async with read_session(request.app[SESSIONS]) as session:
         rows, next_cursor = await list_jobs_page(session, query, reader=reader, user_id=reader.user_id)
-    return web.json_response({"items": jobs_json(rows), "next_cursor": next_cursor})
+        items = await _named(session, jobs_json(rows, is_admin=reader.is_admin), reader)
+    return web.json_response({"items": items, "next_cursor": next_cursor})
 
 
 async def list_job_events(request: web.Request) -> web.Response:

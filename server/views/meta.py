@@ -12,7 +12,7 @@ from sqlalchemy import text
 from actors.families import model_family_schemas
 from actors.node_types import node_type_schemas
 from server.hub import HUB
-from server.keys import OPENAPI, REDIS, SESSIONS
+from server.keys import OPENAPI, REDIS, SESSIONS, SETTINGS
 from server.routing import Operation
 from server.schemas.common import HealthOut, ModelFamiliesOut, NodeTypesOut, ReadyCheck, ReadyOut
 from store.engine import read_session
@@ -78,7 +78,8 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def node_types(request: web.Request) -> web.Response:
-    return web.json_response({"node_types": node_type_schemas()})
+    limit = request.app[SETTINGS].jobs.max_runtime_limit_s
+    return web.json_response({"node_types": node_type_schemas(max_runtime_limit_s=limit)})
 
 
 async def model_families(request: web.Request) -> web.Response:

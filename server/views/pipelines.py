@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from actors.graph import check_structure
 from server.auth import reader_of
 from server.job_listing import latest_job_per_node
 from server.keys import SESSIONS
@@ -17,6 +18,7 @@ from server.serialize import jobs_json, pipeline_json
 from store.engine import read_session
 from store.graph_hash import graph_hash, pipeline_id_for
 from store.job_queries import list_jobs
+from store.lineage import ancestors, record_replacement
 from store.models import Pipeline, TrainingJob
 from store.pipelines import get_pipeline, upsert_pipeline
 from store.reader import Reader
@@ -35,12 +37,23 @@ async def save_pipeline(request: web.Request) -> web.Response:
     body = await read_json(request, PipelineIn)
     reader = reader_of(request)
     graph: dict[str, Any] = body.graph.model_dump(mode="json", exclude_unset=True)
+    check_structure(graph)
     async with request.app[SESSIONS].begin() as session:
         expected_id = pipeline_id_for(body.dataset_source_id, graph_hash(graph))
         existed = await session.get(Pipeline, expected_id) is not None
-        row = await upsert_pipeline(session, dataset_source_id=body.dataset_source_id, graph=graph, reader=reader)
         previous = body.previous_pipeline_id
+        name = body.name
+        if name is None and previous and previous != expected_id and not existed:
+            # A new data path is still the same pipeline to its people: keep its name.
+            earlier = await session.get(Pipeline, previous)
+            mine = earlier is not None and (reader.is_admin or earlier.owner_id == reader.user_id)
+            name = earlier.name if mine and earlier is not None else None
+        row = await upsert_pipeline(
+            session, dataset_source_id=body.dataset_source_id, graph=graph, reader=reader, name=name
+        )
         changed = previous is not None and previous != row.pipeline_id
+        if changed and previous:
+            await record_replacement(session, row, previous)
         stale = await _active_jobs(session, previous, reader) if changed and previous else []
         out = {
             "pipeline": pipeline_json(row),
@@ -57,13 +70,16 @@ async def hydrate_pipeline(request: web.Request) -> web.Response:
     async with read_session(request.app[SESSIONS]) as session:
         row = await get_pipeline(session, request.match_info["pipeline_id"], reader=reader)
         latest = await latest_job_per_node(session, row.pipeline_id, reader)
+        replaced = await ancestors(session, row.pipeline_id)
+        # The newest job of every node id over this pipeline and those it replaced.
+        across = await latest_job_per_node(session, [row.pipeline_id, *replaced], reader) if replaced else latest
     nodes = row.graph.get("nodes", []) if isinstance(row.graph, dict) else []
     training = {n.get("id") for n in nodes if isinstance(n, dict) and n.get("type") == TRAIN_MODEL}
     return web.json_response(
         {
             "pipeline": pipeline_json(row),
             "jobs": jobs_json(j for j in latest if j.node_id in training),
-            "orphan_jobs": jobs_json(j for j in latest if j.node_id not in training),
+            "orphan_jobs": jobs_json(j for j in across if j.node_id not in training),
         }
     )
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from celery.worker import state as worker_state
+
+from ..common import q_name
 
 if TYPE_CHECKING:
     from ..worker import Worker
@@ -27,10 +30,11 @@ class CeleryEngine:
         self.thread: threading.Thread | None = None
         self.queues: set[str] = set()
         self.lock = threading.Lock()
+        self.paused = False
 
     def _wanted(self, queue_name: str) -> bool:
         whitelist = self.worker.consumer_whitelist
-        return not whitelist or queue_name in whitelist
+        return not whitelist or q_name(queue_name) in whitelist
 
     def start(self) -> None:
         ready = threading.Event()
@@ -41,7 +45,11 @@ class CeleryEngine:
                 super().on_consumer_ready(consumer)
                 ready.set()
 
-        self.queues = {q for q in self.broker.get_declared_queues() if self._wanted(q)} or {"default"}
+        whitelist = self.worker.consumer_whitelist
+        # Celery consumes at least one queue: with nothing declared yet, the whitelist itself
+        # (never another queue), else Dramatiq's first queue.
+        self.queues = {q for q in self.broker.get_declared_queues() if self._wanted(q)} or set(whitelist or {"default"})
+        self.broker.mark_worker_started()
         self.broker.app.finalize()
         # Thread-pool workers resolve tasks through the current/default app.
         self.broker.app.set_current()
@@ -53,7 +61,7 @@ class CeleryEngine:
             concurrency=self.worker.worker_threads,
             queues=sorted(self.queues),
             loglevel="WARNING",
-            without_heartbeat=True,
+            without_heartbeat=not self.broker.events,
             without_mingle=True,
             without_gossip=True,
             ready_callback=None,
@@ -71,8 +79,29 @@ class CeleryEngine:
             if queue_name in self.queues or not self._wanted(queue_name) or self.controller is None:
                 return
             self.queues.add(queue_name)
+            if self.paused:  # consumed on resume
+                return
         consumer = self.controller.consumer
         consumer.call_soon(consumer.add_task_queue, queue_name)
+
+    def pause(self) -> None:
+        """Cancel every queue's consumer, then wait until no task is reserved or running."""
+        consumer = self.controller.consumer
+        with self.lock:
+            queues = sorted(self.queues)
+            self.paused = True
+        for queue_name in queues:
+            consumer.call_soon(consumer.cancel_task_queue, queue_name)
+        while worker_state.reserved_requests or worker_state.active_requests:
+            time.sleep(0.01)
+
+    def resume(self) -> None:
+        consumer = self.controller.consumer
+        with self.lock:
+            queues = sorted(self.queues)
+            self.paused = False
+        for queue_name in queues:
+            consumer.call_soon(consumer.add_task_queue, queue_name)
 
     def stop(self, timeout: int) -> None:
         if self in self.broker._engines:

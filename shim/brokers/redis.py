@@ -1,8 +1,10 @@
 """RedisBroker: Dramatiq's broker API as a Celery app on Redis.
 
-Every message travels as the JSON argument of one Celery task, ``shim.dispatch``, whose
-task id is the message id; the worker looks the actor up in this broker's registry when
-the task runs, so actors declared after a worker started work too.
+Every actor declared before a worker starts is a Celery task under its own name, taking the
+actor's arguments (the rest of the message rides in a header); the Celery task id is the
+message id. Actors declared later travel through the generic dispatcher task
+``shim.dispatch`` (the message dict as its argument), which looks the actor up when it runs.
+Both end in :meth:`RedisBroker.run_message`.
 """
 
 from __future__ import annotations
@@ -15,13 +17,22 @@ from typing import TYPE_CHECKING, Any
 import redis
 from celery.utils.saferepr import saferepr
 
-from ..broker import Broker, MessageProxy
+from ..broker import Broker, Consumer, MessageProxy
 from ..common import current_millis, dq_name, q_name, xq_name
 from ..errors import ActorNotFound, QueueJoinTimeout
 from ..message import Message
 from ..middleware.time_limit import TimeLimit, resolve_time_limit
 from ..processing import handle_received
-from .celery_app import DISPATCH_TASK_NAME, build_app, celery_limits, max_countdown_s
+from .celery_app import (
+    DISPATCH_TASK_NAME,
+    ENVELOPE_HEADER,
+    build_app,
+    celery_limits,
+    celery_priority,
+    max_countdown_s,
+    priority_queue_names,
+    register_actor_task,
+)
 from .running import DEFAULT_MARKER_DELAY_MS, RunningMarkers, RunningMessage
 
 if TYPE_CHECKING:
@@ -53,6 +64,10 @@ class RedisBroker(Broker):
         running_marker_delay_ms: A message running this long gets a marker that
             :meth:`get_running` reads (written by a background thread, so shorter messages cost
             no Redis round trip); 0 writes it as the message starts; None writes none.
+        events: Celery workers of this broker send task and heartbeat events (Flower,
+            ``celery events``); off by default, as in Celery.
+        remote_control: Celery workers of this broker answer ``celery inspect``/``control``
+            (and Flower); on by default, as in Celery.
     """
 
     def __init__(
@@ -64,12 +79,18 @@ class RedisBroker(Broker):
         visibility_timeout_s: int = DEFAULT_VISIBILITY_TIMEOUT_S,
         client: redis.Redis | None = None,
         running_marker_delay_ms: int | None = DEFAULT_MARKER_DELAY_MS,
+        events: bool = False,
+        remote_control: bool = True,
     ) -> None:
         if not isinstance(visibility_timeout_s, int) or visibility_timeout_s < 2:
             raise ValueError(f"visibility_timeout_s must be an integer >= 2, got {visibility_timeout_s!r}")
         self.url = url or DEFAULT_URL
         self.namespace = namespace
         self.visibility_timeout_s = visibility_timeout_s
+        self.events = events
+        self.remote_control = remote_control
+        self.named_tasks: set[str] = set()
+        self.worker_started = False
         self.client = client or redis.Redis.from_url(self.url)
         self.running_markers = (
             None if running_marker_delay_ms is None
@@ -101,6 +122,27 @@ class RedisBroker(Broker):
                 f"visibility_timeout_s ({self.visibility_timeout_s} s), or a running job would be redelivered"
             )
 
+    def declare_actor(self, actor: Actor[Any, Any]) -> None:
+        """Declare an actor; before a worker starts it also becomes a Celery task of its name."""
+        super().declare_actor(actor)
+        if not self.worker_started:
+            self._register_named(actor.actor_name)
+
+    def _register_named(self, actor_name: str) -> None:
+        if actor_name in self.named_tasks or actor_name == DISPATCH_TASK_NAME or actor_name.startswith("celery."):
+            return
+        register_actor_task(self.app, self, actor_name)
+        self.named_tasks.add(actor_name)
+
+    def mark_worker_started(self) -> None:
+        """Freeze the named tasks: a worker's Celery consumer knows only those at its start.
+
+        Actors declared from now on are sent through ``shim.dispatch``.
+        """
+        for name in self.actors:
+            self._register_named(name)
+        self.worker_started = True
+
     def declare_queue(self, queue_name: str) -> None:
         """Declare a queue; idempotent. Running in-process workers start consuming it."""
         if queue_name in self.queues:
@@ -123,10 +165,12 @@ class RedisBroker(Broker):
             queue with an ``eta`` option, while the task carries the plain message.
         """
         canonical = message.copy(queue_name=q_name(message.queue_name))
+        not_before = None
         if "eta" in canonical.options:
+            # Dramatiq's consumer holds a message with an eta until then (a bad eta means now).
+            not_before = self._eta_of(canonical)
             del canonical.options["eta"]
         shown = canonical
-        not_before = None
         if delay is not None:
             not_before = current_millis() + delay
             shown = canonical.copy(queue_name=dq_name(canonical.queue_name), options={"eta": not_before})
@@ -134,6 +178,17 @@ class RedisBroker(Broker):
         self._publish(canonical, not_before)
         self.emit_after("enqueue", shown, delay)
         return shown
+
+    def _eta_of(self, message: Message[Any]) -> int | None:
+        eta = message.options["eta"]
+        if eta is None:
+            return None
+        if isinstance(eta, bool) or not isinstance(eta, int | float):
+            self.logger.warning(
+                "Invalid eta value for message %r: %r. Setting eta to current_millis().", message.message_id, eta
+            )
+            return None
+        return int(eta) if eta > current_millis() else None
 
     def _publish(self, message: Message[Any], not_before: int | None) -> None:
         options: dict[str, Any] = {"task_id": message.message_id, "queue": message.queue_name}
@@ -148,16 +203,48 @@ class RedisBroker(Broker):
             if limits.time_limit is not None:
                 options["soft_time_limit"] = limits.soft_time_limit
                 options["time_limit"] = limits.time_limit
+            if actor.priority:
+                options["priority"] = celery_priority(actor.priority)
         # Celery would repr the whole envelope for its argsrepr header; the actor's own
         # arguments cost what a plain task's do and say more in Celery's logs and monitors.
         options["argsrepr"] = saferepr(message.args, ARGSREPR_MAXSIZE)
         options["kwargsrepr"] = saferepr(message.kwargs, ARGSREPR_MAXSIZE)
-        self.app.send_task(DISPATCH_TASK_NAME, args=(message.asdict(),), kwargs=kwargs, **options)
+        if message.actor_name in self.named_tasks:
+            envelope = [message.queue_name, message.options, message.message_timestamp, not_before]
+            self.app.send_task(
+                message.actor_name, args=message.args, kwargs=message.kwargs,
+                headers={ENVELOPE_HEADER: envelope}, **options,
+            )
+        else:
+            self.app.send_task(DISPATCH_TASK_NAME, args=(message.asdict(),), kwargs=kwargs, **options)
 
     # -- receiving ---------------------------------------------------------------------
     def dispatch(self, data: dict[str, Any], not_before: int | None) -> None:
         """Run one message received by the Celery dispatcher task."""
-        message: Message[Any] = Message(**data)
+        self.run_message(Message(**data), not_before)
+
+    def run_named(
+        self, actor_name: str, message_id: str, args: tuple[Any, ...], kwargs: dict[str, Any], envelope: Any
+    ) -> None:
+        """Run one message received by an actor's named Celery task.
+
+        A task sent by plain Celery (``train_model.delay(job_id)``, ``celery call``) has no
+        envelope: it runs as a message with no options on the actor's queue.
+        """
+        if envelope:
+            queue_name, options, timestamp, not_before = envelope
+        else:
+            actor = self.actors.get(actor_name)
+            queue_name = actor.queue_name if actor is not None else "default"
+            options, timestamp, not_before = {}, current_millis(), None
+        message: Message[Any] = Message(
+            queue_name=queue_name, actor_name=actor_name, args=tuple(args), kwargs=kwargs, options=options,
+            message_id=message_id, message_timestamp=timestamp,
+        )
+        self.run_message(message, not_before)
+
+    def run_message(self, message: Message[Any], not_before: int | None) -> None:
+        """Run one received message with Dramatiq's semantics (both task kinds end here)."""
         if not_before is not None and not_before > current_millis():
             # A delay longer than one safe countdown hops until its eta.
             self._publish(message, not_before)
@@ -172,6 +259,12 @@ class RedisBroker(Broker):
             if markers is not None:
                 markers.end(message.message_id)
             proxy.clear_exception()
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
+        """Dramatiq's consumer interface over a queue's Celery messages (see ``redis_consumer``)."""
+        from .redis_consumer import RedisQueueConsumer
+
+        return RedisQueueConsumer(self, q_name(queue_name), prefetch, timeout)
 
     def _marker_ttl_ms(self, actor_name: str, options: dict[str, Any]) -> int | None:
         try:
@@ -206,8 +299,11 @@ class RedisBroker(Broker):
 
     # -- housekeeping ------------------------------------------------------------------
     def _outstanding(self, queue_name: str) -> int:
-        length: Any = self.client.llen(queue_name)
-        waiting = int(length)
+        with self.client.pipeline() as pipe:
+            for name in priority_queue_names(queue_name):
+                pipe.llen(name)
+            lengths: Any = pipe.execute()
+        waiting = sum(int(length) for length in lengths)
         unacked = 0
         entries: Any = self.client.hvals("unacked")
         for raw in entries:
@@ -237,7 +333,7 @@ class RedisBroker(Broker):
     def flush(self, queue_name: str) -> None:
         """Drop the waiting messages of a queue and its dead letters."""
         queue_name = q_name(queue_name)
-        self.client.delete(queue_name, f"{self.namespace}:{xq_name(queue_name)}")
+        self.client.delete(*priority_queue_names(queue_name), f"{self.namespace}:{xq_name(queue_name)}")
 
     def flush_all(self) -> None:
         """Drop the waiting messages of every declared queue."""

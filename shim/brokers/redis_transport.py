@@ -41,6 +41,11 @@ class UnsettledDeliveries:
         with self._lock:
             self._items[delivery_tag] = Unsettled(delivery_tag, requeue)
 
+    def __json__(self) -> dict[str, int]:
+        # Celery's ``inspect stats``/``conf`` replies carry the transport options as JSON.
+        with self._lock:
+            return {"unsettled": len(self._items)}
+
     def take(self) -> list[Unsettled]:
         """Remove and return every remembered delivery, oldest first."""
         with self._lock:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import threading
 import time
 from collections import defaultdict
 from queue import Empty, PriorityQueue, Queue
 from typing import TYPE_CHECKING, Any
 
-from ..broker import Broker, MessageProxy
+from ..broker import Broker, Consumer, MessageProxy
 from ..common import current_millis, dq_name, q_name
 from ..errors import QueueJoinTimeout, QueueNotFound
 from ..message import Message
 from ..processing import handle_received
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from ..middleware.middleware import Middleware
@@ -75,6 +78,18 @@ class StubBroker(Broker):
         self.emit_after("enqueue", message, delay)
         return message
 
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 100) -> Consumer:
+        """A consumer of one queue, as Dramatiq's stub broker gives.
+
+        Raises:
+            QueueNotFound: If the queue was never declared.
+        """
+        try:
+            queue = self.queues[queue_name]
+        except KeyError:
+            raise QueueNotFound(queue_name) from None
+        return _StubConsumer(queue, self.dead_letters_by_queue[queue_name], prefetch, timeout)
+
     def flush(self, queue_name: str) -> None:
         """Drop every message from a queue."""
         queue = self.queues[queue_name]
@@ -122,6 +137,36 @@ class StubBroker(Broker):
         return _StubEngine(self, worker)
 
 
+class _StubConsumer(Consumer):
+    """Yields a queue's messages (None when idle); ``prefetch`` unsettled at most."""
+
+    def __init__(self, queue: Queue[bytes], dead_letters: list[MessageProxy], prefetch: int, timeout: int) -> None:
+        self.queue = queue
+        self.dead_letters = dead_letters
+        self.prefetch = prefetch
+        self.timeout = timeout
+        self.slots = threading.Semaphore(prefetch)
+
+    def __next__(self) -> MessageProxy | None:
+        if not self.slots.acquire(timeout=self.timeout / 1000):
+            return None
+        try:
+            data = self.queue.get(timeout=self.timeout / 1000)
+        except Empty:
+            self.slots.release()
+            return None
+        return MessageProxy(Message.decode(data))
+
+    def ack(self, message: MessageProxy) -> None:
+        self.queue.task_done()
+        self.slots.release()
+
+    def nack(self, message: MessageProxy) -> None:
+        self.queue.task_done()
+        self.dead_letters.append(message)
+        self.slots.release()
+
+
 class _StubEngine:
     """Consumer threads move messages into a priority work queue served by worker threads."""
 
@@ -135,8 +180,10 @@ class _StubEngine:
         self.threads: list[threading.Thread] = []
         self.consumers: set[str] = set()
         self.held: dict[str, list[tuple[int, int, bytes]]] = {}
-        self.prefetch = threading.Semaphore(worker.worker_threads * 2)
+        self.prefetch = threading.Semaphore(worker.queue_prefetch)
         self.lock = threading.Lock()
+        self.paused = False
+        self.busy = 0
 
     def start(self) -> None:
         self.running = True
@@ -163,6 +210,9 @@ class _StubEngine:
     def _consume(self, queue_name: str) -> None:
         queue = self.broker.queues[queue_name]
         while self.running:
+            if self.paused:
+                time.sleep(self.timeout)
+                continue
             if not self.prefetch.acquire(timeout=self.timeout):
                 continue
             try:
@@ -171,8 +221,28 @@ class _StubEngine:
                 self.prefetch.release()
                 continue
             proxy = MessageProxy(Message.decode(data))
+            if "eta" in proxy.options and self._held_back(proxy, queue):
+                continue
             actor = self.broker.actors.get(proxy.actor_name)
             self.work_queue.put((actor.priority if actor else 0, next(self.counter), proxy, queue_name))
+
+    def _held_back(self, proxy: MessageProxy, queue: Queue[bytes]) -> bool:
+        """Dramatiq's consumer: a message carrying an ``eta`` waits for it (a bad one is now)."""
+        eta = proxy.options["eta"]
+        if eta is None:
+            del proxy.options["eta"]
+            return False
+        if isinstance(eta, bool) or not isinstance(eta, int | float):
+            logger.warning(
+                "Invalid eta value for message %r: %r. Setting eta to current_millis().", proxy.message_id, eta
+            )
+            proxy.options["eta"] = eta = current_millis()
+        delayed = dq_name(proxy.queue_name)
+        self.broker.emit_before("delay_message", proxy)
+        self.broker.queues[delayed].put(proxy.message.copy(queue_name=delayed).encode())
+        queue.task_done()
+        self.prefetch.release()
+        return True
 
     def _consume_delayed(self, queue_name: str) -> None:
         queue = self.broker.queues[queue_name]
@@ -198,15 +268,32 @@ class _StubEngine:
 
     def _work(self) -> None:
         while self.running:
+            if self.paused:
+                time.sleep(self.timeout)
+                continue
+            with self.lock:
+                self.busy += 1
             try:
                 _, _, proxy, queue_name = self.work_queue.get(timeout=self.timeout)
             except Empty:
                 continue
-            try:
-                handle_received(self.broker, proxy, self._ack_for(queue_name), self._nack_for(queue_name))
+            else:
+                try:
+                    handle_received(self.broker, proxy, self._ack_for(queue_name), self._nack_for(queue_name))
+                finally:
+                    self.prefetch.release()
+                    self.work_queue.task_done()
             finally:
-                self.prefetch.release()
-                self.work_queue.task_done()
+                with self.lock:
+                    self.busy -= 1
+
+    def pause(self) -> None:
+        self.paused = True
+        while self.busy:
+            time.sleep(0.005)
+
+    def resume(self) -> None:
+        self.paused = False
 
     def _ack_for(self, queue_name: str) -> Any:
         def ack(message: MessageProxy) -> None:

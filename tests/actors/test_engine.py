@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 
 from actors.dataset import file_sha256
 from actors.engine import TrainingResult, run_training
-from actors.errors import InvalidGraph, InvalidNodeConfig
+from actors.errors import EngineError, InvalidGraph, InvalidNodeConfig
 from actors.options import DatasetRef, EngineOptions
 from actors.steps import Scale
 from tests.actors.engine_helpers import chain, node, training_graph, write_dataset
@@ -218,8 +218,33 @@ def test_a_non_numeric_feature_without_an_encode_node_is_an_invalid_pipeline(tmp
     with pytest.raises(InvalidGraph) as caught:
         _run(training_graph("random_forest", target="y"), dataset)
 
-    assert caught.value.details["columns"] == ["city"]
+    assert caught.value.details == {"node_id": "train", "column": "city", "columns": ["city"]}
+    assert caught.value.field == "graph.nodes[2]"
     assert "encode" in caught.value.message
+
+
+def test_an_explicit_classification_of_a_measured_target_names_task_node_and_column(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"x": np.arange(40.0), "y": np.arange(40.0) * 0.37})
+    dataset = write_dataset(frame, tmp_path, "measured")
+
+    with pytest.raises(InvalidNodeConfig) as caught:
+        _run(training_graph("logistic_regression", target="y", task="classification"), dataset)
+
+    assert caught.value.field == "config.task"
+    assert caught.value.details == {"column": "y", "node_id": "train"}
+    assert "non-integer" in caught.value.message
+
+
+def test_a_library_error_in_a_step_names_the_node(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"x": [np.inf, *np.arange(39.0)], "y": [0, 1] * 20})
+    dataset = write_dataset(frame, tmp_path, "infinite")
+
+    with pytest.raises(EngineError) as caught:
+        _run(training_graph("logistic_regression", target="y", middle=(node("sc", "scale"),)), dataset)
+
+    assert caught.value.details["node_id"] == "sc"
+    assert caught.value.field == "graph.nodes[2].data.config"
+    assert "'sc'" in caught.value.message
 
 
 def test_an_unknown_column_is_reported_once_the_dataset_is_read(dataset_files: dict[str, DatasetRef]) -> None:

@@ -72,21 +72,51 @@ def test_a_new_user_builds_a_pipeline_runs_it_and_sees_queued_running_succeeded(
     page.screenshot(path=str(DOCS / "ui-canvas.png"))
 
 
-def test_a_bad_hyperparameter_shows_the_api_error_at_its_field(
+def test_an_out_of_bounds_value_is_refused_in_the_browser_with_the_servers_message_and_never_saved(
     page: Page, live_server: LiveServer, user_token: str, dataset_csv: Path
 ) -> None:
     sign_in(page, live_server.url, user_token)
     build_pipeline(page, dataset_csv)
-    page.get_by_label("max_depth").fill("0")
-    with page.expect_response(lambda r: r.url.endswith("/training-jobs") and r.request.method == "POST") as answer:
-        run_training(page)
-    error = answer.value.json()["error"]
-    assert answer.value.status == 422 and error["details"]["field"].endswith("hyperparameters.max_depth")
+    saved(page)
+    max_depth = page.get_by_label("max_depth")
+    expect(max_depth).to_have_attribute("min", "1")
+    expect(max_depth).to_have_attribute("step", "1")
+    puts: list[str] = []
+    page.on("request", lambda r: puts.append(r.post_data or "") if r.method in ("PUT", "POST") else None)
+    max_depth.fill("0")
     field = page.locator('[data-field-path="hyperparameters.max_depth"]')
-    expect(field.locator(".field-error")).to_have_text(error["message"])
-    expect(page.get_by_label("max_depth")).to_have_attribute("aria-invalid", "true")
-    expect(page.get_by_label("max_depth")).to_be_focused()
+    expect(field.locator(".field-error")).to_have_text("must be >= 1, got 0")
+    run_training(page)
+    expect(max_depth).to_have_attribute("aria-invalid", "true")
+    expect(max_depth).to_be_focused()
+    page.wait_for_timeout(1200)  # longer than the autosave's debounce
+    assert not [body for body in puts if '"max_depth": 0' in body or '"max_depth":0' in body], puts
     expect(badge(page, "train-model-1")).to_have_count(0)
+
+    # The API gives the very same message for the same value.
+    pipeline_id = page.url.split("pipeline=")[1]
+    graph = page.evaluate(f"fetch('/ml-workflow/api/pipelines/{pipeline_id}', {{headers: {{Authorization: "
+                          f"'Bearer ' + sessionStorage.getItem('mlw.token')}}}}).then((r) => r.json())")
+    config = next(n for n in graph["pipeline"]["graph"]["nodes"] if n["id"] == "train-model-1")["data"]["config"]
+    assert "max_depth" not in config.get("hyperparameters", {})
+    answer = page.request.post(
+        live_server.url + "/ml-workflow/api/training-jobs",
+        headers={"Authorization": f"Bearer {user_token}"},
+        data={
+            "dataset_source_id": graph["pipeline"]["dataset_source_id"],
+            "node_id": "train-model-1",
+            "graph": graph["pipeline"]["graph"],
+            "config": {**config, "hyperparameters": {"max_depth": 0}},
+        },
+    )
+    assert answer.status == 422
+    assert answer.json()["error"]["message"] == "must be >= 1, got 0"
+
+    # Switching the family starts from the new family's defaults.
+    page.get_by_label("n_estimators").fill("33")
+    page.get_by_label("Model family").select_option("xgboost")
+    expect(page.get_by_label("n_estimators")).to_have_value("")
+    expect(page.get_by_label("max_depth")).to_have_value("")
 
 
 def test_a_reload_mid_run_brings_back_the_graph_and_the_live_badge(
@@ -122,6 +152,17 @@ def test_a_reload_mid_run_brings_back_the_graph_and_the_live_badge(
     expect(orphans.get_by_role("link", name=re.compile("History of train-model-1"))).to_have_attribute(
         "href", re.compile(r"^/user/training-jobs/[0-9a-f-]{36}$")
     )
+    # Another browser (no session storage) learns of the deleted node's job from the server.
+    assert page.context.browser is not None
+    elsewhere = page.context.browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        other = elsewhere.new_page()
+        sign_in(other, live_server.url, user_token, path=page.url.removeprefix(live_server.url))
+        expect(node(other, "train-test-split-1")).to_be_visible()
+        expect(other.locator('[data-banner="orphans"]').get_by_role(
+            "link", name=re.compile("History of train-model-1 \\(Cancelled"))).to_be_visible()
+    finally:
+        elsewhere.close()
 
 
 def test_editing_the_data_path_mid_run_warns_and_cancel_from_the_canvas_ends_cancelled(
@@ -195,3 +236,155 @@ def test_the_graph_model_refuses_loops_and_keeps_one_input_per_node(page: Page, 
         "A dataset node takes no input.",
     ]
     assert outcome["edges"] == ["dataset-source-1>scale-1", "dataset-source-1>train-model-1"]
+
+
+REMOVED_CONTROLS_SCRIPT = """() => {
+  window.__removedControls = 0;
+  window.__progressChanges = 0;
+  const status = document.querySelector('.node[data-node-id="train-model-1"] .node-status');
+  new MutationObserver((records) => {
+    for (const r of records) {
+      for (const n of r.removedNodes) {
+        if (n.nodeType === 1 && (n.matches('button, a') || n.querySelector('button, a'))) window.__removedControls += 1;
+      }
+      if (r.type === 'attributes' && r.target.tagName === 'PROGRESS') window.__progressChanges += 1;
+    }
+  }).observe(status, {subtree: true, childList: true, attributes: true});
+  window.__cancel = status.querySelector('button.cancel');
+}"""
+
+
+def test_a_human_click_on_cancel_lands_while_progress_keeps_arriving(
+    page: Page, live_server: LiveServer, user_token: str, dataset_csv: Path
+) -> None:
+    sign_in(page, live_server.url, user_token)
+    build_pipeline(page, dataset_csv, n_estimators=LONG_RUN_TREES)
+    run_training(page)
+    wait_for_status(page, "train-model-1", "running")
+    run_button = page.get_by_role("button", name="Run training")
+    expect(run_button).to_be_disabled()
+    expect(page.locator(".run-blocked")).to_have_text("Disabled while this node's job is active.")
+    page.evaluate(REMOVED_CONTROLS_SCRIPT)
+    cancel = node(page, "train-model-1").get_by_role("button", name=re.compile("Cancel"))
+    before = cancel.bounding_box()
+    for _ in range(150):  # progress is arriving (polled: the page's CSP forbids eval)
+        if page.evaluate("window.__progressChanges") >= 3:
+            break
+        page.wait_for_timeout(200)
+    assert page.evaluate("window.__progressChanges") >= 3
+    box = cancel.bounding_box()
+    assert before is not None and box is not None and box == before  # no layout shift
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.wait_for_timeout(150)
+    page.mouse.up()
+    wait_for_status(page, "train-model-1", "cancelled")
+    expect(badge(page, "train-model-1")).to_have_text("Cancelled")
+    assert page.evaluate("window.__removedControls") == 0
+    assert page.evaluate("window.__cancel.isConnected")
+    expect(run_button).to_be_enabled()
+
+
+def test_the_board_pans_zooms_fits_arranges_and_undoes(
+    page: Page, live_server: LiveServer, user_token: str, dataset_csv: Path
+) -> None:
+    sign_in(page, live_server.url, user_token)
+    build_pipeline(page, dataset_csv)
+    board = page.locator(".board")
+    scale = lambda: float(board.get_attribute("data-scale") or "0")  # noqa: E731
+    pan = lambda: (int(board.get_attribute("data-pan-x") or 0), int(board.get_attribute("data-pan-y") or 0))  # noqa: E731
+    area = board.bounding_box()
+    assert area is not None
+    empty = (area["x"] + area["width"] - 30, area["y"] + area["height"] - 30)
+
+    page.mouse.move(*empty)
+    start_scale = scale()
+    page.mouse.wheel(0, -300)
+    expect(board).not_to_have_attribute("data-scale", f"{start_scale:.3f}")
+    assert scale() > start_scale
+    before = pan()
+    page.mouse.down()
+    page.mouse.move(empty[0] - 120, empty[1] - 60, steps=8)
+    page.mouse.up()
+    assert pan() == (before[0] - 120, before[1] - 60)
+    board.focus()
+    page.keyboard.press("-")
+    page.keyboard.press("ArrowLeft")
+    page.get_by_role("button", name="Fit to view").click()
+    for node_id in ("dataset-source-1", "train-test-split-1", "train-model-1"):
+        box = node(page, node_id).bounding_box()
+        assert box is not None
+        assert area["x"] <= box["x"] and box["x"] + box["width"] <= area["x"] + area["width"], node_id
+    edges = page.locator("svg.edges path.edge:not(.ghost)")
+    expect(edges.first).to_have_attribute("marker-end", "url(#arrow)")
+    assert " C " in (edges.first.get_attribute("d") or "")  # a curve, not a stub
+
+    # Arrange left to right, then undo it; labels are edited in place.
+    positions = lambda: page.evaluate(  # noqa: E731
+        "[...document.querySelectorAll('.node')].map((n) => [n.dataset.nodeId, n.style.left, n.style.top])"
+    )
+    node(page, "train-model-1").focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    moved = positions()
+    page.get_by_role("button", name="Arrange left to right").click()
+    arranged = positions()
+    assert arranged != moved and len({top for _, _, top in arranged}) == 1  # one row, left to right
+    assert [left for _, left, _ in sorted(arranged, key=lambda p: float(p[1][:-2]))] == [p[1] for p in sorted(
+        arranged, key=lambda p: ["dataset-source-1", "train-test-split-1", "train-model-1"].index(p[0]))]
+    page.get_by_role("button", name="Undo").click()
+    assert positions() == moved
+    page.get_by_role("button", name="Redo").click()
+    assert positions() == arranged
+
+    node(page, "train-model-1").locator(".node-title").dblclick()
+    editor = page.get_by_role("textbox", name="Node label")
+    editor.first.fill("Churn forest")
+    editor.first.press("Enter")
+    expect(node(page, "train-model-1").locator(".node-title")).to_have_text("Churn forest")
+    expect(node(page, "train-model-1")).to_have_attribute("title", re.compile("id train-model-1"))
+    saved(page)
+
+    # Multi-select and delete, then undo brings both back with their edge.
+    node(page, "train-test-split-1").locator(".node-title").click()
+    node(page, "train-model-1").locator(".node-title").click(modifiers=["Shift"])
+    expect(page.locator(".node.selected")).to_have_count(2)
+    page.get_by_role("button", name="Delete selected nodes").click()
+    expect(page.locator(".node")).to_have_count(1)
+    page.keyboard.press("Control+z")
+    expect(page.locator(".node")).to_have_count(3)
+    expect(edges).to_have_count(2)
+
+
+def test_a_fresh_user_opens_the_example_in_one_click_and_finds_it_in_the_pipeline_list(
+    page: Page, live_server: LiveServer, user_token: str
+) -> None:
+    sign_in(page, live_server.url, user_token)
+    page.get_by_role("button", name="Open example").click()
+    expect(page).to_have_url(re.compile(r"/\?pipeline="))
+    expect(page.locator(".node")).to_have_count(4)
+    expect(page.get_by_label("Pipeline name")).to_have_value(re.compile("^Example"))
+    run = page.get_by_role("button", name=re.compile("Run training|Save configuration"))
+    node(page, "train").locator(".node-title").click()
+    box = run.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 900  # visible without scrolling at 1440x900
+    page.get_by_label("Pipeline name").fill("My first pipeline")
+    page.get_by_label("Pipeline name").press("Enter")
+    url = page.url
+    page.get_by_role("link", name="Pipelines", exact=True).click()
+    row = page.locator("tr[data-pipeline-id]")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("My first pipeline")
+    expect(row).to_contain_text("4")
+    row.get_by_role("button", name=re.compile("^Duplicate")).click()
+    expect(row).to_have_count(2)
+    expect(page.get_by_role("link", name="My first pipeline (copy)", exact=True)).to_be_visible()
+    page.get_by_role("button", name="Rename My first pipeline (copy)").click()
+    page.get_by_label("New name").fill("Second try")
+    page.get_by_label("New name").press("Enter")
+    expect(page.get_by_role("link", name="Second try", exact=True)).to_be_visible()
+    page.get_by_role("link", name="My first pipeline", exact=True).click()
+    expect(page).to_have_url(url)
+    expect(page.locator(".node")).to_have_count(4)
+    page.reload()  # the URL names the pipeline: a reload opens it again
+    expect(page.get_by_label("Pipeline name")).to_have_value("My first pipeline")

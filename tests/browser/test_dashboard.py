@@ -67,10 +67,9 @@ def test_the_dashboard_lists_jobs_live_and_promotes_an_earlier_version(
 
     page.get_by_label("Status").select_option("failed")
     expect(rows).to_have_count(0)
-    expect(page.get_by_text("No failed jobs.")).to_be_visible()
+    expect(page.get_by_text("No training jobs match these filters.")).to_be_visible()
     page.get_by_label("Status").select_option("succeeded")
     expect(rows).to_have_count(2)
-    page.screenshot(path=str(DOCS / "ui-jobs.png"))
 
     page.goto(live_server.url + "/user/training-jobs?limit=1")
     expect(rows).to_have_count(1)
@@ -81,8 +80,8 @@ def test_the_dashboard_lists_jobs_live_and_promotes_an_earlier_version(
     expect(page.locator(f'tr[data-job-id="{second}"]')).to_have_count(0)
     page.get_by_role("button", name="Previous page").click()
 
-    newest.get_by_role("link", name="train-model-1").click()
-    expect(page.get_by_role("heading", name="Training job · train-model-1")).to_be_visible()
+    newest.get_by_role("link", name="Train model").click()
+    expect(page.get_by_role("heading", name="Training job · Train model")).to_be_visible()
     history = page.locator("table.events tbody tr")
     expect(history.filter(has_text="job.status")).to_have_count(3)  # queued, running, succeeded
     expect(page.locator("table.confusion")).to_be_visible()
@@ -96,15 +95,145 @@ def test_the_dashboard_lists_jobs_live_and_promotes_an_earlier_version(
     expect(versions).to_have_count(2)
     page.get_by_role("button", name="accuracy (test)").click()
     expect(page.locator('table.versions th[aria-sort="descending"]')).to_contain_text("accuracy")
-    page.get_by_role("button", name="Compare", exact=True).click()
-    expect(page.locator("table.diff td.changed").first).to_be_visible()
+    expect(page.locator("table.compare td.changed").first).to_be_visible()  # v1 and v2 side by side
     expect(page.locator(".chart [role=img] canvas")).to_be_visible()
 
-    page.get_by_role("button", name="Promote v1").click()
-    expect(page.get_by_text("v1 is now the active version")).to_be_visible()
+    # The first version became active by itself; promoting another asks first.
     expect(page.locator('table.versions tr[data-version="1"]')).to_contain_text("Active")
+    page.locator("table.versions").get_by_role("button", name="Promote v2").click()
+    dialog = page.get_by_role("dialog", name="Promote v2?")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_have_count(0)
+    expect(page.locator('table.versions tr[data-version="1"]')).to_contain_text("Active")
+    page.locator("table.versions").get_by_role("button", name="Promote v2").click()
+    page.get_by_role("dialog", name="Promote v2?").get_by_role("button", name="Promote v2").click()
+    expect(page.get_by_text("v2 is now the active version (was v1)")).to_be_visible()
+    expect(page.locator('table.versions tr[data-version="2"]')).to_contain_text("Active")
     assert _api(live_server, user_token, "GET", f"/pipelines/{pipeline_id}/nodes/train-model-1/versions")[
         "active_version"
-    ] == 1
+    ] == 2
     assert page.evaluate(LOW_CONTRAST_SCRIPT) == []
+
+
+def _seed_three_versions(page: Page, server: LiveServer, token: str, csv: Path) -> tuple[str, list[str]]:
+    """One named pipeline and three succeeded jobs (tags a, b, b) made through the API."""
+    auth = {"Authorization": f"Bearer {token}"}
+    api = server.url + API
+    upload = page.request.post(
+        f"{api}/datasets",
+        headers=auth,
+        multipart={"file": {"name": "churn.csv", "mimeType": "text/csv", "buffer": csv.read_bytes()}},
+    )
+    assert upload.status == 201, upload.text()
+    dataset_id = upload.json()["id"]
+
+    def node(node_id: str, node_type: str, x: int, label: str, config: dict[str, Any]) -> dict[str, Any]:
+        data = {"label": label, "config": config}
+        return {"id": node_id, "type": node_type, "position": {"x": x, "y": 40}, "data": data}
+
+    graph = {
+        "nodes": [
+            node("source", "dataset_source", 40, "Churn data", {"dataset_source_id": dataset_id}),
+            node("split", "train_test_split", 340, "Split", {"test_size": 0.25, "random_state": 1}),
+            node("forest", "train_model", 640, "Churn forest", {"model_type": "random_forest", "target": "label"}),
+        ],
+        "edges": [
+            {"id": "e1", "source": "source", "target": "split"},
+            {"id": "e2", "source": "split", "target": "forest"},
+        ],
+    }
+    saved = page.request.put(
+        f"{api}/pipelines", headers=auth, data={"dataset_source_id": dataset_id, "graph": graph, "name": "Churn study"}
+    )
+    pipeline_id = saved.json()["pipeline"]["pipeline_id"]
+    jobs = []
+    for trees, depth, tag in ((3, 1, "a"), (15, 2, "b"), (40, 6, "b")):
+        config = {
+            "model_type": "random_forest",
+            "target": "label",
+            "experiment_tag": tag,
+            "hyperparameters": {"n_estimators": trees, "max_depth": depth},
+        }
+        body = {"dataset_source_id": dataset_id, "node_id": "forest", "graph": graph, "config": config,
+                "pipeline_id": pipeline_id}
+        answer = page.request.post(f"{api}/training-jobs", headers=auth, data=body)
+        assert answer.status == 202, answer.text()
+        jobs.append(answer.json()["id"])
+        for _ in range(300):  # one at a time: one active job per node
+            status = page.request.get(f"{api}/training-jobs/{jobs[-1]}", headers=auth).json()["status"]
+            if status in ("succeeded", "failed", "cancelled"):
+                break
+            page.wait_for_timeout(200)
+        assert status == "succeeded"
+    return pipeline_id, jobs
+
+
+def test_the_dashboard_view_lives_in_the_url_and_compares_three_versions(
+    page: Page, live_server: LiveServer, user_token: str, dataset_csv: Path
+) -> None:
+    _pipeline_id, jobs = _seed_three_versions(page, live_server, user_token, dataset_csv)
+    accuracy = {
+        j: _api(live_server, user_token, "GET", f"/training-jobs/{j}")["metrics"]["test"]["accuracy"] for j in jobs
+    }
+    sign_in(page, live_server.url, user_token, path="/user/training-jobs?limit=2")
+    expect(page.get_by_text("Signed in as")).to_be_visible()
+    rows = page.locator("tr[data-job-id]")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("Churn study")  # the pipeline's name, not its id
+    expect(rows.first).to_contain_text("Churn forest")  # the node's label
+    expect(rows.first).to_contain_text("Random Forest")
+    page.get_by_role("button", name="Next page").click()
+    expect(page.get_by_text("Page 2")).to_be_visible()
+    expect(rows).to_have_count(1)
+    expect(page.locator(f'tr[data-job-id="{jobs[0]}"]')).to_be_visible()
+    assert "cursor=" in page.url
+    page.reload()  # the same page after a reload
+    expect(page.get_by_text("Page 2")).to_be_visible()
+    expect(page.locator(f'tr[data-job-id="{jobs[0]}"]')).to_be_visible()
+    page.go_back()  # and back to page 1
+    expect(page.get_by_text("Page 1")).to_be_visible()
+    expect(page.locator(f'tr[data-job-id="{jobs[2]}"]')).to_be_visible()
+
+    page.get_by_label("Page size").select_option("10")
+    expect(rows).to_have_count(3)
+    page.get_by_label("Experiment tag").fill("b")
+    page.get_by_role("button", name="Apply").click()
+    expect(rows).to_have_count(2)
+    page.get_by_label("Sort by").select_option("accuracy")
+    best_first = sorted(jobs[1:], key=lambda j: -accuracy[j])
+    expect(rows.first).to_have_attribute("data-job-id", best_first[0])
+    expect(rows.nth(1)).to_have_attribute("data-job-id", best_first[1])
+    expect(rows.first).to_contain_text(f"accuracy {accuracy[best_first[0]]:.3f}".rstrip("0").rstrip("."))
+    page.reload()
+    expect(page.get_by_label("Experiment tag")).to_have_value("b")
+    expect(page.get_by_label("Sort by")).to_have_value("accuracy")
+    expect(rows).to_have_count(2)
+    page.get_by_label("Search").fill("no such job")
+    page.get_by_role("button", name="Apply").click()
+    expect(rows).to_have_count(0)
+    page.go_back()
+    expect(rows).to_have_count(2)
+    page.screenshot(path=str(DOCS / "ui-jobs.png"))
+
+    page.locator(f'tr[data-job-id="{jobs[2]}"]').get_by_role("link", name="Churn forest").click()
+    expect(page.get_by_role("heading", name="Training job · Churn forest")).to_be_visible()
+    top = page.locator(".job-top")
+    expect(top).to_contain_text("Model v3")
+    expect(top.locator(".stat").first).to_contain_text("accuracy (test)")
+    expect(top.get_by_role("button", name="Promote v3")).to_be_visible()  # v1 became active by itself
+    page.get_by_label("v1 (active)").check()  # v2 and v3 are chosen already
+    compare = page.locator("table.compare")
+    expect(compare.locator("thead th")).to_have_count(4)
+    expect(compare.locator("tr.changed").filter(has_text="n_estimators")).to_have_count(1)
+    expect(compare.locator("td.best")).not_to_have_count(0)
+    top.get_by_role("button", name="Promote v3").click()
+    page.get_by_role("dialog").get_by_role("button", name="Promote v3").click()
+    expect(top.get_by_text("Active")).to_be_visible()
+    expect(page.locator('table.versions tr[data-version="3"]')).to_contain_text("Active")
     page.screenshot(path=str(DOCS / "ui-dashboard.png"), full_page=True)
+
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, live_server.url, user_token, path="/user/training-jobs")
+    expect(page.get_by_text("Signed in as")).to_be_visible()
+    expect(rows).to_have_count(3)

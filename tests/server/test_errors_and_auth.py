@@ -127,3 +127,14 @@ async def test_actions_without_parameters_refuse_unknown_body_fields(
     resp = await client.post(f"{API}{path}", json={"force": True}, headers=people.alice.headers)
     assert resp.status == 422, await resp.text()
     assert (await resp.json())["error"]["details"]["field"] == "force"
+
+
+async def test_an_operation_without_a_body_refuses_a_body_with_fields_naming_them(
+    client: TestClient[Any, Any], people: People
+) -> None:
+    # The parameters of DELETE /admin/tokens go in the query; a JSON body is not read as them.
+    resp = await client.delete(f"{API}/admin/tokens", json={"user": "bob"}, headers=people.admin.headers)
+    assert resp.status == 422, await resp.text()
+    assert (await resp.json())["error"]["details"]["field"] == "user"
+    resp = await client.delete(f"{API}/admin/tokens?user=bob", json={}, headers=people.admin.headers)
+    assert resp.status == 200, await resp.text()

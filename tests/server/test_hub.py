@@ -10,6 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server.hub import CloseCode, RedisState
+from store.jobs import update_progress
 from store.settings import Settings
 from tests.server.conftest import ClientFactory, People
 from tests.server.hub_helpers import Jobs, connect, hub_app, hub_of, jobs_writer
@@ -261,3 +262,19 @@ async def test_the_hub_reports_its_redis_subscription_as_up(hub_client: TestClie
 
     assert status.ready
     assert status.to_json()["state"] == "up"
+
+
+@pytest.mark.parametrize(("final", "expected"), [("succeeded", 10), ("cancelling", 3)])
+async def test_the_snapshot_of_a_finished_job_shows_complete_progress_not_the_last_report(
+    hub_client: TestClient[Any, Any], people: People, jobs: Jobs, final: str, expected: int
+) -> None:
+    pipeline = await jobs.pipeline(people.alice)
+    job_id = await jobs.create(people.alice, pipeline)
+    await jobs.move(people.alice, job_id, "running")
+    report = {"stage": "fit", "completed": 3, "total": 10, "unit": "trees"}
+    async with jobs.sessions.begin() as session:
+        assert await update_progress(session, job_id, report)
+    await jobs.move(people.alice, job_id, final)
+    sock = await connect(hub_client, people.alice)
+    snapshot = await sock.subscribe([{"job_id": job_id}])
+    assert snapshot["jobs"][0]["progress"] == {**report, "completed": expected}

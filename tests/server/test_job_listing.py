@@ -78,3 +78,39 @@ async def test_another_reader_sees_nothing_and_the_latest_job_per_node_is_found(
         assert rows == []
         latest = await latest_job_per_node(session, pipeline_id, reader)
     assert {(j.node_id, j.id) for j in latest} == {("n0", jobs[0.9]), ("n1", jobs[0.4 + 1e-9])}
+
+
+async def test_the_tag_filter_and_the_text_search_narrow_the_listing(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    async with session_factory.begin() as session:
+        user, _ = await create_user(session, "dora")
+        reader = Reader(user.id)
+        dataset = await create_dataset(
+            session, owner_id=user.id, name="d", storage_uri="datasets/d.csv", format="csv", n_rows=1,
+            columns=[{"name": "x", "dtype": "int64"}], sha256="0" * 64,
+        )
+        pipeline = await upsert_pipeline(
+            session, dataset_source_id=dataset.id, graph={"nodes": []}, reader=reader, name="Churn Forecast"
+        )
+        ids: dict[str, str] = {}
+        for node_id, tag, model in (("alpha", "baseline", "xgboost"), ("beta", "tuned", "lightgbm")):
+            made = await create_job(
+                session, pipeline_id=pipeline.pipeline_id, node_id=node_id, dataset_source_id=dataset.id,
+                user_id=user.id, model_type=model, hyperparameters={},
+                config={"experiment_tag": tag, "description": f"{tag} run"},
+            )
+            ids[node_id] = made.job.id
+
+    async def listed(**filters: Any) -> set[str]:
+        async with session_factory() as session:
+            rows, _ = await list_jobs_page(session, JobListQuery(**filters), reader=reader)
+        return {r.id for r in rows}
+
+    assert await listed(tag="tuned") == {ids["beta"]}
+    assert await listed(tag="tune") == set()  # a tag matches exactly
+    assert await listed(q="LIGHTGBM") == {ids["beta"]}
+    assert await listed(q="baseline") == {ids["alpha"]}
+    assert await listed(q="churn forecast") == set(ids.values())  # the pipeline's name
+    assert await listed(q="alp", tag="baseline") == {ids["alpha"]}
+    assert await listed(q="nothing") == set()

@@ -87,6 +87,74 @@ async def test_hydration_returns_the_latest_job_per_training_node_and_orphans_ap
     assert [j.id for j in body.orphan_jobs] == [orphan]
 
 
+async def test_jobs_of_a_deleted_training_node_are_orphans_of_the_pipeline_that_replaced_it(
+    client: TestClient[Any, Any], people: People, settings: Settings
+) -> None:
+    dataset_id = await upload_csv(client, people.alice)
+    _, first = await _put(client, people.alice.headers, {"dataset_source_id": dataset_id, "graph": graph(("t1", "t2"))})
+    first_id = first["pipeline"]["pipeline_id"]
+    await add_job(settings, people.alice, first_id, "t2", dataset_id, status="failed")
+    gone, _ = await add_job(settings, people.alice, first_id, "t2", dataset_id, status="succeeded")
+    kept, _ = await add_job(settings, people.alice, first_id, "t1", dataset_id, status="succeeded")
+    # The canvas deletes t2 (a new id), then changes the split (another one).
+    _, second = await _put(
+        client,
+        people.alice.headers,
+        {"dataset_source_id": dataset_id, "graph": graph(("t1",)), "previous_pipeline_id": first_id},
+    )
+    second_id = second["pipeline"]["pipeline_id"]
+    _, third = await _put(
+        client,
+        people.alice.headers,
+        {"dataset_source_id": dataset_id, "graph": graph(("t1",), split_size=0.3), "previous_pipeline_id": second_id},
+    )
+    third_id = third["pipeline"]["pipeline_id"]
+    assert len({first_id, second_id, third_id}) == 3
+    for pid in (second_id, third_id):
+        body = await (await client.get(f"{API}/pipelines/{pid}", headers=people.alice.headers)).json()
+        assert [(j["node_id"], j["id"]) for j in body["orphan_jobs"]] == [("t2", gone)]
+        assert kept not in [j["id"] for j in body["orphan_jobs"]]
+    # Going back to the first graph: it lists its own nodes' jobs, and no orphans.
+    _, back = await _put(
+        client,
+        people.alice.headers,
+        {"dataset_source_id": dataset_id, "graph": graph(("t1", "t2")), "previous_pipeline_id": third_id},
+    )
+    assert back["pipeline"]["pipeline_id"] == first_id
+    body = await (await client.get(f"{API}/pipelines/{first_id}", headers=people.alice.headers)).json()
+    assert body["orphan_jobs"] == [] and {j["id"] for j in body["jobs"]} == {gone, kept}
+
+
+async def test_a_previous_pipeline_of_another_user_never_lends_its_jobs(
+    client: TestClient[Any, Any], people: People, settings: Settings
+) -> None:
+    bob_dataset = await upload_csv(client, people.bob)
+    _, bobs = await _put(client, people.bob.headers, {"dataset_source_id": bob_dataset, "graph": graph(("t9",))})
+    await add_job(settings, people.bob, bobs["pipeline"]["pipeline_id"], "t9", bob_dataset, status="succeeded")
+    dataset_id = await upload_csv(client, people.alice)
+    body = {"dataset_source_id": dataset_id, "graph": graph(), "previous_pipeline_id": bobs["pipeline"]["pipeline_id"]}
+    _, saved = await _put(client, people.alice.headers, body)
+    hydrated = await (
+        await client.get(f"{API}/pipelines/{saved['pipeline']['pipeline_id']}", headers=people.alice.headers)
+    ).json()
+    assert hydrated["orphan_jobs"] == []
+
+
+async def test_a_submission_from_a_stale_pipeline_id_links_the_new_pipeline_to_it(
+    client: TestClient[Any, Any], people: People, settings: Settings
+) -> None:
+    dataset_id = await upload_csv(client, people.alice)
+    _, first = await _put(client, people.alice.headers, {"dataset_source_id": dataset_id, "graph": graph(("t1", "t2"))})
+    first_id = first["pipeline"]["pipeline_id"]
+    gone, _ = await add_job(settings, people.alice, first_id, "t2", dataset_id, status="failed")
+    submit = {"dataset_source_id": dataset_id, "node_id": "t1", "graph": graph(("t1",)), "pipeline_id": first_id}
+    resp = await client.post(f"{API}/training-jobs", json=submit, headers=people.alice.headers)
+    assert resp.status == 202, await resp.text()
+    new_id = (await resp.json())["pipeline_id"]
+    body = await (await client.get(f"{API}/pipelines/{new_id}", headers=people.alice.headers)).json()
+    assert [j["id"] for j in body["orphan_jobs"]] == [gone]
+
+
 async def test_saving_needs_a_visible_dataset_and_a_well_formed_body(
     client: TestClient[Any, Any], people: People
 ) -> None:
@@ -105,7 +173,7 @@ async def test_saving_needs_a_visible_dataset_and_a_well_formed_body(
     dup["nodes"].append(copy.deepcopy(dup["nodes"][0]))
     status, body = await _put(client, people.alice.headers, {"dataset_source_id": dataset_id, "graph": dup})
     assert status == 422
-    assert body["error"]["details"]["field"] == "graph.nodes"
+    assert body["error"]["details"]["field"] == "graph.nodes[3].id"
 
 
 async def test_a_body_that_is_not_json_is_400_and_one_over_the_limit_is_413(

@@ -137,6 +137,32 @@ async def test_an_idempotency_key_returns_the_first_job(
     assert len(sender.sent) == 1
 
 
+async def test_an_idempotency_key_reused_with_a_different_body_is_422_and_creates_nothing(
+    client: TestClient[Any, Any], people: People, dataset_id: str, sender: RecordingSender
+) -> None:
+    body = _body(dataset_id, idempotency_key="click-2")
+    first = await (await client.post(f"{API}/training-jobs", json=body, headers=people.alice.headers)).json()
+    other = copy.deepcopy(body)
+    other["config"] = {"model_type": "random_forest", "task": "classification", "target": "label"}
+    resp = await client.post(f"{API}/training-jobs", json=other, headers=people.alice.headers)
+    assert resp.status == 422, await resp.text()
+    error = (await resp.json())["error"]
+    assert error["code"] == "idempotency_key_reused"
+    assert error["details"] == {"field": "idempotency_key", "job_id": first["id"]}
+    assert len(sender.sent) == 1
+    # The same document with its keys in another order and other whitespace is the same body.
+    reordered = json.dumps(dict(reversed(list(body.items()))), indent=2)
+    headers = {**people.alice.headers, "Content-Type": "application/json"}
+    resp = await client.post(f"{API}/training-jobs", data=reordered, headers=headers)
+    assert resp.status == 202 and (await resp.json())["id"] == first["id"]
+    # The key is per user: bob may use it for his own job.
+    bob_dataset = await upload_csv(client, people.bob)
+    resp = await client.post(
+        f"{API}/training-jobs", json=_body(bob_dataset, idempotency_key="click-2"), headers=people.bob.headers
+    )
+    assert resp.status == 202 and (await resp.json())["id"] != first["id"]
+
+
 async def test_a_broker_outage_is_503_and_the_job_is_failed(
     client: TestClient[Any, Any], people: People, dataset_id: str, sender: RecordingSender
 ) -> None:
@@ -175,3 +201,142 @@ async def test_cancel_is_202_and_idempotent(
 async def test_cancelling_an_unknown_job_is_404(client: TestClient[Any, Any], people: People) -> None:
     resp = await client.post(f"{API}/training-jobs/nope/cancel", headers=people.alice.headers)
     assert resp.status == 404
+
+
+async def test_max_runtime_has_one_limit_the_setting_in_schema_openapi_and_error(
+    client: TestClient[Any, Any], people: People, dataset_id: str, settings: Settings, sender: RecordingSender
+) -> None:
+    limit = settings.jobs.max_runtime_limit_s
+    types = await (await client.get(f"{API}/node-types", headers=people.alice.headers)).json()
+    train = next(t for t in types["node_types"] if t["type"] == "train_model")
+    field = next(p for p in train["config"] if p["name"] == "max_runtime_s")
+    assert field["maximum"] == limit and f"{limit:g}" in field["description"]
+    document = await (await client.get(f"{API}/openapi.json", headers=people.alice.headers)).json()
+    documented = document["components"]["schemas"]["TrainConfigIn"]["properties"]["max_runtime_s"]
+    number = next(v for v in documented["anyOf"] if v.get("type") == "number")
+    assert number["maximum"] == limit and f"{limit:g}" in documented["description"]
+
+    config = {"model_type": "logistic_regression", "target": "label", "max_runtime_s": limit + 1}
+    resp = await client.post(
+        f"{API}/training-jobs", json=_body(dataset_id, config=config), headers=people.alice.headers
+    )
+    assert resp.status == 422
+    error = (await resp.json())["error"]
+    assert error["details"]["field"] == "config.max_runtime_s"
+    assert error["message"].startswith("config.max_runtime_s: ") and f"{limit:g}" in error["message"]
+    config["max_runtime_s"] = limit
+    resp = await client.post(
+        f"{API}/training-jobs", json=_body(dataset_id, config=config), headers=people.alice.headers
+    )
+    assert resp.status == 202, await resp.text()
+    assert (await resp.json())["config"]["max_runtime_s"] == limit
+
+
+async def test_a_training_node_with_two_inputs_is_refused_at_submit_and_at_save_naming_it(
+    client: TestClient[Any, Any], people: People, dataset_id: str, sender: RecordingSender
+) -> None:
+    g = graph()
+    g["nodes"].append({"id": "side", "type": "scale", "data": {"config": {}}})
+    g["edges"] += [
+        {"id": "e-src-side", "source": "src", "target": "side"},
+        {"id": "e-side-train", "source": "side", "target": "train-1"},
+    ]
+    resp = await client.post(
+        f"{API}/training-jobs", json={**_body(dataset_id), "graph": g}, headers=people.alice.headers
+    )
+    assert resp.status == 422, await resp.text()
+    error = (await resp.json())["error"]
+    assert error["code"] == "invalid_pipeline"
+    assert error["details"]["node_id"] == "train-1"
+    assert error["details"]["field"] == "graph.nodes[2]"
+    assert "train-1" in error["message"]
+    resp = await client.put(
+        f"{API}/pipelines", json={"dataset_source_id": dataset_id, "graph": g}, headers=people.alice.headers
+    )
+    assert resp.status == 422
+    assert (await resp.json())["error"]["details"]["node_id"] == "train-1"
+    assert sender.sent == []
+
+
+MIXED_CSV = "size,color,price,grade,label\n" + "".join(
+    f"{i * 0.5},{'red' if i % 3 else 'blue'},{i * 1.37:.2f},{i % 3}.0,{'ab'[i % 2]}\n" for i in range(40)
+)
+
+
+def _mixed(train_config: dict[str, Any], middle: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
+    g = graph()
+    g["nodes"][2]["data"]["config"] = train_config
+    nodes, edges = g["nodes"], [g["edges"][0]]
+    before = "split"
+    for step in middle:
+        nodes.insert(-1, step)
+        edges.append({"id": f"e-{before}-{step['id']}", "source": before, "target": step["id"]})
+        before = step["id"]
+    edges.append({"id": f"e-{before}-train-1", "source": before, "target": "train-1"})
+    return {"nodes": nodes, "edges": edges}
+
+
+async def test_a_text_column_without_an_encode_step_is_422_at_submit_naming_node_field_and_column(
+    client: TestClient[Any, Any], people: People, sender: RecordingSender
+) -> None:
+    dataset_id = await upload_csv(client, people.alice, MIXED_CSV)
+    g = _mixed({"model_type": "random_forest", "target": "label"})
+    resp = await client.post(
+        f"{API}/training-jobs", json={**_body(dataset_id), "graph": g}, headers=people.alice.headers
+    )
+    assert resp.status == 422, await resp.text()
+    error = (await resp.json())["error"]
+    assert error["code"] == "invalid_pipeline"
+    assert error["details"]["node_id"] == "train-1"
+    assert error["details"]["field"] == "graph.nodes[2]"
+    assert error["details"]["column"] == "color"
+    assert "'color'" in error["message"] and "encode" in error["message"]
+    assert sender.sent == []
+    encode = {"id": "enc", "type": "encode", "data": {"config": {"method": "onehot"}}}
+    resp = await client.post(
+        f"{API}/training-jobs",
+        json={**_body(dataset_id), "graph": _mixed({"model_type": "random_forest", "target": "label"}, (encode,))},
+        headers=people.alice.headers,
+    )
+    assert resp.status == 202, await resp.text()
+
+
+async def test_scaling_a_text_column_is_422_naming_the_scale_node_and_column(
+    client: TestClient[Any, Any], people: People
+) -> None:
+    dataset_id = await upload_csv(client, people.alice, MIXED_CSV)
+    scale = {"id": "sc", "type": "scale", "data": {"config": {"columns": ["color"]}}}
+    g = _mixed({"model_type": "random_forest", "target": "label"}, (scale,))
+    resp = await client.post(
+        f"{API}/training-jobs", json={**_body(dataset_id), "graph": g}, headers=people.alice.headers
+    )
+    assert resp.status == 422, await resp.text()
+    details = (await resp.json())["error"]["details"]
+    assert (details["node_id"], details["column"]) == ("sc", "color")
+    assert details["field"] == "graph.nodes[2].data.config.columns"
+
+
+async def test_classification_of_a_continuous_target_is_422_at_submit_not_a_worker_failure(
+    client: TestClient[Any, Any], people: People, sender: RecordingSender
+) -> None:
+    dataset_id = await upload_csv(client, people.alice, MIXED_CSV)
+    encode = {"id": "enc", "type": "encode", "data": {"config": {}}}
+    config = {"model_type": "random_forest", "task": "classification", "target": "price"}
+    resp = await client.post(
+        f"{API}/training-jobs",
+        json={**_body(dataset_id), "graph": _mixed(config, (encode,))},
+        headers=people.alice.headers,
+    )
+    assert resp.status == 422, await resp.text()
+    error = (await resp.json())["error"]
+    assert error["details"]["field"] == "config.task"
+    assert (error["details"]["node_id"], error["details"]["column"]) == ("train-1", "price")
+    assert sender.sent == []
+    # A float column of whole numbers holds classes: classification is allowed on it.
+    config["target"] = "grade"
+    resp = await client.post(
+        f"{API}/training-jobs",
+        json={**_body(dataset_id), "graph": _mixed(config, (encode,))},
+        headers=people.alice.headers,
+    )
+    assert resp.status == 202, await resp.text()

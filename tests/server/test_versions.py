@@ -42,7 +42,7 @@ async def test_versions_list_newest_first_with_the_hand_off_object(
     assert resp.status == 200
     body = VersionsOut.model_validate(await resp.json())
     assert [v.version for v in body.items] == [3, 2, 1]
-    assert body.active_version is None
+    assert body.active_version == 1  # the first version became active by itself
     first = body.items[-1]
     assert first.output.model_dump() == {
         "job_id": first.job_id,
@@ -90,7 +90,7 @@ async def test_promotion_moves_the_active_alias_and_remembers_the_previous_versi
     resp = await client.post(f"{versions_base}/2/promote", headers=people.alice.headers)
     assert resp.status == 200
     first = PromoteOut.model_validate(await resp.json())
-    assert (first.version, first.previous_version, first.updated_by) == (2, None, "alice")
+    assert (first.version, first.previous_version, first.updated_by) == (2, 1, "alice")
 
     resp = await client.post(f"{versions_base}/1/promote", headers=people.alice.headers)
     assert (await resp.json())["previous_version"] == 2
@@ -118,7 +118,7 @@ async def test_a_version_written_other_than_in_ascii_digits_is_422_never_500_nor
     error = (await resp.json())["error"]
     assert error["details"] == {"location": "path", "field": "version"}
     listing = await (await client.get(versions_base, headers=people.alice.headers)).json()
-    assert listing["active_version"] is None
+    assert listing["active_version"] == 1  # unmoved: the first version, active by itself
 
 
 async def test_promote_refuses_unknown_body_fields_and_accepts_an_empty_body(
@@ -132,7 +132,7 @@ async def test_promote_refuses_unknown_body_fields_and_accepts_an_empty_body(
     resp = await client.post(f"{versions_base}/2/promote", data=b"{", headers=people.alice.headers)
     assert resp.status == 400
     listing = await (await client.get(versions_base, headers=people.alice.headers)).json()
-    assert listing["active_version"] is None
+    assert listing["active_version"] == 1  # unmoved: the first version, active by itself
     resp = await client.post(f"{versions_base}/2/promote", json={}, headers=people.alice.headers)
     assert resp.status == 200
     resp = await client.post(f"{versions_base}/3/promote", headers=people.alice.headers)

@@ -89,18 +89,39 @@ def make_broker(impl: Impl, kind: str, redis_url: str | None) -> Any:
     return broker
 
 
-@pytest.fixture(params=["stub", "redis"])
+@pytest.fixture(params=["stub", "redis", "redis-named"])
 def env(request: pytest.FixtureRequest, impl: Impl) -> Iterator[Env]:
-    """A broker of each kind with a started worker, for each implementation."""
+    """A broker of each kind with a started worker, for each implementation.
+
+    ``redis-named`` (shim only) starts the worker at the first send, so the scenario's actors
+    are declared before it and run as Celery tasks of their own names; with ``redis`` they are
+    declared after the worker started and run through ``shim.dispatch``.
+    """
     kind = request.param
-    redis_url = request.getfixturevalue("redis_url") if kind == "redis" else None
-    broker = make_broker(impl, kind, redis_url)
+    if kind == "redis-named" and impl.name != "shim":
+        pytest.skip("Dramatiq has one Redis path")
+    redis_url = request.getfixturevalue("redis_url") if kind != "stub" else None
+    broker = make_broker(impl, "stub" if kind == "stub" else "redis", redis_url)
     worker = impl.dq.Worker(broker, worker_timeout=100, worker_threads=4)
-    worker.start()
+    started: list[bool] = []
+    if kind == "redis-named":
+        send = broker.enqueue
+
+        def enqueue_starting_the_worker(message: Any, *, delay: int | None = None) -> Any:
+            if not started:
+                started.append(True)
+                worker.start()
+            return send(message, delay=delay)
+
+        broker.enqueue = enqueue_starting_the_worker
+    else:
+        worker.start()
+        started.append(True)
     try:
-        yield Env(impl, kind, broker, worker)
+        yield Env(impl, "stub" if kind == "stub" else "redis", broker, worker)
     finally:
-        worker.stop()
+        if started:
+            worker.stop()
         if kind == "stub":
             broker.flush_all()
         broker.close()

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 import shim
-from shim.brokers.celery_app import celery_config, celery_limits, max_countdown_s
+from shim.brokers.celery_app import (
+    celery_config,
+    celery_limits,
+    celery_priority,
+    max_countdown_s,
+    priority_queue_names,
+)
 from shim.brokers.redis import RedisBroker
 from shim.brokers.stub import StubBroker
 from shim.common import compute_backoff, dq_name, q_name, xq_name
@@ -43,8 +49,18 @@ def test_celery_limits_back_up_the_shim_time_limit_with_grace() -> None:
     assert celery_limits(float("inf")).time_limit is None
     assert max_countdown_s(3600) == 1800
     config = celery_config("redis://x/0", 7200)
-    assert config["broker_transport_options"] == {"visibility_timeout": 7200}
+    assert config["broker_transport_options"] == {"visibility_timeout": 7200, "priority_steps": list(range(10))}
     assert config["accept_content"] == ["json"] and config["task_acks_late"] and config["task_reject_on_worker_lost"]
+    assert config["worker_enable_remote_control"] and not config["worker_send_task_events"]
+    assert celery_config("redis://x/0", 7200, events=True, remote_control=False)["worker_send_task_events"]
+
+
+def test_actor_priorities_map_onto_redis_priority_lists_lower_first() -> None:
+    priorities = [-5, 0, 1, 3, 4, 15, 16, 100, 1000, 10**9]
+    mapped = [celery_priority(p) for p in priorities]
+    assert mapped == sorted(mapped) and mapped[0] == 0 and mapped[1] == 0 and mapped[-1] == 9
+    assert celery_priority(0) < celery_priority(10) < celery_priority(100)
+    assert priority_queue_names("q")[:2] == ["q", "q\x06\x161"] and len(priority_queue_names("q")) == 10
 
 
 def test_a_time_limit_not_below_the_visibility_timeout_is_refused_naming_both() -> None:

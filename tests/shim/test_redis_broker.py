@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import time
@@ -30,21 +31,44 @@ def redis_env(redis_url: str) -> Iterator[Env]:
         broker.close()
 
 
-def test_the_message_id_is_the_celery_task_id_of_the_one_dispatcher_task(redis_url: str) -> None:
+def test_an_actor_declared_before_a_worker_is_a_celery_task_of_its_name_with_its_own_args(redis_url: str) -> None:
     broker = RedisBroker(url=redis_url)
     shim.set_broker(broker)
 
     @shim.actor(queue_name="inspect_me")
-    def noop(x: int) -> None:
+    def noop(x: int, *, y: str = "") -> None:
         return None
 
-    message = noop.send(1)
+    message = noop.send_with_options(args=(1,), kwargs={"y": "z"}, max_retries=2)
     raw = json.loads(redis.Redis.from_url(redis_url).lindex("inspect_me", 0))
     assert raw["headers"]["id"] == message.message_id
-    assert raw["headers"]["task"] == "shim.dispatch"
+    assert raw["headers"]["task"] == "noop"
     assert raw["content-type"] == "application/json"
-    assert raw["headers"]["argsrepr"] == "(1,)" and raw["headers"]["kwargsrepr"] == "{}"
+    assert raw["headers"]["argsrepr"] == "(1,)" and raw["headers"]["kwargsrepr"] == "{'y': 'z'}"
+    body = json.loads(base64.b64decode(raw["body"]))
+    assert body[0] == [1] and body[1] == {"y": "z"}
+    queue, options, timestamp, not_before = raw["headers"]["shim"]
+    assert (queue, options, not_before) == ("inspect_me", {"max_retries": 2}, None)
+    assert timestamp == message.message_timestamp
+    assert "noop" in broker.app.tasks and "shim.dispatch" in broker.app.tasks
     broker.close()
+
+
+def test_actors_declared_after_the_worker_started_go_through_the_dispatcher(redis_env: Env) -> None:
+    broker = redis_env.broker
+    seen: list[tuple[Any, ...]] = []
+
+    @shim.actor(max_retries=1, min_backoff=10, max_backoff=10)
+    def late(x: int) -> None:
+        seen.append((x, shim.middleware.CurrentMessage.get_current_message().message_id))
+        if len(seen) == 1:
+            raise RuntimeError("first attempt fails, the retry succeeds")
+
+    assert "late" not in broker.named_tasks
+    message = late.send(7)
+    redis_env.join()
+    assert seen == [(7, message.message_id), (7, message.message_id)]
+    assert "late" not in broker.app.tasks
 
 
 def test_a_running_message_can_be_located_by_another_process(redis_env: Env) -> None:

@@ -83,6 +83,8 @@ export async function request(method, path, options = {}) {
 export const get = (path, options) => request("GET", path, options);
 export const post = (path, json, options = {}) => request("POST", path, { ...options, json });
 export const put = (path, json, options = {}) => request("PUT", path, { ...options, json });
+export const patch = (path, json, options = {}) => request("PATCH", path, { ...options, json });
+export const del = (path, options) => request("DELETE", path, options);
 
 /** A query string from an object; arrays repeat the key, blanks are left out. */
 export function query(params) {

@@ -22,12 +22,16 @@ function route(pathname) {
   const job = pathname.match(/^\/user\/training-jobs\/([^/]+)\/?$/);
   if (job) return { page: "job", jobId: decodeURIComponent(job[1]) };
   if (/^\/user\/training-jobs\/?$/.test(pathname)) return { page: "jobs" };
+  if (/^\/pipelines\/?$/.test(pathname)) return { page: "pipelines" };
+  if (/^\/admin\/workers\/?$/.test(pathname)) return { page: "workers" };
   return { page: "canvas" };
 }
 
 async function loadPage(page) {
   if (page === "job") return import("./dashboard/job_page.js");
   if (page === "jobs") return import("./dashboard/list_page.js");
+  if (page === "pipelines") return import("./pipelines/page.js");
+  if (page === "workers") return import("./admin/workers_page.js");
   return import("./canvas/page.js");
 }
 
@@ -43,7 +47,8 @@ async function start() {
   teardown();
   const where = route(location.pathname);
   for (const link of document.querySelectorAll("[data-nav]")) {
-    const current = (link.dataset.nav === "canvas") === (where.page === "canvas");
+    const section = where.page === "job" ? "jobs" : where.page;
+    const current = link.dataset.nav === section;
     if (current) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
@@ -52,6 +57,8 @@ async function start() {
     return;
   }
   signOutButton.hidden = false;
+  showAdminLinks();
+  showSignedIn();
   live = new LiveClient().start();
   live.onState((state) => {
     liveState.textContent = LIVE_TEXT[state] || state;
@@ -68,7 +75,34 @@ async function start() {
   }
 }
 
+/** The header names the signed-in user (GET /users/me). */
+async function showSignedIn() {
+  const who = document.getElementById("whoami");
+  try {
+    const me = await get("/users/me");
+    who.textContent = `Signed in as ${me.name}${me.is_admin ? " (admin)" : ""}`;
+    who.hidden = false;
+    signOutButton.setAttribute("aria-label", `Sign out ${me.name}`);
+  } catch {
+    who.hidden = true;
+  }
+}
+
+// Admin pages are linked only for admins: the workers list answers 200 to them, 403 to others.
+async function showAdminLinks() {
+  let admin = false;
+  try {
+    await get("/workers");
+    admin = true;
+  } catch {
+    admin = false;
+  }
+  for (const link of document.querySelectorAll("[data-admin]")) link.hidden = !admin;
+}
+
 function showSignIn(message) {
+  document.getElementById("whoami").hidden = true;
+  for (const link of document.querySelectorAll("[data-admin]")) link.hidden = true;
   teardown();
   signOutButton.hidden = true;
   const inputId = uid("token");

@@ -42,12 +42,19 @@ export class Banners {
     this.root = root;
     this.pipelineId = pipelineId;
     this.notice = null;
+    this.info = null;
     this.softLock = null;
     this.orphans = [];
   }
 
   showNotice(text) {
     this.notice = text;
+    this.render();
+  }
+
+  /** A passing piece of information (not an error), e.g. what a choice just added. */
+  showInfo(text) {
+    this.info = text;
     this.render();
   }
 
@@ -75,6 +82,9 @@ export class Banners {
     const items = [];
     if (this.notice) {
       items.push(banner("error", "notice", this.notice, () => this.showNotice(null)));
+    }
+    if (this.info) {
+      items.push(banner("info", "info", this.info, () => this.showInfo(null)));
     }
     if (this.softLock) {
       const { jobs, from, to } = this.softLock;

@@ -12,13 +12,37 @@ function defaultText(param, task) {
   return String(param.default);
 }
 
+/** A number as the server (Python) writes it in messages: floats keep their ".0". */
+export function pyNumber(value, isFloat) {
+  return isFloat && Number.isInteger(value) ? value.toFixed(1) : String(value);
+}
+
 function boundsText(param) {
   const parts = [];
-  if (param.minimum !== undefined) parts.push(`${param.exclusive_minimum ? ">" : "≥"} ${param.minimum}`);
+  const isFloat = param.type === "float";
+  if (param.minimum !== undefined) parts.push(`${param.exclusive_minimum ? ">" : ">="} ${pyNumber(param.minimum, isFloat)}`);
   if (param.maximum !== undefined && param.type !== "string") {
-    parts.push(`${param.exclusive_maximum ? "<" : "≤"} ${param.maximum}`);
+    parts.push(`${param.exclusive_maximum ? "<" : "<="} ${pyNumber(param.maximum, isFloat)}`);
   }
   return parts.join(", ");
+}
+
+/**
+ * The server's own check of a number (actors/params.py), so the browser refuses a value
+ * before any save or request with the very message the API would give. "" when valid.
+ */
+export function numberProblem(param, value) {
+  const isFloat = param.type === "float";
+  if (!isFloat && !Number.isInteger(value)) return `must be an integer, got ${value}`;
+  const low = param.minimum;
+  const high = param.maximum;
+  if (low !== undefined && (value < low || (param.exclusive_minimum && value === low))) {
+    return `must be ${param.exclusive_minimum ? ">" : ">="} ${pyNumber(low, isFloat)}, got ${pyNumber(value, isFloat)}`;
+  }
+  if (high !== undefined && (value > high || (param.exclusive_maximum && value === high))) {
+    return `must be ${param.exclusive_maximum ? "<" : "<="} ${pyNumber(high, isFloat)}, got ${pyNumber(value, isFloat)}`;
+  }
+  return "";
 }
 
 function parseNumber(text, integer) {
@@ -53,20 +77,32 @@ export function buildField(param, value, ctx) {
   const help = [param.description, bounds && `Allowed: ${bounds}.`].filter(Boolean).join(" ");
   let control;
   let read;
+  let check = () => "";
   let group = null;
 
   switch (param.type) {
     case "int":
     case "float": {
+      // min/max carry the inclusive bounds; an exclusive bound is checked by numberProblem.
+      const bound = (b, exclusive) => (b === undefined || exclusive ? undefined : String(b));
       control = h("input", {
         id,
         type: "number",
         step: param.type === "int" ? "1" : "any",
+        min: bound(param.minimum, param.exclusive_minimum),
+        max: bound(param.maximum, param.exclusive_maximum),
         inputmode: param.type === "int" ? "numeric" : "decimal",
         placeholder: deflt ? `default: ${deflt}` : "blank: default",
         value: value === undefined || value === null ? "" : String(value),
       });
+      if (param.minimum !== undefined) control.dataset.minimum = String(param.minimum);
+      if (param.maximum !== undefined) control.dataset.maximum = String(param.maximum);
       read = () => parseNumber(control.value, param.type === "int");
+      check = () => {
+        if (control.validity.badInput) return "must be a number";
+        const parsed = read();
+        return typeof parsed === "number" ? numberProblem(param, parsed) : "";
+      };
       break;
     }
     case "bool": {
@@ -154,12 +190,13 @@ export function buildField(param, value, ctx) {
   const errorEl = h("p", { id: errorId, class: "field-error", role: "alert" });
   control.dataset.field = ctx.path;
   if (!group) control.setAttribute("aria-describedby", `${helpEl ? helpId : ""} ${errorId}`.trim());
-  if (ctx.onChange) {
-    control.addEventListener("change", () => ctx.onChange());
-    if (control.tagName !== "SELECT" && control.type !== "checkbox") {
-      control.addEventListener("input", () => ctx.onChange());
-    }
-  }
+  let widget = null;
+  // An invalid value is shown at its field and never passed on (so never autosaved).
+  const changed = () => {
+    if (widget.validate() && ctx.onChange) ctx.onChange();
+  };
+  control.addEventListener("change", changed);
+  if (control.tagName !== "SELECT" && control.type !== "checkbox") control.addEventListener("input", changed);
 
   let el;
   if (group) {
@@ -174,11 +211,17 @@ export function buildField(param, value, ctx) {
   }
   el.dataset.fieldPath = ctx.path;
 
-  return {
+  widget = {
     el,
     control,
     path: ctx.path,
     read,
+    /** Check the value as the server would; shows the problem and returns false when invalid. */
+    validate() {
+      const problem = check();
+      this.setError(problem);
+      return !problem;
+    },
     setError(message) {
       errorEl.textContent = message || "";
       const target = group ? el : control;
@@ -187,6 +230,7 @@ export function buildField(param, value, ctx) {
       el.classList.toggle("invalid", Boolean(message));
     },
   };
+  return widget;
 }
 
 /** Does the API's error field (e.g. "config.hyperparameters.max_depth") name this widget's path? */

@@ -1,12 +1,10 @@
 // Training jobs on the canvas: the latest job of each node, kept live from the websocket.
 
 import { get, post } from "../api.js";
-import { h, when } from "../dom.js";
-import { ACTIVE, statusText } from "../status.js";
+import { ACTIVE } from "../status.js";
+import { JobBadge, jobHref } from "./badge.js";
 
-export function jobHref(jobId) {
-  return `/user/training-jobs/${encodeURIComponent(jobId)}`;
-}
+export { jobHref };
 
 /** Merge a newer view of a job into an older one; never goes back in the event sequence. */
 export function mergeJob(current, incoming) {
@@ -19,7 +17,7 @@ export class NodeJobs {
   /**
    * @param {LiveClient} live
    * @param {(nodeId) => Element|null} slotOf where a node's badge goes
-   * @param {() => void} changed called after any job changed (refresh panels, banners)
+   * @param {(nodeId) => void} changed called after a node's job changed (patch the panel)
    */
   constructor(live, slotOf, changed) {
     this.live = live;
@@ -27,6 +25,7 @@ export class NodeJobs {
     this.changed = changed;
     this.byNode = new Map();
     this.byId = new Map();
+    this.badges = new Map();
     this.unlisten = live.onEvent((frame) => this.receive(frame));
   }
 
@@ -46,11 +45,17 @@ export class NodeJobs {
     this.live.noteSeq(job.id, merged.last_seq);
     this.live.subscribe({ job_id: job.id });
     this.render(job.node_id);
-    this.changed();
+    this.changed(job.node_id);
   }
 
   forNode(nodeId) {
     return this.byNode.get(nodeId) || null;
+  }
+
+  /** Whether the node's latest job is queued, running or cancelling. */
+  isActive(nodeId) {
+    const job = this.byNode.get(nodeId);
+    return Boolean(job && ACTIVE.has(job.status));
   }
 
   update(jobId, patch) {
@@ -60,7 +65,7 @@ export class NodeJobs {
     this.byId.set(jobId, next);
     if (this.byNode.get(next.node_id)?.id === jobId) this.byNode.set(next.node_id, next);
     this.render(next.node_id);
-    this.changed();
+    this.changed(next.node_id);
   }
 
   async refresh(jobId) {
@@ -103,48 +108,17 @@ export class NodeJobs {
     for (const nodeId of this.byNode.keys()) this.render(nodeId);
   }
 
+  /** Patch the node's badge in place; it is created once per card slot. */
   render(nodeId) {
     const slot = this.slotOf(nodeId);
     if (!slot) return;
-    const job = this.byNode.get(nodeId);
-    slot.replaceChildren(job ? this.badge(job) : "");
-  }
-
-  badge(job) {
-    const text = statusText(job);
-    const tipId = `tip-${job.id}`;
-    const link = h("a", {
-      class: "badge",
-      href: jobHref(job.id),
-      "data-status": job.status,
-      "aria-describedby": tipId,
-      text,
-    });
-    const tip = h(
-      "div",
-      { class: "tip", role: "tooltip", id: tipId },
-      h("strong", { text }),
-      h("span", { text: `Job ${job.id.slice(0, 8)} · ${job.model_type}` }),
-      h("span", { text: `Created ${when(job.created_at)}` }),
-      h("a", { href: jobHref(job.id), text: "Open in the dashboard →" }),
-    );
-    const parts = [link, tip];
-    if (job.status === "queued" || job.status === "running") {
-      parts.push(
-        h("button", {
-          type: "button",
-          class: "danger small",
-          text: "Cancel",
-          "aria-label": `Cancel training job of ${job.node_id}`,
-          on: { click: (ev) => { ev.stopPropagation(); this.cancel(job.id).catch((e) => alertError(e)); } },
-        }),
-      );
+    let badge = this.badges.get(nodeId);
+    if (!badge || badge.el.parentNode !== slot) {
+      badge = new JobBadge(nodeId, (jobId) => this.cancel(jobId).catch((e) => alertError(e)));
+      this.badges.set(nodeId, badge);
+      slot.replaceChildren(badge.el);
     }
-    const pct = job.status === "running" && job.progress && job.progress.total ? job.progress : null;
-    if (pct) {
-      parts.push(h("progress", { max: pct.total, value: pct.completed ?? 0, "aria-label": "Training progress" }));
-    }
-    return h("div", { class: "badge-wrap" }, parts);
+    badge.update(this.byNode.get(nodeId) || null);
   }
 }
 

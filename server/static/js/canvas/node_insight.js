@@ -3,7 +3,7 @@
 
 import { h, replace } from "../dom.js";
 import { fetchInsights, headline, liveCurveView } from "../insights.js";
-import { jobHref } from "./jobs.js";
+import { jobHref } from "./badge.js";
 
 class JobInsight {
   constructor(job) {

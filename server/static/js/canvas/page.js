@@ -1,35 +1,36 @@
-// The canvas page: dataset, palette, board, config panel, live job badges, autosave.
+// The canvas page: wires the dataset bar, palette, board, editor, panel, jobs and saving.
 
-import { ApiError, get, modelFamilies, nodeTypeSchemas, post } from "../api.js";
+import { ApiError, get, modelFamilies, nodeTypeSchemas } from "../api.js";
 import { h, replace } from "../dom.js";
-import { statusText } from "../status.js";
+import { ActiveVersions } from "./active_versions.js";
 import { AutoSaver } from "./autosave.js";
 import { Banners, storedOrphans } from "./banners.js";
+import { boardTools, emptyBoard } from "./board_tools.js";
 import { datasetBar, listDatasets } from "./datasets.js";
-import { Graph, GraphError } from "./graph.js";
-import { NodeJobs, jobHref } from "./jobs.js";
+import { Editor } from "./editor.js";
+import { Graph } from "./graph.js";
+import { NodeJobs } from "./jobs.js";
 import { NodeInsights } from "./node_insight.js";
-import { renderNodePanel } from "./panel.js";
-import { renderTrainPanel } from "./train_panel.js";
+import { PanelHost } from "./panel_host.js";
+import { LAST_PIPELINE, latestPipeline, openExample, pipelineNameField, rememberPipeline } from "./pipeline_io.js";
+import { startTraining } from "./run.js";
 import { BoardView } from "./view.js";
-
-const LAST_PIPELINE = "mlw.pipeline";
-function newKey() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  return `${Date.now()}-${Math.random().toString(16).slice(2)}`;
-}
 
 export async function mount(main, { live }) {
   const [types, families, datasets] = await Promise.all([nodeTypeSchemas(), modelFamilies(), listDatasets()]);
   const typeOf = Object.fromEntries(types.map((t) => [t.type, t]));
   const labelOf = (type) => (typeOf[type] ? typeOf[type].label : type);
-  const state = { graph: new Graph(), datasetId: null, dataset: null, datasets, selected: null, panel: null };
+  const familyLabel = (type) => families.find((f) => f.model_type === type)?.label || null;
+  const state = { graph: new Graph(), datasetId: null, dataset: null, datasets, selected: null, name: "" };
 
   const saveState = h("span", { class: "save-state", role: "status", "aria-live": "polite" });
   const announcer = h("p", { class: "sr-only", role: "status", "aria-live": "polite" });
   const banners = h("div", { class: "banners" });
   const barSlot = h("div", { class: "bar-slot" });
-  const board = h("div", { class: "board", role: "region", "aria-label": "Pipeline canvas", tabindex: -1 });
+  const toolsSlot = h("div", { class: "tools-slot" });
+  const nameSlot = h("div", { class: "name-slot" });
+  const board = h("div", { class: "board", role: "region", "aria-label": "Pipeline canvas board", tabindex: 0 });
+  const emptySlot = h("div", { class: "empty-slot" });
   const panel = h("aside", { class: "panel", "aria-label": "Node configuration" });
   const palette = h(
     "aside",
@@ -52,9 +53,16 @@ export async function mount(main, { live }) {
     h(
       "section",
       { class: "canvas-page", "aria-labelledby": "canvas-title" },
-      h("div", { class: "toolbar" }, h("h1", { id: "canvas-title", text: "Pipeline canvas" }), barSlot, saveState),
+      h(
+        "div",
+        { class: "toolbar" },
+        h("h1", { id: "canvas-title", class: "sr-only", text: "Pipeline canvas" }),
+        nameSlot,
+        barSlot,
+        saveState,
+      ),
       banners,
-      h("div", { class: "workspace" }, palette, board, panel),
+      h("div", { class: "workspace" }, palette, h("div", { class: "board-wrap" }, toolsSlot, board, emptySlot), panel),
       announcer,
     ),
   );
@@ -66,36 +74,92 @@ export async function mount(main, { live }) {
   const onError = (ev) => showNotice(ev.detail);
   window.addEventListener("mlw:error", onError);
 
+  const versions = new ActiveVersions(() => saver.pipelineId, () => view.render());
   const view = new BoardView(
     board,
     state.graph,
     {
-      select: (id) => selectNode(id),
-      move: (id, x, y) => {
-        state.graph.moveNode(id, x, y);
-        view.render();
-        saver.schedule();
-      },
-      connect: (source, target) => connect(source, target),
-      remove: (id) => removeNode(id),
+      select: (id, opts) => selectNode(id, opts),
+      beforeMove: () => editor.beforeEdit(),
+      move: (id, x, y) => editor.move(id, x, y),
+      connect: (source, target) => editor.connect(source, target),
+      remove: (ids) => editor.remove(ids),
+      rename: (id, label) => editor.rename(id, label),
       announce,
       rendered: () => jobs && jobs.renderAll(),
     },
-    labelOf,
+    (node) => ({
+      typeLabel: labelOf(node.type),
+      familyLabel: node.type === "train_model" ? familyLabel(node.data.config?.model_type) : null,
+      headline: node.type === "train_model" ? versions.headline(node.id) : null,
+    }),
   );
-  const jobs = new NodeJobs(live, (nodeId) => view.statusSlot(nodeId), () => {
-    if (state.panel && state.panel.refreshStatus) state.panel.refreshStatus();
+  const jobs = new NodeJobs(live, (nodeId) => view.statusSlot(nodeId), (nodeId) => {
+    panels.jobChanged(nodeId);
+    const job = jobs.forNode(nodeId);
+    if (job && job.status === "succeeded") versions.refresh(nodeId);
   });
-  const insights = new NodeInsights(live, jobs);
 
   const saver = new AutoSaver({
-    payload: () => (state.datasetId ? { dataset_source_id: state.datasetId, graph: state.graph.toJSON() } : null),
+    payload: () =>
+      state.datasetId ? { dataset_source_id: state.datasetId, graph: state.graph.toJSON(), name: state.name || undefined } : null,
     saved: (result) => onSaved(result),
     failed: (exc) => showNotice(`The pipeline could not be saved: ${exc.message}`),
     state: (text, kind) => {
       saveState.textContent = text;
       saveState.dataset.state = kind;
     },
+  });
+
+  const editor = new Editor({
+    state,
+    view,
+    saver,
+    announce,
+    notice: showNotice,
+    changed: ({ panel: affectsPanel }) => {
+      if (state.selected && !state.graph.node(state.selected)) state.selected = null;
+      if (affectsPanel || !state.selected) panels.render(state.selected);
+      tools.sync();
+      renderEmpty();
+    },
+    removed: (ids) => {
+      for (const id of ids) {
+        const job = jobs.forNode(id);
+        if (job) notices.addOrphan(job);
+      }
+      board.focus();
+    },
+  });
+  const tools = boardTools(toolsSlot, {
+    editor,
+    view,
+    selection: () => [...view.selection],
+  });
+  board.addEventListener("keydown", (ev) => tools.key(ev));
+
+  const insights = new NodeInsights(live, jobs);
+  const panels = new PanelHost(panel, {
+    state,
+    typeOf,
+    labelOf,
+    families,
+    jobs,
+    insights,
+    editor,
+    onConfig: (nodeId, config) => {
+      state.graph.setConfig(nodeId, config);
+      const node = state.graph.node(nodeId);
+      const chosen = node?.type === "dataset_source" ? config.dataset_source_id : null;
+      if (chosen && chosen !== state.datasetId) {
+        chooseDataset(chosen);
+        return;
+      }
+      view.render();
+      saver.schedule();
+    },
+    onRun: (nodeId, config) =>
+      startTraining({ state, saver, jobs, announce }, nodeId, config),
   });
 
   // ---- dataset ---------------------------------------------------------------------------
@@ -125,175 +189,54 @@ export async function mount(main, { live }) {
     }
   }
 
+  /** The pipeline's dataset; the graph's Dataset node follows it (added, visibly, when missing). */
   async function chooseDataset(id) {
     await loadDataset(id);
-    let source = state.graph.nodes.find((n) => n.type === "dataset_source");
-    if (!source) {
-      const at = { position: { x: 40, y: 60 }, label: labelOf("dataset_source") };
-      source = state.graph.addNode("dataset_source", at);
+    const source = state.graph.nodes.find((n) => n.type === "dataset_source");
+    const name = state.dataset?.name || id;
+    if (source) {
+      editor.beforeEdit();
+      source.data.config = { ...source.data.config, dataset_source_id: id };
+      editor.done(`The Dataset node now reads ${name}.`);
+    } else {
+      const node = editor.add("dataset_source", {
+        label: name,
+        config: { dataset_source_id: id },
+        position: { x: 40, y: 60 },
+      });
+      notices.showInfo(`Added a Dataset node for ${name}; connect its port to the next step.`);
+      selectNode(node.id);
     }
-    source.data.config = { ...source.data.config, dataset_source_id: id };
     renderBar();
-    view.render();
-    renderPanel();
-    saver.schedule();
   }
 
-  // ---- graph edits -----------------------------------------------------------------------
   function addNode(type) {
-    const right = state.graph.nodes.reduce((x, n) => Math.max(x, n.position.x + 240), 40);
     const config = type === "dataset_source" && state.datasetId ? { dataset_source_id: state.datasetId } : {};
-    const node = state.graph.addNode(type, { position: { x: right, y: 60 }, label: labelOf(type), config });
-    view.render();
+    const node = editor.add(type, { label: labelOf(type), config });
     selectNode(node.id);
     view.focusNode(node.id);
-    announce(`Added ${labelOf(type)} (${node.id}).`);
-    saver.schedule();
   }
 
-  function connect(source, target) {
-    try {
-      state.graph.connect(source, target);
-    } catch (exc) {
-      if (!(exc instanceof GraphError)) throw exc;
-      showNotice(exc.message);
-      announce(exc.message);
+  function selectNode(id, { additive = false } = {}) {
+    if (additive && id) {
+      const chosen = new Set(view.selection);
+      if (chosen.has(id)) chosen.delete(id);
+      else chosen.add(id);
+      view.select([...chosen]);
+      tools.sync();
       return;
     }
-    view.render();
-    renderPanel();
-    announce(`Connected ${source} to ${target}.`);
-    saver.schedule();
-  }
-
-  function removeNode(id) {
-    const job = jobs.forNode(id);
-    state.graph.removeNode(id);
-    if (job) notices.addOrphan(job);
-    if (state.selected === id) state.selected = null;
-    view.render();
-    renderPanel();
-    board.focus();
-    announce(`Deleted ${id}.`);
-    saver.schedule();
-  }
-
-  function selectNode(id) {
+    view.select(id ? [id] : []);
+    tools.sync();
     if (state.selected === id) return;
     state.selected = id;
-    view.select(id);
-    renderPanel();
-  }
-
-  // ---- the panel -------------------------------------------------------------------------
-  function panelContext(node) {
-    return {
-      graph: state.graph,
-      typeLabel: labelOf(node.type),
-      columns: state.dataset ? state.dataset.columns : [],
-      datasets: state.datasets,
-      families,
-      onLabel: (label) => {
-        node.data.label = label || labelOf(node.type);
-        view.render();
-        saver.schedule();
-      },
-      onConnect: (source, target) => connect(source, target),
-      onDisconnect: (edgeId) => {
-        state.graph.disconnect(edgeId);
-        view.render();
-        saver.schedule();
-      },
-      onRemove: (nodeId) => removeNode(nodeId),
-      onConfig: (nodeId, config) => {
-        state.graph.setConfig(nodeId, config);
-        const chosen = node.type === "dataset_source" ? config.dataset_source_id : null;
-        if (chosen && chosen !== state.datasetId) {
-          chooseDataset(chosen);
-          return;
-        }
-        saver.schedule();
-      },
-      onRun: (nodeId, config) => runTraining(nodeId, config),
-      jobSummary: (nodeId) => jobSummary(nodeId),
-      jobInsight: (nodeId) => insights.element(nodeId),
-    };
-  }
-
-  function renderPanel() {
-    const node = state.selected ? state.graph.node(state.selected) : null;
-    if (!node) {
-      state.panel = null;
-      replace(
-        panel,
-        h("h2", { text: "Configuration" }),
-        h("p", {
-          class: "muted",
-          text:
-            "Select a node to configure it. Drag a node's right-hand port onto another node to connect them; " +
-            "arrow keys move the focused node and Delete removes it.",
-        }),
-      );
-      return;
-    }
-    const type = typeOf[node.type] || { type: node.type, label: node.type, config: [], description: "" };
-    state.panel = node.type === "train_model"
-      ? renderTrainPanel(panel, node, type, panelContext(node))
-      : renderNodePanel(panel, node, type, panelContext(node));
-  }
-
-  function jobSummary(nodeId) {
-    const job = jobs.forNode(nodeId);
-    if (!job) return null;
-    return h(
-      "p",
-      { class: "muted" },
-      "Latest job: ",
-      h("a", { href: jobHref(job.id), text: statusText(job) }),
-    );
-  }
-
-  async function runTraining(nodeId, config) {
-    state.graph.setConfig(nodeId, config);
-    saver.schedule();
-    let pipelineId;
-    try {
-      pipelineId = await saver.flush();
-    } catch (exc) {
-      return exc instanceof ApiError ? exc : new ApiError(0, "save_failed", exc.message, {});
-    }
-    if (!state.datasetId) {
-      return new ApiError(0, "no_dataset", "Choose or upload a dataset first.", { field: "dataset" });
-    }
-    if (!config.run_now) {
-      announce("Configuration saved; no job was started.");
-      return null;
-    }
-    try {
-      const job = await post("/training-jobs", {
-        dataset_source_id: state.datasetId,
-        node_id: nodeId,
-        graph: state.graph.toJSON(),
-        config,
-        pipeline_id: pipelineId || undefined,
-        idempotency_key: newKey(),
-      });
-      jobs.track(job);
-      announce(`Training job queued for ${nodeId}.`);
-      return null;
-    } catch (exc) {
-      if (exc instanceof ApiError) return exc;
-      throw exc;
-    }
+    panels.render(id);
   }
 
   // ---- saving and hydration ---------------------------------------------------------------
   function onSaved(result) {
     const id = result.pipeline.pipeline_id;
-    localStorage.setItem(LAST_PIPELINE, id);
-    const url = new URL(location.href);
-    url.searchParams.set("pipeline", id);
-    history.replaceState(null, "", url);
+    rememberPipeline(id);
     notices.remember();
     const running = result.active_jobs_on_previous || [];
     if (result.id_changed && running.length) notices.showSoftLock(running, result.previous_pipeline_id, id);
@@ -306,26 +249,70 @@ export async function mount(main, { live }) {
     } catch (exc) {
       if (exc instanceof ApiError && exc.status === 404) {
         localStorage.removeItem(LAST_PIPELINE);
+        showNotice("That pipeline does not exist or is not yours.");
         return;
       }
       throw exc;
     }
     state.graph = new Graph(hydrated.pipeline.graph);
+    state.name = hydrated.pipeline.name || "";
     saver.pipelineId = hydrated.pipeline.pipeline_id;
+    rememberPipeline(saver.pipelineId);
     await loadDataset(hydrated.pipeline.dataset_source_id);
     view.setGraph(state.graph);
     for (const job of hydrated.jobs || []) jobs.track(job);
     const gone = (j) => state.graph.node(j.node_id)?.type !== "train_model";
     notices.setOrphans([...(hydrated.orphan_jobs || []), ...storedOrphans(saver.pipelineId)].filter(gone));
     saver.state("All changes saved", "saved");
+    versions.load(state.graph.nodes.filter((n) => n.type === "train_model").map((n) => n.id));
   }
 
-  const wanted = new URL(location.href).searchParams.get("pipeline") || localStorage.getItem(LAST_PIPELINE);
+  function renderEmpty() {
+    const empty = state.graph.nodes.length === 0;
+    emptySlot.hidden = !empty;
+    if (empty && !emptySlot.firstChild) {
+      emptySlot.append(
+        emptyBoard({
+          openExample: async () => {
+            try {
+              const pid = await openExample();
+              location.assign(`/?pipeline=${encodeURIComponent(pid)}`);
+            } catch (exc) {
+              showNotice(`The example could not be opened: ${exc.message}`);
+            }
+          },
+        }),
+      );
+    }
+  }
+
+  function renderName() {
+    replace(
+      nameSlot,
+      pipelineNameField({
+        value: state.name,
+        pipelineId: () => saver.pipelineId,
+        changed: (name) => {
+          state.name = name;
+          if (!saver.pipelineId) saver.schedule();
+        },
+        failed: (exc) => showNotice(`The pipeline could not be renamed: ${exc.message}`),
+      }),
+    );
+  }
+
+  const params = new URL(location.href).searchParams;
+  const wanted =
+    params.get("pipeline") || (params.has("new") ? null : localStorage.getItem(LAST_PIPELINE) || (await latestPipeline()));
   if (wanted) await hydrate(wanted);
+  renderName();
   renderBar();
   view.render();
-  renderPanel();
+  panels.render(null);
   notices.render();
+  tools.sync();
+  renderEmpty();
+  requestAnimationFrame(() => view.fit());
   if (!state.datasetId) saver.state("Choose a dataset to start", "idle");
 
   const onExit = () => saver.flushOnExit();

@@ -10,7 +10,7 @@ export function panelHeader(node, ctx) {
   label.addEventListener("change", () => ctx.onLabel(label.value.trim()));
   const parts = [
     h("h2", { id: "panel-title", text: node.data.label || ctx.typeLabel }),
-    h("p", { class: "muted", text: `${ctx.typeLabel} · ${node.id}` }),
+    h("p", { class: "muted", text: ctx.typeLabel, title: `Node id: ${node.id}` }),
     h("div", { class: "field" }, h("label", { for: labelId, text: "Node label" }), label),
   ];
   if (node.type !== "dataset_source") parts.push(inputSelector(node, ctx));
@@ -24,7 +24,7 @@ function inputSelector(node, ctx) {
   select.append(h("option", { value: "", text: "Not connected", selected: !current }));
   for (const other of ctx.graph.nodes) {
     if (other.id === node.id || ctx.graph.reaches(node.id, other.id)) continue;
-    const text = `${other.data.label || other.type} (${other.id})`;
+    const text = other.data.label || other.type;
     select.append(h("option", { value: other.id, text, selected: current && current.source === other.id }));
   }
   select.addEventListener("change", () => {

@@ -16,7 +16,8 @@ const LABELS = {
 
 /**
  * Render the panel. `ctx` adds to the node-panel context: families, onRun(nodeId, config),
- * jobSummary(nodeId) → element or null, jobInsight(nodeId) → the latest job's insight element or null.
+ * jobSummary(nodeId) → {el, update()}, isActive(nodeId) → bool, jobInsight(nodeId) → the latest job's
+ * insight element (the same element while that job is the node's latest) or null.
  * @returns {{showErrors(error), setBusy(bool)}}
  */
 export function renderTrainPanel(container, node, nodeType, ctx) {
@@ -25,7 +26,7 @@ export function renderTrainPanel(container, node, nodeType, ctx) {
   const families = ctx.families;
   const general = h("p", { class: "form-error", role: "alert" });
   const status = h("div", { class: "job-summary", "aria-live": "polite" });
-  const insight = h("div", { class: "node-insight-slot" });
+  const insightSlot = h("div", { class: "node-insights", dataset: { hook: "node-insights", nodeId: node.id } });
   let hyperWidgets = [];
   const widgets = {};
 
@@ -45,10 +46,12 @@ export function renderTrainPanel(container, node, nodeType, ctx) {
 
   const hyperBox = h("div", { class: "hyper" });
   const familyHelp = h("p", { class: "muted" });
-  const renderHyper = () => {
+  // A family switch starts from that family's defaults: values of the previous family
+  // (even of a parameter with the same name) do not carry over.
+  const renderHyper = ({ reset = false } = {}) => {
     const family = familyOf(widgets.model_type.read());
     const task = widgets.task.read();
-    const previous = hyperWidgets.length ? readHyper() : config.hyperparameters || {};
+    const previous = reset ? {} : hyperWidgets.length ? readHyper() : config.hyperparameters || {};
     hyperWidgets = [];
     familyHelp.textContent = family ? `${family.description} Tasks: ${family.tasks.join(", ")}.` : "";
     if (!family) {
@@ -101,7 +104,7 @@ export function renderTrainPanel(container, node, nodeType, ctx) {
     return out;
   };
 
-  simple("model_type", { onChange: () => { renderHyper(); syncTask(); emit(); } });
+  simple("model_type", { onChange: () => { renderHyper({ reset: true }); syncTask(); emit(); } });
   simple("task", { onChange: () => { renderHyper(); emit(); } });
   simple("target");
   simple("experiment_tag");
@@ -115,9 +118,17 @@ export function renderTrainPanel(container, node, nodeType, ctx) {
       option.disabled = Boolean(option.value && family && !family.tasks.includes(option.value));
     }
   };
-  const submit = h("button", { type: "submit", class: "primary" });
+  const blockedId = `run-blocked-${node.id}`;
+  const submit = h("button", { type: "submit", class: "primary", "aria-describedby": blockedId });
+  const blocked = h("p", { id: blockedId, class: "run-blocked muted", "aria-live": "polite" });
+  let busy = false;
   const syncButton = () => {
-    submit.textContent = widgets.run_now.control.checked ? "Run training" : "Save configuration";
+    const running = widgets.run_now.control.checked && ctx.isActive(node.id);
+    const text = widgets.run_now.control.checked ? "Run training" : "Save configuration";
+    if (submit.textContent !== text) submit.textContent = text;
+    submit.disabled = busy || running;
+    const why = running ? "Disabled while this node's job is active." : "";
+    if (blocked.textContent !== why) blocked.textContent = why;
   };
 
   const form = h(
@@ -125,7 +136,7 @@ export function renderTrainPanel(container, node, nodeType, ctx) {
     { class: "node-form train-form", novalidate: true, "aria-labelledby": "panel-title" },
     ...panelHeader(node, ctx),
     status,
-    insight,
+    insightSlot,
     widgets.model_type.el,
     familyHelp,
     widgets.task.el,
@@ -139,20 +150,32 @@ export function renderTrainPanel(container, node, nodeType, ctx) {
       widgets.description.el,
       widgets.max_runtime_s.el,
     ),
-    widgets.run_now.el,
-    general,
-    h("div", { class: "actions" }, submit, deleteButton(node, ctx)),
+    h(
+      "div",
+      { class: "panel-footer" },
+      widgets.run_now.el,
+      general,
+      h("div", { class: "actions" }, submit, deleteButton(node, ctx)),
+      blocked,
+    ),
   );
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    const values = read();
     showErrors(null);
-    submit.disabled = true;
+    const invalid = allWidgets().filter((w) => !w.validate());
+    if (invalid.length) {
+      invalid[0].control.focus?.();
+      return;
+    }
+    const values = read();
+    busy = true;
+    syncButton();
     try {
       const error = await ctx.onRun(node.id, values);
       if (error) showErrors(error);
     } finally {
-      submit.disabled = false;
+      busy = false;
+      syncButton();
     }
   });
 
@@ -163,11 +186,15 @@ export function renderTrainPanel(container, node, nodeType, ctx) {
   syncTask();
   syncButton();
   container.replaceChildren(form);
+  const summary = ctx.jobSummary(node.id);
+  status.replaceChildren(summary.el);
+  // Job updates patch the summary and the button; the form itself is never rebuilt.
   const refreshStatus = () => {
-    status.replaceChildren(ctx.jobSummary(node.id) || "");
-    // The same element while the job is the node's latest: its live chart keeps drawing.
+    summary.update();
+    // Moved only when the node's latest job changes: its live chart keeps drawing meanwhile.
     const shown = ctx.jobInsight ? ctx.jobInsight(node.id) : null;
-    if (insight.firstElementChild !== shown) insight.replaceChildren(shown || "");
+    if (insightSlot.firstElementChild !== shown) insightSlot.replaceChildren(shown || "");
+    syncButton();
   };
   refreshStatus();
   return { showErrors, refreshStatus, nodeId: node.id };

@@ -1,9 +1,11 @@
 // One training job: status history, metrics (confusion matrix), hyperparameters, artifact, versions.
 
-import { get, post, request } from "../api.js";
+import { get, request } from "../api.js";
 import { debounce, h, replace, when } from "../dom.js";
 import { fetchInsights, findingsView, liveCurveView } from "../insights.js";
-import { ACTIVE, statusPill, statusText } from "../status.js";
+import { statusText } from "../status.js";
+import { jobHeader } from "./job_header.js";
+import { duration } from "./list_rows.js";
 import { confusionMatrix, historyTable, hyperTable, metricsTable, warningText } from "./tables.js";
 import { renderVersions } from "./versions.js";
 
@@ -44,7 +46,7 @@ async function downloadArtifact(job, status) {
 
 export async function mount(main, { live, route }) {
   const jobId = route.jobId;
-  const header = h("div", { class: "header-row" });
+  const header = h("div");
   const summary = h("div");
   const history = h("div");
   const metricsBox = h("div");
@@ -59,12 +61,12 @@ export async function mount(main, { live, route }) {
       { class: "dash" },
       h("p", {}, h("a", { href: "/user/training-jobs", text: "← All training jobs" })),
       header,
-      section("Summary", summary),
+      section("Model versions of this node", versionsBox),
       h("div", { class: "grid2" }, section("Metrics", metricsBox), section("Hyperparameters", hyper)),
       section("Learning curve", curve.el),
       section("What the model learned", findingsBox),
+      section("Summary", summary),
       section("Status history", history),
-      section("Model versions of this node", versionsBox),
     ),
   );
   let versionsFor = null;
@@ -86,26 +88,33 @@ export async function mount(main, { live, route }) {
       get(`/training-jobs/${encodeURIComponent(jobId)}`),
       get(`/training-jobs/${encodeURIComponent(jobId)}/events`),
     ]);
-    document.title = `Job ${job.node_id} · ${statusText(job)}`;
-    const actions = [];
-    if (ACTIVE.has(job.status) && job.status !== "cancelling") {
-      const cancel = () => post(`/training-jobs/${encodeURIComponent(job.id)}/cancel`, {}).then(load);
-      actions.push(h("button", { type: "button", class: "danger", text: "Cancel job", on: { click: cancel } }));
-    }
-    const title = h("h1", { text: `Training job · ${job.node_id}` });
-    replace(header, title, statusPill(job.status, statusText(job)), actions);
-    const artifactStatus = h("span", { class: "muted", role: "status" });
-    const download = h("button", { type: "button", text: "Download model (joblib)" });
-    download.addEventListener("click", () => downloadArtifact(job, artifactStatus));
-    const artifact = job.model_artifact_uri ? h("span", {}, download, " ", artifactStatus) : null;
+    const node = job.node_label || job.node_id;
+    document.title = `Job ${node} · ${statusText(job)}`;
+    const versionsBase = `/pipelines/${encodeURIComponent(job.pipeline_id)}/nodes/${encodeURIComponent(job.node_id)}/versions`;
+    const activeVersion = job.model_version != null
+      ? await get(`${versionsBase}?limit=1`).then((v) => v.active_version, () => null)
+      : null;
+    replace(
+      header,
+      jobHeader(job, {
+        activeVersion,
+        reload: async () => {
+          await load();
+          await versions?.reload();
+        },
+        download: (status) => downloadArtifact(job, status),
+      }),
+    );
     replace(
       summary,
       facts([
         ["Job", job.id],
         ["Status", statusText(job)],
         ["Model", job.model_type],
-        ["Node", job.node_id],
-        ["Pipeline", h("a", { href: `/?pipeline=${encodeURIComponent(job.pipeline_id)}`, text: job.pipeline_id })],
+        ["Node", `${node} (id ${job.node_id})`],
+        ["Pipeline", h("a", { href: `/?pipeline=${encodeURIComponent(job.pipeline_id)}`, text: job.pipeline_name || job.pipeline_id })],
+        ["Worker", job.worker],
+        ["Duration", duration(job.started_at, job.finished_at)],
         ["Dataset", job.dataset_source_id],
         ["Model version", job.model_version],
         ["Experiment tag", job.config?.experiment_tag],
@@ -117,7 +126,7 @@ export async function mount(main, { live, route }) {
         ["Finished", job.finished_at ? when(job.finished_at) : null],
         ["Error", job.error_code ? `${job.error_code}: ${job.error_message || ""}` : null],
         ["Warnings", job.warnings?.length ? job.warnings.map(warningText).join("; ") : null],
-        ["Artifact", artifact],
+        ["Artifact", job.artifact_sha256 ? `sha256 ${job.artifact_sha256.slice(0, 16)}…` : null],
       ]),
     );
     replace(history, historyTable(events.events));
@@ -127,7 +136,7 @@ export async function mount(main, { live, route }) {
     const key = `${job.pipeline_id}/${job.node_id}`;
     if (versionsFor !== key) {
       versionsFor = key;
-      const node = { pipelineId: job.pipeline_id, nodeId: job.node_id, jobId: job.id };
+      const node = { pipelineId: job.pipeline_id, nodeId: job.node_id, jobId: job.id, changed: () => refresh() };
       versions = await renderVersions(versionsBox, node);
     } else if (versions && job.model_version != null) {
       await versions.reload();

@@ -1,118 +1,113 @@
-// The dashboard: the user's training jobs with a status filter and paging, updated live.
+// The dashboard: the user's training jobs, filtered, sorted and paged from the URL, updated live.
 
-import { get, query } from "../api.js";
-import { debounce, h, num, replace, uid, when } from "../dom.js";
-import { ACTIVE, STATUSES, headlineMetric, statusLabel, statusPill, statusText } from "../status.js";
+import { get, modelFamilies, query } from "../api.js";
+import { debounce, h, replace } from "../dom.js";
+import { ACTIVE } from "../status.js";
+import { apiQuery, filterForm, readView, viewUrl } from "./list_filters.js";
+import { JOB_COLUMNS, jobRow } from "./list_rows.js";
 
-const PAGE_SIZE = 20;
-const COLUMNS = ["Created", "Node", "Model", "Status", "Version", "Headline metric", "Pipeline"];
+async function pipelineChoices() {
+  try {
+    return (await get(`/pipelines${query({ limit: 200 })}`)).items;
+  } catch {
+    return [];
+  }
+}
 
 export async function mount(main, { live }) {
-  const params = new URL(location.href).searchParams;
-  const state = { status: params.get("status") || "", cursors: [null], page: 0, items: [], next: null };
-  const limit = Number(params.get("limit")) || PAGE_SIZE;
-
-  const filterId = uid("status-filter");
-  const filter = h("select", { id: filterId });
-  filter.append(h("option", { value: "", text: "All statuses" }));
-  for (const s of STATUSES) {
-    filter.append(h("option", { value: s, text: statusLabel(s), selected: s === state.status }));
-  }
+  const [families, pipelines] = await Promise.all([modelFamilies(), pipelineChoices()]);
+  let view = readView(location.href);
+  const state = { items: [], next: null };
+  const formSlot = h("div");
   const body = h("tbody");
   const pageInfo = h("span", { class: "muted", "aria-live": "polite" });
   const prev = h("button", { type: "button", class: "secondary", text: "Previous page" });
   const next = h("button", { type: "button", class: "secondary", text: "Next page" });
   const empty = h("p", { class: "muted" });
+  const failure = h("p", { class: "error", role: "alert" });
 
   replace(
     main,
     h(
       "section",
-      { class: "dash", "aria-labelledby": "jobs-title" },
+      { class: "dash wide", "aria-labelledby": "jobs-title" },
       h("h1", { id: "jobs-title", text: "My training jobs" }),
+      formSlot,
+      failure,
       h(
         "div",
-        { class: "filters" },
-        h("div", { class: "field inline" }, h("label", { for: filterId, text: "Status" }), filter),
-      ),
-      h(
-        "table",
-        { class: "jobs" },
-        h("caption", { class: "sr-only", text: "Training jobs, newest first" }),
+        { class: "table-scroll" },
         h(
-          "thead",
-          {},
-          h("tr", {}, COLUMNS.map((t) => h("th", { scope: "col", text: t }))),
+          "table",
+          { class: "jobs" },
+          h("caption", { class: "sr-only", text: "Training jobs" }),
+          h("thead", {}, h("tr", {}, JOB_COLUMNS.map(([t, cls]) => h("th", { scope: "col", class: cls, text: t })))),
+          body,
         ),
-        body,
       ),
       empty,
       h("div", { class: "pager" }, prev, next, pageInfo),
     ),
   );
 
-  function row(job) {
-    const metric = headlineMetric(job.metrics);
-    return h(
-      "tr",
-      { dataset: { jobId: job.id, status: job.status } },
-      h("td", { text: when(job.created_at) }),
-      h("td", {}, h("a", { href: `/user/training-jobs/${encodeURIComponent(job.id)}`, text: job.node_id })),
-      h("td", { text: job.model_type }),
-      h("td", {}, statusPill(job.status, statusText(job))),
-      h("td", { class: "num", text: job.model_version ?? "—" }),
-      h("td", { class: "num", text: metric ? `${metric.name} ${num(metric.value, 3)}` : "—" }),
-      h("td", { class: "muted", text: job.pipeline_id }),
-    );
-  }
+  const renderForm = () =>
+    replace(formSlot, filterForm(view, { families, pipelines, apply: (change) => go({ ...change, cursor: "", trail: [] }) }));
 
   function render() {
-    replace(body, state.items.map(row));
-    const none = state.status
-      ? `No ${statusLabel(state.status).toLowerCase()} jobs.`
-      : "No training jobs yet. Run one from the canvas.";
-    empty.textContent = state.items.length ? "" : none;
-    prev.disabled = state.page === 0;
+    replace(body, state.items.map((job) => jobRow(job, families, view.order)));
+    const filtered = view.status || view.model || view.tag || view.pipeline || view.from || view.to || view.q;
+    empty.textContent = state.items.length
+      ? ""
+      : filtered
+        ? "No training jobs match these filters."
+        : "No training jobs yet. Run one from the canvas.";
+    prev.disabled = view.trail.length === 0;
     next.disabled = !state.next;
-    pageInfo.textContent = `Page ${state.page + 1}`;
+    pageInfo.textContent = `Page ${view.trail.length + 1}`;
   }
 
   async function load() {
-    const cursor = state.cursors[state.page] || undefined;
-    const page = await get(`/users/me/training-jobs${query({ status: state.status || undefined, limit, cursor })}`);
-    state.items = page.items;
-    state.next = page.next_cursor;
+    try {
+      const page = await get(`/users/me/training-jobs${query(apiQuery(view))}`);
+      failure.textContent = "";
+      state.items = page.items;
+      state.next = page.next_cursor;
+    } catch (exc) {
+      failure.textContent = `The jobs could not be loaded: ${exc.message}`;
+      state.items = [];
+      state.next = null;
+    }
     render();
   }
 
-  filter.addEventListener("change", () => {
-    state.status = filter.value;
-    state.cursors = [null];
-    state.page = 0;
-    const url = new URL(location.href);
-    if (state.status) url.searchParams.set("status", state.status);
-    else url.searchParams.delete("status");
-    history.replaceState(null, "", url);
+  /** Change the view: a new history entry, so back and forward walk through views. */
+  function go(change) {
+    view = { ...view, ...change };
+    history.pushState(null, "", viewUrl(view, location.href));
+    renderForm();
     load();
-  });
+  }
+
   next.addEventListener("click", () => {
-    if (!state.next) return;
-    state.cursors[state.page + 1] = state.next;
-    state.page += 1;
-    load();
+    if (state.next) go({ trail: [...view.trail, view.cursor], cursor: state.next });
   });
   prev.addEventListener("click", () => {
-    if (state.page === 0) return;
-    state.page -= 1;
-    load();
+    if (!view.trail.length) return;
+    go({ trail: view.trail.slice(0, -1), cursor: view.trail[view.trail.length - 1] });
   });
+  const onPop = () => {
+    view = readView(location.href);
+    renderForm();
+    load();
+  };
+  window.addEventListener("popstate", onPop);
 
-  const reload = debounce(() => load().catch((e) => console.warn(e)), 300);
+  const reload = debounce(() => load(), 300);
   const refreshRow = async (jobId) => {
     const job = await get(`/training-jobs/${encodeURIComponent(jobId)}`);
     const at = state.items.findIndex((j) => j.id === jobId);
     if (at < 0) return;
-    if (state.status && job.status !== state.status) {
+    if (view.status && job.status !== view.status) {
       reload();
       return;
     }
@@ -125,15 +120,20 @@ export async function mount(main, { live }) {
       // A report that arrives after the job ended is stale: it must not reopen a finished row.
       if (known && ACTIVE.has(known.status)) {
         Object.assign(known, { progress: frame.progress, status: frame.status || known.status });
-        render();
+        const row = body.querySelector(`tr[data-job-id="${CSS.escape(frame.job_id)}"]`);
+        if (row) row.replaceWith(jobRow(known, families, view.order));
       }
       return;
     }
     if (frame.type === "snapshot.job") return;
     if (known) refreshRow(frame.job_id).catch((e) => console.warn(e));
-    else if (state.page === 0) reload(); // a new job, or one that now matches the filter
+    else if (!view.cursor && view.order === "-created_at") reload(); // a new job, or one that now matches
   });
   live.subscribe({ user: "me" });
+  renderForm();
   await load();
-  return () => unlisten();
+  return () => {
+    unlisten();
+    window.removeEventListener("popstate", onPop);
+  };
 }

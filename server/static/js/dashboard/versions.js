@@ -1,9 +1,10 @@
 // A node's model versions: sortable table, promote (rollback), side-by-side comparison, chart.
 
 import { get, post, query } from "../api.js";
+import { confirmDialog } from "../confirm.js";
 import { h, num, replace, uid, when } from "../dom.js";
 import { versionChart } from "../charts.js";
-import { comparisonView, fetchInsights } from "../insights.js";
+import { renderComparison } from "./compare.js";
 import { METRIC_ORDER as METRICS, table } from "./tables.js";
 
 const LOWER_IS_BETTER = new Set(["log_loss", "rmse", "mae"]);
@@ -17,19 +18,11 @@ function labelled(text, control) {
   return h("div", { class: "field" }, h("label", { for: control.id, text }), control);
 }
 
-function versionSelect(text, items, chosen) {
-  const select = h("select", { id: uid("version") });
-  for (const v of items) {
-    select.append(h("option", { value: v.version, text: `v${v.version}`, selected: v.version === chosen }));
-  }
-  return labelled(text, select);
-}
-
 /**
  * Render the versions of (pipelineId, nodeId) into `box`.
  * @returns {Promise<{reload: () => Promise<void>}>}
  */
-export async function renderVersions(box, { pipelineId, nodeId, jobId }) {
+export async function renderVersions(box, { pipelineId, nodeId, jobId, changed }) {
   const base = `/pipelines/${encodeURIComponent(pipelineId)}/nodes/${encodeURIComponent(nodeId)}/versions`;
   const state = { items: [], active: null, sort: { key: "version", dir: "descending" }, chartMetric: null };
   const tableBox = h("div");
@@ -42,7 +35,7 @@ export async function renderVersions(box, { pipelineId, nodeId, jobId }) {
     tableBox,
     h("h3", { text: "Metric across versions" }),
     chartBox,
-    h("h3", { text: "Compare two versions" }),
+    h("h3", { text: "Compare versions" }),
     compareBox,
   );
 
@@ -84,12 +77,20 @@ export async function renderVersions(box, { pipelineId, nodeId, jobId }) {
   }
 
   async function promote(version) {
+    const from = state.active ? ` instead of v${state.active}` : "";
+    const sure = await confirmDialog({
+      title: `Promote v${version}?`,
+      text: `v${version} becomes the active version of this node${from}. You can promote another version later.`,
+      confirm: `Promote v${version}`,
+    });
+    if (!sure) return;
     message.textContent = `Promoting v${version}…`;
     try {
       const out = await post(`${base}/${version}/promote`, {});
       const was = out.previous_version ? ` (was v${out.previous_version})` : "";
       message.textContent = `v${out.version} is now the active version${was}.`;
       await reload();
+      changed?.();
     } catch (exc) {
       message.textContent = `Promotion failed: ${exc.message}`;
     }
@@ -175,30 +176,7 @@ export async function renderVersions(box, { pipelineId, nodeId, jobId }) {
   }
 
   function renderCompareForm() {
-    if (state.items.length < 2) {
-      replace(compareBox, h("p", { class: "muted", text: "Comparison needs at least two versions." }));
-      return;
-    }
-    const byVersion = [...state.items].sort((a, b) => b.version - a.version);
-    const a = versionSelect("Version A", byVersion, byVersion[1].version);
-    const b = versionSelect("Version B", byVersion, byVersion[0].version);
-    const result = h("div");
-    const button = h("button", { type: "button", text: "Compare" });
-    button.addEventListener("click", async () => {
-      const [va, vb] = [a.querySelector("select").value, b.querySelector("select").value];
-      try {
-        const diff = await get(`${base}/compare${query({ a: va, b: vb })}`);
-        replace(result, compareTable(diff));
-        const runs = await Promise.all([diff.a, diff.b].map(async (v) => ({
-          name: `v${v.version}`,
-          found: await fetchInsights(v.job_id).catch(() => null),
-        })));
-        result.append(comparisonView(runs.filter((r) => r.found)));
-      } catch (exc) {
-        replace(result, h("p", { class: "error", role: "alert", text: exc.message }));
-      }
-    });
-    replace(compareBox, h("div", { class: "compare-controls" }, a, b, button), result);
+    renderComparison(compareBox, state.items, state.active);
   }
 
   async function reload() {
@@ -218,29 +196,4 @@ export async function renderVersions(box, { pipelineId, nodeId, jobId }) {
 
   await reload();
   return { reload };
-}
-
-function compareTable(diff) {
-  const { a, b } = diff;
-  const show = (v) => (v === undefined ? "—" : typeof v === "number" ? num(v) : JSON.stringify(v));
-  const pair = (name, x, y) => {
-    const cls = JSON.stringify(x) !== JSON.stringify(y) ? "changed" : "";
-    return [h("th", { scope: "row", text: name }), h("td", { class: cls, text: x }), h("td", { class: cls, text: y })];
-  };
-  const hyperNames = [...new Set([...Object.keys(a.hyperparameters), ...Object.keys(b.hyperparameters)])].sort();
-  const rows = hyperNames.map((n) => pair(n, show(a.hyperparameters[n]), show(b.hyperparameters[n])));
-  const metricRows = [];
-  for (const partition of ["test", "train"]) {
-    for (const m of METRICS) {
-      const [x, y] = [metricOf(a, m, partition), metricOf(b, m, partition)];
-      if (x !== null || y !== null) metricRows.push(pair(`${m} (${partition})`, num(x), num(y)));
-    }
-  }
-  const head = ["", `v${a.version}`, `v${b.version}`];
-  return h(
-    "div",
-    { class: "grid2" },
-    table("diff", head, rows, "Hyperparameters (differences highlighted)"),
-    table("diff", head, metricRows, "Metrics"),
-  );
 }
