@@ -1,27 +1,23 @@
-"""Loading the job's dataset (CSV or Parquet), degrading to a seeded sample when too big."""
+"""Loading the job's dataset (Parquet, or CSV through the one CSV reader), sampled when too big."""
 
 from __future__ import annotations
 
-import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from actors.errors import DatasetError
+from actors.errors import DatasetError, TableError
 from actors.options import DatasetRef, EngineOptions
-
-CHUNK = 1 << 20
+from actors.table_read import ReadFrame, read_frame
+from actors.table_store import file_sha256 as _file_sha256
 
 
 def file_sha256(path: str) -> str:
     """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return _file_sha256(Path(path))
 
 
 @dataclass
@@ -43,19 +39,21 @@ class LoadedDataset:
     warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _read(ref: DatasetRef) -> pd.DataFrame:
-    if ref.format == "csv":
-        return pd.read_csv(ref.path)
-    if ref.format == "parquet":
-        return pd.read_parquet(ref.path)
-    raise DatasetError(f"unsupported dataset format {ref.format!r}; use csv or parquet", field="dataset.format")
+def _read(ref: DatasetRef, options: EngineOptions) -> ReadFrame:
+    if ref.format not in ("csv", "parquet"):
+        raise DatasetError(f"unsupported dataset format {ref.format!r}; use csv or parquet", field="dataset.format")
+    return read_frame(
+        ref.path, ref.format, max_full_rows=options.max_full_rows, sample_rows=options.sample_rows,
+        seed=options.random_state,
+    )
 
 
 def load_dataset(ref: DatasetRef, options: EngineOptions) -> LoadedDataset:
     """Read ``ref`` in full mode, or a seeded sample of ``options.sample_rows`` rows.
 
-    A dataset with more than ``options.max_full_rows`` rows is sampled (rows keep their
-    file order) and a ``dataset_sampled`` warning is recorded.
+    A dataset with more than ``options.max_full_rows`` rows is sampled while it is read
+    (rows keep their file order; see :mod:`actors.table_read`) and a ``dataset_sampled``
+    warning is recorded.
 
     Raises:
         DatasetError: missing or unreadable file, sha256 mismatch, no rows or no columns.
@@ -65,10 +63,10 @@ def load_dataset(ref: DatasetRef, options: EngineOptions) -> LoadedDataset:
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as pool:
         hashing = pool.submit(file_sha256, ref.path)
         try:
-            frame: pd.DataFrame | None = _read(ref)
+            read: ReadFrame | None = _read(ref, options)
             failure: Exception | None = None
         except Exception as exc:  # reported after the digest: a missing file is a read error first
-            frame, failure = None, exc
+            read, failure = None, exc
         try:
             digest = hashing.result()
         except OSError as exc:
@@ -76,26 +74,26 @@ def load_dataset(ref: DatasetRef, options: EngineOptions) -> LoadedDataset:
     if ref.sha256 is not None and ref.sha256.lower() != digest:
         raise DatasetError("the dataset file does not match its recorded sha256", field="dataset.sha256",
                            details={"expected": ref.sha256, "actual": digest})
+    if isinstance(failure, TableError):
+        raise DatasetError(f"cannot parse {ref.format} dataset: {failure.message}", field="dataset.path",
+                           details=failure.details) from failure
     if isinstance(failure, DatasetError):
         raise failure
-    if failure is not None or frame is None:  # every reader failure is the dataset's fault
+    if failure is not None or read is None:  # every reader failure is the dataset's fault
         raise DatasetError(f"cannot parse {ref.format} dataset: {failure}", field="dataset.path") from failure
-    if frame.shape[1] == 0 or frame.shape[0] == 0:
+    frame = read.frame
+    if frame.shape[1] == 0 or read.total_rows == 0:
         raise DatasetError("the dataset has no rows or no columns", field="dataset.path")
     if len(set(map(str, frame.columns))) != frame.shape[1]:
         raise DatasetError("the dataset has duplicate column names", field="dataset.path")
     frame.columns = [str(name) for name in frame.columns]
-    total = len(frame)
     warnings: list[dict[str, Any]] = []
-    sampled = total > options.max_full_rows
-    if sampled:
-        size = min(options.sample_rows, total)
-        frame = frame.sample(n=size, random_state=options.random_state).sort_index()
+    if read.sampled:
         warnings.append({
             "code": "dataset_sampled",
-            "message": f"the dataset has {total} rows (more than {options.max_full_rows}); "
-                       f"trained on a seeded sample of {size} rows",
+            "message": f"the dataset has {read.total_rows} rows (more than {options.max_full_rows}); "
+                       f"trained on a seeded sample of {len(frame)} rows",
         })
     if not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0 or frame.index.step != 1:
         frame = frame.reset_index(drop=True)  # a copy of every column: only when the index needs it
-    return LoadedDataset(frame, digest, total, sampled, warnings)
+    return LoadedDataset(frame, digest, read.total_rows, read.sampled, warnings)

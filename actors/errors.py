@@ -74,6 +74,14 @@ class DatasetError(EngineError):
     default_code = "dataset_error"
 
 
+class TableError(DatasetError):
+    """Raised when a data file is malformed: a record with the wrong field count, a bad
+    header, text that is not UTF-8, too many columns. ``details`` names the line or column
+    where known; the upload answers it as a 422 on the ``file`` field."""
+
+    default_code = "parse_error"
+
+
 class TrainingError(EngineError):
     """Raised when fitting or evaluating the model fails for a reason not caused by the
     job's configuration (e.g. the library rejects the data)."""

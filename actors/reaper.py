@@ -1,9 +1,11 @@
 """The reaper: finds jobs whose worker stopped heartbeating and settles them.
 
-Running jobs go back to ``queued`` (attempt + 1) and are sent again while attempts
-remain, else they fail with ``worker_lost``; cancelling jobs become cancelled. Jobs left
+Running jobs go back to ``queued`` (attempt + 1) and wait for their turn (sent at once
+when their user has a free slot, see ``actors.dispatch``) while attempts remain, else
+they fail with ``worker_lost``; cancelling jobs become cancelled. Admitted jobs left
 ``queued`` for ``jobs.queued_resend_after_s`` have their message sent again, since it may
-have been lost. One reaper runs at a time across processes, under a Redis lock.
+have been lost; every pass also dispatches the waiting jobs whose turn it is. One reaper
+runs at a time across processes, under a Redis lock.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.context import JobContext
+from actors.dispatch import dispatch
 from actors.outcomes import commit_then_publish, finish_cancelled, finish_failed
 from actors.policy import ReapAction, reap_action, resend_due
 from store.job_queries import queued_jobs_to_resend, stale_jobs
@@ -81,7 +84,8 @@ async def _requeue(ctx: JobContext, job: TrainingJob) -> bool:
             expected=JobStatus.RUNNING,
             # Only the run found stale: by now it may have been requeued and claimed by a live worker.
             expected_attempt=job.attempt,
-            changes={"attempt": attempt, "worker": None, "heartbeat_at": None, "progress": None},
+            # Back to waiting: the retry takes its turn like any other job (store.admission).
+            changes={"attempt": attempt, "worker": None, "heartbeat_at": None, "progress": None, "admitted_at": None},
             payload={"reason": "worker_lost", "attempt": attempt},
         )
         return None if done is None else [done.event]
@@ -103,9 +107,9 @@ async def reap_job(ctx: JobContext, job: TrainingJob, *, resend: bool = True) ->
     if action is ReapAction.LEAVE or not await _requeue(ctx, job):
         return ReapOutcome.LEFT
     if resend and ctx.sender is not None:
-        try:
-            await ctx.sender(job.id, (job.config or {}).get("max_runtime_s"))
-        except Exception as exc:
+        # Sent now if its user has a free slot (jobs.max_running_per_user), else in its turn.
+        exc = (await dispatch(ctx)).failed.get(job.id)
+        if exc is not None:
             await finish_failed(ctx, job, "broker_unavailable", f"the retry could not be sent: {exc}",
                                 expected=(JobStatus.QUEUED,))
             return ReapOutcome.FAILED
@@ -150,6 +154,8 @@ async def reap_once(ctx: JobContext, lock: Lock) -> dict[str, ReapOutcome]:
             log.warning("reaped job %s (%s, attempt %d): %s", job.id, job.status, job.attempt, outcomes[job.id])
         if ctx.sender is None:
             return outcomes
+        # The backstop of every dispatch: a process may have died between freeing a slot and sending.
+        await dispatch(ctx)
         resend_after = jobs_settings.queued_resend_after_s
         async with ctx.sessions() as session:
             queued = await queued_jobs_to_resend(session, updated_before=now - timedelta(seconds=resend_after))

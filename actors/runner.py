@@ -32,11 +32,12 @@ from actors.policy import (
     stop_reason,
 )
 from actors.reaper import ReapOutcome, reap_job
+from store.admission import Claim, claim
 from store.datasets import get_dataset
 from store.errors import NotFound, StoreBusy
 from store.insights import save_insights
 from store.job_queries import get_job
-from store.jobs import heartbeat, transition, update_progress
+from store.jobs import heartbeat, update_progress
 from store.models import TrainingJob
 from store.reader import Reader
 from store.states import ACTIVE, JobStatus
@@ -53,6 +54,8 @@ class Outcome(enum.StrEnum):
     IGNORED_TERMINAL = "ignored_terminal"
     DROPPED_RUNNING_ELSEWHERE = "dropped_running_elsewhere"
     LOST_CLAIM = "lost_claim"
+    DEFERRED = "deferred"
+    """The user already runs ``jobs.max_running_per_user`` jobs: the job waits for its turn again."""
     CLAIM_FAILED = "claim_failed"
     """A database error while claiming: the job stays queued and the reaper sends it again."""
     SUCCEEDED = "succeeded"
@@ -111,9 +114,12 @@ async def run_job(ctx: JobContext, job_id: str) -> Outcome:
         # after all, the job is running without heartbeats, and the reaper requeues it).
         log.warning("claiming job %s failed (%s); it stays queued for the reaper to send again", job_id, exc)
         return Outcome.CLAIM_FAILED
-    if claimed is None:
+    if claimed.deferred:
+        log.info("job %s waits for its turn: its user runs jobs.max_running_per_user jobs already", job_id)
+        return Outcome.DEFERRED
+    if claimed.result is None:
         return Outcome.LOST_CLAIM
-    return await _execute(ctx, claimed)
+    return await _execute(ctx, claimed.result.job)
 
 
 async def _fail(ctx: JobContext, job: TrainingJob, code: str, message: str, **kwargs: Any) -> bool:
@@ -126,21 +132,20 @@ async def _cancelled(ctx: JobContext, job: TrainingJob, *, forced: bool = False)
     return await finish_cancelled(ctx, job, forced=forced, expected_attempt=job.attempt)
 
 
-async def _claim(ctx: JobContext, job: TrainingJob) -> TrainingJob | None:
+async def _claim(ctx: JobContext, job: TrainingJob) -> Claim:
+    """Claim under the user's cap (``store.admission.claim``); publishes the event when won."""
     async with ctx.sessions.begin() as session:
-        done = await transition(
+        outcome = await claim(
             session,
-            job.id,
-            JobStatus.RUNNING,
-            expected=JobStatus.QUEUED,
-            expected_attempt=job.attempt,  # the attempt the event reports
+            job,
+            cap=ctx.settings.jobs.max_running_per_user,
+            # expected_attempt is job.attempt: the attempt the event reports
             changes={"worker": ctx.worker_name, "heartbeat_at": utcnow()},
             payload={"attempt": job.attempt, "worker": ctx.worker_name},
         )
-    if done is None:
-        return None
-    await ctx.publisher.publish(job.user_id, done.event)
-    return done.job
+    if outcome.result is not None:
+        await ctx.publisher.publish(job.user_id, outcome.result.event)
+    return outcome
 
 
 async def _execute(ctx: JobContext, job: TrainingJob) -> Outcome:
@@ -151,7 +156,11 @@ async def _execute(ctx: JobContext, job: TrainingJob) -> Outcome:
         )
         async with ctx.sessions() as session:
             dataset = await get_dataset(session, job.dataset_source_id, reader=SYSTEM)
-        ref = DatasetRef(str(ctx.dataset_path(dataset.storage_uri)), dataset.format, dataset.sha256)  # type: ignore[arg-type]
+        ref = DatasetRef(
+            str(ctx.dataset_path(dataset.storage_uri)),
+            dataset.storage_format or dataset.format,  # type: ignore[arg-type]
+            dataset.storage_sha256 or dataset.sha256,
+        )
     except EngineError as exc:
         await _fail(ctx, job, exc.code, str(exc))
         return Outcome.FAILED

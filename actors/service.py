@@ -14,10 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.context import JobContext
+from actors.dispatch import dispatch_quietly, send_admitted
 from actors.errors import ActiveJobConflict, BrokerUnavailable, IdempotencyKeyReused, QuotaExceeded
 from actors.outcomes import commit_then_publish, finish_failed
 from actors.policy import resolve_max_runtime
 from actors.validation import validate_job
+from store.admission import admit_next
 from store.datasets import get_dataset
 from store.errors import DuplicateIdempotencyKey, NotFound
 from store.job_queries import active_job_for_node, count_active, find_by_idempotency_key, get_job
@@ -141,6 +143,7 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
     job_config.update(max_runtime_s=max_runtime, task=validated.task, target=validated.target)
 
     created: list[TrainingJob] = []
+    admitted: list[TrainingJob] = []
 
     async def work(session: AsyncSession) -> list[dict[str, Any]] | None:
         if request.idempotency_key:
@@ -171,6 +174,8 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
             warnings=validated.warnings,
         )
         created.append(result.job)
+        # In turn, under jobs.max_running_per_user: this job and any other waiting one.
+        admitted.extend(await admit_next(session, jobs_cfg.max_running_per_user))
         return [result.event]
 
     try:
@@ -185,7 +190,7 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
     job = created[0]
     if events == []:
         return job
-    await _send(ctx, job)
+    await _send(ctx, job, admitted)
     return job
 
 
@@ -230,12 +235,15 @@ def _raw_hyperparameters(graph: Mapping[str, Any], node_id: str) -> dict[str, An
     return {}
 
 
-async def _send(ctx: JobContext, job: TrainingJob) -> None:
-    if ctx.sender is None:
-        raise RuntimeError("this context cannot send messages")
-    try:
-        await ctx.sender(job.id, (job.config or {}).get("max_runtime_s"))
-    except Exception as exc:
+async def _send(ctx: JobContext, job: TrainingJob, admitted: list[TrainingJob]) -> None:
+    """Send the admitted jobs' messages; a job left waiting is sent when its turn comes.
+
+    The submitted job itself is failed when its message cannot be sent, so the caller
+    learns at once that the broker is away (others admitted with it wait for the next dispatch).
+    """
+    report = await send_admitted(ctx, admitted)
+    exc = report.failed.get(job.id)
+    if exc is not None:
         log.error("could not send the message of job %s: %s", job.id, exc)
         await finish_failed(
             ctx, job, "broker_unavailable", f"the job could not be queued: {exc}", expected=(JobStatus.QUEUED,)
@@ -265,6 +273,8 @@ async def _move_for_cancel(
         return None
     if dst is JobStatus.CANCELLING:
         await ctx.cancel_signals.request(job.id)
+    elif job.admitted_at is not None and ctx.sender is not None:
+        await dispatch_quietly(ctx)  # the cancelled job held one of its user's slots
     return won[0]
 
 

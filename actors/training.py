@@ -13,11 +13,15 @@ from typing import Any
 
 import shim
 from actors.context import JobContext
-from actors.runner import run_job
+from actors.dispatch import dispatch_quietly
+from actors.runner import Outcome, run_job
 
 TRAINING_QUEUE = "training"
 TRAINING_ACTOR = "train_model"
 """The actor's name, which is also its Celery task's name (``inspect active``, Flower)."""
+
+_HELD_NO_SLOT = frozenset({Outcome.MISSING, Outcome.IGNORED_TERMINAL, Outcome.DROPPED_RUNNING_ELSEWHERE})
+"""Deliveries that changed nobody's slots: nothing to dispatch after them."""
 
 _context_provider: Callable[[], Awaitable[JobContext]] | None = None
 
@@ -43,6 +47,9 @@ class TrainingActor(shim.GenericActor):
             raise RuntimeError("TrainingActor has no job context: call actors.training.use_context() first")
         ctx = await _context_provider()
         outcome = await run_job(ctx, job_id)
+        if outcome not in _HELD_NO_SLOT:
+            # This job ended (or was sent back to wait): a slot of its user may be free now.
+            await dispatch_quietly(ctx)
         return outcome.value
 
 

@@ -17,8 +17,9 @@ from actors.cancel_signal import RedisCancelSignals
 from actors.context import JobContext, Sender
 from actors.publish import RedisPublisher
 from server.auth import auth_ctx, auth_middleware
-from server.keys import ENGINE, OPENAPI, PUBLIC_ROUTES, REDIS, SENDER, SERVICE, SESSIONS, SETTINGS
+from server.keys import ENGINE, OFFLOAD, OPENAPI, PUBLIC_ROUTES, REDIS, SENDER, SERVICE, SESSIONS, SETTINGS
 from server.middleware import error_middleware
+from server.offload import Offload
 from server.openapi import build_openapi, set_property
 from server.routing import Operation, add_operations, public_route_names
 from server.security_headers import install_security_headers
@@ -71,6 +72,16 @@ async def service_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def offload_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The bounded executor for CPU-heavy steps (``server.cpu_*``)."""
+    server = app[SETTINGS].server
+    app[OFFLOAD] = Offload(server.cpu_threads, server.cpu_tasks_per_user, server.cpu_queue_per_user)
+    try:
+        yield
+    finally:
+        app[OFFLOAD].shutdown()
+
+
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     """The Redis client (``redis.url``); ``mlw serve`` fills the URL in for the embedded Redis."""
     url = app[SETTINGS].redis.url
@@ -105,6 +116,7 @@ def create_app(
     app[SETTINGS] = settings
     app[SENDER] = sender or broker_sender(settings)
     app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(offload_ctx)
     app.cleanup_ctx.append(redis_ctx)
     app.cleanup_ctx.append(auth_ctx)
     app.cleanup_ctx.append(service_ctx)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.tabular import column_schema
+from actors.table_store import store_table
 from store.datasets import create_dataset, list_datasets
 from store.models import User
 from store.pipelines import upsert_pipeline
@@ -86,11 +86,15 @@ async def ensure_example(session: AsyncSession, settings: Settings, owner_id: st
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{DEMO_DATASET}-{owner_id}.csv"
         frame.to_csv(path, index=False)
+        stored = folder / f"{DEMO_DATASET}-{owner_id}.parquet"
+        summary = store_table(path, "csv", stored, max_columns=settings.data.max_columns)  # as an upload would
         dataset = await create_dataset(
-            session, owner_id=owner_id, name=DEMO_DATASET, storage_uri=str(path), format="csv",
-            n_rows=len(frame), columns=column_schema(frame),
-            sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+            session, owner_id=owner_id, name=DEMO_DATASET, storage_uri=str(stored), format="csv",
+            n_rows=summary.n_rows, columns=summary.columns,
+            sha256=hashlib.sha256(path.read_bytes()).hexdigest(), storage_format="parquet",
+            storage_sha256=summary.sha256, stored_bytes=summary.stored_bytes, preview=summary.preview,
         )
+        path.unlink()
     graph = demo_graph()
     for node in graph["nodes"]:
         if node["type"] == "dataset_source":

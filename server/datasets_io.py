@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import BadHttpMessage
 
 from server.errors import BadRequest, PayloadTooLarge, UnprocessableEntity
 
@@ -120,6 +121,9 @@ async def receive_upload(request: web.Request, tmp_dir: Path, max_bytes: int) ->
 async def _receive(request: web.Request, path: Path, max_bytes: int) -> Upload:
     try:
         return await _read_parts(request, path, max_bytes)
+    except BadHttpMessage as exc:
+        # A part header aiohttp refuses (e.g. a NUL byte in the file name).
+        raise BadRequest(f"malformed multipart part header: {exc.message}"[:300], details={"field": "file"}) from None
     except (ValueError, AssertionError) as exc:
         # aiohttp's multipart reader signals a body that ends early (no closing boundary) this way.
         raise BadRequest(

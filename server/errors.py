@@ -173,7 +173,9 @@ def to_api_error(exc: BaseException) -> ApiError:
         return UnprocessableEntity(exc.message, code="invalid_input", details={"field": exc.field})
     if isinstance(exc, Conflict):
         extra = getattr(exc, "details", None)
-        return ConflictError(str(exc), details=dict(extra) if isinstance(extra, dict) else {})
+        code = getattr(exc, "code", None)
+        details = dict(extra) if isinstance(extra, dict) else {}
+        return ConflictError(str(exc), code=code if isinstance(code, str) else None, details=details)
     if isinstance(exc, StoreBusy | sa_exc.TimeoutError):
         # Overload, not a bug: the write turn or a pooled connection did not come in time.
         return ServiceUnavailable("the database is busy; retry shortly", code="database_busy")

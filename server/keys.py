@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from actors.context import JobContext, Sender
 from server.authenticator import Authenticator
+from server.offload import Offload
 from store.models import User
 from store.reader import Reader
 from store.settings import Settings
@@ -22,6 +23,8 @@ SERVICE = web.AppKey("service", JobContext)
 """The context the POST handlers pass to ``actors.service`` (submit, cancel)."""
 SENDER: web.AppKey[Sender] = web.AppKey("sender")
 """Sends a job's training message (``JobContext.sender``)."""
+OFFLOAD = web.AppKey("offload", Offload)
+"""The bounded executor for CPU-heavy steps (:mod:`server.offload`)."""
 OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")
 PUBLIC_ROUTES: web.AppKey[frozenset[str]] = web.AppKey("public_routes")
 AUTH = web.AppKey("auth", Authenticator)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.dialect import upsert
@@ -102,3 +102,26 @@ async def alias_history(
         stmt = stmt.where(ModelAliasHistory.alias == alias)
     stmt = stmt.order_by(ModelAliasHistory.id.desc()).limit(limit)
     return list((await session.scalars(stmt)).all())
+
+
+async def active_version(session: AsyncSession, pipeline_id: str, node_id: str) -> int | None:
+    """The node's active version: where ``active`` points, else (until a first promotion)
+    the node's first version; None while it has no version.
+
+    The default is resolved here, when read, rather than by writing an alias when the
+    first version is created: workers record versions but never write aliases (see
+    docs/security.md). Not reader-scoped: check the caller may read the pipeline first.
+    """
+    pointed = await session.scalar(
+        select(ModelAlias.version).where(
+            ModelAlias.pipeline_id == pipeline_id, ModelAlias.node_id == node_id, ModelAlias.alias == ACTIVE_ALIAS
+        )
+    )
+    if pointed is not None:
+        return int(pointed)
+    first = await session.scalar(
+        select(func.min(ModelVersion.version)).where(
+            ModelVersion.pipeline_id == pipeline_id, ModelVersion.node_id == node_id
+        )
+    )
+    return int(first) if first is not None else None

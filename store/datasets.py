@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.errors import InvalidInput, NotFound
-from store.models import DatasetSource
+from store.errors import InUse, InvalidInput, NotFound
+from store.models import DatasetSource, Pipeline, TrainingJob, User
 from store.reader import Reader
+from store.states import ACTIVE
 from store.types import new_id, utcnow
 
 
@@ -25,8 +26,15 @@ async def create_dataset(
     columns: Sequence[Any],
     sha256: str,
     dataset_id: str | None = None,
+    storage_format: str | None = None,
+    storage_sha256: str | None = None,
+    stored_bytes: int | None = None,
+    preview: Sequence[Any] | None = None,
 ) -> DatasetSource:
     """Record an uploaded dataset (the file is already stored at ``storage_uri``).
+
+    ``format`` and ``sha256`` describe the uploaded file; ``storage_format``,
+    ``storage_sha256`` and ``stored_bytes`` the stored one when it differs (Parquet).
 
     Raises:
         InvalidInput: a bad value; the error names the field.
@@ -47,6 +55,10 @@ async def create_dataset(
         columns=list(columns),
         sha256=sha256,
         created_at=utcnow(),
+        storage_format=storage_format,
+        storage_sha256=storage_sha256,
+        stored_bytes=stored_bytes,
+        preview=None if preview is None else list(preview),
     )
     session.add(row)
     await session.flush()
@@ -77,3 +89,55 @@ async def list_datasets(session: AsyncSession, *, reader: Reader, limit: int = 1
         .limit(limit)
     )
     return list((await session.scalars(stmt)).all())
+
+
+async def stored_bytes_of(session: AsyncSession, owner_id: str, *, lock: bool = False) -> int:
+    """Bytes of stored dataset files owned by ``owner_id`` (rows from before migration 0006 count 0).
+
+    ``lock`` serializes concurrent uploads of one user on PostgreSQL (SQLite write
+    transactions are serial already), so two of them cannot both pass the quota.
+    """
+    if lock and session.bind.dialect.name == "postgresql":
+        await session.execute(select(User.id).where(User.id == owner_id).with_for_update())
+    stmt = select(func.coalesce(func.sum(DatasetSource.stored_bytes), 0)).where(DatasetSource.owner_id == owner_id)
+    return int((await session.execute(stmt)).scalar_one() or 0)
+
+
+async def delete_dataset(session: AsyncSession, dataset_id: str, *, reader: Reader, listed: int = 50) -> DatasetSource:
+    """Delete the dataset row if nothing uses it; the caller removes its file after commit.
+
+    Raises:
+        NotFound: missing, or not the reader's.
+        InUse: a job is queued or running on it (``dataset_has_active_jobs``), or pipelines
+            still start from it (``dataset_in_use``; ``details.pipeline_ids`` lists them).
+    """
+    stmt = select(DatasetSource).where(DatasetSource.id == dataset_id, reader.owns(DatasetSource.owner_id))
+    if session.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()  # a concurrent pipeline insert waits on its foreign key
+    row = (await session.scalars(stmt)).one_or_none()
+    if row is None:
+        raise NotFound("dataset", dataset_id)
+    active = list((await session.scalars(
+        select(TrainingJob.id)
+        .where(TrainingJob.dataset_source_id == row.id, TrainingJob.status.in_([s.value for s in ACTIVE]))
+        .order_by(TrainingJob.created_at).limit(listed)
+    )).all())
+    if active:
+        raise InUse(
+            f"dataset {row.id} has {len(active)} queued or running job(s); cancel them or wait for them to finish",
+            code="dataset_has_active_jobs",
+            details={"job_ids": active},
+        )
+    pipelines = list((await session.scalars(
+        select(Pipeline.pipeline_id).where(Pipeline.dataset_source_id == row.id)
+        .order_by(Pipeline.created_at).limit(listed)
+    )).all())
+    if pipelines:
+        raise InUse(
+            f"dataset {row.id} is used by {len(pipelines)} pipeline(s); delete them first "
+            f"(DELETE /pipelines/{{pipeline_id}})",
+            code="dataset_in_use",
+            details={"pipeline_ids": pipelines},
+        )
+    await session.execute(delete(DatasetSource).where(DatasetSource.id == row.id))
+    return row

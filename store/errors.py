@@ -33,6 +33,15 @@ class Conflict(StoreError):
     """Raised when a write collides with existing data (a unique key, a concurrent claim)."""
 
 
+class InUse(Conflict):
+    """Raised when a row cannot be deleted because others still use it; ``details`` lists them."""
+
+    def __init__(self, message: str, *, code: str, details: dict[str, object]) -> None:
+        super().__init__(message)
+        self.code = code
+        self.details = details
+
+
 class DuplicateName(Conflict):
     """Raised when a name that must be unique (e.g. a user name) is already taken."""
 

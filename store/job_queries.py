@@ -156,14 +156,20 @@ async def stale_jobs(session: AsyncSession, *, heartbeat_before: dt.datetime, li
 async def queued_jobs_to_resend(
     session: AsyncSession, *, updated_before: dt.datetime, limit: int = 100
 ) -> list[TrainingJob]:
-    """Queued jobs whose row last changed before ``updated_before``, least recently changed first.
+    """Admitted queued jobs whose row last changed before ``updated_before``, least recently changed first.
+
+    Only admitted jobs have a message to lose; waiting ones are sent by ``actors.dispatch``.
 
     The reaper re-sends their messages, which may have been lost; ``updated_at`` is bumped
     by every transition and by :func:`store.jobs.touch_queued` after each re-send.
     """
     stmt = (
         select(TrainingJob)
-        .where(TrainingJob.status == JobStatus.QUEUED.value, TrainingJob.updated_at < updated_before)
+        .where(
+            TrainingJob.status == JobStatus.QUEUED.value,
+            TrainingJob.admitted_at.is_not(None),
+            TrainingJob.updated_at < updated_before,
+        )
         .order_by(TrainingJob.updated_at, TrainingJob.id)
         .limit(limit)
     )

@@ -52,6 +52,7 @@ CHANGEABLE_COLUMNS = frozenset(
         "worker",
         "started_at",
         "finished_at",
+        "admitted_at",
     }
 )
 """Columns a transition may set through ``changes``; identity, status and bookkeeping are not among them."""

@@ -93,6 +93,12 @@ class DatasetSource(Base):
     columns: Mapped[list[Any]]
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The stored form (migration 0006). Rows from before it keep the uploaded file: these
+    # are then null and ``format``/``sha256`` describe the stored file too.
+    storage_format: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    storage_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    stored_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    preview: Mapped[list[Any] | None] = mapped_column(JSONType, nullable=True)
 
 
 class Pipeline(Base):
@@ -178,6 +184,10 @@ class TrainingJob(Base):
     started_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    admitted_at: Mapped[dt.datetime | None]
+    """When the job was given one of its user's running slots (``jobs.max_running_per_user``) and
+    its message sent; NULL while it waits for its turn. Kept once it runs: the latest per user
+    orders the turns (``store.turns``)."""
 
 
 class TrainingJobInsights(Base):

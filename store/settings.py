@@ -60,6 +60,9 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = dataclasses.field(default=8080, metadata=_check(_port))
     max_body_mb: int = dataclasses.field(default=4, metadata=_check(_positive))
+    cpu_threads: int = dataclasses.field(default=2, metadata=_check(_positive))
+    cpu_tasks_per_user: int = dataclasses.field(default=1, metadata=_check(_positive))
+    cpu_queue_per_user: int = dataclasses.field(default=32, metadata=_check(_non_negative))
     auth_cache_ttl_s: float = dataclasses.field(default=5.0, metadata=_check(_non_negative))
 
 
@@ -97,6 +100,7 @@ class JobsSettings:
     cancel_grace_s: float = dataclasses.field(default=10.0, metadata=_check(_positive))
     one_active_per_node: bool = True
     max_active_per_user: int = dataclasses.field(default=20, metadata=_check(_positive))
+    max_running_per_user: int = dataclasses.field(default=1, metadata=_check(_non_negative))
     progress_interval_s: float = dataclasses.field(default=0.25, metadata=_check(_non_negative))
     reaper_interval_s: float = dataclasses.field(default=5.0, metadata=_check(_positive))
     queued_resend_after_s: float = dataclasses.field(default=300.0, metadata=_check(_positive))
@@ -109,6 +113,7 @@ class DataSettings:
     sample_rows: int = dataclasses.field(default=100_000, metadata=_check(_positive))
     max_upload_mb: int = dataclasses.field(default=200, metadata=_check(_positive))
     max_columns: int = dataclasses.field(default=2000, metadata=_check(_positive))
+    max_bytes_per_user: int = dataclasses.field(default=5 * 1024**3, metadata=_check(_non_negative))
 
 
 @dataclasses.dataclass(frozen=True)

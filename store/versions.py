@@ -14,10 +14,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.aliases import ACTIVE_ALIAS, set_alias
 from store.dialect import upsert
 from store.errors import InvalidInput, NotFound
-from store.models import ModelAlias, ModelVersion, ModelVersionCounter
+from store.models import ModelVersion, ModelVersionCounter
 from store.pipelines import get_pipeline
 from store.reader import Reader
 from store.types import new_id, utcnow
@@ -58,9 +57,7 @@ async def create_model_version(
     """Claim the next version number and record the trained model under it.
 
     Runs in the caller's transaction (with the ``job.version`` event and the transition
-    to ``succeeded``, so all three commit or none does). When the node has no ``active``
-    version yet, the new version becomes active (recorded in the alias history with no
-    author); later versions become active only by an explicit promotion.
+    to ``succeeded``, so all three commit or none does).
     """
     version = await next_model_version(session, pipeline_id, node_id)
     row = ModelVersion(
@@ -78,17 +75,7 @@ async def create_model_version(
     )
     session.add(row)
     await session.flush()
-    if await _active_version(session, pipeline_id, node_id) is None:
-        await set_alias(session, pipeline_id, node_id, ACTIVE_ALIAS, version, None)
     return row
-
-
-async def _active_version(session: AsyncSession, pipeline_id: str, node_id: str) -> int | None:
-    stmt = select(ModelAlias.version).where(
-        ModelAlias.pipeline_id == pipeline_id, ModelAlias.node_id == node_id, ModelAlias.alias == ACTIVE_ALIAS
-    )
-    found = await session.scalar(stmt)
-    return int(found) if found is not None else None
 
 
 async def get_version(

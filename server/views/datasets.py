@@ -1,9 +1,9 @@
-"""``POST /datasets`` (streamed multipart upload), ``GET /datasets``, ``GET /datasets/{id}``."""
+"""``POST /datasets`` (streamed upload, parsed once), ``GET /datasets``, ``GET``/``DELETE /datasets/{id}``."""
 
 from __future__ import annotations
 
 import asyncio
-import os
+import logging
 from pathlib import Path
 
 from aiohttp import web
@@ -11,21 +11,24 @@ from sqlalchemy import and_, or_, select
 
 from server.auth import reader_of
 from server.datasets_io import receive_upload, remove_quietly
-from server.errors import NotFoundError
-from server.keys import SESSIONS, SETTINGS
+from server.errors import NotFoundError, PayloadTooLarge
+from server.keys import OFFLOAD, SESSIONS, SETTINGS
 from server.parsing import parse_query
 from server.routing import Operation
 from server.schemas.datasets import DatasetDetail, DatasetListQuery, DatasetOut, DatasetPage
 from server.serialize import dataset_json
-from server.tabular import detect_format, preview, read_table
+from server.tabular import detect_format, legacy_preview, store_upload
 from store.cursor import decode_cursor, encode_cursor
-from store.datasets import create_dataset, get_dataset
+from store.datasets import create_dataset, delete_dataset, get_dataset, stored_bytes_of
 from store.engine import read_session
 from store.models import DatasetSource
+from store.settings import Settings
 from store.types import new_id
 
+log = logging.getLogger(__name__)
 MIB = 1024 * 1024
-EXTENSIONS = {"csv": ".csv", "parquet": ".parquet"}
+STORED_SUFFIX = ".parquet"
+"""Every upload is stored as Parquet (typed columns, parsed once); ``format`` keeps the uploaded one."""
 
 
 DATASETS_SUBDIR = "datasets"
@@ -49,32 +52,65 @@ def _display_name(filename: str) -> str:
     return "".join(ch for ch in base if ord(ch) >= 32 and ord(ch) != 127)
 
 
+def _over_quota(settings: Settings, used: int, adding: int) -> PayloadTooLarge:
+    quota = settings.data.max_bytes_per_user
+    return PayloadTooLarge(
+        f"storing this dataset would exceed your storage quota data.max_bytes_per_user ({quota} bytes): "
+        f"{used} bytes are used and it needs {adding}; delete datasets you no longer need",
+        code="storage_quota_exceeded",
+        details={"field": "file", "quota_bytes": quota, "used_bytes": used, "needed_bytes": adding},
+    )
+
+
+async def _check_quota(request: web.Request, user_id: str, adding: int, *, lock: bool = False) -> None:
+    settings = request.app[SETTINGS]
+    quota = settings.data.max_bytes_per_user
+    if quota == 0:
+        return
+    async with read_session(request.app[SESSIONS]) as session:
+        used = await stored_bytes_of(session, user_id, lock=lock)
+    if used + adding > quota:
+        raise _over_quota(settings, used, adding)
+
+
 async def upload_dataset(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     reader = reader_of(request)
     assert reader.user_id is not None
+    await _check_quota(request, reader.user_id, 1)  # already full: refused before a byte is read
     target_dir = datasets_dir(settings.data_dir)
     upload = await receive_upload(request, target_dir / "tmp", settings.data.max_upload_mb * MIB)
     final: Path | None = None
     try:
         fmt = detect_format(upload.filename, upload.content_type, upload.head)
-        info = await asyncio.to_thread(read_table, upload.path, fmt, max_columns=settings.data.max_columns)
         dataset_id = new_id()
-        relative = f"{DATASETS_SUBDIR}/{dataset_id}{EXTENSIONS[fmt]}"
+        relative = f"{DATASETS_SUBDIR}/{dataset_id}{STORED_SUFFIX}"
         final = settings.data_dir / relative
-        await asyncio.to_thread(os.replace, upload.path, final)
+        summary = await request.app[OFFLOAD].run(
+            reader.user_id, store_upload, upload.path, fmt, final, max_columns=settings.data.max_columns
+        )
+        await asyncio.to_thread(remove_quietly, upload.path)
         name = upload.name or _display_name(upload.filename) or f"dataset-{dataset_id[:8]}"
         async with request.app[SESSIONS].begin() as session:
+            quota = settings.data.max_bytes_per_user
+            if quota:
+                used = await stored_bytes_of(session, reader.user_id, lock=True)
+                if used + summary.stored_bytes > quota:
+                    raise _over_quota(settings, used, summary.stored_bytes)
             row = await create_dataset(
                 session,
                 owner_id=reader.user_id,
                 name=name[:255],
                 storage_uri=relative,
                 format=fmt,
-                n_rows=info.n_rows,
-                columns=info.columns,
+                n_rows=summary.n_rows,
+                columns=summary.columns,
                 sha256=upload.sha256,
                 dataset_id=dataset_id,
+                storage_format="parquet",
+                storage_sha256=summary.sha256,
+                stored_bytes=summary.stored_bytes,
+                preview=summary.preview,
             )
         return web.json_response(dataset_json(row), status=201)
     except BaseException:
@@ -99,16 +135,41 @@ async def list_datasets(request: web.Request) -> web.Response:
 
 
 async def get_dataset_detail(request: web.Request) -> web.Response:
+    reader = reader_of(request)
     async with read_session(request.app[SESSIONS]) as session:
-        row = await get_dataset(session, request.match_info["dataset_id"], reader=reader_of(request))
+        row = await get_dataset(session, request.match_info["dataset_id"], reader=reader)
+    if row.preview is not None:  # stored at upload: no parse
+        return web.json_response({**dataset_json(row), "preview": row.preview})
     path = dataset_file(request.app[SETTINGS].data_dir, row.storage_uri)
     try:
-        rows = await asyncio.to_thread(preview, path, row.format)
+        rows = await request.app[OFFLOAD].run(
+            reader.user_id or "admin", legacy_preview, path, row.storage_format or row.format
+        )
     except FileNotFoundError:
         raise NotFoundError(
             "the dataset's file is missing from the data directory", code="dataset_file_missing"
         ) from None
     return web.json_response({**dataset_json(row), "preview": rows})
+
+
+def _owned_file(data_dir: Path, storage_uri: str) -> Path | None:
+    """The stored file if it lies inside the data directory (a row never deletes anything else)."""
+    path = dataset_file(data_dir, storage_uri).resolve()
+    return path if path.is_relative_to(data_dir.resolve()) else None
+
+
+async def remove_dataset(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    async with request.app[SESSIONS].begin() as session:
+        row = await delete_dataset(session, request.match_info["dataset_id"], reader=reader_of(request))
+        storage_uri = row.storage_uri
+    path = await asyncio.to_thread(_owned_file, settings.data_dir, storage_uri)
+    if path is not None:
+        try:
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+        except OSError as exc:  # the row is gone; an unremovable file is the operator's to clean
+            log.warning("dataset %s deleted but its file %s stays: %s", row.id, path, exc)
+    return web.Response(status=204)
 
 
 _UPLOAD_BODY = {
@@ -136,6 +197,7 @@ OPERATIONS = [
         "datasets",
         {201: DatasetOut},
         body=_UPLOAD_BODY,
+        errors=(429,),
     ),
     Operation(
         "GET",
@@ -156,5 +218,16 @@ OPERATIONS = [
         "datasets",
         {200: DatasetDetail},
         path_params=_ID,
+    ),
+    Operation(
+        "DELETE",
+        "/datasets/{dataset_id}",
+        remove_dataset,
+        "delete_dataset",
+        "Delete a dataset and its stored file (409 while a job runs on it or pipelines start from it)",
+        "datasets",
+        {204: None},
+        path_params=_ID,
+        errors=(409,),
     ),
 ]

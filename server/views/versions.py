@@ -17,7 +17,7 @@ from server.schemas.common import NoFieldsIn
 from server.schemas.versions import CompareOut, CompareQuery, PromoteOut, VersionListQuery, VersionsOut
 from server.serialize import iso, version_json
 from server.versions_diff import compare_versions
-from store.aliases import ACTIVE_ALIAS, get_alias, set_alias
+from store.aliases import ACTIVE_ALIAS, active_version, set_alias
 from store.engine import read_session
 from store.models import ModelAlias, ModelVersion
 from store.pipelines import get_pipeline
@@ -62,7 +62,9 @@ async def list_node_versions(request: web.Request) -> web.Response:
         aliases = await _aliases(session, pipeline_id, node_id)
         if not rows:
             await _require_node(session, pipeline_id, node_id, reader)
-    active = next((v for v, names in aliases.items() if ACTIVE_ALIAS in names), None)
+        active = await active_version(session, pipeline_id, node_id)
+    if active is not None and ACTIVE_ALIAS not in aliases.get(active, []):
+        aliases.setdefault(active, []).append(ACTIVE_ALIAS)  # the first version, until a promotion
     items = [version_json(r, aliases.get(r.version, ())) for r in rows]
     return web.json_response({"pipeline_id": pipeline_id, "node_id": node_id, "active_version": active, "items": items})
 
@@ -103,8 +105,7 @@ async def promote_version(request: web.Request) -> web.Response:
     async with request.app[SESSIONS].begin() as session:
         await get_pipeline(session, pipeline_id, reader=reader)
         await get_version(session, pipeline_id, node_id, number, reader=reader)
-        before = await get_alias(session, pipeline_id, node_id, ACTIVE_ALIAS, reader=reader)
-        previous = before.version if before is not None else None
+        previous = await active_version(session, pipeline_id, node_id)
         alias = await set_alias(session, pipeline_id, node_id, ACTIVE_ALIAS, number, by=request[USER].name)
     return web.json_response(
         {

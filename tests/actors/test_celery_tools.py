@@ -210,3 +210,27 @@ async def test_celery_revoke_of_a_running_training_task_cancels_its_job_cooperat
         os.kill(pid, 0)  # the pool process was not terminated
     follow_up = await named_world.submit(graph_for("logistic_regression"))
     assert (await wait_status(named_world, follow_up.id, "succeeded", "failed")).status == "succeeded"
+
+
+async def test_celery_revoke_of_a_queued_training_task_cancels_its_job_when_the_worker_discards_it(
+    named_world: JobWorld, worker: WorkerProcess, worker_env: dict[str, str], redis_url: str
+) -> None:
+    named_world.with_settings(one_active_per_node=False)
+    busy = await named_world.submit(graph_for("xgboost", hyperparameters=LONG["xgboost"]), dataset="slow")
+    await wait_status(named_world, busy.id, "running")
+    waiting = await named_world.submit(graph_for("logistic_regression"))
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        raw = await client.lindex(TRAINING_QUEUE, 0)
+    finally:
+        await client.aclose()
+    assert raw is not None, "the second job waits in Redis while the one-process worker is busy"
+    queued = json.loads(raw)["headers"]
+    assert queued["task"] == TRAINING_ACTOR and queued["argsrepr"] == repr((waiting.id,))
+    await asyncio.to_thread(celery, worker_env, "control", "revoke", queued["id"])
+    await cancel_training_job(named_world.ctx, named_world.reader, busy.id)
+    assert (await wait_status(named_world, busy.id, "cancelled", "failed", "succeeded")).status == "cancelled"
+    done = await wait_status(named_world, waiting.id, "cancelled", "failed", "succeeded", within_s=60)
+    assert (done.status, done.started_at) == ("cancelled", None), "the revoked job never ran"
+    events = await named_world.events(waiting.id)
+    assert events[-1]["requested_by"] == "celery:revoke" and events[-1]["was_running"] is False

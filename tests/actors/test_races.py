@@ -20,7 +20,8 @@ from tests.job_fixtures import JobWorld, graph_for
 
 
 async def test_twenty_jobs_on_one_node_get_versions_one_to_twenty(job_world: JobWorld) -> None:
-    job_world.with_settings(one_active_per_node=False, max_active_per_user=50)
+    # Twenty runs of one user at once: the race is the point, so no fair-share cap.
+    job_world.with_settings(one_active_per_node=False, max_active_per_user=50, max_running_per_user=0)
     graph = graph_for("logistic_regression")
     jobs = await asyncio.gather(*(job_world.submit(graph) for _ in range(20)))
     assert len({j.pipeline_id for j in jobs}) == 1
@@ -40,7 +41,7 @@ async def test_two_hundred_cancel_versus_finish_races_each_end_in_exactly_one_te
 ) -> None:
     # The same race on PostgreSQL with half the rounds keeps the suite short.
     rounds = 100 if migrated_database_url.startswith("postgresql") else 200
-    job_world.with_settings(one_active_per_node=False, max_active_per_user=1000)
+    job_world.with_settings(one_active_per_node=False, max_active_per_user=1000, max_running_per_user=0)
     graph = graph_for("logistic_regression")
     first = await job_world.submit(graph)
     async with job_world.sessions() as session:

@@ -259,8 +259,19 @@ def test_a_human_click_on_cancel_lands_while_progress_keeps_arriving(
 ) -> None:
     sign_in(page, live_server.url, user_token)
     build_pipeline(page, dataset_csv, n_estimators=LONG_RUN_TREES)
+    panel = page.locator("aside.panel")
+    panel.evaluate("(el) => { el.scrollTop = 250; }")
+    assert panel.evaluate("(el) => el.scrollTop") > 0
+    in_view = """(el) => {
+      const box = el.getBoundingClientRect();
+      const at = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 3);
+      window.__inView = window.__inView || at.closest('.field, fieldset');
+      return window.__inView.getBoundingClientRect().top;
+    }"""
+    top = panel.evaluate(in_view)
     run_training(page)
     wait_for_status(page, "train-model-1", "running")
+    assert abs(panel.evaluate(in_view) - top) <= 1  # what the reader was looking at stays in place
     run_button = page.get_by_role("button", name="Run training")
     expect(run_button).to_be_disabled()
     expect(page.locator(".run-blocked")).to_have_text("Disabled while this node's job is active.")
@@ -383,8 +394,10 @@ def test_a_fresh_user_opens_the_example_in_one_click_and_finds_it_in_the_pipelin
     page.get_by_label("New name").fill("Second try")
     page.get_by_label("New name").press("Enter")
     expect(page.get_by_role("link", name="Second try", exact=True)).to_be_visible()
+    page.screenshot(path=str(DOCS / "ui-pipelines.png"))
     page.get_by_role("link", name="My first pipeline", exact=True).click()
     expect(page).to_have_url(url)
     expect(page.locator(".node")).to_have_count(4)
     page.reload()  # the URL names the pipeline: a reload opens it again
     expect(page.get_by_label("Pipeline name")).to_have_value("My first pipeline")
+    page.screenshot(path=str(DOCS / "ui-example.png"))

@@ -237,3 +237,38 @@ def test_the_dashboard_view_lives_in_the_url_and_compares_three_versions(
     sign_in(page, live_server.url, user_token, path="/user/training-jobs")
     expect(page.get_by_text("Signed in as")).to_be_visible()
     expect(rows).to_have_count(3)
+
+
+def test_the_job_page_patches_progress_in_place_and_a_human_click_cancels(
+    page: Page, live_server: LiveServer, user_token: str, dataset_csv: Path
+) -> None:
+    sign_in(page, live_server.url, user_token)
+    build_pipeline(page, dataset_csv, n_estimators=5000)
+    run_training(page)
+    wait_for_status(page, "train-model-1", "running")
+    page.locator('.node[data-node-id="train-model-1"] .badge').click()
+    cancel = page.get_by_role("button", name="Cancel job")
+    expect(cancel).to_be_visible()
+    pill = page.locator(".job-top .pill")
+    page.evaluate(
+        """() => {
+          window.__removed = 0;
+          new MutationObserver((records) => {
+            for (const r of records) for (const n of r.removedNodes) {
+              if (n.nodeType === 1 && (n.matches('button') || n.querySelector('button'))) window.__removed += 1;
+            }
+          }).observe(document.querySelector('.job-top').parentElement, {subtree: true, childList: true});
+        }"""
+    )
+    first = pill.text_content()
+    expect(pill).not_to_have_text(first or "", timeout=30_000)  # progress arrives and is shown
+    second = pill.text_content()
+    expect(pill).not_to_have_text(second or "", timeout=30_000)
+    assert page.evaluate("window.__removed") == 0  # no button was rebuilt by progress
+    box = cancel.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.wait_for_timeout(150)
+    page.mouse.up()
+    expect(pill).to_have_text("Cancelled", timeout=60_000)

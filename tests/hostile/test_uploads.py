@@ -154,5 +154,5 @@ async def test_a_traversal_filename_is_only_a_display_name_and_the_file_is_store
     created = resp.json()
     assert created["name"] == "evil.csv"
     stored = sorted(p.name for p in (settings.data_dir / "datasets").iterdir() if p.is_file())
-    assert stored == [f"{created['id']}.csv"]
+    assert stored == [f"{created['id']}.parquet"]
     assert not (settings.data_dir.parent / "tmp" / "evil.csv").exists()

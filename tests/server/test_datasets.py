@@ -40,7 +40,8 @@ async def test_a_csv_upload_answers_201_with_its_schema_and_sha256(
         {"name": "label", "dtype": "object"},
     ]
     assert body["sha256"] == hashlib.sha256(IRIS_CSV.encode()).hexdigest()
-    assert (settings.data_dir / "datasets" / f"{body['id']}.csv").read_text() == IRIS_CSV
+    stored = pd.read_parquet(settings.data_dir / "datasets" / f"{body['id']}.parquet")
+    pd.testing.assert_frame_equal(stored, pd.read_csv(io.StringIO(IRIS_CSV), float_precision="round_trip"))
 
 
 async def test_a_parquet_upload_is_recognised_and_previewed(client: TestClient[Any, Any], people: People) -> None:
@@ -177,3 +178,71 @@ async def test_an_unknown_dataset_is_404(client: TestClient[Any, Any], people: P
     resp = await client.get(f"{API}/datasets/nope", headers=people.alice.headers)
     assert resp.status == 404
     assert (await resp.json())["error"]["code"] == "not_found"
+
+
+async def test_a_line_with_more_fields_than_the_header_is_422_naming_the_line(
+    client: TestClient[Any, Any], people: People, settings: Settings
+) -> None:
+    wide = b"a,b\n" + b",".join([b"1"] * 100_000) + b"\n3,4\n"
+    resp = await client.post(f"{API}/datasets", data=_form(wide), headers=people.alice.headers)
+    assert resp.status == 422, await resp.text()
+    error = (await resp.json())["error"]
+    assert error["code"] == "parse_error"
+    assert error["details"]["line"] == 2
+    assert error["details"]["field"] == "file"
+    assert "100000 fields" in error["message"] and "header has 2" in error["message"]
+    leftovers = [p for p in (settings.data_dir / "datasets").rglob("*") if p.is_file()]
+    assert leftovers == []
+
+
+async def test_a_line_with_fewer_fields_than_the_header_is_422_naming_the_line(
+    client: TestClient[Any, Any], people: People
+) -> None:
+    text = b"a,b,c\n1,2,3\n4,5\n6,7,8\n"
+    resp = await client.post(f"{API}/datasets", data=_form(text), headers=people.alice.headers)
+    assert resp.status == 422, await resp.text()
+    assert (await resp.json())["error"]["details"]["line"] == 3
+
+
+async def test_a_quoted_value_may_span_lines_and_an_unclosed_one_is_422(
+    client: TestClient[Any, Any], people: People
+) -> None:
+    ok = await client.post(f"{API}/datasets", data=_form(b'a,b\n1,"two\nlines"\n3,x\n'), headers=people.alice.headers)
+    assert ok.status == 201, await ok.text()
+    assert (await ok.json())["n_rows"] == 2
+    bad = await client.post(f"{API}/datasets", data=_form(b'a,b\n1,2\n3,"open\n5,6\n'), headers=people.alice.headers)
+    assert bad.status == 422
+    assert (await bad.json())["error"]["details"]["line"] == 3
+
+
+async def test_the_detail_reads_the_stored_summary_without_parsing_the_file(
+    client: TestClient[Any, Any], people: People, settings: Settings
+) -> None:
+    dataset_id = await upload_csv(client, people.alice)
+    stored = settings.data_dir / "datasets" / f"{dataset_id}.parquet"
+    stored.write_bytes(b"no longer parquet")  # a parse would fail now; the summary was stored at upload
+
+    resp = await client.get(f"{API}/datasets/{dataset_id}", headers=people.alice.headers)
+
+    assert resp.status == 200
+    detail = await resp.json()
+    assert (detail["n_rows"], len(detail["preview"])) == (40, 20)
+    assert detail["preview"][3] == {"sepal": 0.3, "petal": 0.9, "label": "b"}
+
+
+async def test_the_upload_and_the_worker_infer_the_same_schema(
+    client: TestClient[Any, Any], people: People, settings: Settings
+) -> None:
+    from actors.dataset import load_dataset
+    from actors.options import DatasetRef, EngineOptions
+
+    text = b"i,f,b,s,n,d,mixed\n1,1.5,True,x,,2024-01-01,1\n2,NA,false,,,2024-01-02,2.5\n,3,TRUE,z,,2024-01-03,3\n"
+    resp = await client.post(f"{API}/datasets", data=_form(text), headers=people.alice.headers)
+    assert resp.status == 201, await resp.text()
+    created = await resp.json()
+    path = settings.data_dir / "datasets" / f"{created['id']}.parquet"
+    loaded = load_dataset(DatasetRef(str(path), "parquet"), EngineOptions())
+
+    schema = [{"name": str(n), "dtype": str(t)} for n, t in loaded.frame.dtypes.items()]
+    assert created["columns"] == schema
+    assert [c["dtype"] for c in schema] == ["float64", "float64", "bool", "object", "float64", "object", "float64"]

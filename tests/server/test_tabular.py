@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from server.errors import UnprocessableEntity
-from server.tabular import detect_format, preview, read_table
+from server.tabular import detect_format, store_upload
 
 
 @pytest.mark.parametrize(
@@ -37,14 +37,14 @@ def test_an_unsupported_format_names_the_file_field() -> None:
 def test_a_header_only_csv_has_columns_and_no_rows(tmp_path: Path) -> None:
     path = tmp_path / "h.csv"
     path.write_text("a,b\n")
-    info = read_table(path, "csv")
+    info = store_upload(path, "csv", tmp_path / "h.parquet")
     assert (info.n_rows, [c["name"] for c in info.columns]) == (0, ["a", "b"])
-    assert preview(path, "csv") == []
+    assert info.preview == []
 
 
 def test_an_unterminated_quote_is_a_parse_error(tmp_path: Path) -> None:
     path = tmp_path / "q.csv"
     path.write_text('a,b\n1,"2\n3,4\n')
     with pytest.raises(UnprocessableEntity) as info:
-        read_table(path, "csv")
+        store_upload(path, "csv", tmp_path / "q.parquet")
     assert info.value.code == "parse_error"

@@ -131,18 +131,21 @@ async def test_stale_jobs_are_running_jobs_without_a_recent_heartbeat(
     assert queued.status == "queued"
 
 
-async def test_queued_jobs_to_resend_are_queued_jobs_unchanged_since_the_bound_oldest_first(
+async def test_queued_jobs_to_resend_are_admitted_queued_jobs_unchanged_since_the_bound_oldest_first(
     session_factory: async_sessionmaker[AsyncSession], tenants: Tenants
 ) -> None:
-    old, older, fresh, running = [await new_job(session_factory, tenants.alice) for _ in range(4)]
+    old, older, fresh, running, waiting = [await new_job(session_factory, tenants.alice) for _ in range(5)]
     bob_old = await new_job(session_factory, tenants.bob)
     now = utcnow()
     async with session_factory.begin() as session:
         await transition(session, running.id, JobStatus.RUNNING)
-        # Every user's jobs count: the reaper works for all of them.
-        for job, age in ((old, 10), (older, 30), (running, 60), (bob_old, 20)):
+        # Every user's jobs count: the reaper works for all of them. A job still waiting for
+        # its turn (admitted_at NULL) has no message to lose: dispatch sends it, not the reaper.
+        for job, age in ((old, 10), (older, 30), (running, 60), (bob_old, 20), (waiting, 40)):
+            admitted = None if job is waiting else now - dt.timedelta(minutes=age)
             await session.execute(
-                update(TrainingJob).where(TrainingJob.id == job.id).values(updated_at=now - dt.timedelta(minutes=age))
+                update(TrainingJob).where(TrainingJob.id == job.id)
+                .values(updated_at=now - dt.timedelta(minutes=age), admitted_at=admitted)
             )
     bound = now - dt.timedelta(minutes=5)
     async with session_factory() as session:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from store.aliases import alias_history, get_alias, set_alias
+from store.aliases import active_version, alias_history, get_alias, set_alias
 from store.engine import create_engine, create_session_factory
 from store.errors import InvalidInput, NotFound
 from store.models import ModelVersion
@@ -201,22 +201,22 @@ async def test_promoting_and_rolling_back_moves_the_alias_and_appends_history(
         admin_view = await get_alias(session, pid, "train", reader=Reader.system())
     assert active is not None and active.version == 2 and active.updated_by == alice.user.id
     assert admin_view is not None and admin_view.version == 2
-    # v1 became active by itself when it was created; the rest are the explicit moves.
-    assert [(h.version, h.previous_version) for h in history] == [(2, 3), (3, 1), (1, None)]
+    assert [(h.version, h.previous_version) for h in history] == [(2, 3), (3, None)]
 
 
-async def test_the_first_version_becomes_active_by_itself_and_later_ones_do_not(
+async def test_the_first_version_is_active_until_a_promotion_without_any_alias_written(
     session_factory: async_sessionmaker[AsyncSession], tenants: Tenants
 ) -> None:
     alice = tenants.alice
     pid = alice.pipeline.pipeline_id
+    async with session_factory() as session:
+        assert await active_version(session, pid, "train") is None
+    await _version(session_factory, alice, {})
     await _version(session_factory, alice, {})
     async with session_factory() as session:
-        first = await get_alias(session, pid, "train", "active", reader=alice.reader)
-    assert first is not None and first.version == 1 and first.updated_by is None
-    await _version(session_factory, alice, {})
+        assert await active_version(session, pid, "train") == 1
+        assert await get_alias(session, pid, "train", "active", reader=alice.reader) is None  # nothing written
+    async with session_factory.begin() as session:
+        await set_alias(session, pid, "train", "active", 2, alice.user.id)
     async with session_factory() as session:
-        second = await get_alias(session, pid, "train", "active", reader=alice.reader)
-        history = await alias_history(session, pid, "train", "active", reader=alice.reader)
-    assert second is not None and second.version == 1
-    assert [(h.version, h.previous_version, h.changed_by) for h in history] == [(1, None, None)]
+        assert await active_version(session, pid, "train") == 2

@@ -8,7 +8,7 @@ import { Viewport } from "./viewport.js";
 
 const PORT_Y = 26;
 const STEP = 10;
-const ARROW_GAP = 7;
+const ARROW_GAP = 22; // the arrowhead (14 px at stroke 2) ends just before the input port
 
 function portOut(node) {
   return { x: node.position.x + NODE_W, y: node.position.y + PORT_Y };
@@ -41,7 +41,7 @@ export class BoardView {
     this.ghost = h("svg:path", { class: "edge ghost" });
     const marker = h(
       "svg:marker",
-      { id: "arrow", viewBox: "0 0 10 10", refX: "1", refY: "5", markerWidth: "7", markerHeight: "7", orient: "auto" },
+      { id: "arrow", viewBox: "0 0 10 10", refX: "0", refY: "5", markerWidth: "7", markerHeight: "7", orient: "auto" },
       h("svg:path", { d: "M 0 0 L 10 5 L 0 10 z", class: "arrowhead" }),
     );
     this.svg = h("svg:svg", { class: "edges", "aria-hidden": "true", width: "1", height: "1" },

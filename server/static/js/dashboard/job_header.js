@@ -16,6 +16,12 @@ function headlineMetrics(metrics) {
   return names.filter((m) => typeof test[m] === "number").map((m) => [m, test[m]]);
 }
 
+function pill(job) {
+  const el = statusPill(job.status, statusText(job));
+  el.dataset.jobStatus = "";
+  return el;
+}
+
 /**
  * @param {object} job the job row (with pipeline_name and node_label)
  * @param {object} ctx {activeVersion: number|null, reload(), download(statusEl)}
@@ -73,7 +79,7 @@ export function jobHeader(job, ctx) {
       "div",
       { class: "header-row" },
       h("h1", { text: `Training job · ${node}` }),
-      statusPill(job.status, statusText(job)),
+      pill(job),
     ),
     h(
       "p",

@@ -3,7 +3,7 @@
 import { get, request } from "../api.js";
 import { debounce, h, replace, when } from "../dom.js";
 import { fetchInsights, findingsView, liveCurveView } from "../insights.js";
-import { statusText } from "../status.js";
+import { ACTIVE, statusText } from "../status.js";
 import { jobHeader } from "./job_header.js";
 import { duration } from "./list_rows.js";
 import { confusionMatrix, historyTable, hyperTable, metricsTable, warningText } from "./tables.js";
@@ -71,6 +71,7 @@ export async function mount(main, { live, route }) {
   );
   let versionsFor = null;
   let versions = null;
+  let current = null;
   let insightsFor = null;
 
   async function loadInsights(job) {
@@ -88,6 +89,7 @@ export async function mount(main, { live, route }) {
       get(`/training-jobs/${encodeURIComponent(jobId)}`),
       get(`/training-jobs/${encodeURIComponent(jobId)}/events`),
     ]);
+    current = job;
     const node = job.node_label || job.node_id;
     document.title = `Job ${node} · ${statusText(job)}`;
     const versionsBase = `/pipelines/${encodeURIComponent(job.pipeline_id)}/nodes/${encodeURIComponent(job.node_id)}/versions`;
@@ -146,9 +148,17 @@ export async function mount(main, { live, route }) {
 
   const refresh = debounce(() => load().catch((e) => console.warn(e)), 250);
   const unlisten = live.onEvent((frame) => {
-    if (frame.job_id !== jobId) return;
+    if (frame.job_id !== jobId || frame.type === "snapshot.job") return;
     curve.receive(frame);
-    if (frame.type !== "snapshot.job") refresh();
+    if (frame.type === "job.progress") {
+      // Progress patches the status text in place; the page's buttons are not rebuilt.
+      if (current && ACTIVE.has(current.status)) {
+        current = { ...current, progress: frame.progress, status: frame.status || current.status };
+        for (const pill of header.querySelectorAll(".pill[data-job-status]")) pill.textContent = statusText(current);
+      }
+      return;
+    }
+    refresh();
   });
   live.subscribe({ job_id: jobId });
   await load();

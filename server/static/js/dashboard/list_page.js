@@ -2,7 +2,7 @@
 
 import { get, modelFamilies, query } from "../api.js";
 import { debounce, h, replace } from "../dom.js";
-import { ACTIVE } from "../status.js";
+import { ACTIVE, statusText } from "../status.js";
 import { apiQuery, filterForm, readView, viewUrl } from "./list_filters.js";
 import { JOB_COLUMNS, jobRow } from "./list_rows.js";
 
@@ -120,8 +120,9 @@ export async function mount(main, { live }) {
       // A report that arrives after the job ended is stale: it must not reopen a finished row.
       if (known && ACTIVE.has(known.status)) {
         Object.assign(known, { progress: frame.progress, status: frame.status || known.status });
-        const row = body.querySelector(`tr[data-job-id="${CSS.escape(frame.job_id)}"]`);
-        if (row) row.replaceWith(jobRow(known, families, view.order));
+        // Patch the status text in place: the row's links are not rebuilt while a job runs.
+        const pill = body.querySelector(`tr[data-job-id="${CSS.escape(frame.job_id)}"] .pill`);
+        if (pill) pill.textContent = statusText(known);
       }
       return;
     }
