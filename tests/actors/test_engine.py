@@ -63,7 +63,7 @@ def _run(graph: dict[str, Any], dataset: DatasetRef, options: EngineOptions = OP
 
 def _direct_metrics(model: Any, dataset: DatasetRef, scaled: bool) -> dict[str, Any]:
     """Fit ``model`` directly on the split scikit-learn gives and compute the metrics."""
-    frame = pd.read_csv(dataset.path)
+    frame = pd.read_csv(dataset.path, float_precision="round_trip")  # the engine parses numbers exactly
     train, test = train_test_split(frame, test_size=0.25, random_state=OPTIONS.random_state, shuffle=True)
     x_train, y_train = train.drop(columns="target"), train["target"]
     x_test, y_test = test.drop(columns="target"), test["target"]
