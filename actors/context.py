@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -19,6 +20,10 @@ from actors.cancel_signal import CancelSignals
 from actors.options import EngineOptions
 from actors.publish import Publisher
 from store.settings import Settings
+
+Offloader = Callable[..., Awaitable[Any]]
+"""Runs ``fn(*args)`` for a user off the event loop: ``await offload(user_id, fn, *args)``
+(the web process's bounded executor, ``server.offload.Offload.run``)."""
 
 Sender = Callable[[str, float | None], Awaitable[str]]
 """Sends the training message for a job id (and its max runtime in seconds, for the
@@ -49,6 +54,8 @@ class JobContext:
             ``jobs.cancel_grace_s``; the pool replaces it.
         monotonic: The clock deadlines are measured on.
         poll_s: How often a running job checks its cancel signal.
+        offload: Runs CPU-heavy steps of a submission (validating and hashing a large graph)
+            off the event loop; None runs them inline (workers, tests).
     """
 
     settings: Settings
@@ -60,6 +67,13 @@ class JobContext:
     terminate_process: Callable[[], None] = _refuse_to_terminate
     monotonic: Callable[[], float] = time.monotonic
     poll_s: float = 0.05
+    offload: Offloader | None = None
+
+    async def run_cpu(self, user_id: str, fn: Callable[..., Any], /, *args: Any) -> Any:
+        """``fn(*args)`` through :attr:`offload` when there is one, else inline."""
+        if self.offload is None:
+            return fn(*args)
+        return await self.offload(user_id, fn, *args)
 
     def engine_options(self) -> EngineOptions:
         """The ML engine's options from the configuration."""

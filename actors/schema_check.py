@@ -93,10 +93,11 @@ def _after(node: Any, target: str, kinds: dict[str, Kind]) -> dict[str, Kind]:
     config = node.config
     selected: list[str] = list(config.get("columns") or [])
     field = f"{node.prefix}.columns"
+    chosen = set(selected)  # membership in a set: linear in the columns, not quadratic
     if node.type == "drop_columns":
-        return {name: kind for name, kind in kinds.items() if name not in selected}
+        return {name: kind for name, kind in kinds.items() if name not in chosen}
     if node.type == "select_columns":
-        return {name: kind for name, kind in kinds.items() if name in selected or name == target}
+        return {name: kind for name, kind in kinds.items() if name in chosen or name == target}
     if node.type == "impute" and config.get("strategy") in ("mean", "median"):
         _require_numbers(node, selected, kinds, f"{config['strategy']} imputation needs numbers", field)
     elif node.type == "scale":

@@ -16,12 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from actors.context import JobContext
 from actors.dispatch import dispatch_quietly, send_admitted
 from actors.errors import ActiveJobConflict, BrokerUnavailable, IdempotencyKeyReused, QuotaExceeded
+from actors.options import EngineOptions
 from actors.outcomes import commit_then_publish, finish_failed
 from actors.policy import resolve_max_runtime
-from actors.validation import validate_job
+from actors.validation import ValidatedJob, validate_job
 from store.admission import admit_next
 from store.datasets import get_dataset
 from store.errors import DuplicateIdempotencyKey, NotFound
+from store.graph_hash import graph_hash
 from store.job_queries import active_job_for_node, count_active, find_by_idempotency_key, get_job
 from store.jobs import transition
 from store.lineage import record_replacement
@@ -77,7 +79,7 @@ class SubmitRequest:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _same_submission(job: TrainingJob, request: SubmitRequest) -> TrainingJob:
+def _same_submission(job: TrainingJob, request: SubmitRequest, fingerprint: str | None = None) -> TrainingJob:
     """``job`` when it was created by ``request``'s body, else the key was reused for another one.
 
     Jobs recorded before fingerprints existed (``request_sha256`` NULL) are taken as matches.
@@ -85,7 +87,7 @@ def _same_submission(job: TrainingJob, request: SubmitRequest) -> TrainingJob:
     Raises:
         IdempotencyKeyReused: the key's job came from a different body.
     """
-    if job.request_sha256 is not None and job.request_sha256 != request.fingerprint():
+    if job.request_sha256 is not None and job.request_sha256 != (fingerprint or request.fingerprint()):
         raise IdempotencyKeyReused(
             f"idempotency key {request.idempotency_key!r} was already used for another submission "
             f"(job {job.id}); use a new key for a different request",
@@ -116,6 +118,26 @@ async def _lock_for_submission(session: AsyncSession, user_id: str, pipeline_id:
         await session.execute(select(Pipeline.pipeline_id).where(Pipeline.pipeline_id == pipeline_id).with_for_update())
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """What a submission computes before its transaction (see :func:`_prepare`)."""
+
+    graph: dict[str, Any]
+    validated: ValidatedJob
+    digest: str
+    fingerprint: str | None
+
+
+def _prepare(
+    request: SubmitRequest, columns: list[str], schema: list[Any], options: EngineOptions
+) -> _Prepared:
+    """The CPU-bound part of a submission: merge the config, validate, hash; pure, runs on a thread."""
+    graph = _graph_with_config(request.graph, request.node_id, request.config)
+    validated = validate_job(graph, request.node_id, columns, options=options, schema=schema)
+    fingerprint = request.fingerprint() if request.idempotency_key else None
+    return _Prepared(graph, validated, graph_hash(graph), fingerprint)
+
+
 async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRequest) -> TrainingJob:
     """Validate, autosave the pipeline, record the queued job, then send its message.
 
@@ -133,8 +155,12 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
     async with ctx.sessions() as session:
         dataset = await get_dataset(session, request.dataset_source_id, reader=reader)
         columns = [str(c["name"]) if isinstance(c, Mapping) else str(c) for c in dataset.columns]
-    graph = _graph_with_config(request.graph, request.node_id, request.config)
-    validated = validate_job(graph, request.node_id, columns, options=ctx.engine_options(), schema=dataset.columns)
+    # Validating, hashing and fingerprinting a large graph is CPU work: off the event loop,
+    # and before the write transaction, so neither other requests nor the write lock wait on it.
+    prepared: _Prepared = await ctx.run_cpu(
+        user_id, _prepare, request, columns, list(dataset.columns), ctx.engine_options()
+    )
+    graph, validated = prepared.graph, prepared.validated
     train_cfg = validated.train_config
     max_runtime = resolve_max_runtime(
         train_cfg.get("max_runtime_s"), jobs_cfg.default_max_runtime_s, jobs_cfg.max_runtime_limit_s
@@ -149,9 +175,11 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
         if request.idempotency_key:
             existing = await find_by_idempotency_key(session, user_id, request.idempotency_key)
             if existing is not None:
-                created.append(_same_submission(existing, request))
+                created.append(_same_submission(existing, request, prepared.fingerprint))
                 return []
-        pipeline = await upsert_pipeline(session, dataset_source_id=dataset.id, graph=graph, reader=reader)
+        pipeline = await upsert_pipeline(
+            session, dataset_source_id=dataset.id, graph=graph, reader=reader, digest=prepared.digest
+        )
         if request.pipeline_id and request.pipeline_id != pipeline.pipeline_id:
             # The canvas ran a graph whose data path changed since its last save.
             await record_replacement(session, pipeline, request.pipeline_id)
@@ -171,7 +199,7 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
         result = await create_job_with_graph(
             session, pipeline=pipeline, request=request, user_id=user_id, graph=graph,
             model_type=validated.model_type, resolved=validated.resolved_hyperparameters, config=job_config,
-            warnings=validated.warnings,
+            warnings=validated.warnings, fingerprint=prepared.fingerprint,
         )
         created.append(result.job)
         # In turn, under jobs.max_running_per_user: this job and any other waiting one.
@@ -186,7 +214,7 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
             twin = await find_by_idempotency_key(session, user_id, request.idempotency_key or "")
         if twin is None:
             raise
-        return _same_submission(twin, request)
+        return _same_submission(twin, request, prepared.fingerprint)
     job = created[0]
     if events == []:
         return job
@@ -205,8 +233,12 @@ async def create_job_with_graph(
     resolved: Mapping[str, Any],
     config: Mapping[str, Any],
     warnings: list[dict[str, Any]],
+    fingerprint: str | None = None,
 ) -> Any:
-    """Insert the queued job with the graph it will run (its own snapshot)."""
+    """Insert the queued job with the graph it will run (its own snapshot).
+
+    ``fingerprint`` is ``request.fingerprint()`` when the caller computed it already.
+    """
     from store.jobs import create_job
 
     return await create_job(
@@ -222,7 +254,7 @@ async def create_job_with_graph(
         graph=graph,
         warnings=warnings,
         idempotency_key=request.idempotency_key,
-        request_sha256=request.fingerprint() if request.idempotency_key else None,
+        request_sha256=(fingerprint or request.fingerprint()) if request.idempotency_key else None,
     )
 
 

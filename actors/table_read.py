@@ -39,8 +39,10 @@ class ReadFrame:
 
 def _source(path: str, fmt: str) -> tuple[pa.Schema, int, Iterator[pa.RecordBatch]]:
     if fmt == "parquet":
-        parquet = pq.ParquetFile(path)
-        return parquet.schema_arrow, parquet.metadata.num_rows, parquet.iter_batches(batch_size=CHUNK_ROWS)
+        # No pre-buffering: it would read every column chunk of the file before the first batch.
+        parquet = pq.ParquetFile(path, pre_buffer=False)
+        batches = parquet.iter_batches(batch_size=CHUNK_ROWS, use_threads=False)
+        return parquet.schema_arrow, parquet.metadata.num_rows, batches
     schema, rows, batches = typed_batches(Path(path), _NO_COLUMN_LIMIT)
     return schema, rows, batches
 

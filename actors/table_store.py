@@ -75,7 +75,7 @@ def check_text(path: Path) -> None:
 
 def _parquet_batches(path: Path, max_columns: int) -> tuple[pa.Schema, int, Iterator[pa.RecordBatch]]:
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(path, pre_buffer=False)  # read batch by batch, not the whole file first
         schema = parquet.schema_arrow
     except (pa.ArrowException, OSError) as exc:
         raise TableError(f"the Parquet file cannot be parsed: {str(exc)[:300]}") from None
@@ -90,7 +90,7 @@ def _parquet_batches(path: Path, max_columns: int) -> tuple[pa.Schema, int, Iter
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
-            for batch in parquet.iter_batches(batch_size=ROW_GROUP_ROWS, columns=keep):
+            for batch in parquet.iter_batches(batch_size=ROW_GROUP_ROWS, columns=keep, use_threads=False):
                 yield pa.RecordBatch.from_arrays(batch.columns, schema=typed)
         except (pa.ArrowException, OSError) as exc:
             raise TableError(f"the Parquet file cannot be parsed: {str(exc)[:300]}") from None

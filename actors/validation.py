@@ -148,8 +148,9 @@ def check_columns(plan: list[PlannedNode], target: str, columns: list[str]) -> N
     Raises:
         InvalidNodeConfig: naming the offending ``columns``, ``stratify`` or ``target``.
     """
-    known = list(columns)
-    prefixes: list[str] = []
+    # Sets, not lists: a long chain of nodes each listing many columns stays linear.
+    known = set(columns)
+    prefixes: set[str] = set()
     open_names = False
 
     def require(name: str, field: str) -> None:
@@ -165,14 +166,14 @@ def check_columns(plan: list[PlannedNode], target: str, columns: list[str]) -> N
         for name in selected:
             require(name, f"{node.prefix}.columns")
         if node.type == "drop_columns":
-            known = [name for name in known if name not in selected]
+            known.difference_update(selected)
         elif node.type == "select_columns":
-            known = [name for name in known if name in selected or name == target]
+            known.intersection_update({*selected, target})
         elif node.type == "encode" and config["method"] == "onehot":
             if not selected:
                 open_names = True
             else:
-                prefixes.extend(selected)
-                known = [name for name in known if name not in selected]
+                prefixes.update(selected)
+                known.difference_update(selected)
         elif node.type == SPLIT and isinstance(config["stratify"], str):
             require(config["stratify"], f"{node.prefix}.stratify")

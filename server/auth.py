@@ -4,7 +4,8 @@ Every route under the API prefix needs ``Authorization: Bearer <token>`` except 
 the operation table marks public (health, ready). The authenticated user becomes a
 :class:`~store.reader.Reader` on the request: store queries scoped by it show a
 non-admin only their own rows, and another user's row looks exactly like a missing one
-(404). Admins read everything.
+(404). Admins read everything; every write (any method but GET/HEAD/OPTIONS, outside
+``/admin/``) is scoped to the caller's own rows, admins included.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from server.authenticator import Authenticator
-from server.errors import Unauthorized
+from server.errors import NotFoundError, Unauthorized
 from server.keys import AUTH, PUBLIC_ROUTES, READER, SESSIONS, SETTINGS, USER
 from server.last_used import LastUsedRecorder
 from server.revocation import RevocationListener
 from server.routing import API_PREFIX
 from server.token_cache import TokenCache
+from store.errors import NotFound
 from store.reader import Reader
 
 MAX_TOKEN_CHARS = 512
@@ -70,8 +72,32 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             "the bearer token is unknown or revoked, or has expired", details={"field": "Authorization"}
         )
     request[USER] = identity.user
-    request[READER] = Reader(user_id=identity.user_id, is_admin=identity.is_admin)
-    return await handler(request)
+    writes = writes_as_owner(request)
+    request[READER] = Reader(user_id=identity.user_id, is_admin=identity.is_admin and not writes)
+    if not (identity.is_admin and writes):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except (NotFound, NotFoundError) as exc:
+        # The admin may see the object, so say why this write does not find it.
+        message = f"{exc}; admins read every user's objects but write only their own"
+        details = {**getattr(exc, "details", {}), "rule": "admins_write_own_objects"}
+        raise NotFoundError(message, details=details) from None
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ADMIN_PREFIX = API_PREFIX + "/admin/"
+
+
+def writes_as_owner(request: web.Request) -> bool:
+    """Whether this request writes (creates, changes, deletes, cancels) and so is owner-scoped for everyone.
+
+    The one ownership rule: reads are scoped to the caller's rows except for admins, who
+    read everything; writes are scoped to the caller's own rows for everyone, admins
+    included, so an admin never creates a version, job or alias in another user's
+    pipeline that the owner could not open. ``/admin/...`` routes are the admins' own.
+    """
+    return request.method not in SAFE_METHODS and not request.path.startswith(ADMIN_PREFIX)
 
 
 def _revocation_connector(url: str) -> aioredis.Redis:

@@ -40,9 +40,14 @@ class Upload:
 
 
 async def _read_text_field(part: BodyPartReader, field: str) -> str:
-    raw = await part.read(decode=True)
-    if len(raw) > 4 * MAX_NAME_CHARS:
-        raise UnprocessableEntity(f"{field} is too long", details={"field": field})
+    limit = 4 * MAX_NAME_CHARS
+    raw = b""
+    # Read in bounded chunks: a text field of any size never gets into memory whole.
+    while chunk := await part.read_chunk(limit + 1):
+        raw += chunk
+        if len(raw) > limit:
+            raise UnprocessableEntity(f"{field} is too long", details={"field": field})
+    raw = part.decode(raw)
     try:
         text = raw.decode("utf-8").strip()
     except UnicodeDecodeError:

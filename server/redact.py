@@ -21,11 +21,11 @@ REDACTED = "[REDACTED]"
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # ?token=..., &access_token=..., api_key=... (a query string or a form body)
-    (re.compile(r"(?i)\b((?:access_)?token|api[_-]?key|password|secret)=([^&\s\"'#]+)"), rf"\1={REDACTED}"),
+    (re.compile(r"(?i)((?:access_)?token|api[_-]?key|password|secret)=([^&\s\"'#]+)"), rf"\1={REDACTED}"),
     # their percent-encoded forms, as a logged URL may carry them (token%3D...)
-    (re.compile(r"(?i)\b((?:access_)?token|api[_-]?key)%3D([^&\s\"'#%]+)"), rf"\1%3D{REDACTED}"),
+    (re.compile(r"(?i)((?:access_)?token|api[_-]?key)%3D([^&\s\"'#%]+)"), rf"\1%3D{REDACTED}"),
     # Authorization: Bearer ..., Basic ...
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {REDACTED}"),
+    (re.compile(r"\b(Bearer|Basic|bearer)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {REDACTED}"),
     # "token": "..." in a logged JSON frame or body
     (re.compile(r"(?i)(\"(?:access_)?token\"\s*:\s*\")[^\"]*(\")"), rf"\1{REDACTED}\2"),
 )

@@ -130,6 +130,7 @@ def version_json(version: ModelVersion, aliases: Iterable[str] = ()) -> dict[str
         "artifact_uri": version.artifact_uri,
         "artifact_sha256": version.artifact_sha256,
         "created_at": iso(version.created_at),
+        "deleted_at": iso(version.deleted_at),
         "aliases": sorted(aliases),
         "output": hand_off(version.job_id, version.version, version.artifact_uri),
     }

@@ -26,6 +26,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--pool", choices=("prefork", "threads", "solo"), default="prefork")
     parser.add_argument("--loglevel", "-l", default="info", help="log level (debug, info, warning, error)")
     parser.add_argument("--hostname", "-n", default=None, help="Celery node name")
+    parser.add_argument(
+        "--task-events", "-E", action="store_true",
+        help="send Celery task and heartbeat events (Flower, celery events) even if the broker was built without",
+    )
     return parser
 
 
@@ -80,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: the global broker must be a RedisBroker, got {type(broker).__name__}", file=sys.stderr)
         return 2
     queues = args.queues or sorted(broker.get_declared_queues()) or ["default"]
+    if args.task_events:
+        broker.events = True
+        broker.app.conf.worker_send_task_events = True
     broker.mark_worker_started()
     _connect_lifecycle(broker, args.pool)
     broker.app.set_current()

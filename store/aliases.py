@@ -106,7 +106,7 @@ async def alias_history(
 
 async def active_version(session: AsyncSession, pipeline_id: str, node_id: str) -> int | None:
     """The node's active version: where ``active`` points, else (until a first promotion)
-    the node's first version; None while it has no version.
+    the node's first version that is not deleted; None while it has none.
 
     The default is resolved here, when read, rather than by writing an alias when the
     first version is created: workers record versions but never write aliases (see
@@ -121,7 +121,9 @@ async def active_version(session: AsyncSession, pipeline_id: str, node_id: str) 
         return int(pointed)
     first = await session.scalar(
         select(func.min(ModelVersion.version)).where(
-            ModelVersion.pipeline_id == pipeline_id, ModelVersion.node_id == node_id
+            ModelVersion.pipeline_id == pipeline_id,
+            ModelVersion.node_id == node_id,
+            ModelVersion.deleted_at.is_(None),  # a deleted version's tombstone is never active
         )
     )
     return int(first) if first is not None else None

@@ -36,6 +36,7 @@ from sqlalchemy.util import await_only
 
 from store.errors import InvalidInput, StoreBusy
 from store.settings import Settings
+from store.sqlite_cursor import one_hop
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE = "mlw_write"
@@ -48,6 +49,7 @@ def is_sqlite(url: str) -> bool:
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    one_hop(dbapi_connection)
     # Stop the driver from issuing its own (deferred) BEGIN; _sqlite_on_begin does it.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()

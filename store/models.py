@@ -235,6 +235,9 @@ class ModelVersion(Base):
     artifact_uri: Mapped[str] = mapped_column(Text)
     artifact_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[dt.datetime | None]
+    """Set when the version was deleted: the row stays as a tombstone (the number is never reused)."""
+    deleted_by: Mapped[str | None] = mapped_column(String(255))
 
 
 class ModelVersionCounter(Base):

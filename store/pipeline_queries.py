@@ -7,10 +7,11 @@ import datetime as dt
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from store.cursor import decode_cursor, encode_cursor
 from store.errors import InvalidInput
-from store.models import DatasetSource, Pipeline, TrainingJob
+from store.models import DatasetSource, Pipeline, PipelineLineage, TrainingJob
 from store.reader import Reader
 
 MAX_PAGE = 200
@@ -39,12 +40,23 @@ def _node_count(graph: object) -> int:
 
 
 async def list_pipeline_summaries(
-    session: AsyncSession, *, reader: Reader, limit: int = 50, cursor: str | None = None, search: str | None = None
+    session: AsyncSession,
+    *,
+    reader: Reader,
+    limit: int = 50,
+    cursor: str | None = None,
+    search: str | None = None,
+    include_replaced: bool = False,
 ) -> PipelinePage:
     """The reader's pipelines (all for an admin), most recently changed first.
 
     ``search`` matches the name, the id or the dataset's name (case-insensitive). Each row
     carries its dataset's name, its node count and the status of its newest job.
+
+    A canvas edit that changes the data path saves the graph under a new id and records
+    the old one in ``pipeline_lineage``. Such a replaced pipeline is left out when a later
+    save replaced it and it has no job of its own (an intermediate draft), unless
+    ``include_replaced``; one with jobs stays, since its history matters.
 
     Raises:
         InvalidInput: a bad ``limit`` or ``cursor``; the error names it.
@@ -52,6 +64,19 @@ async def list_pipeline_summaries(
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput("limit", f"must be between 1 and {MAX_PAGE}")
     clauses = [reader.owns(Pipeline.owner_id)]
+    if not include_replaced:
+        successor = aliased(Pipeline)
+        replaced = (
+            select(PipelineLineage.previous_pipeline_id)
+            .join(successor, successor.pipeline_id == PipelineLineage.pipeline_id)
+            .where(
+                PipelineLineage.previous_pipeline_id == Pipeline.pipeline_id,
+                successor.updated_at >= Pipeline.updated_at,
+            )
+            .exists()
+        )
+        has_jobs = select(TrainingJob.id).where(TrainingJob.pipeline_id == Pipeline.pipeline_id).exists()
+        clauses.append(or_(~replaced, has_jobs))
     if search:
         pattern = f"%{search.lower()}%"
         clauses.append(

@@ -42,6 +42,7 @@ async def upsert_pipeline(
     graph: Mapping[str, Any],
     reader: Reader,
     name: str | None = None,
+    digest: str | None = None,
 ) -> Pipeline:
     """Save ``graph`` under its derived pipeline id, creating or updating the row.
 
@@ -49,6 +50,8 @@ async def upsert_pipeline(
     saving a moved node or new hyperparameters updates the stored graph in place. The
     owner is the dataset's owner; a reader must be able to see the dataset. ``name``
     (when given) becomes the pipeline's name; without it a stored name is kept.
+    ``digest`` is ``graph_hash(graph)`` when the caller computed it already (off the event
+    loop, before its write transaction: hashing a large graph must not hold the write lock).
 
     Raises:
         NotFound: the dataset is missing or not the reader's.
@@ -56,7 +59,7 @@ async def upsert_pipeline(
     """
     dataset = await get_dataset(session, dataset_source_id, reader=reader)
     name = clean_name(name) if name is not None else None
-    digest = graph_hash(graph)
+    digest = digest or graph_hash(graph)
     pipeline_id = pipeline_id_for(dataset.id, digest)
     now = utcnow()
     # One statement, so two first saves of the same graph cannot both insert.

@@ -139,7 +139,8 @@ async def list_versions(
         return list((await session.scalars(stmt)).all())
     split, name = _metric_key(order_by)
     # Metrics live in JSON; a node has few versions, so ranking in Python stays portable.
-    rows = list((await session.scalars(base)).all())
+    # Deleted versions stay in the history (above) but are never the best model.
+    rows = list((await session.scalars(base.where(ModelVersion.deleted_at.is_(None)))).all())
     sign = 1.0 if name in LOWER_IS_BETTER else -1.0
 
     def rank(row: ModelVersion) -> tuple[bool, float, int]:

@@ -47,6 +47,24 @@ def graph_for(model_type: str, target: str = "target", *, split: dict[str, Any] 
     }
 
 
+def long_chain(graph: dict[str, Any], total_nodes: int) -> dict[str, Any]:
+    """``graph`` with a chain of valid transforms (scale, impute) between ``src`` and ``split``,
+    so that it has ``total_nodes`` nodes (the shape of issue 13's 995-node pipelines)."""
+    others = [n for n in graph["nodes"] if n["id"] != "src"]
+    chain_length = total_nodes - 1 - len(others)
+    nodes, edges, previous = [graph["nodes"][0]], [], "src"
+    for i in range(chain_length):
+        node_id = f"t{i}"
+        node_type, config = ("scale", {"method": "standard"}) if i % 2 else ("impute", {"strategy": "mean"})
+        nodes.append({"id": node_id, "type": node_type, "position": {"x": 10 * i, "y": 50},
+                      "data": {"label": node_id, "config": config}})
+        edges.append({"id": f"chain-{i}", "source": previous, "target": node_id})
+        previous = node_id
+    kept = [e for e in graph["edges"] if not (e["source"] == "src" and e["target"] == "split")]
+    edges.append({"id": "chain-end", "source": previous, "target": "split"})
+    return {"nodes": nodes + others, "edges": edges + kept}
+
+
 class RecordingSender:
     """An in-process sender: records each job id it was asked to send."""
 

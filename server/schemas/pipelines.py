@@ -52,6 +52,10 @@ class PipelineListQuery(RequestModel):
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(default=None, min_length=1, max_length=500)
     q: str | None = Field(default=None, min_length=1, max_length=200, description="Matches name, id or dataset name.")
+    include_replaced: bool = Field(
+        default=False,
+        description="Also list pipelines a later save replaced (new data path) that have no job of their own.",
+    )
 
 
 class PipelineSummaryOut(ResponseModel):

@@ -27,6 +27,9 @@ class VersionOut(ResponseModel):
     artifact_uri: str
     artifact_sha256: str | None
     created_at: dt.datetime
+    deleted_at: dt.datetime | None = Field(
+        default=None, description="Set when the version was deleted: it stays listed, its artifact is gone."
+    )
     aliases: list[str] = Field(description="Aliases pointing at this version, e.g. `active`.")
     output: HandOff = Field(description="The hand-off object for a validation node.")
 

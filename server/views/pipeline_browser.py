@@ -55,7 +55,12 @@ async def list_pipelines(request: web.Request) -> web.Response:
     query = parse_query(request, PipelineListQuery)
     async with read_session(request.app[SESSIONS]) as session:
         page = await list_pipeline_summaries(
-            session, reader=reader_of(request), limit=query.limit, cursor=query.cursor, search=query.q
+            session,
+            reader=reader_of(request),
+            limit=query.limit,
+            cursor=query.cursor,
+            search=query.q,
+            include_replaced=query.include_replaced,
         )
     return web.json_response({"items": [_summary_json(i) for i in page.items], "next_cursor": page.next_cursor})
 

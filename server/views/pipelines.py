@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from actors.graph import check_structure
 from server.auth import reader_of
 from server.job_listing import latest_job_per_node
-from server.keys import SESSIONS
+from server.keys import OFFLOAD, SESSIONS
 from server.parsing import read_json
 from server.routing import Operation
 from server.schemas.pipelines import PipelineHydrated, PipelineIn, PipelineSaved
@@ -33,13 +33,20 @@ async def _active_jobs(session: AsyncSession, pipeline_id: str, reader: Reader) 
     return page.items
 
 
+def _checked_graph(body: PipelineIn) -> tuple[dict[str, Any], str]:
+    """The graph as JSON data, structurally checked, with its hash (runs on the bounded executor)."""
+    graph: dict[str, Any] = body.graph.model_dump(mode="json", exclude_unset=True)
+    check_structure(graph)
+    return graph, graph_hash(graph)
+
+
 async def save_pipeline(request: web.Request) -> web.Response:
     body = await read_json(request, PipelineIn)
     reader = reader_of(request)
-    graph: dict[str, Any] = body.graph.model_dump(mode="json", exclude_unset=True)
-    check_structure(graph)
+    # CPU work on a large graph: off the event loop, and before the write transaction.
+    graph, digest = await request.app[OFFLOAD].run(reader.user_id or "", _checked_graph, body)
     async with request.app[SESSIONS].begin() as session:
-        expected_id = pipeline_id_for(body.dataset_source_id, graph_hash(graph))
+        expected_id = pipeline_id_for(body.dataset_source_id, digest)
         existed = await session.get(Pipeline, expected_id) is not None
         previous = body.previous_pipeline_id
         name = body.name
@@ -49,7 +56,7 @@ async def save_pipeline(request: web.Request) -> web.Response:
             mine = earlier is not None and (reader.is_admin or earlier.owner_id == reader.user_id)
             name = earlier.name if mine and earlier is not None else None
         row = await upsert_pipeline(
-            session, dataset_source_id=body.dataset_source_id, graph=graph, reader=reader, name=name
+            session, dataset_source_id=body.dataset_source_id, graph=graph, reader=reader, name=name, digest=digest
         )
         changed = previous is not None and previous != row.pipeline_id
         if changed and previous:

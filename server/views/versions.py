@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import reader_of
-from server.errors import NotFoundError, UnprocessableEntity
+from server.errors import ConflictError, NotFoundError, UnprocessableEntity
 from server.keys import SESSIONS, USER
 from server.parsing import parse_query, read_optional_json
 from server.routing import Operation, integer_problem
@@ -43,7 +43,8 @@ async def _aliases(session: AsyncSession, pipeline_id: str, node_id: str) -> dic
     return out
 
 
-def _version_number(request: web.Request) -> int:
+def version_number(request: web.Request) -> int:
+    """The ``{version}`` path parameter (ASCII digits only), or a 422 naming it."""
     raw = request.match_info["version"]
     problem = integer_problem(raw, 1, 2**31 - 1)
     if problem is not None:
@@ -99,12 +100,17 @@ async def compare_node_versions(request: web.Request) -> web.Response:
 
 async def promote_version(request: web.Request) -> web.Response:
     pipeline_id, node_id = _node(request)
-    number = _version_number(request)
+    number = version_number(request)
     await read_optional_json(request, NoFieldsIn)
     reader = reader_of(request)
     async with request.app[SESSIONS].begin() as session:
         await get_pipeline(session, pipeline_id, reader=reader)
-        await get_version(session, pipeline_id, node_id, number, reader=reader)
+        target = await get_version(session, pipeline_id, node_id, number, reader=reader)
+        if target.deleted_at is not None:
+            raise ConflictError(
+                f"version {number} was deleted and cannot be promoted", code="version_deleted",
+                details={"field": "version"},
+            )
         previous = await active_version(session, pipeline_id, node_id)
         alias = await set_alias(session, pipeline_id, node_id, ACTIVE_ALIAS, number, by=request[USER].name)
     return web.json_response(

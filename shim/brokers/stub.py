@@ -137,6 +137,18 @@ class StubBroker(Broker):
         return _StubEngine(self, worker)
 
 
+def _eta_millis(message: Message[Any]) -> int:
+    """A message's ``eta`` option; a missing or non-numeric one (warned about, as Dramatiq does) is now."""
+    eta = message.options.get("eta")
+    if isinstance(eta, bool) or not isinstance(eta, int | float):
+        if eta is not None:
+            logger.warning(
+                "Invalid eta value for message %r: %r. Setting eta to current_millis().", message.message_id, eta
+            )
+        return current_millis()
+    return int(eta)
+
+
 class _StubConsumer(Consumer):
     """Yields a queue's messages (None when idle); ``prefetch`` unsettled at most."""
 
@@ -228,15 +240,10 @@ class _StubEngine:
 
     def _held_back(self, proxy: MessageProxy, queue: Queue[bytes]) -> bool:
         """Dramatiq's consumer: a message carrying an ``eta`` waits for it (a bad one is now)."""
-        eta = proxy.options["eta"]
-        if eta is None:
+        if proxy.options["eta"] is None:
             del proxy.options["eta"]
             return False
-        if isinstance(eta, bool) or not isinstance(eta, int | float):
-            logger.warning(
-                "Invalid eta value for message %r: %r. Setting eta to current_millis().", proxy.message_id, eta
-            )
-            proxy.options["eta"] = eta = current_millis()
+        proxy.options["eta"] = _eta_millis(proxy.message)
         delayed = dq_name(proxy.queue_name)
         self.broker.emit_before("delay_message", proxy)
         self.broker.queues[delayed].put(proxy.message.copy(queue_name=delayed).encode())
@@ -255,7 +262,7 @@ class _StubEngine:
                 data = queue.get(timeout=wait) if wait > 0 else queue.get_nowait()
                 message = Message.decode(data)
                 self.broker.emit_before("delay_message", MessageProxy(message))
-                heapq.heappush(held, (int(message.options.get("eta") or 0), next(self.counter), data))
+                heapq.heappush(held, (_eta_millis(message), next(self.counter), data))
             except Empty:
                 pass
             while held and held[0][0] <= current_millis():

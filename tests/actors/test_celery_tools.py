@@ -215,7 +215,8 @@ async def test_celery_revoke_of_a_running_training_task_cancels_its_job_cooperat
 async def test_celery_revoke_of_a_queued_training_task_cancels_its_job_when_the_worker_discards_it(
     named_world: JobWorld, worker: WorkerProcess, worker_env: dict[str, str], redis_url: str
 ) -> None:
-    named_world.with_settings(one_active_per_node=False)
+    # No fair-share hold: the second job's message is sent at once and waits in Redis.
+    named_world.with_settings(one_active_per_node=False, max_running_per_user=0)
     busy = await named_world.submit(graph_for("xgboost", hyperparameters=LONG["xgboost"]), dataset="slow")
     await wait_status(named_world, busy.id, "running")
     waiting = await named_world.submit(graph_for("logistic_regression"))

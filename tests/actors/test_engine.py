@@ -63,7 +63,7 @@ def _run(graph: dict[str, Any], dataset: DatasetRef, options: EngineOptions = OP
 
 def _direct_metrics(model: Any, dataset: DatasetRef, scaled: bool) -> dict[str, Any]:
     """Fit ``model`` directly on the split scikit-learn gives and compute the metrics."""
-    frame = pd.read_csv(dataset.path, float_precision="round_trip")  # the engine parses numbers exactly
+    frame = pd.read_csv(dataset.path, float_precision="round_trip")  # the numbers exactly as the engine reads them
     train, test = train_test_split(frame, test_size=0.25, random_state=OPTIONS.random_state, shuffle=True)
     x_train, y_train = train.drop(columns="target"), train["target"]
     x_test, y_test = test.drop(columns="target"), test["target"]
@@ -149,7 +149,7 @@ def test_the_real_defaults_equal_a_direct_fit_with_the_documented_defaults(
 def test_a_scaler_after_the_split_is_fitted_on_train_rows_only(dataset_files: dict[str, DatasetRef]) -> None:
     result = _run(_graph("logistic_regression", {}), dataset_files["breast_cancer"])
 
-    frame = pd.read_csv(dataset_files["breast_cancer"].path)
+    frame = pd.read_csv(dataset_files["breast_cancer"].path, float_precision="round_trip")
     train, _ = train_test_split(frame, test_size=0.25, random_state=7)
     features = train.drop(columns="target")
     scale = result.pipeline.steps[0]
@@ -168,7 +168,7 @@ def test_a_scaler_before_the_split_fits_on_all_rows_and_records_a_leakage_warnin
 
     result = _run(graph, dataset_files["breast_cancer"])
 
-    frame = pd.read_csv(dataset_files["breast_cancer"].path)
+    frame = pd.read_csv(dataset_files["breast_cancer"].path, float_precision="round_trip")
     step = result.pipeline.steps[0]
     assert isinstance(step, Scale)
     np.testing.assert_allclose(step.scaler.mean_, frame.drop(columns="target").mean().to_numpy(), rtol=1e-12)
@@ -185,7 +185,7 @@ def test_resampling_changes_train_rows_only_and_metrics_carry_the_metadata(
     result = run_training(graph, "train", dataset_files["breast_cancer"], OPTIONS, should_stop=lambda: None,
                           on_progress=lambda _: None, pipeline_hash="abc123")
 
-    frame = pd.read_csv(dataset_files["breast_cancer"].path)
+    frame = pd.read_csv(dataset_files["breast_cancer"].path, float_precision="round_trip")
     train, test = train_test_split(frame, test_size=0.25, random_state=7)
     metrics = result.metrics
     assert metrics["rows"]["test"] == len(test)

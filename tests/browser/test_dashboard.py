@@ -272,3 +272,39 @@ def test_the_job_page_patches_progress_in_place_and_a_human_click_cancels(
     page.wait_for_timeout(150)
     page.mouse.up()
     expect(pill).to_have_text("Cancelled", timeout=60_000)
+
+
+def test_the_dashboard_view_round_trips_through_its_url_with_whole_day_date_bounds(
+    page: Page, live_server: LiveServer
+) -> None:
+    page.goto(live_server.url + "/static/css/app.css")  # any same-origin page can import the module
+    out = page.evaluate(
+        """async () => {
+             const f = await import('/static/js/dashboard/list_filters.js');
+             const href = 'http://x/user/training-jobs?status=failed&model=xgboost&tag=b&pipeline=p1'
+               + '&from=2026-11-02&to=2026-11-03&q=churn&order=rmse&limit=50&cursor=c2&trail=%5B%22%22%2C%22c1%22%5D';
+             const view = f.readView(href);
+             const again = f.readView(f.viewUrl(view, 'http://x/user/training-jobs').href);
+             const q = f.apiQuery(view);
+             const bad = f.readView('http://x/?order=drop&limit=9999&trail=nonsense');
+             return {
+               same: JSON.stringify(view) === JSON.stringify(again),
+               trail: view.trail,
+               query: q,
+               hours: (Date.parse(q.created_before) - Date.parse(q.created_after)) / 3600000,
+               fromLocal: new Date(q.created_after).getHours(),
+               bad: [bad.order, bad.limit, bad.trail],
+               plain: f.viewUrl(f.readView('http://x/user/training-jobs'), 'http://x/user/training-jobs').search,
+             };
+           }"""
+    )
+    assert out["same"] and out["trail"] == ["", "c1"]
+    query = out["query"]
+    keys = ("status", "model_type", "tag", "pipeline_id", "q", "order_by", "limit", "cursor")
+    assert {k: query[k] for k in keys} == {
+        "status": "failed", "model_type": "xgboost", "tag": "b", "pipeline_id": "p1", "q": "churn",
+        "order_by": "rmse", "limit": 50, "cursor": "c2",
+    }
+    assert out["hours"] == 48 and out["fromLocal"] == 0  # both days whole, in local time
+    assert out["bad"] == ["-created_at", 20, []]
+    assert out["plain"] == ""  # defaults leave the URL plain

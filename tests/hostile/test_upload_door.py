@@ -59,3 +59,4 @@ async def test_a_nul_in_the_multipart_file_name_is_a_400_naming_the_file(
     assert error["details"]["field"] == "file"
     assert "multipart" in error["message"]
     assert (await footprint(settings)).added_since(before) == {}
+

@@ -186,3 +186,28 @@ def test_a_malformed_revocation_message_is_ignored(message: bytes) -> None:
 def test_a_revocation_message_names_a_token_or_a_user() -> None:
     assert parse_revocation(b'{"token_sha256": "' + b"a" * 64 + b'"}') == Revocation(token_sha256="a" * 64)
     assert parse_revocation(b'{"user_id": "u-1"}') == Revocation(user_id="u-1")
+
+
+async def test_a_websocket_handshake_with_a_new_token_succeeds_while_the_write_lock_is_held(
+    settings: Settings, people: People, aiohttp_client: ClientFactory, write_lock: sqlite3.Connection
+) -> None:
+    from tests.server.hub_helpers import connect, hub_app
+
+    client = await aiohttp_client(hub_app(settings))
+    async with asyncio.timeout(LOCK_GUARD_S):
+        sock = await connect(client, people.bob)  # a 101 and a welcome, no 5xx, no wait for the lock
+        await sock.ws.close()
+
+
+def test_a_busy_database_is_a_503_with_retry_after_never_a_500() -> None:
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from server.errors import to_api_error
+    from server.middleware import error_response
+    from store.errors import StoreBusy
+
+    for exc in (StoreBusy("no write turn within 30 s"), PoolTimeout("QueuePool limit reached")):
+        error = to_api_error(exc)
+        assert (error.status, error.code) == (503, "database_busy")
+    assert error_response(to_api_error(StoreBusy("x"))).status == 503
+

@@ -138,3 +138,23 @@ async def test_an_operation_without_a_body_refuses_a_body_with_fields_naming_the
     assert (await resp.json())["error"]["details"]["field"] == "user"
     resp = await client.delete(f"{API}/admin/tokens?user=bob", json={}, headers=people.admin.headers)
     assert resp.status == 200, await resp.text()
+
+
+async def test_an_upload_that_is_not_in_its_declared_content_encoding_is_a_json_400(
+    client: TestClient[Any, Any], people: People
+) -> None:
+    boundary = "b0undary"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="d.csv"\r\n\r\n'
+        f"a,b\r\n1,2\r\n--{boundary}--\r\n"
+    ).encode()
+    headers = {
+        **people.alice.headers,
+        "Content-Encoding": "gzip",
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+    }
+    resp = await client.post(f"{API}/datasets", data=body, headers=headers)
+    assert resp.status == 400, await resp.text()
+    assert (await resp.json())["error"]["code"] == "bad_content_encoding"
+    listed = await (await client.get(f"{API}/datasets", headers=people.alice.headers)).json()
+    assert listed["items"] == []

@@ -106,3 +106,26 @@ async def test_users_me_names_the_tokens_owner(client: TestClient[Any, Any], peo
     body = await resp.json()
     assert (body["name"], body["is_admin"], body["id"]) == ("alice", False, people.alice.id)
     assert (await client.get(f"{API}/users/me")).status == 401
+
+
+async def test_a_draft_replaced_by_a_later_save_is_left_out_unless_it_has_jobs(
+    client: TestClient[Any, Any], people: People, settings: Settings
+) -> None:
+    dataset_id = await upload_csv(client, people.alice)
+    headers = people.alice.headers
+
+    async def put(split: float, previous: str | None) -> str:
+        body: dict[str, Any] = {"dataset_source_id": dataset_id, "graph": graph(split_size=split)}
+        if previous:
+            body["previous_pipeline_id"] = previous
+        resp = await client.put(f"{API}/pipelines", json=body, headers=headers)
+        return str((await resp.json())["pipeline"]["pipeline_id"])
+
+    draft = await put(0.2, None)
+    trained = await put(0.3, draft)
+    await add_job(settings, people.alice, trained, "train-1", dataset_id, status="succeeded")
+    latest = await put(0.4, trained)
+    listed = [p.pipeline_id for p in (await _list(client, headers)).items]
+    assert listed == [latest, trained]  # the draft without jobs is gone; the one with a job stays
+    everything = [p.pipeline_id for p in (await _list(client, headers, include_replaced="true")).items]
+    assert everything == [latest, trained, draft]

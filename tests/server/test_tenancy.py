@@ -1,4 +1,8 @@
-"""One ownership rule everywhere: another user's object is a 404; an admin sees everything."""
+"""One ownership rule everywhere: another user's object is a 404; admins read everything and write only their own.
+
+Reads (GET) are scoped to the caller's rows except for admins; writes (every other method)
+are scoped to the caller's rows for everyone, admins included (docs/security.md section 1).
+"""
 
 from __future__ import annotations
 
@@ -39,6 +43,7 @@ async def alices(client: TestClient[Any, Any], people: People, settings: Setting
 
 
 def _requests(o: AliceObjects) -> list[tuple[str, str, dict[str, Any] | None, int]]:
+    """Every route with an id: (method, path, body, the owner's status)."""
     versions = f"/pipelines/{o.pipeline_id}/nodes/train-1/versions"
     submit = {"dataset_source_id": o.dataset_id, "node_id": "train-1", "graph": graph(("train-1", "train-2"))}
     return [
@@ -53,7 +58,19 @@ def _requests(o: AliceObjects) -> list[tuple[str, str, dict[str, Any] | None, in
         ("GET", f"{versions}/compare?a=1&b=1", None, 200),
         ("POST", f"{versions}/1/promote", None, 200),
         ("POST", "/training-jobs", submit, 202),
+        ("PATCH", f"/pipelines/{o.pipeline_id}", {"name": "renamed"}, 200),
+        ("POST", f"/pipelines/{o.pipeline_id}/duplicate", {}, 201),
+        # Deletion: the owner gets through to the rules (409: pipelines on the dataset, an alias, a version,
+        # an active job).
+        ("DELETE", f"/datasets/{o.dataset_id}", None, 409),
+        ("DELETE", f"{versions}/1", None, 409),
+        ("DELETE", f"/training-jobs/{o.done_job}", None, 409),
+        ("DELETE", f"/pipelines/{o.pipeline_id}", None, 409),
     ]
+
+
+def _admin_status(method: str, owner_status: int) -> int:
+    return owner_status if method == "GET" else 404
 
 
 async def _call(client: TestClient[Any, Any], who: Person, method: str, path: str, body: Any) -> int:
@@ -63,12 +80,38 @@ async def _call(client: TestClient[Any, Any], who: Person, method: str, path: st
     return resp.status
 
 
-async def test_another_user_gets_404_and_an_admin_gets_through_on_every_route_with_an_id(
+async def test_another_user_gets_404_and_an_admin_reads_but_never_writes_on_every_route_with_an_id(
     client: TestClient[Any, Any], people: People, alices: AliceObjects
 ) -> None:
-    for method, path, body, admin_status in _requests(alices):
+    for method, path, body, owner_status in _requests(alices):
         assert await _call(client, people.bob, method, path, body) == 404, (method, path)
-        assert await _call(client, people.admin, method, path, body) == admin_status, (method, path)
+        assert await _call(client, people.admin, method, path, body) == _admin_status(method, owner_status), (
+            method,
+            path,
+        )
+
+
+async def test_an_admin_write_on_another_users_object_creates_nothing_and_says_why(
+    client: TestClient[Any, Any], people: People, alices: AliceObjects, settings: Settings
+) -> None:
+    _, second = await add_job(
+        settings, people.alice, alices.pipeline_id, "train-1", alices.dataset_id, status="succeeded"
+    )
+    assert second == 2
+    submit = {"dataset_source_id": alices.dataset_id, "node_id": "train-1", "graph": graph(("train-1", "train-2"))}
+    resp = await client.post(f"{API}/training-jobs", json=submit, headers=people.admin.headers)
+    assert resp.status == 404
+    error = (await resp.json())["error"]
+    assert "admins read every user's objects but write only their own" in error["message"]
+    assert error["details"]["rule"] == "admins_write_own_objects"
+    jobs = await (await client.get(f"{API}/training-jobs", headers=people.admin.headers)).json()
+    assert len(jobs["items"]) == 3  # alice's two succeeded jobs and her queued one; nothing of the admin's
+    versions = f"{API}/pipelines/{alices.pipeline_id}/nodes/train-1/versions"
+    before = (await (await client.get(versions, headers=people.alice.headers)).json())["active_version"]
+    resp = await client.post(f"{versions}/2/promote", headers=people.admin.headers)
+    assert resp.status == 404
+    after = (await (await client.get(versions, headers=people.alice.headers)).json())["active_version"]
+    assert after == before != 2  # the admin's promote did not move alice's alias
 
 
 async def test_the_owner_gets_through_on_every_route_with_an_id(

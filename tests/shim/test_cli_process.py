@@ -22,11 +22,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def worker_process(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A prefork ``python -m shim`` worker consuming the test actors; yields the Redis URL."""
+    """A prefork ``python -m shim -E`` worker consuming the test actors; yields the Redis URL."""
     monkeypatch.setenv("SHIM_PROCESS_REDIS_URL", redis_url)
     env = {**os.environ, "SHIM_PROCESS_REDIS_URL": redis_url, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shim", "tests.shim.process_actors", "--processes", "2", "--loglevel", "warning"],
+        [sys.executable, "-m", "shim", "tests.shim.process_actors", "--processes", "2", "--loglevel", "warning",
+         "-E"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     try:
@@ -79,3 +80,16 @@ def test_actors_retry_time_out_run_async_and_abort_in_a_separate_worker_process(
     assert aborted.value.orig_exc_type == "Abort"
     assert client.get("noticed:job-1") == b"1"
     assert int(client.get("attempts") or 0) == 3
+
+
+@pytest.mark.slow
+def test_the_worker_answers_celery_remote_control_and_sends_events_with_dash_e(worker_process: str) -> None:
+    from tests.shim import process_actors
+
+    actors = importlib.reload(process_actors)
+    inspector = actors.broker.app.control.inspect(timeout=5)
+    assert inspector.ping(), "remote control is on by default"
+    registered = inspector.registered() or {}
+    assert any("Trainer" in names and "shim.dispatch" in names for names in registered.values()), registered
+    confs = inspector.conf() or {}
+    assert confs and all(conf["worker_send_task_events"] for conf in confs.values()), confs

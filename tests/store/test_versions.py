@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.aliases import active_version, alias_history, get_alias, set_alias
+from store.deletion import delete_version
 from store.engine import create_engine, create_session_factory
 from store.errors import InvalidInput, NotFound
 from store.models import ModelVersion
@@ -218,5 +219,18 @@ async def test_the_first_version_is_active_until_a_promotion_without_any_alias_w
         assert await get_alias(session, pid, "train", "active", reader=alice.reader) is None  # nothing written
     async with session_factory.begin() as session:
         await set_alias(session, pid, "train", "active", 2, alice.user.id)
+    async with session_factory() as session:
+        assert await active_version(session, pid, "train") == 2
+
+
+async def test_without_a_promotion_a_deleted_first_version_hands_over_to_the_next(
+    session_factory: async_sessionmaker[AsyncSession], tenants: Tenants
+) -> None:
+    alice = tenants.alice
+    pid = alice.pipeline.pipeline_id
+    for _ in range(3):
+        await _version(session_factory, alice, {})
+    async with session_factory.begin() as session:
+        await delete_version(session, pid, "train", 1, reader=alice.reader, by="alice")
     async with session_factory() as session:
         assert await active_version(session, pid, "train") == 2

@@ -1,6 +1,7 @@
 // The pipeline browser: your pipelines with open, rename, duplicate; search and paging in the URL.
 
-import { get, patch, post, query } from "../api.js";
+import { del, get, patch, post, query } from "../api.js";
+import { confirmDialog } from "../confirm.js";
 import { h, replace, uid, when } from "../dom.js";
 import { statusPill } from "../status.js";
 
@@ -95,10 +96,9 @@ export async function mount(main) {
         ev.preventDefault();
         try {
           const out = await patch(`/pipelines/${encodeURIComponent(p.pipeline_id)}`, { name: input.value });
-          p.name = out.pipeline.name;
-          message.textContent = `Renamed to ${p.name}.`;
-          show();
-          cell.querySelector("a")?.focus();
+          message.textContent = `Renamed to ${out.pipeline.name}.`;
+          await load(); // the row's buttons are named after the pipeline
+          body.querySelector(`tr[data-pipeline-id="${CSS.escape(p.pipeline_id)}"] td a`)?.focus();
         } catch (exc) {
           message.textContent = `Rename failed: ${exc.message}`;
           input.setAttribute("aria-invalid", "true");
@@ -124,6 +124,23 @@ export async function mount(main) {
         message.textContent = `Duplicate failed: ${exc.message}`;
       }
     };
+    const remove = async () => {
+      const sure = await confirmDialog({
+        title: `Delete ${label}?`,
+        text: "The pipeline, its training jobs, model versions and artifacts are deleted for good.",
+        confirm: "Delete pipeline",
+      });
+      if (!sure) return;
+      try {
+        await del(`/pipelines/${encodeURIComponent(p.pipeline_id)}`);
+        if (localStorage.getItem("mlw.pipeline") === p.pipeline_id) localStorage.removeItem("mlw.pipeline");
+        message.textContent = `Deleted ${label}.`;
+        go({}, false);
+      } catch (exc) {
+        message.textContent =
+          exc.status === 409 ? `${label} has an active training job: cancel it first.` : `Delete failed: ${exc.message}`;
+      }
+    };
     return h(
       "tr",
       { dataset: { pipelineId: p.pipeline_id } },
@@ -138,6 +155,7 @@ export async function mount(main) {
         h("a", { href: canvasHref(p.pipeline_id), text: "Open", "aria-label": `Open ${label}` }),
         h("button", { type: "button", class: "secondary small", text: "Rename", "aria-label": `Rename ${label}`, on: { click: () => name.rename() } }),
         h("button", { type: "button", class: "secondary small", text: "Duplicate", "aria-label": `Duplicate ${label}`, on: { click: duplicate } }),
+        h("button", { type: "button", class: "danger small", text: "Delete", "aria-label": `Delete ${label}`, on: { click: remove } }),
       ),
     );
   }
