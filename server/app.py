@@ -8,6 +8,7 @@ resources through the typed keys of :mod:`server.keys`.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import redis.asyncio as aioredis
@@ -86,9 +87,16 @@ async def service_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+GIL_SWITCH_INTERVAL_S = 0.001
+
+
 async def offload_ctx(app: web.Application) -> AsyncIterator[None]:
     """The bounded executor for CPU-heavy steps (``server.cpu_*``)."""
     server = app[SETTINGS].server
+    # The executor's threads share the GIL with the event loop: with the default 5 ms switch
+    # interval the loop waits up to 5 ms for the GIL after every I/O wake-up while a CPU step
+    # runs (another user's request then takes hundreds of ms); 1 ms keeps those waits short.
+    sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
     app[OFFLOAD] = Offload(server.cpu_threads, server.cpu_tasks_per_user, server.cpu_queue_per_user)
     try:
         yield

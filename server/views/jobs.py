@@ -13,7 +13,8 @@ from actors.service import SubmitRequest, cancel_training_job, submit_training_j
 from server.auth import reader_of
 from server.errors import NotFoundError
 from server.job_listing import list_jobs_page
-from server.keys import SERVICE, SESSIONS, SETTINGS
+from server.json_out import large_json_response
+from server.keys import OFFLOAD, SERVICE, SESSIONS, SETTINGS
 from server.parsing import parse_query, read_json, read_optional_json
 from server.routing import Operation
 from server.schemas.common import NoFieldsIn
@@ -27,9 +28,8 @@ from store.reader import Reader
 JOB_ID = {"job_id": {"type": "string", "minLength": 1, "maxLength": 64}}
 
 
-async def submit_job(request: web.Request) -> web.Response:
-    body = await read_json(request, SubmitJobIn)
-    submission = SubmitRequest(
+def _submission(body: SubmitJobIn) -> SubmitRequest:
+    return SubmitRequest(
         dataset_source_id=body.dataset_source_id,
         node_id=body.node_id,
         graph=body.graph.model_dump(mode="json", exclude_unset=True),
@@ -37,8 +37,15 @@ async def submit_job(request: web.Request) -> web.Response:
         pipeline_id=body.pipeline_id,
         idempotency_key=body.idempotency_key,
     )
-    job = await submit_training_job(request.app[SERVICE], reader_of(request), submission)
-    return web.json_response(job_json(job), status=202)
+
+
+async def submit_job(request: web.Request) -> web.Response:
+    body = await read_json(request, SubmitJobIn)
+    reader = reader_of(request)
+    # Dumping a large graph back to JSON data is CPU work: on the bounded executor, like its decoding.
+    submission = await request.app[OFFLOAD].run(reader.user_id or "", _submission, body)
+    job = await submit_training_job(request.app[SERVICE], reader, submission)
+    return await large_json_response(request, job_json(job), status=202)
 
 
 async def cancel_job(request: web.Request) -> web.Response:

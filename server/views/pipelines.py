@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from actors.graph import check_structure
 from server.auth import reader_of
 from server.job_listing import latest_job_per_node
+from server.json_out import large_json_response
 from server.keys import OFFLOAD, SESSIONS
 from server.parsing import read_json
 from server.routing import Operation
@@ -69,7 +70,7 @@ async def save_pipeline(request: web.Request) -> web.Response:
             "previous_pipeline_id": previous,
             "active_jobs_on_previous": jobs_json(stale),
         }
-    return web.json_response(out, status=200 if existed else 201)
+    return await large_json_response(request, out, status=200 if existed else 201)
 
 
 async def hydrate_pipeline(request: web.Request) -> web.Response:
