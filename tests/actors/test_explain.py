@@ -85,6 +85,22 @@ def test_shap_values_sum_to_the_models_margin_output(
     assert np.allclose(contributions.sum(axis=-1), library_margin, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("data", ["breast_cancer", "wine"])
+def test_chunked_shap_equals_mean_abs_shap_over_every_sampled_row(
+    data: str, sklearn_frames: dict[str, pd.DataFrame]
+) -> None:
+    model, inputs = _fitted("xgboost", sklearn_frames[data])
+
+    insights = explain_model(inputs, ExplainLimits(rows=40, budget_s=600.0, repeats=1), Checkpoint())
+
+    rows = sample_rows(len(inputs.y_test), 40, inputs.random_state)
+    contributions, _ = shap_contributions("xgboost", model, inputs.x_test[rows])
+    expected = np.abs(contributions[..., :-1]).reshape(-1, len(inputs.features)).mean(axis=0)
+    found = {row["feature"]: row["shap_mean_abs"] for row in insights["feature_importance"]}
+    assert [found[name] for name in inputs.features] == pytest.approx(expected.tolist(), rel=1e-9, abs=1e-12)
+    assert insights["explain"]["shap_rows"] == 40
+
+
 def test_the_time_budget_skips_the_costly_parts_and_says_so(sklearn_frames: dict[str, pd.DataFrame]) -> None:
     _, inputs = _fitted("xgboost", sklearn_frames["breast_cancer"])
     steps: list[int] = []
