@@ -77,12 +77,14 @@ class JobContext:
 
     def engine_options(self) -> EngineOptions:
         """The ML engine's options from the configuration."""
-        data = self.settings.data
+        data, insights = self.settings.data, self.settings.insights
         return EngineOptions(
             max_full_rows=data.max_full_rows,
             sample_rows=data.sample_rows,
             n_jobs=self.settings.worker.ml_threads,
             max_runtime_limit_s=self.settings.jobs.max_runtime_limit_s,
+            curves=insights.curves, explain=insights.explain, explain_rows=insights.explain_rows,
+            explain_budget_s=insights.explain_budget_s, permutation_repeats=insights.permutation_repeats,
         )
 
     def artifact_relpath(self, pipeline_id: str, job_id: str, attempt: int = 1) -> str:

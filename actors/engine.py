@@ -14,11 +14,15 @@ import pandas.api.types as ptypes
 from numpy.typing import NDArray
 
 from actors.checkpoints import Checkpoint
+from actors.curves import CurveLog
 from actors.dataset import load_dataset
 from actors.errors import EngineError, InvalidGraph, InvalidNodeConfig, TrainingError
 from actors.estimators import PREDICT_IS_ARGMAX, build_estimator, fit_estimator
 from actors.execution import Partitions, execute_plan
+from actors.explain import ExplainInputs, ExplainLimits, explain_model
 from actors.families import CLASSIFICATION, REGRESSION, resolve_hyperparameters
+from actors.fit_curves import FitMonitor
+from actors.holdout import carve_validation, encoded_held_out
 from actors.metrics import classification_metrics, detect_task, regression_metrics
 from actors.node_types import RESAMPLE, SPLIT
 from actors.options import DatasetRef, EngineOptions
@@ -41,7 +45,11 @@ class TrainingResult:
         task: ``"classification"`` or ``"regression"``.
         resolved_hyperparameters: The hyperparameters the model was fitted with.
         timings: Seconds spent per stage (``load_s``, ``transform_s``, ``fit_s``,
-            ``evaluate_s``, ``total_s``).
+            ``evaluate_s``, ``explain_s``, ``total_s``).
+        learning_curve: The fit's learning curve (``actors.curves``), downsampled; None
+            for families without one or with curves off.
+        insights: What the explain stage found (``feature_importance``, ``roc``, ``pr``,
+            ``calibration``, ``residuals``, ``explain``); None with explain off.
     """
 
     pipeline: FittedPipeline
@@ -51,6 +59,8 @@ class TrainingResult:
     task: str
     resolved_hyperparameters: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
+    learning_curve: dict[str, Any] | None = None
+    insights: dict[str, Any] | None = None
 
 
 def library_versions() -> dict[str, str]:
@@ -74,8 +84,9 @@ def run_training(
     should_stop: Callable[[], str | None],
     on_progress: Callable[[dict[str, Any]], None],
     pipeline_hash: str | None = None,
+    curve: CurveLog | None = None,
 ) -> TrainingResult:
-    """Execute the graph up to ``node_id``, fit the model and evaluate it.
+    """Execute the graph up to ``node_id``, fit the model, evaluate it and explain it.
 
     Args:
         graph: The pipeline graph JSON.
@@ -86,6 +97,8 @@ def run_training(
             checked between nodes and inside every fit.
         on_progress: Receives ``{stage, completed, total, unit}``.
         pipeline_hash: Recorded in the metrics for reproducibility.
+        curve: Receives the learning curve's points as the fit makes them (with
+            ``options.curves``); the caller may stream them while the fit runs.
 
     Raises:
         EngineError: a subclass naming the failure (``JobCancelled``/``DeadlineExceeded``
@@ -93,7 +106,8 @@ def run_training(
     """
     try:
         with ENGINE_LOCK:
-            return _run(graph, node_id, dataset, options, Checkpoint(should_stop, on_progress), pipeline_hash)
+            return _run(graph, node_id, dataset, options, Checkpoint(should_stop, on_progress), pipeline_hash,
+                        curve if curve is not None else CurveLog())
     except EngineError as exc:
         if "node_id" not in exc.details and (exc.field is None or exc.field.startswith("config")):
             exc.details["node_id"] = node_id  # errors about the training node's own config
@@ -107,7 +121,7 @@ def run_training(
 
 def _run(
     graph: Any, node_id: str, dataset: DatasetRef, options: EngineOptions, checkpoint: Checkpoint,
-    pipeline_hash: str | None,
+    pipeline_hash: str | None, curve: CurveLog,
 ) -> TrainingResult:
     started = time.perf_counter()
     validate_job(graph, node_id, None, options=options)
@@ -128,10 +142,16 @@ def _run(
     y_train_raw = _labels(parts.train[job.target], task)
     classes = _classes(y_train_raw) if task == CLASSIFICATION else None
     y_train = np.searchsorted(classes, y_train_raw) if classes is not None else y_train_raw
+    x_test = parts.test[features].to_numpy(dtype=np.float64)
+    y_test_raw = _labels(parts.test[job.target], task)
     transformed_at = time.perf_counter()
     checkpoint.check("before fit")
     model = build_estimator(job.model_type, task, hyperparameters)
-    fit_messages = fit_estimator(job.model_type, model, x_train, y_train, checkpoint)
+    x_fit, y_fit, monitor, stopping = _fit_plan(hyperparameters, task, classes, options, curve,
+                                                 x_train, y_train, x_test, y_test_raw)
+    fit_messages = fit_estimator(job.model_type, model, x_fit, y_fit, checkpoint, monitor)
+    if stopping is not None:
+        stopping["best_iteration"] = _best_round(job.model_type, model)
     warnings.extend({"code": "fit_warning", "node_id": node_id, "message": text} for text in fit_messages)
     fitted_at = time.perf_counter()
     checkpoint.check("before evaluation")
@@ -139,13 +159,22 @@ def _run(
     pipeline = FittedPipeline(parts.steps, features, job.target, task, job.model_type, model, classes)
     scores = {
         "train": _evaluate(pipeline, x_train, y_train_raw, warnings, "train"),
-        "test": _evaluate(pipeline, parts.test[features].to_numpy(dtype=np.float64),
-                          _labels(parts.test[job.target], task), warnings, "test"),
+        "test": _evaluate(pipeline, x_test, y_test_raw, warnings, "test"),
     }
     checkpoint.progress("evaluate", 2, 2, "partitions")
+    evaluated_at = time.perf_counter()
+    insights = None
+    if options.explain:
+        seed = int(hyperparameters.get("random_state", options.random_state) or 0)
+        insights = explain_model(
+            ExplainInputs(job.model_type, model, features, classes, x_test, y_test_raw, seed),
+            ExplainLimits(options.explain_rows, options.explain_budget_s, options.permutation_repeats), checkpoint)
+        if "confusion_matrix" in scores["test"]:
+            insights["confusion_matrix"] = scores["test"]["confusion_matrix"]
     finished = time.perf_counter()
     timings = {"load_s": loaded_at - started, "transform_s": transformed_at - loaded_at,
-               "fit_s": fitted_at - transformed_at, "evaluate_s": finished - fitted_at, "total_s": finished - started}
+               "fit_s": fitted_at - transformed_at, "evaluate_s": evaluated_at - fitted_at,
+               "explain_s": finished - evaluated_at, "total_s": finished - started}
     split = next(node.config for node in job.plan if node.type == SPLIT)
     metrics: dict[str, Any] = {
         **scores,
@@ -166,10 +195,56 @@ def _run(
         "timings": timings,
         "trained_at": time.time(),
     }
+    if stopping is not None:
+        metrics["early_stopping"] = stopping
     pipeline.metadata = {key: metrics[key] for key in
                          ("rows", "features", "target", "task", "classes", "split", "pipeline_hash",
                           "dataset_sha256", "random_state", "hyperparameters", "library_versions")}
-    return TrainingResult(pipeline, metrics, warnings, job.model_type, task, hyperparameters, timings)
+    return TrainingResult(pipeline, metrics, warnings, job.model_type, task, hyperparameters, timings,
+                          curve.snapshot() if curve.started else None, insights)
+
+
+def _fit_plan(
+    hyperparameters: dict[str, Any], task: str, classes: NDArray[Any] | None, options: EngineOptions,
+    curve: CurveLog, x_train: NDArray[np.float64], y_train: NDArray[Any], x_test: NDArray[np.float64],
+    y_test_raw: NDArray[Any],
+) -> tuple[NDArray[np.float64], NDArray[Any], FitMonitor | None, dict[str, Any] | None]:
+    """The rows to fit, what the fit monitors, and the early-stopping record (None when off).
+
+    Early stopping fits on the train rows minus a seeded validation share and stops on that
+    share; the test rows are not even handed to the fit. Without it, the fit sees every
+    train row and the curve's held-out series scores the test rows, which cannot change it.
+    """
+    rounds = hyperparameters.get("early_stopping_rounds")
+    n_classes = 0 if classes is None else len(classes)
+    if rounds is None:
+        if not options.curves:
+            return x_train, y_train, None, None
+        held = encoded_held_out(x_test, y_test_raw, classes)
+        return x_train, y_train, FitMonitor(curve, task, held if len(held[1]) else None, "test",
+                                            None, n_classes), None
+    fraction = float(hyperparameters["validation_fraction"])
+    seed = int(hyperparameters.get("random_state", options.random_state) or 0)
+    (x_fit, y_fit), validation = carve_validation(x_train, y_train, fraction, seed, classify=classes is not None)
+    if len(validation[1]) == 0 or len(y_fit) == 0:
+        raise InvalidNodeConfig("validation_fraction leaves no validation rows or no fit rows",
+                                field="hyperparameters.validation_fraction")
+    if classes is not None and len(np.unique(y_fit)) < len(classes):
+        raise InvalidNodeConfig("the rows left after carving the validation share miss a class; "
+                                "lower validation_fraction", field="hyperparameters.validation_fraction")
+    monitor = FitMonitor(curve if options.curves else None, task, validation, "validation", int(rounds), n_classes)
+    record = {"rounds": int(rounds), "validation_fraction": fraction, "validation_rows": len(validation[1]),
+              "fit_rows": len(y_fit), "seed": seed}
+    return x_fit, y_fit, monitor, record
+
+
+def _best_round(model_type: str, model: Any) -> int | None:
+    """The number of boosting rounds early stopping kept."""
+    if model_type == "xgboost":
+        return int(model.best_iteration) + 1
+    if model_type == "lightgbm":
+        return int(model.best_iteration_) or None
+    return None
 
 
 def _task(job: ValidatedJob, frame: pd.DataFrame, warnings: list[dict[str, Any]]) -> str:

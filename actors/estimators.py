@@ -17,7 +17,17 @@ import xgboost
 from numpy.typing import NDArray
 
 from actors.checkpoints import Checkpoint
-from actors.families import CLASSIFICATION
+from actors.families import CLASSIFICATION, ENGINE_ONLY_PARAMS
+from actors.fit_curves import (
+    LIGHTGBM_NAMES,
+    FitMonitor,
+    ForestScorer,
+    XGBoostCurve,
+    lightgbm_metrics,
+    lightgbm_recorder,
+    partition_variances,
+    xgboost_metrics,
+)
 from actors.warncapture import recorded_warnings
 
 RF_BATCH_TARGET_S = 0.1
@@ -33,7 +43,7 @@ evaluation derives labels from the probabilities instead of running every tree t
 
 def estimator_kwargs(model_type: str, resolved: dict[str, Any]) -> dict[str, Any]:
     """Constructor keyword arguments for the library estimator of ``model_type``."""
-    kwargs = dict(resolved)
+    kwargs = {key: value for key, value in resolved.items() if key not in ENGINE_ONLY_PARAMS}
     if kwargs.get("class_weight") == "none":
         kwargs["class_weight"] = None
     if model_type == "random_forest" and kwargs.get("max_features") == "all":
@@ -69,9 +79,14 @@ def build_estimator(model_type: str, task: str, resolved: dict[str, Any]) -> Any
 
 
 def fit_estimator(
-    model_type: str, estimator: Any, x: NDArray[np.float64], y: NDArray[Any], checkpoint: Checkpoint
+    model_type: str, estimator: Any, x: NDArray[np.float64], y: NDArray[Any], checkpoint: Checkpoint,
+    monitor: FitMonitor | None = None,
 ) -> list[str]:
     """Fit ``estimator`` in place, checking ``checkpoint`` inside the fit.
+
+    With a ``monitor``, boosting families and forests record their learning curve and
+    boosting families stop early when it asks for it; without one (or with neither a
+    curve nor early stopping) the fit is exactly the library's own.
 
     Returns:
         Messages of the warnings the library emitted while fitting (e.g. convergence).
@@ -81,11 +96,11 @@ def fit_estimator(
     """
     with recorded_warnings() as caught:
         if model_type == "xgboost":
-            _fit_xgboost(estimator, x, y, checkpoint)
+            _fit_xgboost(estimator, x, y, checkpoint, monitor)
         elif model_type == "lightgbm":
-            _fit_lightgbm(estimator, x, y, checkpoint)
+            _fit_lightgbm(estimator, x, y, checkpoint, monitor)
         elif model_type == "random_forest":
-            _fit_forest(estimator, x, y, checkpoint)
+            _fit_forest(estimator, x, y, checkpoint, monitor)
         else:
             checkpoint.check("before fit")
             estimator.fit(x, y)
@@ -108,18 +123,48 @@ class _XGBoostCheckpoint(xgboost.callback.TrainingCallback):
         return False
 
 
-def _fit_xgboost(estimator: Any, x: NDArray[np.float64], y: NDArray[Any], checkpoint: Checkpoint) -> None:
+def _evaluated(monitor: FitMonitor | None) -> bool:
+    return monitor is not None and (monitor.curve is not None or monitor.early_stopping_rounds is not None)
+
+
+def _eval_set(
+    monitor: FitMonitor, x: NDArray[np.float64], y: NDArray[Any]
+) -> list[tuple[NDArray[np.float64], NDArray[Any]]]:
+    # The fit rows are passed as the very same objects: both libraries then reuse the
+    # training matrix instead of building a copy.
+    return [(x, y)] + ([monitor.held_out] if monitor.held_out is not None else [])
+
+
+def _fit_xgboost(
+    estimator: Any, x: NDArray[np.float64], y: NDArray[Any], checkpoint: Checkpoint, monitor: FitMonitor | None
+) -> None:
     checkpoint.check("before fit")
     total = int(estimator.get_params()["n_estimators"])
-    estimator.set_params(callbacks=[_XGBoostCheckpoint(checkpoint, total)])
+    callbacks: list[Any] = []
+    fit_kwargs: dict[str, Any] = {}
+    if monitor is not None and _evaluated(monitor):
+        monitor.start("round")
+        callbacks.append(XGBoostCurve(monitor, partition_variances(monitor, y)))
+        estimator.set_params(eval_metric=xgboost_metrics(monitor),
+                             early_stopping_rounds=monitor.early_stopping_rounds)
+        fit_kwargs = {"eval_set": _eval_set(monitor, x, y), "verbose": False}
+    callbacks.append(_XGBoostCheckpoint(checkpoint, total))
+    estimator.set_params(callbacks=callbacks)
     try:
-        estimator.fit(x, y)
+        estimator.fit(x, y, **fit_kwargs)
     finally:
-        # The callback holds the job's closures; the artifact must not.
-        estimator.set_params(callbacks=None)
+        # The callbacks hold the job's closures; the artifact must not. Evaluation
+        # settings go too, so the saved estimator's parameters are the job's.
+        estimator.set_params(callbacks=None, eval_metric=None, early_stopping_rounds=None)
+    if monitor is not None and monitor.curve is not None and monitor.early_stopping_rounds is not None:
+        monitor.curve.mark_best(int(estimator.best_iteration) + 1)
 
 
-def _fit_lightgbm(estimator: Any, x: NDArray[np.float64], y: NDArray[Any], checkpoint: Checkpoint) -> None:
+def _fit_lightgbm(
+    estimator: Any, x: NDArray[np.float64], y: NDArray[Any], checkpoint: Checkpoint, monitor: FitMonitor | None
+) -> None:
+    import lightgbm
+
     checkpoint.check("before fit")
     total = int(estimator.get_params()["n_estimators"])
 
@@ -128,7 +173,22 @@ def _fit_lightgbm(estimator: Any, x: NDArray[np.float64], y: NDArray[Any], check
         checkpoint.progress("fit", done, total, "rounds")
         checkpoint.check(f"boosting round {done}")
 
-    estimator.fit(x, y, callbacks=[after_round])
+    callbacks: list[Any] = []
+    fit_kwargs: dict[str, Any] = {}
+    if monitor is not None and _evaluated(monitor):
+        monitor.start("round")
+        callbacks.append(lightgbm_recorder(monitor, partition_variances(monitor, y)))
+        eval_set = _eval_set(monitor, x, y)
+        fit_kwargs = {"eval_X": tuple(xy[0] for xy in eval_set), "eval_y": tuple(xy[1] for xy in eval_set),
+                      "eval_names": list(LIGHTGBM_NAMES[: len(eval_set)]), "eval_metric": lightgbm_metrics(monitor)}
+        if monitor.early_stopping_rounds is not None:
+            # The training set is never a stopping criterion; the first metric is the loss.
+            callbacks.append(lightgbm.early_stopping(monitor.early_stopping_rounds, first_metric_only=True,
+                                                     verbose=False))
+    callbacks.append(after_round)
+    estimator.fit(x, y, callbacks=callbacks, **fit_kwargs)
+    if monitor is not None and monitor.curve is not None and monitor.early_stopping_rounds is not None:
+        monitor.curve.mark_best(int(estimator.best_iteration_))
 
 
 def next_forest_batch(done: int, total: int, seconds_per_tree: float | None, parallel: int = 1) -> int:
@@ -147,7 +207,9 @@ def next_forest_batch(done: int, total: int, seconds_per_tree: float | None, par
     return min(total - done, size)
 
 
-def _fit_forest(estimator: Any, x: NDArray[np.float64], y: NDArray[Any], checkpoint: Checkpoint) -> None:
+def _fit_forest(
+    estimator: Any, x: NDArray[np.float64], y: NDArray[Any], checkpoint: Checkpoint, monitor: FitMonitor | None
+) -> None:
     # warm_start draws each new tree's seed from the same sequence, so batching never
     # changes the forest: it equals a one-shot fit with the same random_state.
     params = estimator.get_params()
@@ -157,6 +219,10 @@ def _fit_forest(estimator: Any, x: NDArray[np.float64], y: NDArray[Any], checkpo
     estimator.set_params(warm_start=True)
     done = 0
     per_tree: float | None = None
+    scorer: ForestScorer | None = None
+    if monitor is not None and monitor.curve is not None and monitor.held_out is not None:
+        monitor.start("trees", [monitor.held_out_name])
+        scorer = ForestScorer(monitor, int(params.get("random_state") or 0))
     try:
         while done < total:
             checkpoint.check(f"forest at {done} of {total} trees")
@@ -165,6 +231,8 @@ def _fit_forest(estimator: Any, x: NDArray[np.float64], y: NDArray[Any], checkpo
             estimator.set_params(n_estimators=done + size)
             estimator.fit(x, y)
             per_tree = (time.perf_counter() - started) / size
+            if scorer is not None:
+                scorer.add(estimator.estimators_[done:done + size])
             done += size
             checkpoint.progress("fit", done, total, "trees")
     finally:

@@ -20,6 +20,8 @@ REGRESSION = "regression"
 TASKS = (CLASSIFICATION, REGRESSION)
 DEFAULT_RANDOM_STATE = 42
 CLS_ONLY = (CLASSIFICATION,)
+ENGINE_ONLY_PARAMS = frozenset({"early_stopping_rounds", "validation_fraction"})
+"""Hyperparameters the engine acts on itself; they never reach a library constructor."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,16 @@ def _n_estimators(maximum: int, unit: str) -> Param:
 def _unit(name: str, default: float, description: str, *, advanced: bool = True) -> Param:
     return Param(name, "float", description, default=default, minimum=0.0, maximum=1.0,
                  exclusive_minimum=True, advanced=advanced)
+
+
+def _early_stopping() -> tuple[Param, Param]:
+    return (
+        Param("early_stopping_rounds", "int", "Stop after this many rounds without improvement of the validation "
+              "loss; blank fits every round.", minimum=1, maximum=10_000, advanced=True),
+        Param("validation_fraction", "float", "Share of the train rows held out (seeded) to decide early "
+              "stopping; the test rows are never used.", default=0.1, minimum=0.0, maximum=1.0,
+              exclusive_minimum=True, exclusive_maximum=True, advanced=True),
+    )
 
 
 def _nonneg(name: str, default: float, description: str) -> Param:
@@ -123,6 +135,7 @@ FAMILIES: Mapping[str, ModelFamily] = MappingProxyType({
             _nonneg("reg_lambda", 1.0, "L2 regularisation on leaf weights."),
             Param("tree_method", "choice", "Tree construction algorithm.", default="hist",
                   choices=("hist", "approx", "exact"), advanced=True),
+            *_early_stopping(),
             _seed(),
         ), True, "Gradient-boosted trees (XGBoost)."),
         ModelFamily("lightgbm", "LightGBM", TASKS, (
@@ -141,6 +154,7 @@ FAMILIES: Mapping[str, ModelFamily] = MappingProxyType({
             _nonneg("reg_lambda", 0.0, "L2 regularisation."),
             Param("class_weight", "choice", "Weight classes inversely to their frequency.", default="none",
                   choices=("none", "balanced"), advanced=True, tasks=CLS_ONLY),
+            *_early_stopping(),
             _seed(),
         ), True, "Gradient-boosted trees with leaf-wise growth (LightGBM)."),
     )

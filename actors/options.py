@@ -38,6 +38,11 @@ class EngineOptions:
         random_state: Seed used wherever the job does not set one (split, sampling, model).
         max_runtime_limit_s: The largest ``max_runtime_s`` a training node may ask for
             (the service setting ``jobs.max_runtime_limit_s``).
+        curves: Record learning curves while fitting (boosting families and forests).
+        explain: Run the explain stage after the fit.
+        explain_rows: Test rows sampled for SHAP and permutation importance.
+        explain_budget_s: Time the explain stage may take; parts beyond it are skipped.
+        permutation_repeats: Shuffles per feature for permutation importance.
     """
 
     max_full_rows: int = 1_000_000
@@ -45,11 +50,19 @@ class EngineOptions:
     n_jobs: int = 1
     random_state: int = 42
     max_runtime_limit_s: float = 86400.0
+    curves: bool = True
+    explain: bool = True
+    explain_rows: int = 2000
+    explain_budget_s: float = 60.0
+    permutation_repeats: int = 5
 
     def __post_init__(self) -> None:
-        for name in ("max_full_rows", "sample_rows", "n_jobs"):
+        for name in ("max_full_rows", "sample_rows", "n_jobs", "explain_rows", "permutation_repeats"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"EngineOptions.{name} must be an integer >= 1, got {value!r}")
         if isinstance(self.random_state, bool) or not isinstance(self.random_state, int) or self.random_state < 0:
             raise ValueError(f"EngineOptions.random_state must be an integer >= 0, got {self.random_state!r}")
+        if isinstance(self.explain_budget_s, bool) or not isinstance(self.explain_budget_s, int | float) or not (
+                self.explain_budget_s > 0):
+            raise ValueError(f"EngineOptions.explain_budget_s must be a number > 0, got {self.explain_budget_s!r}")

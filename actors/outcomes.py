@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from actors.context import JobContext
 from actors.engine import TrainingResult
 from store.errors import IllegalTransition
+from store.insights import save_insights
 from store.jobs import EVENT_VERSION, EVENT_WARNING, append_event, transition
 from store.models import TrainingJob
 from store.states import JobStatus
@@ -153,6 +154,9 @@ async def finish_succeeded(
         )
         if done is None:
             return None
+        if result.learning_curve is not None or result.insights is not None:
+            await save_insights(session, job.id, job.attempt, learning_curve=result.learning_curve,
+                                insights=result.insights)
         return [*events, done.event]
 
     try:

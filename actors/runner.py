@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from actors.context import JobContext
+from actors.curves import CurveLog
 from actors.engine import TrainingResult, run_training
 from actors.errors import DeadlineExceeded, EngineError, JobCancelled
 from actors.options import DatasetRef
@@ -34,6 +35,7 @@ from actors.reaper import ReapOutcome, reap_job
 from store.admission import Claim, claim
 from store.datasets import get_dataset
 from store.errors import NotFound, StoreBusy
+from store.insights import save_insights
 from store.job_queries import get_job
 from store.jobs import heartbeat, update_progress
 from store.models import TrainingJob
@@ -73,6 +75,8 @@ class _RunState:
     progress_seen: int = 0
     progress_count: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    curve: CurveLog = field(default_factory=CurveLog)
+    curve_sent: int = 0
 
     def on_progress(self, update: dict[str, Any]) -> None:
         with self.lock:
@@ -181,11 +185,14 @@ async def _execute(ctx: JobContext, job: TrainingJob) -> Outcome:
             should_stop=should_stop,
             on_progress=state.on_progress,
             pipeline_hash=job.pipeline_id.rsplit("_", 1)[-1],
+            curve=state.curve,
         )
     )
     forced = await _supervise(ctx, job, state, fit)
     if forced is not None:
         return forced
+    if fit.exception() is not None:
+        await _store_curve(ctx, job, state)  # a stopped or failed fit keeps the curve it drew
     return await _conclude(ctx, job, fit)
 
 
@@ -242,8 +249,14 @@ async def _maybe_progress(ctx: JobContext, job: TrainingJob, state: _RunState, t
         if not throttle.ready(now):
             return
         progress, state.progress_seen = dict(state.progress), state.progress_count
+    curve = state.curve.delta(state.curve_sent)
     async with ctx.sessions.begin() as session:
         active = await update_progress(session, job.id, progress, attempt=job.attempt)
+        if active and curve is not None:
+            # Stored up to the last point streamed: a page that loads the curve now continues
+            # with the next update, with no points missing in between.
+            snapshot = state.curve.snapshot(upto=int(curve["count"]))
+            await save_insights(session, job.id, job.attempt, learning_curve=snapshot)
     if active:
         event = {
             "type": "job.progress",
@@ -254,7 +267,22 @@ async def _maybe_progress(ctx: JobContext, job: TrainingJob, state: _RunState, t
             "progress": progress,
             "at": utcnow().isoformat(),
         }
+        if curve is not None:
+            # The new points only; ``offset`` lets a client that missed one refetch the whole curve.
+            event["learning_curve"] = curve
+            state.curve_sent = int(curve["count"])
         await ctx.publisher.publish(job.user_id, event)
+
+
+async def _store_curve(ctx: JobContext, job: TrainingJob, state: _RunState) -> None:
+    snapshot = state.curve.snapshot()
+    if snapshot is None:
+        return
+    try:
+        async with ctx.sessions.begin() as session:
+            await save_insights(session, job.id, job.attempt, learning_curve=snapshot)
+    except Exception as exc:  # the job's ending matters more than its curve
+        log.warning("storing the learning curve of job %s failed: %s", job.id, exc)
 
 
 async def _force_end(ctx: JobContext, job: TrainingJob, state: _RunState, fit: asyncio.Future[Any]) -> Outcome:

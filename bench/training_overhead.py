@@ -10,7 +10,13 @@ and the median ratio is reported, so a burst of load from other processes on thi
 machine does not land on one side only. Sub-second fits get ``--rounds`` pairs, fits
 over ``--long-s`` seconds ``--long-rounds``: the noise is absolute, not relative.
 
-Usage: ``python bench/training_overhead.py [--rows 200000] [--features 20] [--n-jobs 2] [--rounds 7]``
+The engine runs with learning curves and the explain stage on (the service defaults). The
+fit stage (``fit_s``, the curves' evaluation included) is compared with the direct
+``model.fit`` alone (``fit ratio``, target <= 1.10); the end-to-end ratio leaves the explain
+stage out, whose cost is reported apart (``explain s``): it is extra work the direct run
+does not do, bounded by ``[insights] explain_rows`` and ``explain_budget_s``.
+
+Usage: ``python bench/training_overhead.py [--rows 200000] [--features 20] [--n-jobs 2] [--rounds 7] [--no-insights]``
 """
 
 from __future__ import annotations
@@ -38,12 +44,12 @@ def _graph(model_type: str) -> dict[str, Any]:
                                       {"id": "b", "source": "split", "target": "train"}]}
 
 
-def _engine(model_type: str, path: str, n_jobs: int) -> dict[str, Any]:
+def _engine(model_type: str, path: str, n_jobs: int, insights: bool) -> dict[str, Any]:
     from actors.engine import run_training
     from actors.options import DatasetRef, EngineOptions
 
     result = run_training(_graph(model_type), "train", DatasetRef(path, "parquet"),
-                          EngineOptions(n_jobs=n_jobs, max_full_rows=10**9),
+                          EngineOptions(n_jobs=n_jobs, max_full_rows=10**9, curves=insights, explain=insights),
                           should_stop=lambda: None, on_progress=lambda _: None)
     return {"resolved": dict(result.resolved_hyperparameters), "timings": result.timings}
 
@@ -58,16 +64,20 @@ def _direct(model_type: str, path: str, resolved: dict[str, Any]) -> dict[str, A
     train, test = train_test_split(frame, test_size=0.2, random_state=42)
     task = "regression" if model_type == "linear_regression" else "classification"
     model = build_estimator(model_type, task, resolved)
-    model.fit(train.drop(columns="target"), train["target"])
+    x, y = train.drop(columns="target"), train["target"]
+    started = time.perf_counter()
+    model.fit(x, y)
+    fit_s = time.perf_counter() - started
     for part in (train, test):
         features = part.drop(columns="target")
         model.predict(features)
         if task == "classification":
             model.predict_proba(features)
-    return {}
+    return {"fit_s": fit_s}
 
 
-def _child(kind: str, model_type: str, path: str, n_jobs: int, resolved: dict[str, Any], queue: Any) -> None:
+def _child(kind: str, model_type: str, path: str, n_jobs: int, resolved: dict[str, Any], insights: bool,
+           queue: Any) -> None:
     import warnings
 
     import lightgbm  # noqa: F401 - imports are paid once per process, not per fit
@@ -80,15 +90,16 @@ def _child(kind: str, model_type: str, path: str, n_jobs: int, resolved: dict[st
 
     warnings.simplefilter("ignore")
     started = time.perf_counter()
-    out = _engine(model_type, path, n_jobs) if kind == "engine" else _direct(model_type, path, resolved)
+    out = _engine(model_type, path, n_jobs, insights) if kind == "engine" else _direct(model_type, path, resolved)
     elapsed = time.perf_counter() - started
     queue.put((elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, out))
 
 
-def _measure(kind: str, model_type: str, path: str, n_jobs: int, resolved: dict[str, Any]) -> tuple[float, float, Any]:
+def _measure(kind: str, model_type: str, path: str, n_jobs: int, resolved: dict[str, Any], insights: bool = True
+             ) -> tuple[float, float, Any]:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_child, args=(kind, model_type, path, n_jobs, resolved, queue))
+    process = context.Process(target=_child, args=(kind, model_type, path, n_jobs, resolved, insights, queue))
     process.start()
     result = queue.get()
     process.join()
@@ -122,16 +133,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="pairs for a family whose direct run takes over --long-s seconds")
     parser.add_argument("--long-s", type=float, default=10.0)
     parser.add_argument("--families", nargs="*", default=list(FAMILIES), choices=FAMILIES)
+    parser.add_argument("--no-insights", action="store_true", help="engine without learning curves and explain")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as directory:
         paths = _write(Path(directory), args.rows, args.features)
-        print(f"rows={args.rows} features={args.features} n_jobs={args.n_jobs} target ratio <= {TARGET_RATIO}")
-        print(f"{'family':<20} {'direct s':>9} {'engine s':>9} {'ratio':>6} {'direct MB':>10} {'engine MB':>10}"
-              f" {'eng fit s':>10} {'eng eval s':>10}")
+        insights = not args.no_insights
+        print(f"rows={args.rows} features={args.features} n_jobs={args.n_jobs} curves+explain={insights}"
+              f" target ratio <= {TARGET_RATIO}")
+        print(f"{'family':<20} {'direct s':>9} {'engine s':>9} {'ratio':>6} {'dir fit s':>10} {'eng fit s':>10}"
+              f" {'fit ratio':>9} {'eng eval s':>10} {'explain s':>9} {'direct MB':>10} {'engine MB':>10}")
         worst = 0.0
         for family in args.families:
             path = paths["regression" if family == "linear_regression" else "classification"]
             samples: list[tuple[float, float, float, dict[str, float]]] = []
+            fit_ratios: list[tuple[float, float, float]] = []
             direct_mb = engine_mb = 0.0
             rounds = args.rounds
             round_no = 0
@@ -140,21 +155,27 @@ def main(argv: list[str] | None = None) -> int:
             while round_no < rounds:
                 # Alternate which side goes first so slow drifts in load cancel out.
                 if round_no % 2 == 0:
-                    engine_s, engine_peak, out = _measure("engine", family, path, args.n_jobs, {})
-                    direct_s, direct_peak, _ = _measure("direct", family, path, args.n_jobs, out["resolved"])
+                    engine_s, engine_peak, out = _measure("engine", family, path, args.n_jobs, {}, insights)
+                    direct_s, direct_peak, plain = _measure("direct", family, path, args.n_jobs, out["resolved"])
                 else:
-                    direct_s, direct_peak, _ = _measure("direct", family, path, args.n_jobs, out["resolved"])
-                    engine_s, engine_peak, out = _measure("engine", family, path, args.n_jobs, {})
+                    direct_s, direct_peak, plain = _measure("direct", family, path, args.n_jobs, out["resolved"])
+                    engine_s, engine_peak, out = _measure("engine", family, path, args.n_jobs, {}, insights)
                 direct_mb, engine_mb = max(direct_mb, direct_peak), max(engine_mb, engine_peak)
+                # The explain stage is extra work the direct run does not do: reported apart.
+                engine_s -= out["timings"].get("explain_s", 0.0)
                 samples.append((engine_s / direct_s, direct_s, engine_s, out["timings"]))
+                fit_ratios.append((out["timings"]["fit_s"] / plain["fit_s"], plain["fit_s"], out["timings"]["fit_s"]))
                 if round_no == 0 and direct_s > args.long_s:
                     rounds = min(rounds, args.long_rounds)
                 round_no += 1
             samples.sort(key=lambda sample: sample[0])
             ratio, direct_s, engine_s, timings = samples[len(samples) // 2]
-            worst = max(worst, ratio)
-            print(f"{family:<20} {direct_s:>9.2f} {engine_s:>9.2f} {ratio:>6.2f} {direct_mb:>10.0f} {engine_mb:>10.0f}"
-                  f" {timings['fit_s']:>10.2f} {timings['evaluate_s']:>10.2f}", flush=True)
+            fit_ratios.sort(key=lambda sample: sample[0])
+            fit_ratio, direct_fit_s, engine_fit_s = fit_ratios[len(fit_ratios) // 2]
+            worst = max(worst, ratio, fit_ratio)
+            print(f"{family:<20} {direct_s:>9.2f} {engine_s:>9.2f} {ratio:>6.2f} {direct_fit_s:>10.2f}"
+                  f" {engine_fit_s:>10.2f} {fit_ratio:>9.2f} {timings['evaluate_s']:>10.2f}"
+                  f" {timings.get('explain_s', 0.0):>9.2f} {direct_mb:>10.0f} {engine_mb:>10.0f}", flush=True)
         print(f"worst ratio {worst:.2f} ({'meets' if worst <= TARGET_RATIO else 'misses'} the {TARGET_RATIO} target)")
     return 0
 

@@ -25,7 +25,19 @@ from server.openapi import build_openapi, set_property
 from server.routing import Operation, add_operations, public_route_names
 from server.security_headers import install_security_headers
 from server.sending import broker_sender
-from server.views import admin, datasets, deletion, jobs, me, meta, pipeline_browser, pipelines, versions, workers
+from server.views import (
+    admin,
+    datasets,
+    deletion,
+    insights,
+    jobs,
+    me,
+    meta,
+    pipeline_browser,
+    pipelines,
+    versions,
+    workers,
+)
 from store.engine import create_engine, create_session_factory, pool_options
 from store.errors import ConfigError
 from store.settings import Settings
@@ -35,6 +47,7 @@ CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 
 OPERATIONS: list[Operation] = [
     *jobs.OPERATIONS,
+    *insights.OPERATIONS,
     *pipelines.OPERATIONS,
     *pipeline_browser.OPERATIONS,
     *versions.OPERATIONS,

@@ -190,6 +190,20 @@ class TrainingJob(Base):
     orders the turns (``store.turns``)."""
 
 
+class TrainingJobInsights(Base):
+    """What a job shows about its model: the learning curve (written while it fits, so a
+    reload shows the curve so far) and the explain stage's findings (written with the
+    job's success). One row per job, deleted with it."""
+
+    __tablename__ = "training_job_insights"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("training_jobs.id", ondelete="CASCADE"), primary_key=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    learning_curve: Mapped[dict[str, Any] | None]
+    insights: Mapped[dict[str, Any] | None]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class TrainingJobEvent(Base):
     """One persisted event of a job; append-only. ``payload`` is the complete event as published."""
 

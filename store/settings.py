@@ -123,6 +123,15 @@ class HubSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class InsightsSettings:
+    curves: bool = True
+    explain: bool = True
+    explain_rows: int = dataclasses.field(default=2000, metadata=_check(_positive))
+    explain_budget_s: float = dataclasses.field(default=60.0, metadata=_check(_positive))
+    permutation_repeats: int = dataclasses.field(default=5, metadata=_check(_positive))
+
+
+@dataclasses.dataclass(frozen=True)
 class ArtifactsSettings:
     root: str = ""
 
@@ -139,6 +148,7 @@ class Settings:
     data: DataSettings = DataSettings()
     hub: HubSettings = HubSettings()
     artifacts: ArtifactsSettings = ArtifactsSettings()
+    insights: InsightsSettings = InsightsSettings()
 
     @property
     def data_dir(self) -> Path:
@@ -294,7 +304,7 @@ def load_settings(
     cls_by_name = {
         "server": ServerSettings, "database": DatabaseSettings, "redis": RedisSettings,
         "worker": WorkerSettings, "jobs": JobsSettings, "data": DataSettings, "hub": HubSettings,
-        "artifacts": ArtifactsSettings,
+        "artifacts": ArtifactsSettings, "insights": InsightsSettings,
     }
     assert set(cls_by_name) == set(sections)
     built: dict[str, Any] = {name: _build(cls, name, merged.get(name, {})) for name, cls in cls_by_name.items()}

@@ -41,11 +41,13 @@ CASES = [(family, data) for family in CLASSIFIERS for data in ("breast_cancer", 
     (family, "diabetes") for family in REGRESSORS
 ]
 SCALED = {"logistic_regression", "linear_regression"}
+CURVED = {"random_forest", "xgboost", "lightgbm"}
 
 
 def _library_kwargs(model_type: str, resolved: dict[str, Any]) -> dict[str, Any]:
     """The resolved hyperparameters spelled as the library's constructor arguments."""
-    kwargs = dict(resolved)
+    kwargs = {key: value for key, value in resolved.items()
+              if key not in ("early_stopping_rounds", "validation_fraction")}
     if kwargs.get("class_weight") == "none":
         kwargs["class_weight"] = None
     if kwargs.get("max_features") == "all":
@@ -113,6 +115,9 @@ def test_test_metrics_equal_a_direct_fit_on_the_same_split(
     model = library(**_library_kwargs(model_type, result.resolved_hyperparameters))
     direct = _direct_metrics(model, dataset_files[data], model_type in SCALED)
     _assert_same(result.metrics["test"], direct)
+    # The parity holds with the learning curve recorded and the explain stage run.
+    assert (result.learning_curve is not None) == (model_type in CURVED)
+    assert result.insights is not None and result.insights["feature_importance"]
 
 
 @pytest.mark.filterwarnings("ignore:The y_prob values do not sum to one")
@@ -192,7 +197,7 @@ def test_resampling_changes_train_rows_only_and_metrics_carry_the_metadata(
     assert set(metrics["library_versions"]) >= {"scikit-learn", "xgboost", "lightgbm"}
     assert set(metrics["train"]) == set(metrics["test"]) >= {"accuracy", "f1", "roc_auc", "precision", "recall",
                                                              "log_loss", "confusion_matrix"}
-    assert set(result.timings) == {"load_s", "transform_s", "fit_s", "evaluate_s", "total_s"}
+    assert set(result.timings) == {"load_s", "transform_s", "fit_s", "evaluate_s", "explain_s", "total_s"}
 
 
 def test_rows_without_a_target_are_dropped_with_a_warning(tmp_path: Path) -> None:

@@ -96,7 +96,7 @@ def test_the_dashboard_lists_jobs_live_and_promotes_an_earlier_version(
     page.get_by_role("button", name="accuracy (test)").click()
     expect(page.locator('table.versions th[aria-sort="descending"]')).to_contain_text("accuracy")
     expect(page.locator("table.compare td.changed").first).to_be_visible()  # v1 and v2 side by side
-    expect(page.locator(".chart svg[role=img]")).to_be_visible()
+    expect(page.locator(".chart [role=img] canvas")).to_be_visible()
 
     # The first version became active by itself; promoting another asks first.
     expect(page.locator('table.versions tr[data-version="1"]')).to_contain_text("Active")

@@ -27,6 +27,7 @@ TABLES = {
     "model_aliases",
     "model_alias_history",
     "pipeline_lineage",
+    "training_job_insights",
 }
 
 

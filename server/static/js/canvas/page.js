@@ -10,6 +10,7 @@ import { datasetBar, listDatasets } from "./datasets.js";
 import { Editor } from "./editor.js";
 import { Graph } from "./graph.js";
 import { NodeJobs } from "./jobs.js";
+import { NodeInsights } from "./node_insight.js";
 import { PanelHost } from "./panel_host.js";
 import { LAST_PIPELINE, latestPipeline, openExample, pipelineNameField, rememberPipeline } from "./pipeline_io.js";
 import { startTraining } from "./run.js";
@@ -137,12 +138,14 @@ export async function mount(main, { live }) {
   });
   board.addEventListener("keydown", (ev) => tools.key(ev));
 
+  const insights = new NodeInsights(live, jobs);
   const panels = new PanelHost(panel, {
     state,
     typeOf,
     labelOf,
     families,
     jobs,
+    insights,
     editor,
     onConfig: (nodeId, config) => {
       state.graph.setConfig(nodeId, config);
@@ -317,6 +320,7 @@ export async function mount(main, { live }) {
   return () => {
     saver.flushOnExit();
     jobs.stop();
+    insights.stop();
     window.removeEventListener("pagehide", onExit);
     window.removeEventListener("mlw:error", onError);
   };

@@ -26,7 +26,7 @@ function jobSummary(jobs, nodeId) {
 export class PanelHost {
   /**
    * @param {Element} root the panel element
-   * @param {object} deps {state, typeOf, labelOf, families, jobs, editor, onConfig, onRun}
+   * @param {object} deps {state, typeOf, labelOf, families, jobs, insights, editor, onConfig, onRun}
    */
   constructor(root, deps) {
     this.root = root;
@@ -68,6 +68,7 @@ export class PanelHost {
       onRun: (nodeId, config) => this.deps.onRun(nodeId, config),
       jobSummary: (nodeId) => jobSummary(jobs, nodeId),
       isActive: (nodeId) => jobs.isActive(nodeId),
+      jobInsight: (nodeId) => (this.deps.insights ? this.deps.insights.element(nodeId) : null),
     };
     const scroll = this.root.scrollTop;
     this.current = node.type === "train_model"

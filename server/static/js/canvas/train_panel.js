@@ -16,7 +16,8 @@ const LABELS = {
 
 /**
  * Render the panel. `ctx` adds to the node-panel context: families, onRun(nodeId, config),
- * jobSummary(nodeId) → {el, update()}, isActive(nodeId) → bool.
+ * jobSummary(nodeId) → {el, update()}, isActive(nodeId) → bool, jobInsight(nodeId) → the latest job's
+ * insight element (the same element while that job is the node's latest) or null.
  * @returns {{showErrors(error), setBusy(bool)}}
  */
 export function renderTrainPanel(container, node, nodeType, ctx) {
@@ -25,6 +26,7 @@ export function renderTrainPanel(container, node, nodeType, ctx) {
   const families = ctx.families;
   const general = h("p", { class: "form-error", role: "alert" });
   const status = h("div", { class: "job-summary", "aria-live": "polite" });
+  const insightSlot = h("div", { class: "node-insights", dataset: { hook: "node-insights", nodeId: node.id } });
   let hyperWidgets = [];
   const widgets = {};
 
@@ -134,7 +136,7 @@ export function renderTrainPanel(container, node, nodeType, ctx) {
     { class: "node-form train-form", novalidate: true, "aria-labelledby": "panel-title" },
     ...panelHeader(node, ctx),
     status,
-    h("div", { class: "node-insights", dataset: { hook: "node-insights", nodeId: node.id } }),
+    insightSlot,
     widgets.model_type.el,
     familyHelp,
     widgets.task.el,
@@ -189,6 +191,9 @@ export function renderTrainPanel(container, node, nodeType, ctx) {
   // Job updates patch the summary and the button; the form itself is never rebuilt.
   const refreshStatus = () => {
     summary.update();
+    // Moved only when the node's latest job changes: its live chart keeps drawing meanwhile.
+    const shown = ctx.jobInsight ? ctx.jobInsight(node.id) : null;
+    if (insightSlot.firstElementChild !== shown) insightSlot.replaceChildren(shown || "");
     syncButton();
   };
   refreshStatus();

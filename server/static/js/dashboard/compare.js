@@ -2,6 +2,7 @@
 // highlighted, the best value of each metric marked.
 
 import { h, num, replace, uid } from "../dom.js";
+import { comparisonView, fetchInsights } from "../insights.js";
 import { METRIC_ORDER } from "./tables.js";
 
 export const MAX_COMPARED = 5;
@@ -74,6 +75,17 @@ export function renderComparison(box, items, active) {
   const chosen = new Set(byVersion.slice(0, 2).map((v) => v.version));
   if (active != null && !chosen.has(active)) chosen.add(active);
   const result = h("div", { class: "table-scroll" });
+  const overlay = h("div", { class: "compare-insights" });
+  let asked = 0;
+  const showInsights = async (picked) => {
+    const ticket = ++asked;
+    const runs = await Promise.all(picked.map(async (v) => ({
+      name: `v${v.version}`,
+      found: await fetchInsights(v.job_id).catch(() => null),
+    })));
+    // Only the latest choice of versions is drawn.
+    if (ticket === asked) replace(overlay, comparisonView(runs.filter((r) => r.found)));
+  };
   const note = h("p", { class: "help", id: uid("compare-note"), "aria-live": "polite" });
   const boxes = byVersion.map((v) => {
     const id = uid(`compare-v${v.version}`);
@@ -91,11 +103,14 @@ export function renderComparison(box, items, active) {
     note.textContent = full ? `At most ${MAX_COMPARED} versions side by side.` : `Choose up to ${MAX_COMPARED} versions.`;
     const picked = byVersion.filter((v) => chosen.has(v.version)).sort((a, b) => a.version - b.version);
     replace(result, picked.length >= 2 ? comparisonTable(picked) : h("p", { class: "muted", text: "Choose at least two versions." }));
+    if (picked.length >= 2) showInsights(picked).catch((e) => console.warn("compare insights", e));
+    else replace(overlay);
   };
   replace(
     box,
     h("fieldset", { class: "compare-controls" }, h("legend", { text: "Versions to compare" }), h("div", { class: "checks" }, boxes.map((b) => b.el)), note),
     result,
+    overlay,
   );
   update();
 }

@@ -2,6 +2,7 @@
 
 import { get, request } from "../api.js";
 import { debounce, h, replace, when } from "../dom.js";
+import { fetchInsights, findingsView, liveCurveView } from "../insights.js";
 import { ACTIVE, statusText } from "../status.js";
 import { jobHeader } from "./job_header.js";
 import { duration } from "./list_rows.js";
@@ -51,6 +52,8 @@ export async function mount(main, { live, route }) {
   const metricsBox = h("div");
   const hyper = h("div");
   const versionsBox = h("div");
+  const curve = liveCurveView(jobId);
+  const findingsBox = h("div");
   replace(
     main,
     h(
@@ -60,6 +63,8 @@ export async function mount(main, { live, route }) {
       header,
       section("Model versions of this node", versionsBox),
       h("div", { class: "grid2" }, section("Metrics", metricsBox), section("Hyperparameters", hyper)),
+      section("Learning curve", curve.el),
+      section("What the model learned", findingsBox),
       section("Summary", summary),
       section("Status history", history),
     ),
@@ -67,6 +72,17 @@ export async function mount(main, { live, route }) {
   let versionsFor = null;
   let versions = null;
   let current = null;
+  let insightsFor = null;
+
+  async function loadInsights(job) {
+    // Once per status: the curve then follows the websocket; findings exist once it succeeded.
+    const key = `${job.status}/${job.attempt}`;
+    if (insightsFor === key) return;
+    insightsFor = key;
+    const found = await fetchInsights(job.id);
+    curve.set(found);
+    replace(findingsBox, findingsView(found));
+  }
 
   async function load() {
     const [job, events] = await Promise.all([
@@ -118,6 +134,7 @@ export async function mount(main, { live, route }) {
     replace(history, historyTable(events.events));
     replace(metricsBox, metricsBlock(job.metrics));
     replace(hyper, hyperTable(job));
+    loadInsights(job).catch((e) => console.warn("insights", e));
     const key = `${job.pipeline_id}/${job.node_id}`;
     if (versionsFor !== key) {
       versionsFor = key;
@@ -132,6 +149,7 @@ export async function mount(main, { live, route }) {
   const refresh = debounce(() => load().catch((e) => console.warn(e)), 250);
   const unlisten = live.onEvent((frame) => {
     if (frame.job_id !== jobId || frame.type === "snapshot.job") return;
+    curve.receive(frame);
     if (frame.type === "job.progress") {
       // Progress patches the status text in place; the page's buttons are not rebuilt.
       if (current && ACTIVE.has(current.status)) {

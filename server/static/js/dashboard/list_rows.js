@@ -21,6 +21,7 @@ export function duration(startIso, endIso) {
   const start = Date.parse(startIso);
   const end = endIso ? Date.parse(endIso) : Date.now();
   if (Number.isNaN(start) || Number.isNaN(end) || end < start) return "—";
+  if (end - start < 1000) return "<1s";
   const total = Math.round((end - start) / 1000);
   const h_ = Math.floor(total / 3600);
   const m = Math.floor((total % 3600) / 60);

@@ -3,7 +3,7 @@
 import { get, post, query } from "../api.js";
 import { confirmDialog } from "../confirm.js";
 import { h, num, replace, uid, when } from "../dom.js";
-import { lineChart } from "./chart.js";
+import { versionChart } from "../charts.js";
 import { renderComparison } from "./compare.js";
 import { METRIC_ORDER as METRICS, table } from "./tables.js";
 
@@ -172,7 +172,7 @@ export async function renderVersions(box, { pipelineId, nodeId, jobId, changed }
     const points = [...state.items]
       .sort((a, b) => a.version - b.version)
       .map((v) => ({ x: v.version, y: metricOf(v, state.chartMetric), active: v.version === state.active }));
-    replace(chartBox, labelled("Metric", select), lineChart(points, `${state.chartMetric} (test) by model version`));
+    replace(chartBox, labelled("Metric", select), versionChart(points, `${state.chartMetric} (test) by model version`));
   }
 
   function renderCompareForm() {
