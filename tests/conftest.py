@@ -7,6 +7,7 @@ under ``CI=true`` where a missing server is an error.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,14 @@ import pytest
 import redis
 
 from server.redis_server import EmbeddedRedis
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Python 3.11's get_event_loop() creates a loop on the main thread until a loop has
+    # been set once; pytest-asyncio calls it around every async test and later drops
+    # that loop unclosed (a ResourceWarning, an error here). Setting "no loop" once
+    # turns the implicit creation off for the whole run.
+    asyncio.set_event_loop(None)
 
 pytest_plugins = ["tests.db_fixtures", "tests.job_fixtures"]
 
