@@ -121,6 +121,9 @@ async def issue_token(session: AsyncSession, user_id: str, *, expires_in: dt.tim
     expires_in = _check_expires_in(expires_in)
     await get_user(session, user_id)
     token = secrets.token_urlsafe(32)
+    while token.startswith("-"):
+        # A prefix is typed as `mlw tokens revoke PREFIX`; one starting with "-" reads as an option.
+        token = secrets.token_urlsafe(32)
     now = utcnow()
     expires_at = now + expires_in if expires_in is not None else None
     session.add(

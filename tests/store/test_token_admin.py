@@ -64,3 +64,12 @@ async def test_a_token_is_revoked_by_its_prefix_or_id_and_a_shared_prefix_is_ref
             await revoke_token_by_prefix(session, "samepref")
         ids = [t.id for t, _ in await list_tokens(session)]
         assert (await revoke_token_by_prefix(session, ids[0])).id == ids[0]
+
+
+async def test_no_new_token_starts_with_a_dash_so_its_prefix_is_never_read_as_an_option(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    async with session_factory.begin() as session:
+        user, first = await create_user(session, "dash")
+        tokens = [first] + [await issue_token(session, user.id) for _ in range(300)]
+    assert [t for t in tokens if t.startswith("-")] == []
