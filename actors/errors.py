@@ -1,6 +1,6 @@
-"""Errors raised by the actors package: the ML engine and the job services.
+"""Errors raised by the actors package: the ML side and the job services.
 
-One root, :class:`ActorsError`. Every failure the engine reports is an :class:`ModelError` carrying a stable ``code``
+One root, :class:`ActorsError`. Every failure the ML side reports is an :class:`ModelError` carrying a stable ``code``
 (stored on the job as ``error_code``), the dotted ``field`` path of the offending input
 when one exists, a human ``message`` and JSON-ready ``details``.
 """
@@ -15,7 +15,7 @@ class ActorsError(Exception):
 
 
 class ModelError(ActorsError):
-    """Raised when the ML engine cannot validate or run a training job.
+    """Raised when the ML side cannot validate or run a training job.
 
     Attributes:
         code: Stable error code stored on the job (``invalid_pipeline``, ``cancelled``...).
@@ -97,7 +97,7 @@ class ArtifactError(ModelError):
 
 
 class JobStopped(ModelError):
-    """Raised when ``should_stop()`` asked the engine to stop; base of the two reasons."""
+    """Raised when ``should_stop()`` asked the fit to stop; base of the two reasons."""
 
     default_code = "cancelled"
 
@@ -115,7 +115,7 @@ class DeadlineExceeded(JobStopped):
 
 
 class ServiceError(ActorsError):
-    """Base of the errors the job services (submit, cancel) raise besides engine errors.
+    """Base of the errors the job services (submit, cancel) raise besides model errors.
 
     Attributes:
         code: Stable error code for the API's error body.

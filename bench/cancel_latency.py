@@ -38,8 +38,8 @@ sys.path.insert(0, str(REPO))
 from actors.jobs.cancel_signal import RedisCancelSignals  # noqa: E402
 from actors.jobs.context import JobContext  # noqa: E402
 from actors.jobs.publish import RedisPublisher, channel_for  # noqa: E402
+from actors.jobs.sending import make_sender  # noqa: E402
 from actors.jobs.service import SubmitRequest, cancel_training_job, submit_training_job  # noqa: E402
-from actors.jobs.training_actor import make_sender  # noqa: E402
 from server.redis_server import EmbeddedRedis  # noqa: E402
 from shim.brokers.redis import RedisBroker  # noqa: E402
 from store.datasets import create_dataset  # noqa: E402
@@ -146,7 +146,7 @@ async def run(args: argparse.Namespace, redis_url: str, workdir: Path) -> None:
     broker = RedisBroker(url=redis_url, visibility_timeout_s=settings.worker.visibility_timeout_s)
     ctx = JobContext(settings=settings, sessions=sessions, publisher=RedisPublisher(client),
                      cancel_signals=RedisCancelSignals(client),
-                     sender=make_sender(broker, settings.jobs.cancel_grace_s, settings.jobs.default_max_runtime_s))
+                     sender=make_sender(broker, settings.jobs))
     reader = Reader(user.id)
     watcher = Watcher(client, channel_for(user.id))
     await watcher.start()

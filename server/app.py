@@ -24,7 +24,6 @@ from server.offload import Offload
 from server.openapi import build_openapi, set_property
 from server.routing import Operation, add_operations, public_route_names
 from server.security_headers import install_security_headers
-from server.sending import broker_sender
 from server.views import (
     admin,
     aliases,
@@ -127,8 +126,9 @@ def create_app(
     Args:
         settings: The loaded configuration (``redis.url`` must be set: ``mlw serve`` starts
             the embedded Redis first and passes its URL).
-        sender: Sends a job's training message; by default ``TrainingActor`` on the
-            shim's global broker, which the process configures.
+        sender: Sends a job's training message (``actors.jobs.sending.make_sender``, built
+            once by the process on its broker); None: this app sends none, and a submission
+            that would send one fails.
         extra_contexts: More ``cleanup_ctx`` generators, run after the built-in ones (in
             this order) and torn down before them; the websocket hub goes here.
     """
@@ -138,7 +138,7 @@ def create_app(
     )
     install_security_headers(app)
     app[SETTINGS] = settings
-    app[SENDER] = sender or broker_sender(settings)
+    app[SENDER] = sender
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(offload_ctx)
     app.cleanup_ctx.append(redis_ctx)

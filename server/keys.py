@@ -21,7 +21,7 @@ SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessions")
 REDIS: web.AppKey[aioredis.Redis] = web.AppKey("redis")
 SERVICE = web.AppKey("service", JobContext)
 """The context the POST handlers pass to ``actors.jobs.service`` (submit, cancel)."""
-SENDER: web.AppKey[Sender] = web.AppKey("sender")
+SENDER: web.AppKey[Sender | None] = web.AppKey("sender")
 """Sends a job's training message (``JobContext.sender``)."""
 OFFLOAD = web.AppKey("offload", Offload)
 """The bounded executor for CPU-heavy steps (:mod:`server.offload`)."""

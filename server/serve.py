@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from aiohttp import web
@@ -26,6 +27,9 @@ from server.redact import install_redaction
 from server.redis_server import EmbeddedRedis
 from server.revocation import record_embedded_url
 from store.settings import Settings
+
+if TYPE_CHECKING:
+    from actors.jobs.context import Sender
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +107,12 @@ async def _first_start(settings: Settings, demo: bool) -> tuple[str | None, str 
         await engine.dispose()
 
 
-def build_app(settings: Settings) -> web.Application:
-    """The full application: REST API, websocket hub and static UI."""
+def build_app(settings: Settings, sender: Sender | None = None) -> web.Application:
+    """The full application: REST API, websocket hub and static UI; ``sender`` sends the jobs' messages."""
     from server.app import create_app
     from server.hub import add_hub_route, hub_ctx
 
-    app = create_app(settings, extra_contexts=[hub_ctx])
+    app = create_app(settings, sender=sender, extra_contexts=[hub_ctx])
     add_hub_route(app)
     if importlib.util.find_spec("server.ui") is not None:
         from server.ui import add_ui_routes
@@ -119,7 +123,8 @@ def build_app(settings: Settings) -> web.Application:
 
 def run_serve(settings: Settings, *, no_worker: bool = False, demo: bool = False) -> int:
     """Run the embedded deployment until interrupted; returns the exit status."""
-    from actors.jobs.worker_app import configure_broker
+    from actors.jobs.broker import build_broker
+    from actors.jobs.sending import make_sender
     from store.migrate import upgrade
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -137,7 +142,7 @@ def run_serve(settings: Settings, *, no_worker: bool = False, demo: bool = False
             settings = _with_redis(settings, redis_server.url)
             record_embedded_url(settings, redis_server.url)  # for `mlw tokens revoke` of this data dir
             print(f"embedded Redis on {redis_server.url}", flush=True)
-        configure_broker(settings)
+        sender = make_sender(build_broker(settings), settings.jobs)
         token, demo_pipeline = asyncio.run(_first_start(settings, demo))
         if not no_worker:
             worker = start_worker(settings)
@@ -148,7 +153,7 @@ def run_serve(settings: Settings, *, no_worker: bool = False, demo: bool = False
         if token:
             print("a local admin was created; sign in with this token (shown once):", flush=True)
             print(token, flush=True)
-        asyncio.run(serve_until_signalled(build_app(settings), settings.server.host, settings.server.port))
+        asyncio.run(serve_until_signalled(build_app(settings, sender), settings.server.host, settings.server.port))
         return 0
     finally:
         if worker is not None:

@@ -38,6 +38,7 @@ def _connect_lifecycle(broker: Any, pool: str) -> None:
     from celery import signals
 
     pseudo_worker = Worker(broker)
+    pseudo_worker.replaceable = pool == "prefork"  # boot() runs in each pool child then
 
     def boot(**_: Any) -> None:
         set_event_loop_thread(None)  # a forked child must not reuse the parent's loop thread

@@ -45,6 +45,8 @@ class Worker:
             worker holds one per thread, as ``worker_prefetch_multiplier = 1`` says).
         delay_prefetch: Delayed messages a consumer holds (stub broker).
         consumer_whitelist: The queues to consume, or None for every declared queue.
+        replaceable: True in a child of a prefork pool, which the pool replaces if it exits
+            (``python -m shim --pool prefork``); False in a process nothing would replace.
 
     Args:
         broker: The broker.
@@ -70,6 +72,7 @@ class Worker:
         self.delay_prefetch = DELAY_QUEUE_PREFETCH or min(worker_threads * 1000, 65535)
         self.worker_timeout = worker_timeout
         self.worker_threads = worker_threads
+        self.replaceable = False
         self._engine: WorkerEngine | None = None
 
     def start(self) -> None:

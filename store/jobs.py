@@ -30,6 +30,8 @@ from store.types import new_id, utcnow
 EVENT_STATUS = "job.status"
 EVENT_VERSION = "job.version"
 EVENT_WARNING = "job.warning"
+EVENT_PROGRESS = "job.progress"
+"""Ephemeral: published while a job runs, never stored, so it carries no ``seq``."""
 APPENDABLE_EVENTS = frozenset({EVENT_VERSION, EVENT_WARNING})
 """Event types :func:`append_event` accepts; ``job.status`` is written only by :func:`transition`."""
 
@@ -80,10 +82,26 @@ def _check_payload(payload: Mapping[str, Any]) -> None:
 
 
 def _event(
-    type_: str, job: TrainingJob, seq: int, status: str, at: dt.datetime, payload: Mapping[str, Any]
+    type_: str, job: TrainingJob, seq: int | None, status: str, at: dt.datetime, payload: Mapping[str, Any]
 ) -> dict[str, Any]:
+    """Every job event, stored or not, is built here (``seq`` is None for an ephemeral one)."""
     head = {"type": type_, "job_id": job.id, "pipeline_id": job.pipeline_id, "node_id": job.node_id}
-    return {**head, "seq": seq, "status": status, "at": _iso(at), **payload}
+    numbered = {} if seq is None else {"seq": seq}
+    return {**head, **numbered, "status": status, "at": _iso(at), **payload}
+
+
+def progress_event(
+    job: TrainingJob, status: JobStatus, progress: Mapping[str, Any], learning_curve: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The ``job.progress`` event of a running (or cancelling) job; published, never stored.
+
+    Args:
+        learning_curve: The curve points recorded since the previous progress event, if any.
+    """
+    payload: dict[str, Any] = {"progress": dict(progress)}
+    if learning_curve is not None:
+        payload["learning_curve"] = learning_curve
+    return _event(EVENT_PROGRESS, job, None, status.value, utcnow(), payload)
 
 
 def _expected_set(expected: str | JobStatus | Iterable[str | JobStatus] | None) -> frozenset[JobStatus] | None:

@@ -106,6 +106,19 @@ class JobsSettings:
     queued_resend_after_s: float = dataclasses.field(default=300.0, metadata=_check(_positive))
 
 
+BACKSTOP_SLACK_S = 30.0
+"""What a job's broker time limit adds to its runtime and two cancel grace periods."""
+
+
+def message_time_limit_s(max_runtime_s: float, cancel_grace_s: float) -> float:
+    """The broker-level time limit of a job's message: a backstop behind the job's own checkpoints.
+
+    Past ``max_runtime_s`` the job stops itself at a checkpoint, or after ``cancel_grace_s`` its
+    runner ends the process; the broker's limit only fires when both failed.
+    """
+    return max_runtime_s + 2 * cancel_grace_s + BACKSTOP_SLACK_S
+
+
 @dataclasses.dataclass(frozen=True)
 class DataSettings:
     data_dir: str = ".mlw-data"
@@ -327,9 +340,8 @@ def _finish(settings: Settings, base: Path) -> Settings:
         raise ConfigError("jobs.queued_resend_after_s", "must be greater than jobs.reaper_interval_s")
     if jobs.default_max_runtime_s > jobs.max_runtime_limit_s:
         raise ConfigError("jobs.default_max_runtime_s", "must not exceed jobs.max_runtime_limit_s")
-    # The broker's backstop time limit of a job is max_runtime + 2 * grace + 30 s; a message
-    # still running when the visibility timeout ends would be delivered twice.
-    if worker.visibility_timeout_s <= jobs.max_runtime_limit_s + 2 * jobs.cancel_grace_s + 30:
+    # A message still running when the visibility timeout ends would be delivered twice.
+    if worker.visibility_timeout_s <= message_time_limit_s(jobs.max_runtime_limit_s, jobs.cancel_grace_s):
         raise ConfigError(
             "worker.visibility_timeout_s",
             "must exceed jobs.max_runtime_limit_s + 2 * jobs.cancel_grace_s + 30, or long jobs would be redelivered",

@@ -1,6 +1,6 @@
 """The context object handed to every job: collaborators, not globals.
 
-A worker process builds one :class:`JobContext` (``actors.jobs.worker_app``); tests that drive
+A worker process builds one :class:`JobContext` (``actors.jobs.worker_context``); tests that drive
 the actor directly build their own with an in-process publisher and cancel signals.
 """
 
@@ -75,8 +75,8 @@ class JobContext:
             return fn(*args)
         return await self.offload(user_id, fn, *args)
 
-    def engine_options(self) -> FitOptions:
-        """The ML engine's options from the configuration."""
+    def fit_options(self) -> FitOptions:
+        """The fit's options from the configuration."""
         data, insights = self.settings.data, self.settings.insights
         return FitOptions(
             max_full_rows=data.max_full_rows,

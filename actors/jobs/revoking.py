@@ -16,10 +16,10 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from actors.jobs.service import cancel_training_job
+from actors.jobs.worker_context import ContextFactory
 from shim.brokers.revoke import RevokedMessage
 from store.errors import NotFound
 from store.reader import Reader
-from store.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -36,34 +36,31 @@ def revoke_payload(revoked: RevokedMessage) -> dict[str, Any]:
     }
 
 
-async def cancel_revoked(settings: Settings, revoked: RevokedMessage) -> str | None:
+async def cancel_revoked(contexts: ContextFactory, revoked: RevokedMessage) -> str | None:
     """Cancel the job of a revoked training message; returns the job's status after it."""
-    from actors.jobs.worker_app import build_context
-
     if not revoked.args:
         log.error("revoked training task %s carries no job id", revoked.message_id)
         return None
     job_id = str(revoked.args[0])
-    ctx, client, engine = build_context(settings, terminate=False)
+    owned = contexts.build(terminate=False)
     try:
-        job = await cancel_training_job(ctx, Reader.system(), job_id, requested=revoke_payload(revoked))
+        job = await cancel_training_job(owned.ctx, Reader.system(), job_id, requested=revoke_payload(revoked))
     except NotFound:
         log.warning("revoked training task %s names unknown job %s", revoked.message_id, job_id)
         return None
     finally:
-        await client.aclose()
-        await engine.dispose()
+        await owned.close()
     log.warning("Celery revoke of task %s: job %s is now %s", revoked.message_id, job_id, job.status)
     return str(job.status)
 
 
 def revoke_handler(
-    settings: Settings, guard: Callable[[Callable[[], Coroutine[Any, Any, Any]]], None] | None = None
+    contexts: ContextFactory, guard: Callable[[Callable[[], Coroutine[Any, Any, Any]]], None] | None = None
 ) -> Callable[[RevokedMessage], None]:
     """A :func:`shim.brokers.revoke.on_revoke` handler: cancels on a thread of its own.
 
     Args:
-        settings: The worker's configuration.
+        contexts: Builds the job context the cancel runs with.
         guard: Runs the coroutine factory to completion (the worker passes one that holds its
             fork gate, since the main process writes the database here); ``asyncio.run`` by default.
     """
@@ -76,7 +73,7 @@ def revoke_handler(
     def handle(revoked: RevokedMessage) -> None:
         def work() -> None:
             try:
-                runner(lambda: cancel_revoked(settings, revoked))
+                runner(lambda: cancel_revoked(contexts, revoked))
             except Exception:
                 log.exception("cancelling the job of revoked task %s failed", revoked.message_id)
 

@@ -1,6 +1,6 @@
-"""One training job from claim to terminal state: what ``TrainingActor.perform`` does.
+"""One training job from claim to terminal state: what ``TrainingActor`` runs.
 
-The ML engine runs in a thread; this coroutine stays responsive beside it: it polls the
+The fit (``actors.ml.fit``) runs in a thread; this coroutine stays responsive beside it: it polls the
 cancel signal every ``ctx.poll_s``, heartbeats every ``jobs.heartbeat_s``, publishes
 throttled progress, and, when a fit ignores a stop request for ``jobs.cancel_grace_s``,
 finalizes the job itself and ends the worker process.
@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.errors import DeadlineExceeded, JobCancelled, ModelError
 from actors.jobs.context import JobContext
-from actors.jobs.outcomes import finish_cancelled, finish_failed, finish_succeeded
+from actors.jobs.outcomes import commit_then_publish, finish_cancelled, finish_failed, finish_succeeded
 from actors.jobs.policy import (
     RedeliveryAction,
     Throttle,
@@ -37,7 +38,7 @@ from store.datasets import get_dataset
 from store.errors import NotFound, StoreBusy
 from store.insights import save_insights
 from store.job_queries import get_job
-from store.jobs import heartbeat, update_progress
+from store.jobs import heartbeat, progress_event, update_progress
 from store.models import TrainingJob
 from store.reader import Reader
 from store.states import ACTIVE, JobStatus
@@ -67,7 +68,7 @@ class Outcome(enum.StrEnum):
 
 @dataclass
 class _RunState:
-    """What the engine thread and the supervising coroutine share."""
+    """What the fit thread and the supervising coroutine share."""
 
     deadline: float
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -134,7 +135,9 @@ async def _cancelled(ctx: JobContext, job: TrainingJob, *, forced: bool = False)
 
 async def _claim(ctx: JobContext, job: TrainingJob) -> Claim:
     """Claim under the user's cap (``store.admission.claim``); publishes the event when won."""
-    async with ctx.sessions.begin() as session:
+    claimed: list[Claim] = []
+
+    async def work(session: AsyncSession) -> list[dict[str, Any]]:
         outcome = await claim(
             session,
             job,
@@ -143,9 +146,12 @@ async def _claim(ctx: JobContext, job: TrainingJob) -> Claim:
             changes={"worker": ctx.worker_name, "heartbeat_at": utcnow()},
             payload={"attempt": job.attempt, "worker": ctx.worker_name},
         )
-    if outcome.result is not None:
-        await ctx.publisher.publish(job.user_id, outcome.result.event)
-    return outcome
+        claimed.append(outcome)
+        # A lost claim keeps what it wrote (the deferral) and publishes nothing.
+        return [] if outcome.result is None else [outcome.result.event]
+
+    await commit_then_publish(ctx, job.user_id, work)
+    return claimed[-1]
 
 
 async def _execute(ctx: JobContext, job: TrainingJob) -> Outcome:
@@ -181,7 +187,7 @@ async def _execute(ctx: JobContext, job: TrainingJob) -> Outcome:
             job.graph,
             job.node_id,
             ref,
-            ctx.engine_options(),
+            ctx.fit_options(),
             should_stop=should_stop,
             on_progress=state.on_progress,
             pipeline_hash=job.pipeline_id.rsplit("_", 1)[-1],
@@ -250,28 +256,21 @@ async def _maybe_progress(ctx: JobContext, job: TrainingJob, state: _RunState, t
             return
         progress, state.progress_seen = dict(state.progress), state.progress_count
     curve = state.curve.delta(state.curve_sent)
-    async with ctx.sessions.begin() as session:
-        active = await update_progress(session, job.id, progress, attempt=job.attempt)
-        if active and curve is not None:
+
+    async def work(session: AsyncSession) -> list[dict[str, Any]]:
+        if not await update_progress(session, job.id, progress, attempt=job.attempt):
+            return []
+        if curve is not None:
             # Stored up to the last point streamed: a page that loads the curve now continues
             # with the next update, with no points missing in between.
             snapshot = state.curve.snapshot(upto=int(curve["count"]))
             await save_insights(session, job.id, job.attempt, learning_curve=snapshot)
-    if active:
-        event = {
-            "type": "job.progress",
-            "job_id": job.id,
-            "pipeline_id": job.pipeline_id,
-            "node_id": job.node_id,
-            "status": JobStatus.CANCELLING.value if state.cancel.is_set() else JobStatus.RUNNING.value,
-            "progress": progress,
-            "at": utcnow().isoformat(),
-        }
-        if curve is not None:
-            # The new points only; ``offset`` lets a client that missed one refetch the whole curve.
-            event["learning_curve"] = curve
-            state.curve_sent = int(curve["count"])
-        await ctx.publisher.publish(job.user_id, event)
+        status = JobStatus.CANCELLING if state.cancel.is_set() else JobStatus.RUNNING
+        # The new curve points only; ``offset`` lets a client that missed one refetch the whole curve.
+        return [progress_event(job, status, progress, curve)]
+
+    if await commit_then_publish(ctx, job.user_id, work) and curve is not None:
+        state.curve_sent = int(curve["count"])
 
 
 async def _store_curve(ctx: JobContext, job: TrainingJob, state: _RunState) -> None:

@@ -158,7 +158,7 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
     # Validating, hashing and fingerprinting a large graph is CPU work: off the event loop,
     # and before the write transaction, so neither other requests nor the write lock wait on it.
     prepared: _Prepared = await ctx.run_cpu(
-        user_id, _prepare, request, columns, list(dataset.columns), ctx.engine_options()
+        user_id, _prepare, request, columns, list(dataset.columns), ctx.fit_options()
     )
     graph, validated = prepared.graph, prepared.validated
     train_cfg = validated.train_config

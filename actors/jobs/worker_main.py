@@ -1,62 +1,35 @@
-"""The module a training worker process loads (``python -m shim actors.jobs.worker_main``).
+"""The module a worker process loads (``python -m shim actors.jobs.worker_main``).
 
-Importing it reads the configuration once, installs the Redis broker, declares
-``TrainingActor`` (Celery task ``train_model``), hooks the worker's background duties
-(liveness key, reaper) to the Celery worker's start and shutdown, and turns a Celery revoke of
-a training task into a cancel of its job. Its ``app`` is the Celery app, so Celery's own tools
-work with the same configuration: ``celery -A actors.jobs.worker_main inspect active``.
+Importing it reads the configuration once and builds the jobs' broker with the job actors
+declared (``TrainingActor`` is Celery task ``train_model``), which the shim's command line
+runs as the global broker. Each actor process gets its job context at its worker's boot
+(the broker's ``WorkerContext`` middleware); the node's background duties (liveness key,
+reaper) run from its ready hook to its shutdown hook; a Celery revoke of a job's task
+cancels its job. Its ``app`` is the Celery app, so Celery's own tools work with the same
+configuration: ``celery -A actors.jobs.worker_main inspect active``.
 """
 
 from __future__ import annotations
 
-import os
-from typing import Any
-
-from celery import signals
-
+import shim
+from actors.jobs.broker import JOB_ACTORS, build_broker
+from actors.jobs.duties import WorkerDuties
+from actors.jobs.fork_gate import run_gated
 from actors.jobs.revoking import revoke_handler
-from actors.jobs.worker_app import ProcessContext, WorkerDuties, configure_broker, run_gated
-from shim.brokers.redis_transport import consumer_is_consuming
+from actors.jobs.worker_context import ContextFactory
+from shim.brokers.node import on_node_ready, on_node_shutdown
 from shim.brokers.revoke import on_revoke
 from store.settings import load_settings
 
 settings = load_settings()
-broker = configure_broker(settings)
+broker = build_broker(settings)
+shim.set_broker(broker)
 app = broker.app
-# Only now: importing actors.jobs.training_actor declares TrainingActor on the global broker.
-from actors.jobs.training_actor import TRAINING_ACTOR, use_context  # noqa: E402
 
-on_revoke(TRAINING_ACTOR, revoke_handler(settings, run_gated))
+_contexts = ContextFactory(settings, broker)
+for _actor in JOB_ACTORS:
+    on_revoke(_actor.actor_name, revoke_handler(_contexts, run_gated))
 
-_process_context = ProcessContext(settings)
-use_context(_process_context.get)
-_duties = WorkerDuties(settings)
-
-
-def describe_worker(consumer: Any) -> dict[str, Any]:
-    """What ``GET /workers`` shows of this worker besides liveness: pool, size, job pids."""
-    info: dict[str, Any] = dict(consumer.pool.info or {})
-    processes = [int(pid) for pid in info.get("processes") or []] or [os.getpid()]
-    return {
-        "node": str(consumer.hostname),
-        "pool": type(consumer.pool).__module__.rsplit(".", 1)[-1],
-        "concurrency": int(info.get("max-concurrency") or settings.worker.concurrency),
-        "processes": processes,
-        "queues": sorted(queue.name for queue in consumer.task_consumer.queues),
-    }
-
-
-def _start_duties(sender: Any = None, **_: Any) -> None:
-    # ``worker_ready`` is sent by the Celery consumer whose health /ready must reflect.
-    if sender is None:
-        _duties.start()
-        return
-    _duties.start(can_consume=lambda: consumer_is_consuming(sender), describe=lambda: describe_worker(sender))
-
-
-def _stop_duties(**_: Any) -> None:
-    _duties.stop()
-
-
-signals.worker_ready.connect(_start_duties, weak=False)
-signals.worker_shutdown.connect(_stop_duties, weak=False)
+_duties = WorkerDuties(_contexts)
+on_node_ready(_duties.start)
+on_node_shutdown(_duties.stop)

@@ -1,6 +1,6 @@
 """Learning curves: the points a fit reports after each round or batch of trees.
 
-A :class:`CurveLog` is shared by the engine thread (which adds points) and the job's
+A :class:`CurveLog` is shared by the fit thread (which adds points) and the job's
 supervising coroutine (which streams the new points and stores a downsampled copy), so
 every method takes its lock. The JSON shape (stored with the job, returned by the
 insights API and streamed in ``job.progress`` events) is::

@@ -1,7 +1,7 @@
 """Model families: hyperparameter schemas, the ``MODEL_DEFAULTS`` registry and resolution.
 
 Hyperparameters use the libraries' own names. Resolution fills blanks with defaults, takes
-``random_state`` from the engine options when unset and adds the thread count, so the
+``random_state`` from the fit options when unset and adds the thread count, so the
 resolved dict is exactly what the job records and what a direct fit needs.
 """
 
@@ -21,7 +21,7 @@ TASKS = (CLASSIFICATION, REGRESSION)
 DEFAULT_RANDOM_STATE = 42
 CLS_ONLY = (CLASSIFICATION,)
 FIT_ONLY_PARAMS = frozenset({"early_stopping_rounds", "validation_fraction"})
-"""Hyperparameters the engine acts on itself; they never reach a library constructor."""
+"""Hyperparameters the fit acts on itself; they never reach a library constructor."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class ModelFamily:
         label: Display name.
         tasks: Tasks the family supports.
         params: Hyperparameter schema.
-        threaded: Whether the family receives ``n_jobs`` from the engine options.
+        threaded: Whether the family receives ``n_jobs`` from the fit options.
         description: One sentence for the form.
     """
 

@@ -92,7 +92,7 @@ def run_training(
         graph: The pipeline graph JSON.
         node_id: The ``train_model`` node to run.
         dataset: The dataset file.
-        options: Engine options.
+        options: Fit options.
         should_stop: Returns None to continue, ``"cancelled"`` or ``"timeout"`` to stop;
             checked between nodes and inside every fit.
         on_progress: Receives ``{stage, completed, total, unit}``.

@@ -1,6 +1,6 @@
-"""Plain-value inputs of the engine: where the dataset is and how to run.
+"""Plain-value inputs of a fit: where the dataset is and how to run.
 
-The caller (the training actor) maps the service configuration onto these; the engine
+The caller (the training actor) maps the service configuration onto these; the ML side
 never reads configuration or environment variables itself.
 """
 
@@ -29,7 +29,7 @@ class DatasetRef:
 
 @dataclass(frozen=True)
 class FitOptions:
-    """How the engine runs a job.
+    """How a job's fit runs.
 
     Attributes:
         max_full_rows: Datasets with more rows than this are degraded to a sample.

@@ -2,7 +2,7 @@
 
 The schema is what ``POST /datasets`` recorded: ``[{name, dtype, ...}]`` with pandas dtype
 names, and for float columns ``integral`` (every value is a whole number) when known. The
-columns are followed through the plan as the engine would transform them, so a text column
+columns are followed through the plan as the fit would transform them, so a text column
 reaching the model, a scaler or a mean imputer, or a task the target cannot serve, is
 refused with the node, the field and the column, instead of failing in the worker.
 A schema without dtypes (older rows) is skipped, and the worker checks the data itself.

@@ -77,7 +77,7 @@ def validate_job(
         graph: The pipeline graph JSON.
         node_id: Id of the ``train_model`` node to run.
         columns: The dataset's column names; when given, unknown columns are reported.
-        options: Engine options (default random_state and thread count).
+        options: Fit options (default random_state and thread count).
         schema: The dataset's stored columns ``[{name, dtype, ...}]``; when given, column
             types are followed through the plan (see :mod:`actors.ml.schema_check`).
 

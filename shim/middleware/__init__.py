@@ -5,6 +5,7 @@ from __future__ import annotations
 from .age_limit import AgeLimit
 from .asyncio import AsyncIO
 from .callbacks import Callbacks
+from .context import WorkerContext
 from .current_message import CurrentMessage
 from .group_callbacks import GroupCallbacks
 from .middleware import Middleware, MiddlewareError, SkipMessage
@@ -30,6 +31,7 @@ __all__ = [
     "SkipMessage",
     "TimeLimit",
     "TimeLimitExceeded",
+    "WorkerContext",
     "default_middleware",
     "raise_thread_exception",
 ]

@@ -16,6 +16,7 @@ from store.jobs import (
     EVENT_WARNING,
     append_event,
     heartbeat,
+    progress_event,
     touch_queued,
     transition,
     update_progress,
@@ -339,3 +340,25 @@ async def test_version_event_and_success_commit_together_or_not_at_all(
     assert [e["seq"] for e in events] == [1, 2, 3, 4]
     async with session_factory.begin() as session:
         assert await next_model_version(session, job.pipeline_id, job.node_id) == 2
+
+
+async def test_a_progress_event_has_the_stored_events_head_but_no_seq_and_is_not_stored(
+    session_factory: async_sessionmaker[AsyncSession], tenants: Tenants
+) -> None:
+    job = await new_job(session_factory, tenants.alice)
+    await _move(session_factory, job.id, JobStatus.RUNNING)
+    async with session_factory() as session:
+        running = await get_job(session, job.id, reader=SYSTEM)
+        stored = (await events_since(session, job.id, 0, reader=SYSTEM))[-1]
+    curve = {"unit": "round", "points": [[1, 0.5]], "count": 1, "offset": 0}
+    event = progress_event(running, JobStatus.CANCELLING, {"stage": "fit", "completed": 1}, curve)
+    assert set(stored) - set(event) == {"seq", "previous_status"}
+    assert {k: event[k] for k in ("type", "job_id", "pipeline_id", "node_id", "status")} == {
+        "type": "job.progress", "job_id": job.id, "pipeline_id": running.pipeline_id, "node_id": running.node_id,
+        "status": "cancelling",
+    }
+    assert event["progress"] == {"stage": "fit", "completed": 1} and event["learning_curve"] == curve
+    assert dt.datetime.fromisoformat(event["at"]).tzinfo is not None
+    assert "learning_curve" not in progress_event(running, JobStatus.RUNNING, {"stage": "fit"})
+    row, events = await _snapshot(session_factory, job.id)
+    assert row["last_seq"] == len(events) == 2, "building a progress event writes nothing"

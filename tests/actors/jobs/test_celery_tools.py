@@ -28,8 +28,9 @@ import shim
 from actors.jobs.cancel_signal import RedisCancelSignals
 from actors.jobs.context import JobContext
 from actors.jobs.publish import RedisPublisher
+from actors.jobs.sending import make_sender
 from actors.jobs.service import cancel_training_job
-from actors.jobs.training_actor import TRAINING_ACTOR, TRAINING_QUEUE, make_sender
+from actors.jobs.training_actor import TRAINING_ACTOR, TRAINING_QUEUE
 from shim.brokers.redis import RedisBroker
 from store.models import ModelVersion
 from store.settings import load_settings
@@ -68,7 +69,7 @@ async def named_world(
     job_world.ctx = JobContext(
         settings=settings, sessions=session_factory, publisher=RedisPublisher(client),
         cancel_signals=RedisCancelSignals(client),
-        sender=make_sender(broker, settings.jobs.cancel_grace_s, settings.jobs.default_max_runtime_s),
+        sender=make_sender(broker, settings.jobs),
     )
     try:
         yield job_world

@@ -50,7 +50,7 @@ async def test_two_hundred_cancel_versus_finish_races_each_end_in_exactly_one_te
     from actors.ml.options import DatasetRef
 
     result = run_training(
-        graph, "train", DatasetRef(dataset.storage_uri, "csv"), job_world.ctx.engine_options(),
+        graph, "train", DatasetRef(dataset.storage_uri, "csv"), job_world.ctx.fit_options(),
         should_stop=lambda: None, on_progress=lambda _: None,
     )
     rng = random.Random(1234)

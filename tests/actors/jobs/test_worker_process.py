@@ -25,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from actors.jobs.cancel_signal import RedisCancelSignals
 from actors.jobs.context import JobContext
 from actors.jobs.publish import RedisPublisher
+from actors.jobs.sending import make_sender
 from actors.jobs.service import cancel_training_job
-from actors.jobs.training_actor import make_sender
 from shim.brokers.redis import RedisBroker
 from store.settings import load_settings
 from tests.job_fixtures import JobWorld, graph_for
@@ -125,7 +125,7 @@ async def live_world(
     job_world.ctx = JobContext(
         settings=settings, sessions=session_factory, publisher=RedisPublisher(client),
         cancel_signals=RedisCancelSignals(client),
-        sender=make_sender(broker, settings.jobs.cancel_grace_s, settings.jobs.default_max_runtime_s),
+        sender=make_sender(broker, settings.jobs),
     )
     try:
         yield job_world
