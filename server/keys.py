@@ -13,11 +13,14 @@ from server.authenticator import Authenticator
 from server.offload import Offload
 from store.models import User
 from store.reader import Reader
+from store.row_reads import RowReads
 from store.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessions")
+ROWS = web.AppKey("rows", RowReads)
+"""Hot single-statement reads without the ORM (:mod:`store.row_reads`)."""
 REDIS: web.AppKey[aioredis.Redis] = web.AppKey("redis")
 SERVICE = web.AppKey("service", JobContext)
 """The context the POST handlers pass to ``actors.service`` (submit, cancel)."""
