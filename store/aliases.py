@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from sqlalchemy import delete, func, select
@@ -43,14 +44,28 @@ def _history(
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class AliasChange:
+    """The outcome of an alias write: the history row that describes the alias now.
+
+    ``changed`` is False when the alias already pointed at the version: nothing was
+    written and ``entry`` is the alias's latest history row.
+    """
+
+    entry: ModelAliasHistory
+    changed: bool
+
+
 async def set_alias(
     session: AsyncSession, pipeline_id: str, node_id: str, alias: str, version: int, by: str | None
-) -> ModelAlias:
+) -> AliasChange:
     """Point ``alias`` at ``version`` and append the change to ``model_alias_history``.
 
     The one write path of alias sets and moves (with :func:`remove_alias` for removals):
     the alias row and its history row are written in the caller's transaction, so both
-    commit or neither does. Not reader-scoped: check the caller may write the pipeline first.
+    commit or neither does. Setting an alias to where it already points writes nothing,
+    so a retried request leaves no second history row. Not reader-scoped: check the
+    caller may write the pipeline first.
 
     Raises:
         InvalidInput: a malformed alias name (field ``alias``).
@@ -70,6 +85,10 @@ async def set_alias(
         raise VersionDeleted(version)
     key = (ModelAlias.pipeline_id == pipeline_id, ModelAlias.node_id == node_id, ModelAlias.alias == alias)
     previous = await session.scalar(select(ModelAlias.version).where(*key).with_for_update())
+    if previous == version:
+        latest = await _latest_entry(session, pipeline_id, node_id, alias)
+        if latest is not None and latest.version == version:
+            return AliasChange(latest, changed=False)
     now = utcnow()
     stmt = upsert(session, ModelAlias).values(
         pipeline_id=pipeline_id, node_id=node_id, alias=alias, version=version, updated_at=now, updated_by=by
@@ -79,22 +98,36 @@ async def set_alias(
         set_={"version": version, "updated_at": stmt.excluded.updated_at, "updated_by": by},
     )
     await session.execute(stmt)
-    session.add(_history(pipeline_id, node_id, alias, version, previous, now, by))
+    entry = _history(pipeline_id, node_id, alias, version, previous, now, by)
+    session.add(entry)
     await session.flush()
-    row = (await session.scalars(select(ModelAlias).where(*key).execution_options(populate_existing=True))).one()
-    return row
+    return AliasChange(entry, changed=True)
+
+
+async def _latest_entry(session: AsyncSession, pipeline_id: str, node_id: str, alias: str) -> ModelAliasHistory | None:
+    stmt = (
+        select(ModelAliasHistory)
+        .where(
+            ModelAliasHistory.pipeline_id == pipeline_id,
+            ModelAliasHistory.node_id == node_id,
+            ModelAliasHistory.alias == alias,
+        )
+        .order_by(ModelAliasHistory.id.desc())
+        .limit(1)
+    )
+    return (await session.scalars(stmt)).one_or_none()
 
 
 async def remove_alias(
     session: AsyncSession, pipeline_id: str, node_id: str, alias: str, by: str | None
-) -> ModelAliasHistory:
+) -> AliasChange:
     """Remove ``alias`` from the node and append the removal to ``model_alias_history``.
 
     Removing ``active`` returns the node to its default (the first live version). Not
     reader-scoped: check the caller may write the pipeline first.
 
     Returns:
-        The history row recording the removal (``previous_version`` is where it pointed).
+        The change; its history row's ``previous_version`` is where the alias pointed.
 
     Raises:
         InvalidInput: a malformed alias name (field ``alias``).
@@ -110,7 +143,7 @@ async def remove_alias(
     entry = _history(pipeline_id, node_id, alias, None, int(previous), utcnow(), by)
     session.add(entry)
     await session.flush()
-    return entry
+    return AliasChange(entry, changed=True)
 
 
 async def get_alias(
@@ -128,6 +161,21 @@ async def get_alias(
     return (await session.scalars(stmt)).one_or_none()
 
 
+async def list_aliases(session: AsyncSession, pipeline_id: str, node_id: str, *, reader: Reader) -> list[ModelAlias]:
+    """The alias rows of a node, by name (``active`` only once promoted: see :func:`active_version`).
+
+    Raises:
+        NotFound: the pipeline is not the reader's.
+    """
+    await get_pipeline(session, pipeline_id, reader=reader)
+    stmt = (
+        select(ModelAlias)
+        .where(ModelAlias.pipeline_id == pipeline_id, ModelAlias.node_id == node_id)
+        .order_by(ModelAlias.alias)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
 async def alias_history(
     session: AsyncSession,
     pipeline_id: str,
@@ -136,8 +184,18 @@ async def alias_history(
     *,
     reader: Reader,
     limit: int = 100,
+    before: int | None = None,
 ) -> list[ModelAliasHistory]:
-    """Alias moves of a node (of one alias when given), newest first.
+    """Alias changes of a node (of one alias when given), newest first.
+
+    Args:
+        session: any session.
+        pipeline_id: the pipeline.
+        node_id: the training node.
+        alias: only this alias's changes; every alias's when None.
+        reader: who asks.
+        limit: at most this many rows.
+        before: only rows older than the history row with this id (the next page).
 
     Raises:
         NotFound: the pipeline is not the reader's.
@@ -148,6 +206,8 @@ async def alias_history(
     )
     if alias is not None:
         stmt = stmt.where(ModelAliasHistory.alias == alias)
+    if before is not None:
+        stmt = stmt.where(ModelAliasHistory.id < before)
     stmt = stmt.order_by(ModelAliasHistory.id.desc()).limit(limit)
     return list((await session.scalars(stmt)).all())
 

@@ -46,7 +46,9 @@ async def test_set_move_and_remove_each_append_one_history_row_with_from_and_to(
         await set_alias(session, pid, "train", "challenger", 2, "alice")
         removed = await remove_alias(session, pid, "train", "champion", "alice")
         await set_alias(session, pid, "train", "champion", 2, "alice")
-    assert (removed.previous_version, removed.version) == (3, None)
+        again = await set_alias(session, pid, "train", "champion", 2, "bob")
+    assert (removed.entry.previous_version, removed.entry.version) == (3, None)
+    assert not again.changed and again.entry.version == 2 and again.entry.changed_by == "alice"  # nothing written
     async with session_factory() as session:
         champion = await alias_history(session, pid, "train", "champion", reader=alice.reader)
         everything = await alias_history(session, pid, "train", reader=alice.reader)
@@ -54,6 +56,10 @@ async def test_set_move_and_remove_each_append_one_history_row_with_from_and_to(
     assert [(h.previous_version, h.version) for h in champion] == [(None, 2), (3, None), (1, 3), (None, 1)]
     assert all(h.changed_by == "alice" and h.changed_at is not None for h in champion)
     assert len(everything) == 5
+    async with session_factory() as session:
+        newest = await alias_history(session, pid, "train", reader=alice.reader, limit=2)
+        older = await alias_history(session, pid, "train", reader=alice.reader, limit=10, before=newest[-1].id)
+    assert [h.id for h in newest + older] == [h.id for h in everything]
     assert current is not None and current.version == 2
 
 
