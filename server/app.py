@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from actors.cancel_signal import RedisCancelSignals
-from actors.context import JobContext, Sender
-from actors.publish import RedisPublisher
+from actors.jobs.cancel_signal import RedisCancelSignals
+from actors.jobs.context import JobContext, Sender
+from actors.jobs.publish import RedisPublisher
 from server.auth import auth_ctx, auth_middleware
 from server.keys import ENGINE, OFFLOAD, OPENAPI, PUBLIC_ROUTES, REDIS, ROWS, SENDER, SERVICE, SESSIONS, SETTINGS
 from server.middleware import error_middleware
@@ -79,7 +79,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def service_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The :class:`~actors.context.JobContext` of ``actors.service`` (submit, cancel)."""
+    """The :class:`~actors.jobs.context.JobContext` of ``actors.jobs.service`` (submit, cancel)."""
     client = app[REDIS]
     app[SERVICE] = JobContext(
         settings=app[SETTINGS],

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from actors.table_store import store_table
+from actors.ml.table_store import store_table
 from store.datasets import create_dataset, list_datasets
 from store.models import User
 from store.pipelines import upsert_pipeline

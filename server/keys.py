@@ -8,7 +8,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from actors.context import JobContext, Sender
+from actors.jobs.context import JobContext, Sender
 from server.authenticator import Authenticator
 from server.offload import Offload
 from store.models import User
@@ -23,7 +23,7 @@ ROWS = web.AppKey("rows", RowReads)
 """Hot single-statement reads without the ORM (:mod:`store.row_reads`)."""
 REDIS: web.AppKey[aioredis.Redis] = web.AppKey("redis")
 SERVICE = web.AppKey("service", JobContext)
-"""The context the POST handlers pass to ``actors.service`` (submit, cancel)."""
+"""The context the POST handlers pass to ``actors.jobs.service`` (submit, cancel)."""
 SENDER: web.AppKey[Sender] = web.AppKey("sender")
 """Sends a job's training message (``JobContext.sender``)."""
 OFFLOAD = web.AppKey("offload", Offload)

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from actors.service import SubmitRequest, cancel_training_job, submit_training_job
+from actors.jobs.service import SubmitRequest, cancel_training_job, submit_training_job
 from server.auth import reader_of
 from server.errors import NotFoundError
 from server.job_listing import list_jobs_page

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from actors.graph import check_structure
+from actors.ml.graph import check_structure
 from server.auth import reader_of
 from server.job_listing import latest_job_per_node
 from server.json_out import large_json_response
