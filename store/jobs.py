@@ -163,15 +163,19 @@ async def create_job(
         updated_at=now,
     )
     event = _event(EVENT_STATUS, job, 1, JobStatus.QUEUED.value, now, {"previous_status": None})
+    first = TrainingJobEvent(job_id=job.id, seq=1, type=EVENT_STATUS, payload=event, created_at=now)
+    if idempotency_key is None:
+        # Nothing but a duplicate key can collide here: no savepoint, one flush for both rows.
+        session.add_all([job, first])
+        await session.flush()
+        return TransitionResult(job=job, event=event, previous=None)
     try:
         async with session.begin_nested():
             session.add(job)
             await session.flush()
     except IntegrityError:
-        if idempotency_key is not None:
-            raise DuplicateIdempotencyKey(idempotency_key) from None
-        raise
-    session.add(TrainingJobEvent(job_id=job.id, seq=1, type=EVENT_STATUS, payload=event, created_at=now))
+        raise DuplicateIdempotencyKey(idempotency_key) from None
+    session.add(first)
     await session.flush()
     return TransitionResult(job=job, event=event, previous=None)
 
