@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.dialect import upsert
 from store.errors import InvalidInput, NotFound
-from store.models import ModelAlias, ModelAliasHistory, ModelVersion
+from store.models import ModelAlias, ModelAliasHistory, ModelVersion, Pipeline
 from store.pipelines import get_pipeline
 from store.reader import Reader
 from store.types import utcnow
@@ -78,6 +78,21 @@ async def get_alias(
         ModelAlias.pipeline_id == pipeline_id, ModelAlias.node_id == node_id, ModelAlias.alias == alias
     )
     return (await session.scalars(stmt)).one_or_none()
+
+
+async def aliases_by_version(
+    session: AsyncSession, pipeline_id: str, node_id: str, *, reader: Reader
+) -> dict[int, list[str]]:
+    """The alias names pointing at each version of a node; empty when the pipeline is not the reader's."""
+    stmt = (
+        select(ModelAlias)
+        .join(Pipeline, Pipeline.pipeline_id == ModelAlias.pipeline_id)
+        .where(ModelAlias.pipeline_id == pipeline_id, ModelAlias.node_id == node_id, reader.owns(Pipeline.owner_id))
+    )
+    out: dict[int, list[str]] = {}
+    for alias in (await session.scalars(stmt)).all():
+        out.setdefault(alias.version, []).append(alias.alias)
+    return out
 
 
 async def alias_history(
