@@ -27,6 +27,7 @@ from server.security_headers import install_security_headers
 from server.sending import broker_sender
 from server.views import (
     admin,
+    aliases,
     datasets,
     deletion,
     insights,
@@ -51,6 +52,7 @@ OPERATIONS: list[Operation] = [
     *pipelines.OPERATIONS,
     *pipeline_browser.OPERATIONS,
     *versions.OPERATIONS,
+    *aliases.OPERATIONS,
     *datasets.OPERATIONS,
     *meta.OPERATIONS,
     *me.OPERATIONS,

@@ -52,7 +52,7 @@ async def list_node_versions(request: web.Request) -> web.Response:
         )
         aliases = await aliases_by_version(session, pipeline_id, node_id, reader=reader)
         if not rows:
-            await _require_node(session, pipeline_id, node_id, reader)
+            await require_node(session, pipeline_id, node_id, reader)
         active = await active_version(session, pipeline_id, node_id)
     if active is not None and ACTIVE_ALIAS not in aliases.get(active, []):
         aliases.setdefault(active, []).append(ACTIVE_ALIAS)  # the first version, until a promotion
@@ -60,7 +60,7 @@ async def list_node_versions(request: web.Request) -> web.Response:
     return web.json_response({"pipeline_id": pipeline_id, "node_id": node_id, "active_version": active, "items": items})
 
 
-async def _require_node(session: Session, pipeline_id: str, node_id: str, reader: Reader) -> None:
+async def require_node(session: Session, pipeline_id: str, node_id: str, reader: Reader) -> None:
     """A node without versions must at least be in the pipeline's graph, else the path names nothing."""
     pipeline = await get_pipeline(session, pipeline_id, reader=reader)
     nodes = pipeline.graph.get("nodes") if isinstance(pipeline.graph, dict) else None
@@ -103,16 +103,16 @@ async def promote_version(request: web.Request) -> web.Response:
                 details={"field": "version"},
             )
         previous = await active_version(session, pipeline_id, node_id)
-        alias = await set_alias(session, pipeline_id, node_id, ACTIVE_ALIAS, number, by=request[USER].name)
+        change = await set_alias(session, pipeline_id, node_id, ACTIVE_ALIAS, number, by=request[USER].name)
     return web.json_response(
         {
             "pipeline_id": pipeline_id,
             "node_id": node_id,
             "alias": ACTIVE_ALIAS,
-            "version": alias.version,
+            "version": number,
             "previous_version": previous,
-            "updated_at": iso(alias.updated_at),
-            "updated_by": alias.updated_by,
+            "updated_at": iso(change.entry.changed_at),
+            "updated_by": change.entry.changed_by,
         }
     )
 
