@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from actors.table_store import store_table
+from actors.ml.table_store import store_table
 from store.datasets import create_dataset, list_datasets
 from store.engine import Session, Sessions
 from store.pipelines import upsert_pipeline

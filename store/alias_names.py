@@ -15,6 +15,8 @@ ALIAS_MAX_CHARS = 64
 ALIAS_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
 ALIAS_RULE = "must be 1-64 characters of a-z 0-9 _ . - starting with a letter (digits alone mean a version number)"
 MAX_VERSION = 2**31 - 1
+VERSION_REF_PATTERN = r"^([0-9]{1,10}|[a-z][a-z0-9_.-]{0,63})$"
+"""A version reference written as text (a path parameter): digits, or an alias name."""
 _ALIAS_RE = re.compile(ALIAS_PATTERN)
 _NUMBER_RE = re.compile(r"^[0-9]{1,10}$")
 

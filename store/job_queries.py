@@ -80,7 +80,7 @@ async def queued_jobs_to_resend(
 ) -> list[TrainingJob]:
     """Admitted queued jobs whose row last changed before ``updated_before``, least recently changed first.
 
-    Only admitted jobs have a message to lose; waiting ones are sent by ``actors.dispatch``.
+    Only admitted jobs have a message to lose; waiting ones are sent by ``actors.jobs.dispatch``.
 
     The reaper re-sends their messages, which may have been lost; ``updated_at`` is bumped
     by every transition and by :func:`store.jobs.touch_queued` after each re-send.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -148,14 +149,19 @@ async def pipeline_names(session: AsyncSession, pipeline_ids: list[str], *, read
     stmt = select(Pipeline.pipeline_id, Pipeline.name, Pipeline.graph).where(
         Pipeline.pipeline_id.in_(sorted(set(pipeline_ids))), reader.owns(Pipeline.owner_id)
     )
-    out: dict[str, PipelineNames] = {}
-    for pid, name, graph in (await session.execute(stmt)).all():
-        labels: dict[str, str] = {}
-        nodes = graph.get("nodes") if isinstance(graph, dict) else None
-        for node in nodes if isinstance(nodes, list) else []:
-            data = node.get("data") if isinstance(node, dict) else None
-            label = data.get("label") if isinstance(data, dict) else None
-            if isinstance(label, str) and label and isinstance(node.get("id"), str):
-                labels[node["id"]] = label
-        out[pid] = PipelineNames(name=name, node_labels=labels)
-    return out
+    return {
+        pid: PipelineNames(name=name, node_labels=node_labels(graph))
+        for pid, name, graph in (await session.execute(stmt)).all()
+    }
+
+
+def node_labels(graph: Any) -> dict[str, str]:
+    """The label of each node of a stored graph that has one, by node id."""
+    labels: dict[str, str] = {}
+    nodes = graph.get("nodes") if isinstance(graph, dict) else None
+    for node in nodes if isinstance(nodes, list) else []:
+        data = node.get("data") if isinstance(node, dict) else None
+        label = data.get("label") if isinstance(data, dict) else None
+        if isinstance(label, str) and label and isinstance(node.get("id"), str):
+            labels[node["id"]] = label
+    return labels

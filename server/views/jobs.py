@@ -8,12 +8,12 @@ from typing import Any
 
 from aiohttp import web
 
-from actors.service import SubmitRequest, cancel_training_job, submit_training_job
+from actors.jobs.service import SubmitRequest, cancel_training_job, submit_training_job
 from server.auth import reader_of
 from server.errors import NotFoundError, UnprocessableEntity
 from server.json_out import large_json_response
-from server.keys import OFFLOAD, SERVICE, SESSIONS, SETTINGS
-from server.parsing import parse_query, read_json, read_optional_json
+from server.keys import OFFLOAD, ROWS, SERVICE, SESSIONS, SETTINGS
+from server.parsing import OFFLOAD_BODY_BYTES, parse_query, read_json, read_optional_json
 from server.routing import Operation
 from server.schemas.common import NoFieldsIn
 from server.schemas.jobs import EventsOut, EventsQuery, JobListQuery, JobOut, JobPage, SubmitJobIn
@@ -21,13 +21,14 @@ from server.serialize import event_for, job_json, jobs_json
 from store.engine import Session, read_session
 from store.job_listing import list_jobs
 from store.job_queries import events_since, get_job
+from store.job_view import get_job_view
 from store.pipeline_queries import pipeline_names
 from store.reader import Reader
 
 JOB_ID = {"job_id": {"type": "string", "minLength": 1, "maxLength": 64}}
 
 
-def _submission(body: SubmitJobIn) -> SubmitRequest:
+def _submission(body: SubmitJobIn, large: bool) -> SubmitRequest:
     return SubmitRequest(
         dataset_source_id=body.dataset_source_id,
         node_id=body.node_id,
@@ -35,16 +36,24 @@ def _submission(body: SubmitJobIn) -> SubmitRequest:
         config=body.config.model_dump(mode="json", exclude_unset=True) if body.config is not None else None,
         pipeline_id=body.pipeline_id,
         idempotency_key=body.idempotency_key,
+        large=large,
     )
 
 
 async def submit_job(request: web.Request) -> web.Response:
     body = await read_json(request, SubmitJobIn)
     reader = reader_of(request)
-    # Dumping a large graph back to JSON data is CPU work: on the bounded executor, like its decoding.
-    submission = await request.app[OFFLOAD].run(reader.user_id or "", _submission, body)
+    # Dumping, validating and hashing a large graph is CPU work: on the bounded executor, like
+    # its decoding. A small one costs less than the hand-off and runs here.
+    large = len(await request.read()) > OFFLOAD_BODY_BYTES
+    if large:
+        submission = await request.app[OFFLOAD].run(reader.user_id or "", _submission, body, large)
+    else:
+        submission = _submission(body, large)
     job = await submit_training_job(request.app[SERVICE], reader, submission)
-    return await large_json_response(request, job_json(job), status=202)
+    if large:
+        return await large_json_response(request, job_json(job), status=202)
+    return web.json_response(job_json(job), status=202)
 
 
 async def cancel_job(request: web.Request) -> web.Response:
@@ -65,9 +74,10 @@ async def _named(session: Session, items: list[dict[str, Any]], reader: Reader) 
 
 async def get_training_job(request: web.Request) -> web.Response:
     reader = reader_of(request)
-    async with read_session(request.app[SESSIONS]) as session:
-        job = await get_job(session, request.match_info["job_id"], reader=reader)
-        [out] = await _named(session, [job_json(job, is_admin=reader.is_admin)], reader)
+    # The hottest read of the API (clients poll it): one statement, no ORM (store.job_view).
+    view = await get_job_view(request.app[ROWS], request.match_info["job_id"], reader=reader)
+    out = job_json(view.job, is_admin=reader.is_admin)
+    out["pipeline_name"], out["node_label"] = view.pipeline_name, view.node_label
     return web.json_response(out)
 
 

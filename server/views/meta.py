@@ -8,8 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from actors.families import model_family_schemas
-from actors.node_types import node_type_schemas
+from actors.ml.families import model_family_schemas
+from actors.ml.node_types import node_type_schemas
 from server.hub import HUB
 from server.keys import OPENAPI, REDIS, SESSIONS, SETTINGS
 from server.routing import Operation

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from actors.graph import check_structure
+from actors.ml.graph import check_structure
 from server.auth import reader_of
 from server.json_out import large_json_response
 from server.keys import OFFLOAD, SESSIONS
