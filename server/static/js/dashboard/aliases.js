@@ -73,7 +73,8 @@ export function renderAliases(box, { nodeBase, versions, changed }) {
   }
 
   async function showHistory(alias, cursor = null, appendTo = null) {
-    const page = await get(`${nodeBase}/aliases/${encodeURIComponent(alias)}/history${query({ limit: HISTORY_PAGE, cursor })}`);
+    const path = `${nodeBase}/aliases/${encodeURIComponent(alias)}/history`;
+    const page = await get(`${path}${query({ limit: HISTORY_PAGE, cursor })}`);
     const rows = page.items.map((c) =>
       h(
         "tr",
@@ -156,8 +157,10 @@ export function renderAliases(box, { nodeBase, versions, changed }) {
     }
     try {
       const out = await post(`${nodeBase}/aliases/${encodeURIComponent(alias)}`, { version: target });
-      message.textContent =
-        out.action === "move" ? `${alias} moved from v${out.from_version} to v${out.to_version}.` : `${alias} set to v${out.to_version}.`;
+      const moved = out.action === "move";
+      message.textContent = moved
+        ? `${alias} moved from v${out.from_version} to v${out.to_version}.`
+        : `${alias} set to v${out.to_version}.`;
       name.value = "";
       await changed();
     } catch (exc) {
@@ -171,6 +174,26 @@ export function renderAliases(box, { nodeBase, versions, changed }) {
     setAlias(name.value.trim(), Number(version.value));
   });
 
+  function actions(a) {
+    const history = h("button", {
+      type: "button",
+      class: "secondary small",
+      text: "History",
+      "aria-label": `History of ${a.alias}`,
+      on: { click: () => showHistory(a.alias).catch((e) => (message.textContent = e.message)) },
+    });
+    const removal = a.implicit
+      ? null
+      : h("button", {
+          type: "button",
+          class: "secondary small",
+          text: "Remove",
+          "aria-label": `Remove ${a.alias}`,
+          on: { click: () => remove(a.alias) },
+        });
+    return h("div", { class: "row-actions" }, history, removal);
+  }
+
   function renderList() {
     if (!state.items.length) {
       replace(listBox, h("p", { class: "muted", text: "No aliases yet." }));
@@ -183,26 +206,7 @@ export function renderAliases(box, { nodeBase, versions, changed }) {
         h("th", { scope: "row" }, aliasChip(a.alias, a)),
         h("td", { class: "num", text: `v${a.version}` }),
         h("td", { text: a.implicit ? "by default" : `${a.updated_by || "—"}, ${when(a.updated_at)}` }),
-        h(
-          "td",
-          { class: "row-actions" },
-          h("button", {
-            type: "button",
-            class: "secondary small",
-            text: "History",
-            "aria-label": `History of ${a.alias}`,
-            on: { click: () => showHistory(a.alias).catch((e) => (message.textContent = e.message)) },
-          }),
-          a.implicit
-            ? null
-            : h("button", {
-                type: "button",
-                class: "secondary small",
-                text: "Remove",
-                "aria-label": `Remove ${a.alias}`,
-                on: { click: () => remove(a.alias) },
-              }),
-        ),
+        h("td", {}, actions(a)),
       ),
     );
     replace(
