@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from actors.artifacts import load_model
-from actors.table_read import read_frame
+from actors.ml.artifacts import load_model
+from actors.ml.table_read import read_frame
 from tests.e2e.clients import Api
 from tests.e2e.conftest import SingleNode
 from tests.e2e.portable_env import ModelEnv
