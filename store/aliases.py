@@ -161,6 +161,21 @@ async def get_alias(
     return (await session.scalars(stmt)).one_or_none()
 
 
+async def aliases_by_version(
+    session: AsyncSession, pipeline_id: str, node_id: str, *, reader: Reader
+) -> dict[int, list[str]]:
+    """The alias names pointing at each version of a node; empty when the pipeline is not the reader's."""
+    stmt = (
+        select(ModelAlias)
+        .join(Pipeline, Pipeline.pipeline_id == ModelAlias.pipeline_id)
+        .where(ModelAlias.pipeline_id == pipeline_id, ModelAlias.node_id == node_id, reader.owns(Pipeline.owner_id))
+    )
+    out: dict[int, list[str]] = {}
+    for alias in (await session.scalars(stmt)).all():
+        out.setdefault(alias.version, []).append(alias.alias)
+    return out
+
+
 async def list_aliases(session: AsyncSession, pipeline_id: str, node_id: str, *, reader: Reader) -> list[ModelAlias]:
     """The alias rows of a node, by name (``active`` only once promoted: see :func:`active_version`).
 

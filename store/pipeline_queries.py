@@ -6,11 +6,11 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from store.cursor import decode_cursor, encode_cursor
+from store.cursor import after, decode_cursor, encode_cursor
 from store.errors import InvalidInput
 from store.models import DatasetSource, Pipeline, PipelineLineage, TrainingJob
 from store.reader import Reader
@@ -88,10 +88,7 @@ async def list_pipeline_summaries(
             )
         )
     if cursor:
-        at, last_id = decode_cursor(cursor)
-        clauses.append(
-            or_(Pipeline.updated_at < at, and_(Pipeline.updated_at == at, Pipeline.pipeline_id < last_id))
-        )
+        clauses.append(after(decode_cursor(cursor), Pipeline.updated_at, Pipeline.pipeline_id))
     stmt = (
         select(Pipeline, DatasetSource.name)
         .join(DatasetSource, DatasetSource.id == Pipeline.dataset_source_id, isouter=True)
