@@ -6,7 +6,7 @@ Tests pass their own in-process sender to :func:`server.app.create_app` instead.
 
 from __future__ import annotations
 
-from actors.context import Sender
+from actors.jobs.context import Sender
 from store.settings import Settings
 
 
@@ -14,7 +14,7 @@ def broker_sender(settings: Settings) -> Sender:
     """A sender enqueuing a job's message for its kind's actor on the configured broker."""
 
     async def send(job_id: str, max_runtime_s: float | None = None, kind: str = "training") -> str:
-        from actors.job_actor import make_sender
+        from actors.jobs.job_actor import make_sender
         from shim import get_broker
 
         inner = make_sender(get_broker(), settings.jobs.cancel_grace_s, settings.jobs.default_max_runtime_s)
