@@ -104,11 +104,9 @@ class TrainingRunner(JobRunner[TrainingWork, TrainingResult]):
             log.warning("storing the learning curve of job %s failed: %s", job.id, exc)
 
     async def finish(self, ctx: JobContext, job: TrainingJob, work: TrainingWork, result: TrainingResult) -> Outcome:
-        from actors.ml.artifacts import save_artifact
-
         relpath = ctx.artifact_relpath(job.pipeline_id, job.id, job.attempt)
         try:
-            sha256 = await asyncio.to_thread(save_artifact, result.pipeline, str(ctx.artifact_path(relpath)))
+            sha256 = await asyncio.to_thread(_save_model, ctx, relpath, result)
         except ModelError as exc:
             ok = await self.fail(ctx, job, exc.code, str(exc))
             return Outcome.FAILED if ok else Outcome.SUPERSEDED
@@ -120,3 +118,19 @@ class TrainingRunner(JobRunner[TrainingWork, TrainingResult]):
             log.exception("recording the model of job %s failed", job.id)
             ok = await self.fail(ctx, job, "persist_error", f"the model could not be recorded: {exc}")
             return Outcome.FAILED if ok else Outcome.SUPERSEDED
+
+
+def _save_model(ctx: JobContext, relpath: str, result: TrainingResult) -> str:
+    """Write the portable artifact, then its model card; returns the artifact's sha256."""
+    from actors.ml.artifacts import save_artifact, save_bytes
+    from actors.ml.model_card import card_bytes, card_relpath, with_artifact
+
+    path = ctx.artifact_path(relpath)
+    sha256 = save_artifact(result.artifact, str(path))
+    card = with_artifact(result.model_card, path.name, sha256)
+    try:
+        save_bytes(card_bytes(card), str(ctx.artifact_path(card_relpath(relpath))))
+    except BaseException:
+        path.unlink(missing_ok=True)  # no artifact without its card
+        raise
+    return sha256

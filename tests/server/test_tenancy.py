@@ -53,6 +53,7 @@ def _requests(o: AliceObjects) -> list[tuple[str, str, dict[str, Any] | None, in
         ("GET", f"/training-jobs/{o.done_job}", None, 200),
         ("GET", f"/training-jobs/{o.done_job}/events", None, 200),
         ("GET", f"/training-jobs/{o.done_job}/artifact", None, 200),
+        ("GET", f"/training-jobs/{o.done_job}/model-card", None, 200),
         ("POST", f"/training-jobs/{o.queued_job}/cancel", None, 202),
         ("GET", f"/pipelines/{o.pipeline_id}", None, 200),
         ("PUT", "/pipelines", {"dataset_source_id": o.dataset_id, "graph": graph(("train-1", "train-2"))}, 200),
