@@ -109,6 +109,7 @@ async def test_a_deleted_version_cannot_be_aliased_and_an_aliased_version_cannot
     [
         ("aliases/Champion", {"version": 1}, "alias"),
         ("aliases/7up", {"version": 1}, "alias"),
+        ("aliases/v3", {"version": 1}, "alias"),
         ("aliases/" + "a" * 65, {"version": 1}, "alias"),
         ("aliases/champion", {"version": 0}, "version"),
         ("aliases/champion", {"version": "Not an alias"}, "version"),
@@ -165,6 +166,7 @@ async def test_versions_compare_by_alias_name_as_well_as_by_number(
     by_name = await _json(await client.get(f"{node}/versions/compare?a=active&b=champion", headers=alice))
     assert (by_name["a"]["version"], by_name["b"]["version"]) == (1, 3)
     assert by_name == await _json(await client.get(f"{node}/versions/compare?a=1&b=3", headers=alice))
+    assert by_name == await _json(await client.get(f"{node}/versions/compare?a=v1&b=v3", headers=alice))
     missing = await _json(await client.get(f"{node}/versions/compare?a=1&b=challenger", headers=alice), 404)
     assert missing["error"]["details"]["kind"] == "alias"
     for bad, field in (("a=0&b=1", "a"), ("a=1&b=Champion", "b")):
