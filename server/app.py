@@ -18,7 +18,7 @@ from actors.jobs.cancel_signal import RedisCancelSignals
 from actors.jobs.context import JobContext, Sender
 from actors.jobs.publish import RedisPublisher
 from server.auth import auth_ctx, auth_middleware
-from server.keys import ENGINE, OFFLOAD, OPENAPI, PUBLIC_ROUTES, REDIS, SENDER, SERVICE, SESSIONS, SETTINGS
+from server.keys import ENGINE, OFFLOAD, OPENAPI, PUBLIC_ROUTES, REDIS, ROWS, SENDER, SERVICE, SESSIONS, SETTINGS
 from server.middleware import error_middleware
 from server.offload import Offload
 from server.openapi import build_openapi, set_property
@@ -40,6 +40,7 @@ from server.views import (
 )
 from store.engine import create_engine, create_session_factory, pool_options
 from store.errors import ConfigError
+from store.row_reads import RowReads
 from store.settings import Settings
 
 MIB = 1024 * 1024
@@ -63,14 +64,16 @@ OPERATIONS: list[Operation] = [
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The SQLAlchemy engine and session factory (``database.url``)."""
+    """The SQLAlchemy engine, session factory and hot-read pool (``database.url``)."""
     settings = app[SETTINGS]
     engine = create_engine(settings.database_url, echo=settings.database.echo, **pool_options(settings))
     app[ENGINE] = engine
     app[SESSIONS] = create_session_factory(engine)
+    app[ROWS] = RowReads(engine)
     try:
         yield
     finally:
+        app[ROWS].close()
         await engine.dispose()
 
 

@@ -30,17 +30,10 @@ async def _lock_pipeline(session: AsyncSession, pipeline_id: str) -> None:
 
 
 def _history(
-    pipeline_id: str, node_id: str, alias: str, version: int | None, previous: int | None, now: dt.datetime,
-    by: str | None,
+    pid: str, nid: str, alias: str, to: int | None, since: int | None, by: str | None, at: dt.datetime
 ) -> ModelAliasHistory:
     return ModelAliasHistory(
-        pipeline_id=pipeline_id,
-        node_id=node_id,
-        alias=alias,
-        version=version,
-        previous_version=previous,
-        changed_at=now,
-        changed_by=by,
+        pipeline_id=pid, node_id=nid, alias=alias, version=to, previous_version=since, changed_at=at, changed_by=by
     )
 
 
@@ -98,7 +91,7 @@ async def set_alias(
         set_={"version": version, "updated_at": stmt.excluded.updated_at, "updated_by": by},
     )
     await session.execute(stmt)
-    entry = _history(pipeline_id, node_id, alias, version, previous, now, by)
+    entry = _history(pipeline_id, node_id, alias, version, previous, by, now)
     session.add(entry)
     await session.flush()
     return AliasChange(entry, changed=True)
@@ -140,7 +133,7 @@ async def remove_alias(
     if previous is None:
         raise NotFound("alias", f"{pipeline_id}/{node_id}/{alias}")
     await session.execute(delete(ModelAlias).where(*key))
-    entry = _history(pipeline_id, node_id, alias, None, int(previous), utcnow(), by)
+    entry = _history(pipeline_id, node_id, alias, None, int(previous), by, utcnow())
     session.add(entry)
     await session.flush()
     return AliasChange(entry, changed=True)
@@ -159,6 +152,21 @@ async def get_alias(
         ModelAlias.pipeline_id == pipeline_id, ModelAlias.node_id == node_id, ModelAlias.alias == alias
     )
     return (await session.scalars(stmt)).one_or_none()
+
+
+async def aliases_by_version(
+    session: AsyncSession, pipeline_id: str, node_id: str, *, reader: Reader
+) -> dict[int, list[str]]:
+    """The alias names pointing at each version of a node; empty when the pipeline is not the reader's."""
+    stmt = (
+        select(ModelAlias)
+        .join(Pipeline, Pipeline.pipeline_id == ModelAlias.pipeline_id)
+        .where(ModelAlias.pipeline_id == pipeline_id, ModelAlias.node_id == node_id, reader.owns(Pipeline.owner_id))
+    )
+    out: dict[int, list[str]] = {}
+    for alias in (await session.scalars(stmt)).all():
+        out.setdefault(alias.version, []).append(alias.alias)
+    return out
 
 
 async def list_aliases(session: AsyncSession, pipeline_id: str, node_id: str, *, reader: Reader) -> list[ModelAlias]:

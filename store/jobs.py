@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.errors import DuplicateIdempotencyKey, IllegalTransition, InvalidInput, NotFound
+from store.kinds import JobKind, parse_kind
 from store.models import TrainingJob, TrainingJobEvent
 from store.states import ACTIVE, TERMINAL, JobStatus, check_transition, parse_status
 from store.types import new_id, utcnow
@@ -35,7 +36,7 @@ EVENT_PROGRESS = "job.progress"
 APPENDABLE_EVENTS = frozenset({EVENT_VERSION, EVENT_WARNING})
 """Event types :func:`append_event` accepts; ``job.status`` is written only by :func:`transition`."""
 
-RESERVED_EVENT_KEYS = frozenset({"type", "job_id", "pipeline_id", "node_id", "seq", "status", "at"})
+RESERVED_EVENT_KEYS = frozenset({"type", "job_id", "kind", "pipeline_id", "node_id", "seq", "status", "at"})
 
 CHANGEABLE_COLUMNS = frozenset(
     {
@@ -85,23 +86,21 @@ def _event(
     type_: str, job: TrainingJob, seq: int | None, status: str, at: dt.datetime, payload: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Every job event, stored or not, is built here (``seq`` is None for an ephemeral one)."""
-    head = {"type": type_, "job_id": job.id, "pipeline_id": job.pipeline_id, "node_id": job.node_id}
+    head = {"type": type_, "job_id": job.id, "kind": job.kind, "pipeline_id": job.pipeline_id, "node_id": job.node_id}
     numbered = {} if seq is None else {"seq": seq}
     return {**head, **numbered, "status": status, "at": _iso(at), **payload}
 
 
 def progress_event(
-    job: TrainingJob, status: JobStatus, progress: Mapping[str, Any], learning_curve: Mapping[str, Any] | None = None
+    job: TrainingJob, status: JobStatus, progress: Mapping[str, Any], extra: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """The ``job.progress`` event of a running (or cancelling) job; published, never stored.
 
     Args:
-        learning_curve: The curve points recorded since the previous progress event, if any.
+        extra: More fields of the kind's (a training job's new learning-curve points).
     """
-    payload: dict[str, Any] = {"progress": dict(progress)}
-    if learning_curve is not None:
-        payload["learning_curve"] = learning_curve
-    return _event(EVENT_PROGRESS, job, None, status.value, utcnow(), payload)
+    _check_payload(extra or {})
+    return _event(EVENT_PROGRESS, job, None, status.value, utcnow(), {"progress": dict(progress), **(extra or {})})
 
 
 def _expected_set(expected: str | JobStatus | Iterable[str | JobStatus] | None) -> frozenset[JobStatus] | None:
@@ -143,18 +142,21 @@ async def create_job(
     idempotency_key: str | None = None,
     request_sha256: str | None = None,
     job_id: str | None = None,
+    kind: str | JobKind = JobKind.TRAINING,
 ) -> TransitionResult:
     """Insert a queued job and its first ``job.status`` event (seq 1).
 
     ``graph`` is the job's own snapshot of the pipeline graph it will run; ``warnings``
     are those known at submission (e.g. leakage). ``request_sha256`` fingerprints the
-    submission that carried ``idempotency_key`` (a retry must match it).
+    submission that carried ``idempotency_key`` (a retry must match it). ``kind`` picks the
+    actor that runs the job (``store.kinds.JobKind``).
 
     Raises:
         DuplicateIdempotencyKey: the user already has a job with ``idempotency_key``
             (look it up with ``find_by_idempotency_key``); the caller's transaction stays usable.
-        InvalidInput: an empty ``node_id`` or ``model_type``.
+        InvalidInput: an empty ``node_id`` or ``model_type``, or an unknown ``kind``.
     """
+    job_kind = parse_kind(kind)
     if not node_id:
         raise InvalidInput("node_id", "must be a non-empty string")
     if not model_type:
@@ -167,6 +169,7 @@ async def create_job(
         dataset_source_id=dataset_source_id,
         user_id=user_id,
         status=JobStatus.QUEUED.value,
+        kind=job_kind.value,
         model_type=model_type,
         hyperparameters=dict(hyperparameters),
         resolved_hyperparameters=dict(resolved_hyperparameters or {}),
@@ -181,15 +184,19 @@ async def create_job(
         updated_at=now,
     )
     event = _event(EVENT_STATUS, job, 1, JobStatus.QUEUED.value, now, {"previous_status": None})
+    first = TrainingJobEvent(job_id=job.id, seq=1, type=EVENT_STATUS, payload=event, created_at=now)
+    if idempotency_key is None:
+        # Nothing but a duplicate key can collide here: no savepoint, one flush for both rows.
+        session.add_all([job, first])
+        await session.flush()
+        return TransitionResult(job=job, event=event, previous=None)
     try:
         async with session.begin_nested():
             session.add(job)
             await session.flush()
     except IntegrityError:
-        if idempotency_key is not None:
-            raise DuplicateIdempotencyKey(idempotency_key) from None
-        raise
-    session.add(TrainingJobEvent(job_id=job.id, seq=1, type=EVENT_STATUS, payload=event, created_at=now))
+        raise DuplicateIdempotencyKey(idempotency_key) from None
+    session.add(first)
     await session.flush()
     return TransitionResult(job=job, event=event, previous=None)
 

@@ -14,7 +14,7 @@ from shim.middleware import AsyncIO, WorkerContext
 from store.settings import Settings
 
 JOB_ACTORS: tuple[type[JobActor], ...] = (TrainingActor,)
-"""Every job actor; each is declared on the jobs' broker and its Celery revokes cancel its job."""
+"""Every kind's actor class; each is declared on the jobs' broker."""
 
 
 def build_broker(settings: Settings) -> RedisBroker:

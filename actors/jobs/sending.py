@@ -1,7 +1,7 @@
-"""Sending a job's message: what ``JobContext.sender`` does, built once per process.
+"""Sending a job's message to its kind's actor: what ``JobContext.sender`` does, built once per process.
 
 The web process builds its sender where it builds the app (``mlw serve``), a worker where it
-builds its broker; both send on the broker they were given.
+builds its job contexts; both send on the broker they were given.
 """
 
 from __future__ import annotations
@@ -11,23 +11,26 @@ from typing import Any
 
 import shim
 from actors.jobs.context import Sender
-from actors.jobs.training_actor import TRAINING_ACTOR, TRAINING_QUEUE
+from actors.jobs.kinds import ROUTES, route_for
+from store.kinds import JobKind
 from store.settings import JobsSettings, message_time_limit_s
 
 
 def make_sender(broker: shim.Broker, jobs: JobsSettings) -> Sender:
-    """A sender enqueuing a ``TrainingActor`` message on ``broker``, with its backstop time limit.
+    """A sender enqueuing a job's message for its kind's actor on ``broker``, with its backstop time limit.
 
     The message is built from the actor's name, so sending needs the broker only: the Redis
-    broker routes it to the Celery task of that name once the actor is declared on it
+    broker sends it as the Celery task of that name once the actor is declared on it
     (:func:`actors.jobs.broker.build_broker`).
     """
-    broker.declare_queue(TRAINING_QUEUE)
+    for queue in sorted({route.queue_name for route in ROUTES.values()}):
+        broker.declare_queue(queue)
 
-    async def send(job_id: str, max_runtime_s: float | None = None) -> str:
+    async def send(job_id: str, max_runtime_s: float | None = None, kind: str = JobKind.TRAINING.value) -> str:
+        route = route_for(kind)
         limit_s = message_time_limit_s(max_runtime_s or jobs.default_max_runtime_s, jobs.cancel_grace_s)
         message: shim.Message[Any] = shim.Message(
-            queue_name=TRAINING_QUEUE, actor_name=TRAINING_ACTOR, args=(job_id,), kwargs={},
+            queue_name=route.queue_name, actor_name=route.actor_name, args=(job_id,), kwargs={},
             options={"time_limit": int(limit_s * 1000)},
         )
         sent = await asyncio.to_thread(broker.enqueue, message)

@@ -1,25 +1,21 @@
-"""``TrainingActor``: the per-job actor of training jobs on the ``training`` queue.
+"""``TrainingActor``: the per-job actor of training jobs (Celery task ``train_model``).
 
-The work itself is ``actors.jobs.runner.run_job``, with the worker's
-:class:`~actors.jobs.context.JobContext` handed in by the shim (see :mod:`actors.jobs.job_actor`).
+Everything but its kind lives in the base, :class:`actors.jobs.job_actor.JobActor`; the work
+is :class:`actors.jobs.training_runner.TrainingRunner`.
 """
 
 from __future__ import annotations
 
-from actors.jobs.context import JobContext
 from actors.jobs.job_actor import JobActor
-from actors.jobs.runner import Outcome, run_job
+from actors.jobs.kinds import ROUTES
+from store.kinds import JobKind
 
-TRAINING_QUEUE = "training"
-TRAINING_ACTOR = "train_model"
+TRAINING_ACTOR = ROUTES[JobKind.TRAINING].actor_name
 """The actor's name, which is also its Celery task's name (``inspect active``, Flower)."""
+TRAINING_QUEUE = ROUTES[JobKind.TRAINING].queue_name
 
 
 class TrainingActor(JobActor):
     """Runs one training job: claim, fit, evaluate, store; always ends terminal."""
 
-    actor_name = TRAINING_ACTOR
-    queue_name = TRAINING_QUEUE
-
-    async def run(self, ctx: JobContext, job_id: str) -> Outcome:
-        return await run_job(ctx, job_id)
+    kind = JobKind.TRAINING

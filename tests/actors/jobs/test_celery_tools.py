@@ -24,14 +24,13 @@ from celery import Celery
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-import shim
+from actors.jobs.broker import build_broker
 from actors.jobs.cancel_signal import RedisCancelSignals
 from actors.jobs.context import JobContext
 from actors.jobs.publish import RedisPublisher
 from actors.jobs.sending import make_sender
 from actors.jobs.service import cancel_training_job
 from actors.jobs.training_actor import TRAINING_ACTOR, TRAINING_QUEUE
-from shim.brokers.redis import RedisBroker
 from store.models import ModelVersion
 from store.settings import load_settings
 from tests.actors.jobs.test_worker_process import (
@@ -59,12 +58,7 @@ async def named_world(
     """The job world sending as the web process does: ``train_model`` declared before any worker."""
     settings = load_settings({k: v for k, v in worker_env.items() if k.startswith("MLW_")})
     client = aioredis.Redis.from_url(worker_env["MLW_REDIS_URL"])
-    broker = RedisBroker(url=worker_env["MLW_REDIS_URL"], visibility_timeout_s=settings.worker.visibility_timeout_s)
-
-    def train_model(job_id: str) -> None:  # the sender's declaration; the worker runs the real actor
-        raise AssertionError("runs in the worker")
-
-    shim.actor(train_model, actor_name=TRAINING_ACTOR, queue_name=TRAINING_QUEUE, broker=broker)
+    broker = build_broker(settings)  # as mlw serve builds it: the job actors declared, no worker
     assert TRAINING_ACTOR in broker.named_tasks
     job_world.ctx = JobContext(
         settings=settings, sessions=session_factory, publisher=RedisPublisher(client),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.ordering import ascending, best_first_key, is_metric, metric_value
+from store.ordering import ascending, best_first_key, is_metric, metric_value
 
 
 @pytest.mark.parametrize("metric", ["rmse", "mae", "log_loss"])

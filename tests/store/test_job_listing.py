@@ -1,14 +1,15 @@
-"""The server's own listing queries on SQLite and PostgreSQL: metric sorts, cursors, latest job per node."""
+"""Job listings on SQLite and PostgreSQL: metric sorts, cursors, search, latest job per node."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.job_listing import latest_job_per_node, list_jobs_page
-from server.schemas.jobs import JobListQuery
 from store.datasets import create_dataset
+from store.errors import InvalidInput
+from store.job_listing import latest_job_per_node, list_jobs
 from store.jobs import create_job, transition
 from store.pipelines import upsert_pipeline
 from store.reader import Reader
@@ -58,9 +59,9 @@ async def test_a_metric_sort_pages_through_ties_and_missing_values_exactly_once(
     cursor = None
     async with session_factory() as session:
         while True:
-            query = JobListQuery(order_by="rmse", limit=2, cursor=cursor)
-            rows, cursor = await list_jobs_page(session, query, reader=reader)
-            seen += [r.id for r in rows]
+            page = await list_jobs(session, reader=reader, order_by="rmse", limit=2, cursor=cursor)
+            seen += [r.id for r in page.items]
+            cursor = page.next_cursor
             if cursor is None:
                 break
     assert len(seen) == len(set(seen)) == 5
@@ -74,8 +75,7 @@ async def test_another_reader_sees_nothing_and_the_latest_job_per_node_is_found(
 ) -> None:
     reader, pipeline_id, jobs = await _seed(session_factory)
     async with session_factory() as session:
-        rows, _ = await list_jobs_page(session, JobListQuery(), reader=Reader("someone-else"))
-        assert rows == []
+        assert (await list_jobs(session, reader=Reader("someone-else"))).items == []
         latest = await latest_job_per_node(session, pipeline_id, reader)
     assert {(j.node_id, j.id) for j in latest} == {("n0", jobs[0.9]), ("n1", jobs[0.4 + 1e-9])}
 
@@ -104,13 +104,38 @@ async def test_the_tag_filter_and_the_text_search_narrow_the_listing(
 
     async def listed(**filters: Any) -> set[str]:
         async with session_factory() as session:
-            rows, _ = await list_jobs_page(session, JobListQuery(**filters), reader=reader)
-        return {r.id for r in rows}
+            page = await list_jobs(session, reader=reader, **filters)
+        return {r.id for r in page.items}
 
     assert await listed(tag="tuned") == {ids["beta"]}
     assert await listed(tag="tune") == set()  # a tag matches exactly
-    assert await listed(q="LIGHTGBM") == {ids["beta"]}
-    assert await listed(q="baseline") == {ids["alpha"]}
-    assert await listed(q="churn forecast") == set(ids.values())  # the pipeline's name
-    assert await listed(q="alp", tag="baseline") == {ids["alpha"]}
-    assert await listed(q="nothing") == set()
+    assert await listed(text="LIGHTGBM") == {ids["beta"]}
+    assert await listed(text="baseline") == {ids["alpha"]}
+    assert await listed(text="churn forecast") == set(ids.values())  # the pipeline's name
+    assert await listed(text="alp", tag="baseline") == {ids["alpha"]}
+    assert await listed(text="nothing") == set()
+
+
+async def test_oldest_first_pages_in_creation_order_and_a_cursor_only_fits_its_own_order(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    reader, _, jobs = await _seed(session_factory)
+    seen: list[str] = []
+    cursor = None
+    async with session_factory() as session:
+        while True:
+            page = await list_jobs(session, reader=reader, order_by="created_at", limit=2, cursor=cursor)
+            seen += [r.id for r in page.items]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        newest = await list_jobs(session, reader=reader, limit=2)
+        assert newest.next_cursor is not None
+        for order in ("created_at", "rmse"):
+            with pytest.raises(InvalidInput) as caught:
+                await list_jobs(session, reader=reader, order_by=order, cursor=newest.next_cursor)
+            assert caught.value.field == "cursor"
+        with pytest.raises(InvalidInput) as caught:
+            await list_jobs(session, reader=reader, order_by="colour")
+        assert caught.value.field == "order_by"
+    assert seen == list(jobs.values())
