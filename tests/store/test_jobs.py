@@ -351,14 +351,17 @@ async def test_a_progress_event_has_the_stored_events_head_but_no_seq_and_is_not
         running = await get_job(session, job.id, reader=SYSTEM)
         stored = (await events_since(session, job.id, 0, reader=SYSTEM))[-1]
     curve = {"unit": "round", "points": [[1, 0.5]], "count": 1, "offset": 0}
-    event = progress_event(running, JobStatus.CANCELLING, {"stage": "fit", "completed": 1}, curve)
+    event = progress_event(running, JobStatus.CANCELLING, {"stage": "fit", "completed": 1}, {"learning_curve": curve})
     assert set(stored) - set(event) == {"seq", "previous_status"}
     assert {k: event[k] for k in ("type", "job_id", "pipeline_id", "node_id", "status")} == {
         "type": "job.progress", "job_id": job.id, "pipeline_id": running.pipeline_id, "node_id": running.node_id,
         "status": "cancelling",
     }
     assert event["progress"] == {"stage": "fit", "completed": 1} and event["learning_curve"] == curve
+    assert event["kind"] == stored["kind"] == "training"
     assert dt.datetime.fromisoformat(event["at"]).tzinfo is not None
+    with pytest.raises(InvalidInput, match="payload"):
+        progress_event(running, JobStatus.RUNNING, {}, {"seq": 3})
     assert "learning_curve" not in progress_event(running, JobStatus.RUNNING, {"stage": "fit"})
     row, events = await _snapshot(session_factory, job.id)
     assert row["last_seq"] == len(events) == 2, "building a progress event writes nothing"
