@@ -96,6 +96,11 @@ async def test_celery_inspect_sees_the_worker_and_train_model_running_with_its_j
     assert any(TRAINING_ACTOR in tasks for tasks in registered.values()), registered
     stats = await asyncio.to_thread(inspect, worker_env, "stats")
     assert all(node["pool"]["max-concurrency"] == 1 for node in stats.values()), stats
+    # The node's liveness record, written by its duties from the shim's node-ready hook.
+    record = await liveness_record(worker_env["MLW_REDIS_URL"])
+    assert (record["pool"], record["concurrency"], record["queues"]) == ("prefork", 1, ["training"]), record
+    assert len(record["processes"]) == 1 and record["pid"] not in record["processes"], "the pool child runs jobs"
+    assert record["node"] in stats, (record, list(stats))
 
     named_world.with_settings(one_active_per_node=False)
     job = await named_world.submit(graph_for("xgboost", hyperparameters=LONG["xgboost"]), dataset="slow")
@@ -105,6 +110,24 @@ async def test_celery_inspect_sees_the_worker_and_train_model_running_with_its_j
     assert [(t["name"], t["args"]) for t in tasks] == [(TRAINING_ACTOR, [job.id])], active
     await cancel_training_job(named_world.ctx, named_world.reader, job.id)
     assert (await wait_status(named_world, job.id, "cancelled", "failed", "succeeded")).status == "cancelled"
+
+
+async def liveness_record(redis_url: str) -> dict[str, Any]:
+    """The one worker's ``mlw:workers:*`` record, once written (generous wait: a loaded machine)."""
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        for _ in range(600):
+            keys = await client.keys("mlw:workers:*")
+            if keys:
+                assert len(keys) == 1, keys
+                raw = await client.get(keys[0])
+                if raw is not None:
+                    record: dict[str, Any] = json.loads(raw)
+                    return record
+            await asyncio.sleep(0.1)
+        raise AssertionError("the worker wrote no liveness record")
+    finally:
+        await client.aclose()
 
 
 def free_port() -> int:
