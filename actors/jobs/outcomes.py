@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.jobs.context import JobContext
 from actors.ml.fit import TrainingResult
+from actors.ml.model_card import card_relpath
 from store.errors import IllegalTransition
 from store.insights import save_insights
 from store.jobs import EVENT_VERSION, EVENT_WARNING, append_event, transition
@@ -162,12 +163,17 @@ async def finish_succeeded(
     try:
         published = await commit_then_publish(ctx, job.user_id, work)
     except BaseException:
-        _remove(ctx.artifact_path(relpath))
+        _remove_model(ctx, relpath)
         raise
     if published is None:
-        _remove(ctx.artifact_path(relpath))
+        _remove_model(ctx, relpath)
         return False
     return True
+
+
+def _remove_model(ctx: JobContext, relpath: str) -> None:
+    _remove(ctx.artifact_path(relpath))
+    _remove(ctx.artifact_path(card_relpath(relpath)))
 
 
 def _remove(path: os.PathLike[str] | str) -> None:

@@ -6,7 +6,8 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from typing import Any
+from collections.abc import Callable
+from typing import IO, Any
 
 import joblib
 
@@ -34,6 +35,19 @@ def save_artifact(obj: Any, path: str) -> str:
     Raises:
         ArtifactError: the artifact could not be written.
     """
+    return _write_atomically(path, lambda handle: joblib.dump(obj, handle))
+
+
+def save_bytes(data: bytes, path: str) -> str:
+    """Write ``data`` to ``path`` atomically like :func:`save_artifact`; returns its sha256.
+
+    Raises:
+        ArtifactError: the file could not be written.
+    """
+    return _write_atomically(path, lambda handle: handle.write(data))
+
+
+def _write_atomically(path: str, write: Callable[[IO[bytes]], object]) -> str:
     directory = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(directory, exist_ok=True)
@@ -43,7 +57,7 @@ def save_artifact(obj: Any, path: str) -> str:
     try:
         digest = hashlib.sha256()
         with os.fdopen(fd, "w+b") as handle:
-            joblib.dump(obj, handle)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
             handle.seek(0)
@@ -80,3 +94,31 @@ def load_artifact(path: str, expected_sha256: str) -> Any:
                                 details={"expected": expected_sha256, "actual": actual, "path": path})
         handle.seek(0)
         return joblib.load(handle)
+
+
+OUTDATED = "artifact_outdated"
+"""Error code of an artifact written before artifacts were portable: a pickled
+``FittedPipeline`` of this project. The service refuses it (its classes moved, and loading
+it would tie predictions to this project's code); retraining the node writes a portable one."""
+
+
+def load_model(path: str, expected_sha256: str) -> Any:
+    """The scikit-learn ``Pipeline`` of a model artifact, after checking its sha256.
+
+    Raises:
+        ArtifactError: missing file, sha256 mismatch, or (code ``artifact_outdated``) an
+            artifact written by an earlier version of the service.
+    """
+    from sklearn.pipeline import Pipeline
+
+    outdated = ("this model was stored by an earlier version of the service as a project-specific pickle; "
+                "retrain the node to get a portable scikit-learn artifact")
+    try:
+        model = load_artifact(path, expected_sha256)
+    except (ImportError, AttributeError) as exc:  # the pickle names classes this project no longer has
+        raise ArtifactError(outdated, field="artifact", code=OUTDATED,
+                            details={"reason": f"{type(exc).__name__}: {exc}"}) from exc
+    if not isinstance(model, Pipeline):
+        raise ArtifactError(outdated, field="artifact", code=OUTDATED,
+                            details={"reason": f"the artifact holds a {type(model).__module__}.{type(model).__name__}"})
+    return model

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from actors.ml.model_card import CARD_SUFFIX
 from server.auth import reader_of
 from server.keys import SESSIONS, SETTINGS, USER
 from server.routing import Operation
@@ -54,10 +55,21 @@ def remove_files(root: Path, removed: Removed) -> int:
             continue
         except OSError as exc:
             log.warning("could not remove artifact %s: %s", path, exc)
+        _remove_card(path)
     if folder is not None:
         with contextlib.suppress(OSError):
             folder.rmdir()  # only when empty
     return count
+
+
+def _remove_card(artifact: Path) -> None:
+    """The model card beside an artifact goes with it (it is not counted as an artifact)."""
+    try:
+        artifact.with_suffix(CARD_SUFFIX).unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("could not remove model card of %s: %s", artifact, exc)
 
 
 async def _deleted(

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from actors.jobs.service import SubmitRequest, cancel_training_job, submit_training_job
+from actors.ml.model_card import card_relpath
 from server.auth import reader_of
 from server.errors import NotFoundError, UnprocessableEntity
 from server.json_out import large_json_response
@@ -151,7 +152,29 @@ async def download_artifact(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers=headers)
 
 
+async def download_model_card(request: web.Request) -> web.StreamResponse:
+    async with read_session(request.app[SESSIONS]) as session:
+        job = await get_job(session, request.match_info["job_id"], reader=reader_of(request))
+    if not job.model_artifact_uri:
+        raise NotFoundError(f"job {job.id} has no model (status {job.status})", code="no_artifact")
+    root = request.app[SETTINGS].artifacts_root
+    path = await asyncio.to_thread(_artifact_path, card_relpath(job.model_artifact_uri), root)
+    if path is None:
+        raise NotFoundError(f"job {job.id} has no model card (its model was trained before model cards existed, "
+                            "or the card is missing from storage)", code="no_model_card")
+    headers = {"Content-Type": "application/json",
+               "Content-Disposition": f'attachment; filename="{job.id}.card.json"'}
+    return web.FileResponse(path, headers=headers)
+
+
 _BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+_CARD = {"application/json": {"schema": {
+    "type": "object",
+    "description": "The model card (format mlw.model-card/1): inputs and dtypes, target, classes, metrics, "
+                   "hyperparameters, library versions, data hash and the artifact's sha256.",
+    "required": ["format", "model_type", "task", "target", "features", "inputs", "metrics", "artifact"],
+    "additionalProperties": True,
+}}}
 
 OPERATIONS = [
     Operation(
@@ -226,6 +249,16 @@ OPERATIONS = [
         "The trained model (joblib) of a succeeded job",
         "training-jobs",
         {200: _BINARY},
+        path_params=JOB_ID,
+    ),
+    Operation(
+        "GET",
+        "/training-jobs/{job_id}/model-card",
+        download_model_card,
+        "download_training_job_model_card",
+        "The model card (JSON) stored beside the artifact of a succeeded job",
+        "training-jobs",
+        {200: _CARD},
         path_params=JOB_ID,
     ),
 ]
