@@ -20,6 +20,7 @@ from actors.jobs.cancel_signal import CancelSignals
 from actors.jobs.publish import Publisher
 from actors.ml.options import FitOptions
 from store.settings import Settings
+from store.storage import stored_path
 
 Offloader = Callable[..., Awaitable[Any]]
 """Runs ``fn(*args)`` for a user off the event loop: ``await offload(user_id, fn, *args)``
@@ -109,6 +110,4 @@ class JobContext:
 
     def dataset_path(self, storage_uri: str) -> Path:
         """The file of a dataset from its ``storage_uri`` (a path, or a ``file://`` URI)."""
-        raw = storage_uri.removeprefix("file://")
-        path = Path(raw)
-        return path if path.is_absolute() else self.settings.data_dir / path
+        return stored_path(self.settings.data_dir, storage_uri)

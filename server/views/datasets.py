@@ -20,6 +20,7 @@ from server.tabular import detect_format, legacy_preview, store_upload
 from store.datasets import create_dataset, delete_dataset, get_dataset, page_datasets, stored_bytes_of
 from store.engine import read_session
 from store.settings import Settings
+from store.storage import contained_path, stored_path
 from store.types import new_id
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,7 @@ def datasets_dir(data_dir: Path) -> Path:
 
 def dataset_file(data_dir: Path, storage_uri: str) -> Path:
     """The file of a dataset row (relative to the data dir, or absolute, or ``file://``)."""
-    path = Path(storage_uri.removeprefix("file://"))
-    return path if path.is_absolute() else data_dir / path
+    return stored_path(data_dir, storage_uri)
 
 
 def _display_name(filename: str) -> str:
@@ -142,8 +142,7 @@ async def get_dataset_detail(request: web.Request) -> web.Response:
 
 def _owned_file(data_dir: Path, storage_uri: str) -> Path | None:
     """The stored file if it lies inside the data directory (a row never deletes anything else)."""
-    path = dataset_file(data_dir, storage_uri).resolve()
-    return path if path.is_relative_to(data_dir.resolve()) else None
+    return contained_path(data_dir, storage_uri)
 
 
 async def remove_dataset(request: web.Request) -> web.Response:

@@ -27,21 +27,16 @@ from server.views.versions import VERSION, version_number
 from store.deletion import Removed, delete_job, delete_pipeline, delete_version
 from store.engine import Session
 from store.reader import Reader
+from store.storage import contained_path
 
 log = logging.getLogger(__name__)
-
-
-def _inside(root: Path, relpath: str) -> Path | None:
-    raw = Path(relpath.removeprefix("file://"))
-    path = (raw if raw.is_absolute() else root / raw).resolve()
-    return path if path.is_relative_to(root) else None
 
 
 def remove_files(root: Path, removed: Removed) -> int:
     """Remove the artifacts of ``removed`` under ``root``: recorded URIs and every attempt's file."""
     root = root.resolve()
-    paths = {p for p in (_inside(root, uri) for uri in removed.artifact_uris) if p is not None}
-    folder = _inside(root, f"uploads/models/{removed.pipeline_id}")
+    paths = {p for p in (contained_path(root, uri) for uri in removed.artifact_uris) if p is not None}
+    folder = contained_path(root, f"uploads/models/{removed.pipeline_id}")
     if folder is not None and folder.is_dir():
         for job_id in removed.job_ids:
             paths.add(folder / f"{job_id}.joblib")

@@ -25,6 +25,7 @@ from store.job_queries import events_since, get_job
 from store.job_view import get_job_view
 from store.pipeline_queries import pipeline_names
 from store.reader import Reader
+from store.storage import contained_path
 
 JOB_ID = {"job_id": {"type": "string", "minLength": 1, "maxLength": 64}}
 
@@ -129,10 +130,9 @@ async def list_job_events(request: web.Request) -> web.Response:
 
 
 def _artifact_path(uri: str, root: Path) -> Path | None:
-    raw = Path(uri.removeprefix("file://"))
-    path = (raw if raw.is_absolute() else root / raw).resolve()
     # Only files under the artifacts root are served, whatever a row says.
-    return path if path.is_relative_to(root.resolve()) and path.is_file() else None
+    path = contained_path(root, uri)
+    return path if path is not None and path.is_file() else None
 
 
 async def download_artifact(request: web.Request) -> web.StreamResponse:
