@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import os
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.context import JobContext
 from actors.engine import TrainingResult
-from store.errors import IllegalTransition
+from store.blobs import BlobStore, StoredBlob
+from store.errors import BlobError, IllegalTransition
 from store.insights import save_insights
 from store.jobs import EVENT_VERSION, EVENT_WARNING, append_event, transition
 from store.models import TrainingJob
@@ -109,7 +110,7 @@ async def finish_cancelled(
 
 
 async def finish_succeeded(
-    ctx: JobContext, job: TrainingJob, result: TrainingResult, relpath: str, sha256: str
+    ctx: JobContext, job: TrainingJob, result: TrainingResult, stored: StoredBlob
 ) -> bool:
     """Record the model version, its event, the warnings and ``succeeded`` in one transaction.
 
@@ -117,6 +118,8 @@ async def finish_succeeded(
     job changed under us or the commit fails, the artifact is removed so that no file
     exists without its version row.
     """
+
+    relpath, sha256 = stored.uri, stored.sha256
 
     async def work(session: AsyncSession) -> list[dict[str, Any]] | None:
         version = await create_model_version(
@@ -162,18 +165,16 @@ async def finish_succeeded(
     try:
         published = await commit_then_publish(ctx, job.user_id, work)
     except BaseException:
-        _remove(ctx.artifact_path(relpath))
+        await asyncio.to_thread(_remove, ctx.storage.artifacts, stored.key)
         raise
     if published is None:
-        _remove(ctx.artifact_path(relpath))
+        await asyncio.to_thread(_remove, ctx.storage.artifacts, stored.key)
         return False
     return True
 
 
-def _remove(path: os.PathLike[str] | str) -> None:
+def _remove(store: BlobStore, key: str) -> None:
     try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:  # pragma: no cover - best effort; the reaper of files is future work
-        log.error("could not remove orphan artifact %s: %s", path, exc)
+        store.delete(key)
+    except BlobError as exc:  # best effort: an object without a row is never served
+        log.error("could not remove orphan artifact %s: %s", key, exc)

@@ -19,9 +19,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actors.context import JobContext
 from actors.curves import CurveLog
-from actors.engine import TrainingResult, run_training
+from actors.engine import TrainingResult
 from actors.errors import DeadlineExceeded, EngineError, JobCancelled
-from actors.options import DatasetRef
+from actors.fetch import StoredDataset, train_on_stored
 from actors.outcomes import finish_cancelled, finish_failed, finish_succeeded
 from actors.policy import (
     RedeliveryAction,
@@ -34,7 +34,7 @@ from actors.policy import (
 from actors.reaper import ReapOutcome, reap_job
 from store.admission import Claim, claim
 from store.datasets import get_dataset
-from store.errors import NotFound, StoreBusy
+from store.errors import BlobError, NotFound, StoreBusy
 from store.insights import save_insights
 from store.job_queries import get_job
 from store.jobs import heartbeat, update_progress
@@ -156,11 +156,15 @@ async def _execute(ctx: JobContext, job: TrainingJob) -> Outcome:
         )
         async with ctx.sessions() as session:
             dataset = await get_dataset(session, job.dataset_source_id, reader=SYSTEM)
-        ref = DatasetRef(
-            str(ctx.dataset_path(dataset.storage_uri)),
+        source = StoredDataset(
+            ctx.storage.data,
+            ctx.storage.data.key(dataset.storage_uri),
             dataset.storage_format or dataset.format,  # type: ignore[arg-type]
             dataset.storage_sha256 or dataset.sha256,
         )
+    except BlobError as exc:
+        await _fail(ctx, job, "dataset_error", f"the dataset's storage URI is refused: {exc.message}")
+        return Outcome.FAILED
     except EngineError as exc:
         await _fail(ctx, job, exc.code, str(exc))
         return Outcome.FAILED
@@ -177,10 +181,10 @@ async def _execute(ctx: JobContext, job: TrainingJob) -> Outcome:
 
     fit = asyncio.ensure_future(
         asyncio.to_thread(
-            run_training,
+            train_on_stored,
             job.graph,
             job.node_id,
-            ref,
+            source,
             ctx.engine_options(),
             should_stop=should_stop,
             on_progress=state.on_progress,
@@ -322,14 +326,14 @@ async def _conclude(ctx: JobContext, job: TrainingJob, fit: asyncio.Future[Train
 async def _store_model(ctx: JobContext, job: TrainingJob, result: TrainingResult) -> Outcome:
     from actors.artifacts import save_artifact
 
-    relpath = ctx.artifact_relpath(job.pipeline_id, job.id, job.attempt)
+    key = ctx.artifact_key(job.pipeline_id, job.id, job.attempt)
     try:
-        sha256 = await asyncio.to_thread(save_artifact, result.pipeline, str(ctx.artifact_path(relpath)))
+        stored = await asyncio.to_thread(save_artifact, result.pipeline, ctx.storage.artifacts, key)
     except EngineError as exc:
         ok = await _fail(ctx, job, exc.code, str(exc))
         return Outcome.FAILED if ok else Outcome.SUPERSEDED
     try:
-        if await finish_succeeded(ctx, job, result, relpath, sha256):
+        if await finish_succeeded(ctx, job, result, stored):
             return Outcome.SUCCEEDED
         return Outcome.SUPERSEDED
     except Exception as exc:

@@ -18,7 +18,7 @@ from actors.cancel_signal import RedisCancelSignals
 from actors.context import JobContext, Sender
 from actors.publish import RedisPublisher
 from server.auth import auth_ctx, auth_middleware
-from server.keys import ENGINE, OFFLOAD, OPENAPI, PUBLIC_ROUTES, REDIS, SENDER, SERVICE, SESSIONS, SETTINGS
+from server.keys import BLOBS, ENGINE, OFFLOAD, OPENAPI, PUBLIC_ROUTES, REDIS, SENDER, SERVICE, SESSIONS, SETTINGS
 from server.middleware import error_middleware
 from server.offload import Offload
 from server.openapi import build_openapi, set_property
@@ -38,6 +38,7 @@ from server.views import (
     versions,
     workers,
 )
+from store.blobs import open_blobs
 from store.engine import create_engine, create_session_factory, pool_options
 from store.errors import ConfigError
 from store.settings import Settings
@@ -83,6 +84,7 @@ async def service_ctx(app: web.Application) -> AsyncIterator[None]:
         cancel_signals=RedisCancelSignals(client),
         sender=app[SENDER],
         offload=app[OFFLOAD].run,
+        blobs=app[BLOBS],
     )
     yield
 
@@ -136,6 +138,7 @@ def create_app(
     )
     install_security_headers(app)
     app[SETTINGS] = settings
+    app[BLOBS] = open_blobs(settings)
     app[SENDER] = sender or broker_sender(settings)
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(offload_ctx)

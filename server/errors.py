@@ -20,7 +20,7 @@ from actors.errors import (
     QuotaExceeded,
     ServiceError,
 )
-from store.errors import Conflict, InvalidInput, NotFound, StoreBusy, StoreError
+from store.errors import BlobError, Conflict, InvalidInput, NotFound, StoreBusy, StoreError
 
 
 class ApiError(Exception):
@@ -179,11 +179,22 @@ def to_api_error(exc: BaseException) -> ApiError:
     if isinstance(exc, StoreBusy | sa_exc.TimeoutError):
         # Overload, not a bug: the write turn or a pooled connection did not come in time.
         return ServiceUnavailable("the database is busy; retry shortly", code="database_busy")
+    if isinstance(exc, BlobError):
+        return _storage_error(exc)
     if isinstance(exc, StoreError):
         return InternalError("the database could not serve the request")
     if _database_unreachable(exc):
         return ServiceUnavailable("the database is unavailable; retry shortly", code="database_unavailable")
     return InternalError("an unexpected error occurred")
+
+
+def _storage_error(exc: BlobError) -> ApiError:
+    """Object storage failures: a missing or refused object is a 404, an outage a 503."""
+    if exc.code in ("blob_missing", "blob_outside_root"):
+        return NotFoundError("the stored object is missing from storage", code="stored_object_missing")
+    if exc.code == "blob_unavailable":
+        return ServiceUnavailable("object storage is unavailable; retry shortly", code="storage_unavailable")
+    return InternalError("the stored object failed its integrity check", code=exc.code)
 
 
 def _engine_message(exc: EngineError) -> str:

@@ -11,11 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from actors.context import JobContext, Sender
 from server.authenticator import Authenticator
 from server.offload import Offload
+from store.blobs import Blobs
 from store.models import User
 from store.reader import Reader
 from store.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
+BLOBS = web.AppKey("blobs", Blobs)
+"""Where datasets, artifacts, model cards and reports are stored (:mod:`store.blobs`)."""
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessions")
 REDIS: web.AppKey[aioredis.Redis] = web.AppKey("redis")

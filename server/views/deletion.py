@@ -9,56 +9,53 @@ without files.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from pathlib import Path
 
 from aiohttp import web
 
 from server.auth import reader_of
-from server.keys import SESSIONS, SETTINGS, USER
+from server.keys import BLOBS, SESSIONS, USER
 from server.routing import Operation
 from server.schemas.deletion import Deleted
 from server.views.jobs import JOB_ID
 from server.views.pipelines import PIPELINE_ID
 from server.views.versions import VERSION, version_number
+from store.blobs import MODELS_PREFIX, BlobStore, check_key
 from store.deletion import Removed, delete_job, delete_pipeline, delete_version
+from store.errors import BlobError
 
 log = logging.getLogger(__name__)
 
 
-def _inside(root: Path, relpath: str) -> Path | None:
-    raw = Path(relpath.removeprefix("file://"))
-    path = (raw if raw.is_absolute() else root / raw).resolve()
-    return path if path.is_relative_to(root) else None
-
-
-def remove_files(root: Path, removed: Removed) -> int:
-    """Remove the artifacts of ``removed`` under ``root``: recorded URIs and every attempt's file."""
-    root = root.resolve()
-    paths = {p for p in (_inside(root, uri) for uri in removed.artifact_uris) if p is not None}
-    folder = _inside(root, f"uploads/models/{removed.pipeline_id}")
-    if folder is not None and folder.is_dir():
-        for job_id in removed.job_ids:
-            paths.add(folder / f"{job_id}.joblib")
-            paths.update(folder.glob(f"{job_id}.attempt*.joblib"))
-    count = 0
-    for path in paths:
+def remove_files(store: BlobStore, removed: Removed) -> int:
+    """Remove the objects of ``removed``: the recorded URIs, and every object of its jobs
+    (each attempt's model, model cards, reports: ``uploads/models/<pipeline>/<job>.*``)."""
+    keys: set[str] = set()
+    for uri in removed.artifact_uris:
         try:
-            path.unlink()
-            count += 1
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            log.warning("could not remove artifact %s: %s", path, exc)
-    if folder is not None:
-        with contextlib.suppress(OSError):
-            folder.rmdir()  # only when empty
+            keys.add(store.key(uri))
+        except BlobError:  # a row naming something outside the artifacts root never deletes it
+            log.warning("artifact %s lies outside the artifacts root and stays", uri)
+    folder = f"{MODELS_PREFIX}{removed.pipeline_id}/"
+    try:
+        check_key(folder.rstrip("/"))
+        listed = store.list(folder) if removed.job_ids else []
+    except BlobError as exc:
+        log.warning("could not list the artifacts of pipeline %s: %s", removed.pipeline_id, exc)
+        listed = []
+    owners = tuple(f"{folder}{job_id}." for job_id in removed.job_ids)
+    keys.update(key for key in listed if key.startswith(owners))
+    count = 0
+    for key in keys:
+        try:
+            count += store.delete(key)
+        except BlobError as exc:
+            log.warning("could not remove artifact %s: %s", key, exc)
     return count
 
 
 async def _cleanup(request: web.Request, removed: Removed) -> int:
-    return await asyncio.to_thread(remove_files, request.app[SETTINGS].artifacts_root, removed)
+    return await asyncio.to_thread(remove_files, request.app[BLOBS].artifacts, removed)
 
 
 async def delete_pipeline_view(request: web.Request) -> web.Response:

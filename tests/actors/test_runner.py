@@ -51,9 +51,8 @@ async def test_a_job_of_every_family_succeeds_with_a_version_an_artifact_and_gap
     assert done.metrics is not None and set(done.metrics) >= {"train", "test", "rows", "features", "target"}
     assert done.resolved_hyperparameters["n_estimators" if FAST[model_type] else "fit_intercept"] is not None
     assert done.started_at is not None and done.finished_at is not None and done.heartbeat_at is not None
-    path = job_world.ctx.artifact_path(done.model_artifact_uri or "")
-    assert path == job_world.ctx.settings.artifacts_root / f"uploads/models/{done.pipeline_id}/{job.id}.joblib"
-    model = load_artifact(str(path), done.artifact_sha256 or "")
+    assert done.model_artifact_uri == f"uploads/models/{done.pipeline_id}/{job.id}.joblib"
+    model = load_artifact(job_world.ctx.storage.artifacts, done.model_artifact_uri, done.artifact_sha256 or "")
     assert hasattr(model, "predict")
 
     events = await job_world.events(job.id)

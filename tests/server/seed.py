@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,6 +10,7 @@ from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.blobs import open_blobs
 from store.engine import create_engine, create_session_factory
 from store.jobs import create_job, transition, update_progress
 from store.settings import Settings
@@ -115,10 +115,8 @@ async def add_job(
                 await update_progress(session, job_id, progress)
         if status == "succeeded":
             relpath = f"uploads/models/{pipeline_id}/{job_id}.joblib"  # as the training actor records it
-            path = settings.artifacts_root / relpath
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(b"model-bytes-" + job_id.encode())
-            sha = hashlib.sha256(path.read_bytes()).hexdigest()
+            stored = open_blobs(settings).artifacts.put_bytes(relpath, b"model-bytes-" + job_id.encode())
+            sha = stored.sha256
             mv = await create_model_version(
                 session,
                 pipeline_id=pipeline_id,
@@ -127,14 +125,14 @@ async def add_job(
                 model_type=model_type,
                 hyperparameters=params,
                 metrics=metrics or {},
-                artifact_uri=relpath,
+                artifact_uri=stored.uri,
                 artifact_sha256=sha,
             )
             version = mv.version
             changes = {
                 "metrics": metrics or {},
                 "model_version": version,
-                "model_artifact_uri": relpath,
+                "model_artifact_uri": stored.uri,
                 "artifact_sha256": sha,
             }
             await transition(session, job_id, "succeeded", expected="running", changes=changes)
