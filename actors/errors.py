@@ -1,6 +1,6 @@
 """Errors raised by the actors package: the ML engine and the job services.
 
-One root, :class:`ActorsError`. Every failure the engine reports is an :class:`EngineError` carrying a stable ``code``
+One root, :class:`ActorsError`. Every failure the engine reports is an :class:`ModelError` carrying a stable ``code``
 (stored on the job as ``error_code``), the dotted ``field`` path of the offending input
 when one exists, a human ``message`` and JSON-ready ``details``.
 """
@@ -14,7 +14,7 @@ class ActorsError(Exception):
     """Base class of every error the ``actors`` package raises on purpose."""
 
 
-class EngineError(ActorsError):
+class ModelError(ActorsError):
     """Raised when the ML engine cannot validate or run a training job.
 
     Attributes:
@@ -45,7 +45,7 @@ class EngineError(ActorsError):
         return {"code": self.code, "message": self.message, "field": self.field, "details": self.details}
 
 
-class InvalidGraph(EngineError):
+class InvalidGraph(ModelError):
     """Raised when the pipeline graph is malformed: unknown node type or node id, a cycle,
     a dangling edge, missing or several dataset sources, or no ``train_test_split``
     upstream of the training node."""
@@ -53,21 +53,21 @@ class InvalidGraph(EngineError):
     default_code = "invalid_pipeline"
 
 
-class InvalidNodeConfig(EngineError):
+class InvalidNodeConfig(ModelError):
     """Raised when a node's config is invalid: unknown key, wrong type, out-of-range
     value, unknown column, or a column of the wrong kind for the step."""
 
     default_code = "invalid_config"
 
 
-class InvalidHyperparameter(EngineError):
+class InvalidHyperparameter(ModelError):
     """Raised when a hyperparameter is unknown, of the wrong type, out of range, not
     finite, or outside its list of choices."""
 
     default_code = "invalid_hyperparameter"
 
 
-class DatasetError(EngineError):
+class DatasetError(ModelError):
     """Raised when the dataset cannot be read, is empty, does not match its recorded
     sha256, or a frame given for prediction lacks a required column."""
 
@@ -82,21 +82,21 @@ class TableError(DatasetError):
     default_code = "parse_error"
 
 
-class TrainingError(EngineError):
+class TrainingError(ModelError):
     """Raised when fitting or evaluating the model fails for a reason not caused by the
     job's configuration (e.g. the library rejects the data)."""
 
     default_code = "training_error"
 
 
-class ArtifactError(EngineError):
+class ArtifactError(ModelError):
     """Raised when an artifact cannot be written, is missing, or its sha256 does not
     match the recorded one (it is then never unpickled)."""
 
     default_code = "artifact_error"
 
 
-class JobStopped(EngineError):
+class JobStopped(ModelError):
     """Raised when ``should_stop()`` asked the engine to stop; base of the two reasons."""
 
     default_code = "cancelled"

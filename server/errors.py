@@ -15,8 +15,8 @@ from sqlalchemy import exc as sa_exc
 from actors.errors import (
     ActiveJobConflict,
     BrokerUnavailable,
-    EngineError,
     IdempotencyKeyReused,
+    ModelError,
     QuotaExceeded,
     ServiceError,
 )
@@ -155,7 +155,7 @@ def to_api_error(exc: BaseException) -> ApiError:
         return exc
     if isinstance(exc, pydantic.ValidationError):
         return validation_error(exc)
-    if isinstance(exc, EngineError):
+    if isinstance(exc, ModelError):
         details = dict(exc.details)
         details["field"] = exc.field
         return UnprocessableEntity(_engine_message(exc), code=exc.code, details=details)
@@ -197,7 +197,7 @@ def _storage_error(exc: BlobError) -> ApiError:
     return InternalError("the stored object failed its integrity check", code=exc.code)
 
 
-def _engine_message(exc: EngineError) -> str:
+def _engine_message(exc: ModelError) -> str:
     """The engine's message led by the field it is about, as the request validation's are."""
     if exc.field and not exc.message.startswith(exc.field):
         return f"{exc.field}: {exc.message}"

@@ -16,8 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+from store.engine import Sessions
 from store.types import utcnow
 from store.users import LAST_USED_RESOLUTION, record_last_used
 
@@ -37,7 +36,7 @@ class LastUsedRecorder:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         *,
         flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,

@@ -86,3 +86,12 @@ class BlobError(StoreError):
         self.code = code
         self.message = message
         self.key = key
+class VersionDeleted(Conflict):
+    """Raised when a model version to use or alias was deleted: it is a tombstone without a model."""
+
+    code = "version_deleted"
+
+    def __init__(self, version: int, field: str = "version") -> None:
+        super().__init__(f"version {version} was deleted: it has no model to use or alias")
+        self.version = version
+        self.details: dict[str, object] = {"field": field, "version": version}

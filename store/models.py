@@ -271,7 +271,7 @@ class ModelAlias(Base):
 
 
 class ModelAliasHistory(Base):
-    """Append-only log of alias moves (promotions and rollbacks)."""
+    """Append-only log of alias changes: set (``previous_version`` NULL), moved, removed (``version`` NULL)."""
 
     __tablename__ = "model_alias_history"
     __table_args__ = (
@@ -282,7 +282,7 @@ class ModelAliasHistory(Base):
     pipeline_id: Mapped[str] = mapped_column(ForeignKey("pipelines.pipeline_id", ondelete="CASCADE"))
     node_id: Mapped[str] = mapped_column(String(128))
     alias: Mapped[str] = mapped_column(String(64))
-    version: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int | None] = mapped_column(Integer)
     previous_version: Mapped[int | None] = mapped_column(Integer)
     changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     changed_by: Mapped[str | None] = mapped_column(String(255))

@@ -96,6 +96,18 @@ async def get_pipeline(session: AsyncSession, pipeline_id: str, *, reader: Reade
     return row
 
 
+async def pipeline_exists(session: AsyncSession, pipeline_id: str) -> bool:
+    """Whether a pipeline has this id, whoever owns it (an id derives from the data path, not the owner)."""
+    return await session.get(Pipeline, pipeline_id) is not None
+
+
+async def pipeline_name(session: AsyncSession, pipeline_id: str, *, reader: Reader) -> str | None:
+    """The human name of the reader's pipeline; None when it has none, is missing or is another's."""
+    row = await session.get(Pipeline, pipeline_id)
+    mine = row is not None and (reader.is_admin or row.owner_id == reader.user_id)
+    return row.name if mine and row is not None else None
+
+
 async def list_pipelines(session: AsyncSession, *, reader: Reader, limit: int = 100) -> list[Pipeline]:
     """The reader's pipelines (all for an admin), most recently saved first."""
     stmt = (

@@ -15,11 +15,11 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from actors.cancel_signal import LocalCancelSignals
-from actors.context import JobContext
-from actors.publish import CollectingPublisher
-from actors.runner import Outcome, run_job
-from actors.service import SubmitRequest, submit_training_job
+from actors.jobs.cancel_signal import LocalCancelSignals
+from actors.jobs.context import JobContext
+from actors.jobs.publish import CollectingPublisher
+from actors.jobs.runner import Outcome, run_job
+from actors.jobs.service import SubmitRequest, submit_training_job
 from store.datasets import create_dataset
 from store.job_queries import events_since, get_job
 from store.models import DatasetSource, TrainingJob

@@ -39,12 +39,15 @@ async def alices(client: TestClient[Any, Any], people: People, settings: Setting
         metrics={"test": {"accuracy": 0.8}},
     )
     queued, _ = await add_job(settings, people.alice, pipeline_id, "train-2", dataset_id)
+    champion = f"{API}/pipelines/{pipeline_id}/nodes/train-1/aliases/champion"
+    assert (await client.post(champion, json={"version": 1}, headers=people.alice.headers)).status == 200
     return AliceObjects(dataset_id, pipeline_id, done, queued)
 
 
 def _requests(o: AliceObjects) -> list[tuple[str, str, dict[str, Any] | None, int]]:
     """Every route with an id: (method, path, body, the owner's status)."""
     versions = f"/pipelines/{o.pipeline_id}/nodes/train-1/versions"
+    aliases = f"/pipelines/{o.pipeline_id}/nodes/train-1/aliases"
     submit = {"dataset_source_id": o.dataset_id, "node_id": "train-1", "graph": graph(("train-1", "train-2"))}
     return [
         ("GET", f"/training-jobs/{o.done_job}", None, 200),
@@ -57,11 +60,17 @@ def _requests(o: AliceObjects) -> list[tuple[str, str, dict[str, Any] | None, in
         ("GET", versions, None, 200),
         ("GET", f"{versions}/compare?a=1&b=1", None, 200),
         ("POST", f"{versions}/1/promote", None, 200),
+        ("GET", f"{aliases}", None, 200),
+        ("GET", f"{aliases}/champion", None, 200),
+        ("GET", f"{aliases}/champion/history", None, 200),
+        ("POST", f"{aliases}/challenger", {"version": 1}, 200),
+        ("POST", f"{aliases}/champion", {"version": "challenger"}, 200),
+        ("DELETE", f"{aliases}/challenger", None, 200),
         ("POST", "/training-jobs", submit, 202),
         ("PATCH", f"/pipelines/{o.pipeline_id}", {"name": "renamed"}, 200),
         ("POST", f"/pipelines/{o.pipeline_id}/duplicate", {}, 201),
-        # Deletion: the owner gets through to the rules (409: pipelines on the dataset, an alias, a version,
-        # an active job).
+        # Deletion: the owner gets through to the rules (409: pipelines on the dataset, an alias (`champion`,
+        # `active`), a version, an active job).
         ("DELETE", f"/datasets/{o.dataset_id}", None, 409),
         ("DELETE", f"{versions}/1", None, 409),
         ("DELETE", f"/training-jobs/{o.done_job}", None, 409),
