@@ -77,7 +77,7 @@ class S3Root:
             aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
         )
 
-    def keys(self) -> list[str]:
+    def object_keys(self) -> list[str]:
         """Every object key in the bucket."""
         pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
         return sorted(item["Key"] for page in pages for item in page.get("Contents", []))

@@ -70,7 +70,7 @@ def test_an_object_larger_than_one_part_streams_in_parts(tmp_path: Path, s3_root
     with store.local_file("big.bin", sha256=out.result.sha256) as path:
         digest.update(path.read_bytes())
     assert digest.hexdigest() == out.result.sha256
-    assert s3_root.keys() == ["mlw/big.bin"]  # the temporary object is gone
+    assert s3_root.object_keys() == ["mlw/big.bin"]  # the temporary object is gone
 
 
 def test_a_local_copy_with_the_wrong_sha256_is_refused(blob_store: BlobStore) -> None:
