@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.jobs.context import JobContext
 from actors.ml.fit import TrainingResult
-from store.blobs import BlobStore, StoredBlob
+from actors.ml.model_card import card_relpath
 from store.errors import BlobError, IllegalTransition
 from store.insights import save_insights
 from store.jobs import EVENT_VERSION, EVENT_WARNING, append_event, transition
@@ -110,7 +110,7 @@ async def finish_cancelled(
 
 
 async def finish_succeeded(
-    ctx: JobContext, job: TrainingJob, result: TrainingResult, stored: StoredBlob
+    ctx: JobContext, job: TrainingJob, result: TrainingResult, relpath: str, sha256: str
 ) -> bool:
     """Record the model version, its event, the warnings and ``succeeded`` in one transaction.
 
@@ -118,8 +118,6 @@ async def finish_succeeded(
     job changed under us or the commit fails, the artifact is removed so that no file
     exists without its version row.
     """
-
-    relpath, sha256 = stored.uri, stored.sha256
 
     async def work(session: AsyncSession) -> list[dict[str, Any]] | None:
         version = await create_model_version(
@@ -165,16 +163,20 @@ async def finish_succeeded(
     try:
         published = await commit_then_publish(ctx, job.user_id, work)
     except BaseException:
-        await asyncio.to_thread(_remove, ctx.storage.artifacts, stored.key)
+        await asyncio.to_thread(_remove_model, ctx, relpath)
         raise
     if published is None:
-        await asyncio.to_thread(_remove, ctx.storage.artifacts, stored.key)
+        await asyncio.to_thread(_remove_model, ctx, relpath)
         return False
     return True
 
 
-def _remove(store: BlobStore, key: str) -> None:
+def _remove_model(ctx: JobContext, uri: str) -> None:
+    """Remove a model that no version row names (and its card): best effort, logged."""
+    store = ctx.storage.artifacts
     try:
+        key = store.key(uri)
         store.delete(key)
-    except BlobError as exc:  # best effort: an object without a row is never served
-        log.error("could not remove orphan artifact %s: %s", key, exc)
+        store.delete(card_relpath(key))
+    except BlobError as exc:  # an object no row names is never served
+        log.error("could not remove orphan artifact %s: %s", uri, exc)

@@ -1,4 +1,4 @@
-"""Writing and reading joblib artifacts through the storage interface, verified by sha256.
+"""Writing and reading model artifacts through the storage interface, verified by sha256.
 
 A model is streamed into :meth:`store.blobs.BlobStore.writer`: the bytes go to a
 temporary name and are committed (a rename on disk, a copy on S3) only when the whole
@@ -8,7 +8,8 @@ recorded sha256 before anything is unpickled.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import IO, Any
 
 import joblib
 
@@ -26,9 +27,22 @@ def save_artifact(obj: Any, store: BlobStore, key: str) -> StoredBlob:
     Raises:
         ArtifactError: the artifact could not be written.
     """
+    return _write(store, key, lambda out: joblib.dump(obj, out))
+
+
+def save_bytes(data: bytes, store: BlobStore, key: str) -> StoredBlob:
+    """Write ``data`` (a model card, a report) under ``key`` atomically like :func:`save_artifact`.
+
+    Raises:
+        ArtifactError: the object could not be written.
+    """
+    return _write(store, key, lambda out: out.write(data))
+
+
+def _write(store: BlobStore, key: str, write: Callable[[IO[bytes]], object]) -> StoredBlob:
     try:
         with store.writer(key) as out:
-            joblib.dump(obj, out)
+            write(out)  # type: ignore[arg-type]  # a BlobWriter is a binary stream
     except BlobError as exc:
         raise ArtifactError(f"cannot write artifact {key}: {exc.message}", field="artifact.path") from exc
     except Exception as exc:
@@ -52,3 +66,31 @@ def load_artifact(store: BlobStore, uri: str, expected_sha256: str) -> Any:
         message = "artifact sha256 mismatch; refusing to load it" if exc.code == "blob_corrupt" else exc.message
         details = {"uri": uri, "expected": expected_sha256, "reason": exc.code}
         raise ArtifactError(message, field=field, details=details) from exc
+
+
+OUTDATED = "artifact_outdated"
+"""Error code of an artifact written before artifacts were portable: a pickled
+``FittedPipeline`` of this project. The service refuses it (its classes moved, and loading
+it would tie predictions to this project's code); retraining the node writes a portable one."""
+
+
+def load_model(store: BlobStore, uri: str, expected_sha256: str) -> Any:
+    """The scikit-learn ``Pipeline`` of a model artifact, after checking its sha256.
+
+    Raises:
+        ArtifactError: missing file, sha256 mismatch, or (code ``artifact_outdated``) an
+            artifact written by an earlier version of the service.
+    """
+    from sklearn.pipeline import Pipeline
+
+    outdated = ("this model was stored by an earlier version of the service as a project-specific pickle; "
+                "retrain the node to get a portable scikit-learn artifact")
+    try:
+        model = load_artifact(store, uri, expected_sha256)
+    except (ImportError, AttributeError) as exc:  # the pickle names classes this project no longer has
+        raise ArtifactError(outdated, field="artifact", code=OUTDATED,
+                            details={"reason": f"{type(exc).__name__}: {exc}"}) from exc
+    if not isinstance(model, Pipeline):
+        raise ArtifactError(outdated, field="artifact", code=OUTDATED,
+                            details={"reason": f"the artifact holds a {type(model).__module__}.{type(model).__name__}"})
+    return model

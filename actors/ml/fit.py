@@ -24,8 +24,10 @@ from actors.ml.fit_curves import FitMonitor
 from actors.ml.fitted_pipeline import FittedPipeline
 from actors.ml.holdout import carve_validation, encoded_held_out
 from actors.ml.metrics import classification_metrics, detect_task, regression_metrics
+from actors.ml.model_card import model_card
 from actors.ml.node_types import RESAMPLE, SPLIT
 from actors.ml.options import DatasetRef, FitOptions
+from actors.ml.portable import input_columns, portable_pipeline
 from actors.ml.prepare import Partitions, execute_plan
 from actors.ml.steps import is_numeric
 from actors.ml.validation import PlannedNode, ValidatedJob, validate_job
@@ -37,7 +39,7 @@ class TrainingResult:
     """Everything a successful job produced.
 
     Attributes:
-        pipeline: The fitted pipeline, to be saved with ``save_artifact``.
+        pipeline: The fitted pipeline the engine evaluated.
         metrics: ``{"train", "test", "rows", "features", "target", ...}`` (DESIGN 9)
             plus reproducibility metadata.
         warnings: ``{code, message, node_id?}`` entries to record on the job.
@@ -50,6 +52,9 @@ class TrainingResult:
             for families without one or with curves off.
         insights: What the explain stage found (``feature_importance``, ``roc``, ``pr``,
             ``calibration``, ``residuals``, ``explain``); None with explain off.
+        artifact: The same pipeline as a plain scikit-learn ``Pipeline``
+            (:mod:`actors.ml.portable`), to be saved with ``save_artifact``.
+        model_card: The model card without its artifact entry (:mod:`actors.ml.model_card`).
     """
 
     pipeline: FittedPipeline
@@ -61,6 +66,8 @@ class TrainingResult:
     timings: dict[str, float] = field(default_factory=dict)
     learning_curve: dict[str, Any] | None = None
     insights: dict[str, Any] | None = None
+    artifact: Any = None
+    model_card: dict[str, Any] = field(default_factory=dict)
 
 
 def library_versions() -> dict[str, str]:
@@ -200,8 +207,10 @@ def _run(
     pipeline.metadata = {key: metrics[key] for key in
                          ("rows", "features", "target", "task", "classes", "split", "pipeline_hash",
                           "dataset_sha256", "random_state", "hyperparameters", "library_versions")}
+    card = model_card(metrics, input_columns(loaded.frame, job.target))
     return TrainingResult(pipeline, metrics, warnings, job.model_type, task, hyperparameters, timings,
-                          curve.snapshot() if curve.started else None, insights)
+                          curve.snapshot() if curve.started else None, insights,
+                          portable_pipeline(pipeline, loaded.frame), card)
 
 
 def _fit_plan(

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from actors.jobs.service import SubmitRequest, cancel_training_job, submit_training_job
+from actors.ml.model_card import card_relpath
 from server.auth import reader_of
 from server.downloads import stream_object
 from server.errors import NotFoundError, UnprocessableEntity
@@ -145,7 +146,32 @@ async def download_artifact(request: web.Request) -> web.StreamResponse:
         raise NotFoundError(f"the artifact of job {job.id} is missing from storage", code="artifact_missing") from None
 
 
+async def download_model_card(request: web.Request) -> web.StreamResponse:
+    async with read_session(request.app[SESSIONS]) as session:
+        job = await get_job(session, request.match_info["job_id"], reader=reader_of(request))
+    if not job.model_artifact_uri:
+        raise NotFoundError(f"job {job.id} has no model (status {job.status})", code="no_artifact")
+    blobs = request.app[BLOBS]
+    try:
+        return await stream_object(
+            request, blobs.artifacts, card_relpath(job.model_artifact_uri), None, f"{job.id}.card.json",
+            content_type="application/json", presign_expiry_s=blobs.presign_expiry_s,
+        )
+    except BlobError as exc:
+        if exc.code not in ("blob_missing", "blob_outside_root"):
+            raise
+        raise NotFoundError(f"job {job.id} has no model card (its model was trained before model cards existed, "
+                            "or the card is missing from storage)", code="no_model_card") from None
+
+
 _BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+_CARD = {"application/json": {"schema": {
+    "type": "object",
+    "description": "The model card (format mlw.model-card/1): inputs and dtypes, target, classes, metrics, "
+                   "hyperparameters, library versions, data hash and the artifact's sha256.",
+    "required": ["format", "model_type", "task", "target", "features", "inputs", "metrics", "artifact"],
+    "additionalProperties": True,
+}}}
 
 OPERATIONS = [
     Operation(
@@ -220,6 +246,16 @@ OPERATIONS = [
         "The trained model (joblib) of a succeeded job",
         "training-jobs",
         {200: _BINARY},
+        path_params=JOB_ID,
+    ),
+    Operation(
+        "GET",
+        "/training-jobs/{job_id}/model-card",
+        download_model_card,
+        "download_training_job_model_card",
+        "The model card (JSON) stored beside the artifact of a succeeded job",
+        "training-jobs",
+        {200: _CARD},
         path_params=JOB_ID,
     ),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -115,8 +116,11 @@ async def add_job(
                 await update_progress(session, job_id, progress)
         if status == "succeeded":
             relpath = f"uploads/models/{pipeline_id}/{job_id}.joblib"  # as the training actor records it
-            stored = open_blobs(settings).artifacts.put_bytes(relpath, b"model-bytes-" + job_id.encode())
+            blobs = open_blobs(settings).artifacts
+            stored = blobs.put_bytes(relpath, b"model-bytes-" + job_id.encode())
             sha = stored.sha256
+            card = {"format": "mlw.model-card/1", "model_type": model_type, "artifact": {"sha256": sha}}
+            blobs.put_bytes(f"uploads/models/{pipeline_id}/{job_id}.card.json", json.dumps(card).encode())
             mv = await create_model_version(
                 session,
                 pipeline_id=pipeline_id,

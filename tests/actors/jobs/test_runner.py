@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlalchemy import update
 from actors.errors import ActiveJobConflict, BrokerUnavailable, InvalidGraph, InvalidHyperparameter, QuotaExceeded
 from actors.jobs.runner import Outcome
 from actors.jobs.service import cancel_training_job
-from actors.ml.artifacts import load_artifact
+from actors.ml.artifacts import load_model
 from store.jobs import create_job, transition
 from store.models import TrainingJob
 from store.states import JobStatus
@@ -52,8 +53,15 @@ async def test_a_job_of_every_family_succeeds_with_a_version_an_artifact_and_gap
     assert done.resolved_hyperparameters["n_estimators" if FAST[model_type] else "fit_intercept"] is not None
     assert done.started_at is not None and done.finished_at is not None and done.heartbeat_at is not None
     assert done.model_artifact_uri == f"uploads/models/{done.pipeline_id}/{job.id}.joblib"
-    model = load_artifact(job_world.ctx.storage.artifacts, done.model_artifact_uri, done.artifact_sha256 or "")
-    assert hasattr(model, "predict")
+    path = job_world.ctx.settings.artifacts_root / done.model_artifact_uri
+    model = load_model(job_world.ctx.storage.artifacts, done.model_artifact_uri, done.artifact_sha256 or "")
+    assert type(model).__module__ == "sklearn.pipeline"
+    card = json.loads(path.with_name(f"{job.id}.card.json").read_text())
+    assert card["artifact"] == {"file": path.name, "sha256": done.artifact_sha256, "format": "joblib",
+                                "object": "sklearn.pipeline.Pipeline"}
+    assert card["features"] == done.metrics["features"] and card["model_type"] == model_type
+    assert card["metrics"]["test"] == done.metrics["test"]
+    assert {entry["name"] for entry in card["inputs"]} == set(card["features"])
 
     events = await job_world.events(job.id)
     _assert_gapless(events)

@@ -1,8 +1,9 @@
-// A node's model versions: sortable table, promote (rollback), side-by-side comparison, chart.
+// A node's model versions: sortable table, promote (rollback), aliases, side-by-side comparison, chart.
 
 import { get, post, query } from "../api.js";
 import { confirmDialog } from "../confirm.js";
 import { h, replace } from "../dom.js";
+import { renderAliases } from "./aliases.js";
 import { renderComparison } from "./compare.js";
 import { METRIC_ORDER as METRICS } from "./tables.js";
 import { metricOf } from "./version_metrics.js";
@@ -10,11 +11,12 @@ import { renderVersionChart } from "./versions_chart.js";
 import { nextSort, versionsTable } from "./versions_table.js";
 
 /**
- * Render the versions of (pipelineId, nodeId) into `box`.
+ * Render the versions of (pipelineId, nodeId) into `box`, and the node's alias panel into `aliasesBox` when given.
  * @returns {Promise<{reload: () => Promise<void>}>}
  */
-export async function renderVersions(box, { pipelineId, nodeId, jobId, changed }) {
-  const base = `/pipelines/${encodeURIComponent(pipelineId)}/nodes/${encodeURIComponent(nodeId)}/versions`;
+export async function renderVersions(box, { pipelineId, nodeId, jobId, changed, aliasesBox }) {
+  const nodeBase = `/pipelines/${encodeURIComponent(pipelineId)}/nodes/${encodeURIComponent(nodeId)}`;
+  const base = `${nodeBase}/versions`;
   const state = { items: [], active: null, sort: { key: "version", dir: "descending" }, chartMetric: null };
   const tableBox = h("div");
   const compareBox = h("div");
@@ -29,6 +31,17 @@ export async function renderVersions(box, { pipelineId, nodeId, jobId, changed }
     h("h3", { text: "Compare versions" }),
     compareBox,
   );
+
+  const aliases = aliasesBox
+    ? renderAliases(aliasesBox, {
+        nodeBase,
+        versions: () => state.items,
+        changed: async () => {
+          await reload();
+          changed?.(); // moving `active` changes the job page's header
+        },
+      })
+    : null;
 
   const metricNames = () => METRICS.filter((m) => state.items.some((v) => metricOf(v, m) !== null));
 
@@ -59,7 +72,9 @@ export async function renderVersions(box, { pipelineId, nodeId, jobId, changed }
       tableBox.querySelector(`th[aria-sort] button`)?.focus();
     };
     const { items, active, sort } = state;
-    replace(tableBox, versionsTable({ items, names: metricNames(), active, sort, jobId, onSort, onPromote: promote }));
+    const onAlias = aliases ? (version) => aliases.prepare(version) : null;
+    const names = metricNames();
+    replace(tableBox, versionsTable({ items, names, active, sort, jobId, onSort, onPromote: promote, onAlias }));
   }
 
   function renderChart() {
@@ -86,6 +101,7 @@ export async function renderVersions(box, { pipelineId, nodeId, jobId, changed }
       renderTable();
     }
     renderChart();
+    await aliases?.reload();
     // A promotion changes aliases only: keep the comparison the user is looking at.
     if (state.items.map((v) => v.version).join(",") !== before) renderComparison(compareBox, state.items, state.active);
   }

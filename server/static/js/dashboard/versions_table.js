@@ -1,6 +1,7 @@
-// The versions table: rows sorted by version or a metric, sort buttons, promote buttons.
+// The versions table: rows sorted by version or a metric, sort buttons, alias chips, promote buttons.
 
 import { h, num, when } from "../dom.js";
+import { aliasChip } from "./aliases.js";
 import { LOWER_IS_BETTER, metricOf } from "./version_metrics.js";
 
 /** `items` sorted by `sort` ({key, dir}); rows without the metric come last either way. */
@@ -29,7 +30,21 @@ function sortHeader(sort, key, text, onSort) {
   return th;
 }
 
-function versionRow(v, { names, active, jobId, onPromote }) {
+function aliasCell(v, onAlias) {
+  const chips = v.aliases.map((name) => aliasChip(name));
+  const set = onAlias && !v.deleted_at
+    ? h("button", {
+        type: "button",
+        class: "secondary small",
+        text: "Set alias",
+        "aria-label": `Set alias on v${v.version}`,
+        on: { click: () => onAlias(v.version) },
+      })
+    : null;
+  return h("td", { class: "aliases-cell" }, chips.length ? chips : h("span", { class: "muted", text: "—" }), " ", set);
+}
+
+function versionRow(v, { names, active, jobId, onPromote, onAlias }) {
   const isActive = v.version === active;
   return h(
     "tr",
@@ -38,7 +53,7 @@ function versionRow(v, { names, active, jobId, onPromote }) {
     h("td", { text: when(v.created_at) }),
     h("td", { text: v.model_type }),
     names.map((m) => h("td", { class: "num", text: num(metricOf(v, m)) })),
-    h("td", { text: v.aliases.join(", ") || "—" }),
+    aliasCell(v, onAlias),
     h(
       "td",
       {},
@@ -63,10 +78,11 @@ function versionRow(v, { names, active, jobId, onPromote }) {
 
 /**
  * The table of `items` with a column per metric in `names`.
- * @param {{items, names, active, sort, jobId, onSort: (key) => void, onPromote: (version) => void}} opts
+ * @param {{items, names, active, sort, jobId, onSort: (key) => void, onPromote: (version) => void,
+ *   onAlias: ((version) => void) | null}} opts onAlias: the row's "Set alias" (none without it)
  */
-export function versionsTable({ items, names, active, sort, jobId, onSort, onPromote }) {
-  const rows = sortVersions(items, sort).map((v) => versionRow(v, { names, active, jobId, onPromote }));
+export function versionsTable({ items, names, active, sort, jobId, onSort, onPromote, onAlias = null }) {
+  const rows = sortVersions(items, sort).map((v) => versionRow(v, { names, active, jobId, onPromote, onAlias }));
   return h(
     "table",
     { class: "versions" },
