@@ -25,11 +25,13 @@ from store.deletion import Removed, delete_job, delete_pipeline, delete_version
 from store.errors import BlobError
 
 log = logging.getLogger(__name__)
+ARTIFACT_SUFFIX = ".joblib"
 
 
 def remove_files(store: BlobStore, removed: Removed) -> int:
     """Remove the objects of ``removed``: the recorded URIs, and every object of its jobs
-    (each attempt's model, model cards, reports: ``uploads/models/<pipeline>/<job>.*``)."""
+    (each attempt's model, model cards, reports: ``uploads/models/<pipeline>/<job>.*``).
+    Returns the number of models removed."""
     keys: set[str] = set()
     for uri in removed.artifact_uris:
         try:
@@ -48,7 +50,8 @@ def remove_files(store: BlobStore, removed: Removed) -> int:
     count = 0
     for key in keys:
         try:
-            count += store.delete(key)
+            removed_one = store.delete(key)
+            count += removed_one and key.endswith(ARTIFACT_SUFFIX)  # model cards and reports go uncounted
         except BlobError as exc:
             log.warning("could not remove artifact %s: %s", key, exc)
     return count
