@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from server.schemas.common import RequestModel, ResponseModel
 from server.schemas.graph import Graph
+from server.schemas.reports import ValidateConfigIn
 from store.kinds import JobKind
 from store.states import JobStatus
 
@@ -145,10 +146,17 @@ class SubmitJobIn(RequestModel):
     """The body of ``POST /training-jobs`` (seed 3.2)."""
 
     dataset_source_id: str = Field(min_length=1, max_length=64)
-    node_id: str = Field(min_length=1, max_length=128, description="The `train_model` node to run.")
+    node_id: str = Field(
+        min_length=1, max_length=128,
+        description="The node to run: a `train_model` node (a `training` job) or a `validate_model` node (a "
+        "`validation` job that evaluates versions of the `train_model` node feeding it; its report is at "
+        "`/training-jobs/{id}/report`).",
+    )
     graph: Graph
-    config: TrainConfigIn | None = Field(
-        default=None, description="Replaces the node's `data.config` in `graph` (the canvas may not have saved)."
+    config: TrainConfigIn | ValidateConfigIn | None = Field(
+        default=None,
+        description="Replaces the node's `data.config` in `graph` (the canvas may not have saved): a `train_model` "
+        "config, or a `validate_model` config when `node_id` is a validation node.",
     )
     pipeline_id: str | None = Field(
         default=None, max_length=128,

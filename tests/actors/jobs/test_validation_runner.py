@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 from typing import Any
 
 import numpy as np
@@ -136,7 +137,7 @@ def _shop_graph(**validation: Any) -> dict[str, Any]:
              node("encode", "encode", {"method": "onehot"}),
              node("train", "train_model", {"model_type": "logistic_regression", "target": "target"})]
     chain = ["src", "split", "impute", "encode", "train"]
-    edges = [{"id": f"e{i}", "source": a, "target": b} for i, (a, b) in enumerate(zip(chain, chain[1:]))]
+    edges = [{"id": f"e{i}", "source": a, "target": b} for i, (a, b) in enumerate(itertools.pairwise(chain))]
     return with_validation({"nodes": nodes, "edges": edges}, **validation)
 
 
