@@ -88,6 +88,30 @@ async def get_dataset(session: AsyncSession, dataset_id: str, *, reader: Reader)
     return row
 
 
+@dataclasses.dataclass(frozen=True)
+class DatasetHead:
+    """What a submission needs of a dataset: who owns it and its columns (no preview, no file)."""
+
+    id: str
+    owner_id: str
+    columns: list[Any]
+
+
+async def get_dataset_head(session: AsyncSession, dataset_id: str, *, reader: Reader) -> DatasetHead:
+    """:func:`get_dataset` reduced to :class:`DatasetHead`: three columns, no ORM object to build.
+
+    Raises:
+        NotFound: missing, or owned by someone else.
+    """
+    stmt = select(DatasetSource.id, DatasetSource.owner_id, DatasetSource.columns).where(
+        DatasetSource.id == dataset_id, reader.owns(DatasetSource.owner_id)
+    )
+    row = (await session.execute(stmt)).one_or_none()
+    if row is None:
+        raise NotFound("dataset", dataset_id)
+    return DatasetHead(id=row.id, owner_id=row.owner_id, columns=list(row.columns))
+
+
 async def list_datasets(session: AsyncSession, *, reader: Reader, limit: int = 100) -> list[DatasetSource]:
     """The reader's datasets (every dataset for an admin), newest first."""
     return (await page_datasets(session, reader=reader, limit=limit)).items

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.datasets import get_dataset
+from store.datasets import get_dataset_head
 from store.dialect import upsert
 from store.errors import InvalidInput, NotFound
 from store.graph_hash import graph_hash, pipeline_id_for
@@ -57,7 +57,7 @@ async def upsert_pipeline(
         NotFound: the dataset is missing or not the reader's.
         InvalidInput: the graph is malformed; the error names the field.
     """
-    dataset = await get_dataset(session, dataset_source_id, reader=reader)
+    dataset = await get_dataset_head(session, dataset_source_id, reader=reader)
     name = clean_name(name) if name is not None else None
     digest = digest or graph_hash(graph)
     pipeline_id = pipeline_id_for(dataset.id, digest)

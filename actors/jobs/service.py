@@ -22,7 +22,7 @@ from actors.ml.node_types import VALIDATE_MODEL
 from actors.ml.options import FitOptions
 from actors.ml.validation import ValidatedJob, validate_job
 from store.admission import admit_next
-from store.datasets import get_dataset
+from store.datasets import get_dataset_head
 from store.errors import DuplicateIdempotencyKey, NotFound
 from store.graph_hash import graph_hash
 from store.job_queries import active_job_for_node, count_active, find_by_idempotency_key, get_job
@@ -188,7 +188,7 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
     user_id = reader.user_id
     jobs_cfg = ctx.settings.jobs
     async with ctx.sessions() as session:
-        dataset = await get_dataset(session, request.dataset_source_id, reader=reader)
+        dataset = await get_dataset_head(session, request.dataset_source_id, reader=reader)
         columns = [str(c["name"]) if isinstance(c, Mapping) else str(c) for c in dataset.columns]
     # Validating, hashing and fingerprinting a large graph is CPU work: off the event loop,
     # and before the write transaction, so neither other requests nor the write lock wait on it.
