@@ -36,6 +36,7 @@ from server.views import (
     meta,
     pipeline_browser,
     pipelines,
+    reports,
     versions,
     workers,
 )
@@ -51,6 +52,7 @@ CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 OPERATIONS: list[Operation] = [
     *jobs.OPERATIONS,
     *insights.OPERATIONS,
+    *reports.OPERATIONS,
     *pipelines.OPERATIONS,
     *pipeline_browser.OPERATIONS,
     *versions.OPERATIONS,

@@ -8,6 +8,7 @@ with the status chosen by :func:`to_api_error`.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -132,11 +133,15 @@ class InternalError(ApiError):
     code = "internal_error"
 
 
+_MODEL_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+
+
 def validation_error(exc: pydantic.ValidationError, *, location: str = "body") -> UnprocessableEntity:
     """A 422 naming every offending field of a pydantic validation failure."""
     problems = [
         {
-            "field": ".".join(str(part) for part in err["loc"]) or location,
+            # Union members appear in locations by their class name (``TrainConfigIn``); fields never do.
+            "field": ".".join(str(part) for part in err["loc"] if not _MODEL_NAME.match(str(part))) or location,
             "message": err["msg"],
             "type": err["type"],
         }
