@@ -35,11 +35,11 @@ from sklearn.datasets import make_classification
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from actors.cancel_signal import RedisCancelSignals  # noqa: E402
-from actors.context import JobContext  # noqa: E402
-from actors.publish import RedisPublisher, channel_for  # noqa: E402
-from actors.service import SubmitRequest, cancel_training_job, submit_training_job  # noqa: E402
-from actors.training import make_sender  # noqa: E402
+from actors.jobs.cancel_signal import RedisCancelSignals  # noqa: E402
+from actors.jobs.context import JobContext  # noqa: E402
+from actors.jobs.publish import RedisPublisher, channel_for  # noqa: E402
+from actors.jobs.service import SubmitRequest, cancel_training_job, submit_training_job  # noqa: E402
+from actors.jobs.training_actor import make_sender  # noqa: E402
 from server.redis_server import EmbeddedRedis  # noqa: E402
 from shim.brokers.redis import RedisBroker  # noqa: E402
 from store.datasets import create_dataset  # noqa: E402

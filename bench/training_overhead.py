@@ -45,11 +45,11 @@ def _graph(model_type: str) -> dict[str, Any]:
 
 
 def _engine(model_type: str, path: str, n_jobs: int, insights: bool) -> dict[str, Any]:
-    from actors.engine import run_training
-    from actors.options import DatasetRef, EngineOptions
+    from actors.ml.fit import run_training
+    from actors.ml.options import DatasetRef, FitOptions
 
     result = run_training(_graph(model_type), "train", DatasetRef(path, "parquet"),
-                          EngineOptions(n_jobs=n_jobs, max_full_rows=10**9, curves=insights, explain=insights),
+                          FitOptions(n_jobs=n_jobs, max_full_rows=10**9, curves=insights, explain=insights),
                           should_stop=lambda: None, on_progress=lambda _: None)
     return {"resolved": dict(result.resolved_hyperparameters), "timings": result.timings}
 
@@ -58,7 +58,7 @@ def _direct(model_type: str, path: str, resolved: dict[str, Any]) -> dict[str, A
     import pandas as pd
     from sklearn.model_selection import train_test_split
 
-    from actors.estimators import build_estimator
+    from actors.ml.estimators import build_estimator
 
     frame = pd.read_parquet(path)
     train, test = train_test_split(frame, test_size=0.2, random_state=42)
@@ -86,7 +86,7 @@ def _child(kind: str, model_type: str, path: str, n_jobs: int, resolved: dict[st
     import sklearn.linear_model  # noqa: F401
     import xgboost  # noqa: F401
 
-    import actors.engine  # noqa: F401
+    import actors.ml.fit  # noqa: F401
 
     warnings.simplefilter("ignore")
     started = time.perf_counter()

@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from actors.cancel_signal import RedisCancelSignals
-from actors.context import JobContext, Sender
-from actors.publish import RedisPublisher
+from actors.jobs.cancel_signal import RedisCancelSignals
+from actors.jobs.context import JobContext, Sender
+from actors.jobs.publish import RedisPublisher
 from server.auth import auth_ctx, auth_middleware
-from server.keys import ENGINE, OFFLOAD, OPENAPI, PUBLIC_ROUTES, REDIS, SENDER, SERVICE, SESSIONS, SETTINGS
+from server.keys import ENGINE, OFFLOAD, OPENAPI, PUBLIC_ROUTES, REDIS, ROWS, SENDER, SERVICE, SESSIONS, SETTINGS
 from server.middleware import error_middleware
 from server.offload import Offload
 from server.openapi import build_openapi, set_property
@@ -27,6 +27,7 @@ from server.security_headers import install_security_headers
 from server.sending import broker_sender
 from server.views import (
     admin,
+    aliases,
     datasets,
     deletion,
     insights,
@@ -40,6 +41,7 @@ from server.views import (
 )
 from store.engine import create_engine, create_session_factory, pool_options
 from store.errors import ConfigError
+from store.row_reads import RowReads
 from store.settings import Settings
 
 MIB = 1024 * 1024
@@ -51,6 +53,7 @@ OPERATIONS: list[Operation] = [
     *pipelines.OPERATIONS,
     *pipeline_browser.OPERATIONS,
     *versions.OPERATIONS,
+    *aliases.OPERATIONS,
     *datasets.OPERATIONS,
     *meta.OPERATIONS,
     *me.OPERATIONS,
@@ -62,19 +65,21 @@ OPERATIONS: list[Operation] = [
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The SQLAlchemy engine and session factory (``database.url``)."""
+    """The SQLAlchemy engine, session factory and hot-read pool (``database.url``)."""
     settings = app[SETTINGS]
     engine = create_engine(settings.database_url, echo=settings.database.echo, **pool_options(settings))
     app[ENGINE] = engine
     app[SESSIONS] = create_session_factory(engine)
+    app[ROWS] = RowReads(engine)
     try:
         yield
     finally:
+        app[ROWS].close()
         await engine.dispose()
 
 
 async def service_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The :class:`~actors.context.JobContext` of ``actors.service`` (submit, cancel)."""
+    """The :class:`~actors.jobs.context.JobContext` of ``actors.jobs.service`` (submit, cancel)."""
     client = app[REDIS]
     app[SERVICE] = JobContext(
         settings=app[SETTINGS],

@@ -14,12 +14,10 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from server.last_used import LastUsedRecorder
 from server.revocation import Revocation
 from server.token_cache import CachedToken, TokenCache
-from store.engine import read_session
+from store.engine import Sessions, read_session
 from store.models import User
 from store.types import utcnow
 from store.users import hash_token, resolve_token
@@ -52,7 +50,7 @@ class Authenticator:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         cache: TokenCache[User],
         recorder: LastUsedRecorder | None = None,
     ) -> None:

@@ -7,30 +7,27 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from actors.table_store import store_table
+from actors.ml.table_store import store_table
 from store.datasets import create_dataset, list_datasets
-from store.models import User
+from store.engine import Session, Sessions
 from store.pipelines import upsert_pipeline
 from store.reader import Reader
 from store.settings import Settings
-from store.users import create_user, get_user_by_name
+from store.users import count_users, create_user, get_user_by_name
 
 ADMIN_NAME = "admin"
 DEMO_DATASET = "demo-breast-cancer"
 TOKEN_FILE = "admin-token"
 
 
-async def ensure_admin(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> str | None:
+async def ensure_admin(sessions: Sessions, settings: Settings) -> str | None:
     """Create the local admin when the database has no users; return its new token.
 
     The token is also written to ``<data_dir>/admin-token`` (mode 0600) so a local user
     who missed the console can still sign in.
     """
     async with sessions.begin() as session:
-        if (await session.scalar(select(func.count()).select_from(User))) or 0:
+        if await count_users(session):
             return None
         _user, token = await create_user(session, ADMIN_NAME, is_admin=True)
     path = settings.data_dir / TOKEN_FILE
@@ -68,7 +65,7 @@ def demo_graph() -> dict[str, Any]:
 EXAMPLE_NAME = "Example: breast cancer (random forest)"
 
 
-async def ensure_example(session: AsyncSession, settings: Settings, owner_id: str) -> str:
+async def ensure_example(session: Session, settings: Settings, owner_id: str) -> str:
     """The example dataset and pipeline of ``owner_id`` (created on first use); returns the pipeline id.
 
     Each owner gets its own dataset row (over its own copy of scikit-learn's breast-cancer
@@ -105,7 +102,7 @@ async def ensure_example(session: AsyncSession, settings: Settings, owner_id: st
     return pipeline.pipeline_id
 
 
-async def load_demo(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> str:
+async def load_demo(sessions: Sessions, settings: Settings) -> str:
     """Load the example dataset and pipeline for the local admin; returns the pipeline id."""
     async with sessions.begin() as session:
         admin = await get_user_by_name(session, ADMIN_NAME)

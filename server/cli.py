@@ -30,10 +30,10 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=(
             "Celery's own tools use the same configuration (MLW_* variables, MLW_CONFIG) through\n"
-            "the app in actors.worker_main; the training task is train_model(job_id):\n"
-            "  celery -A actors.worker_main inspect active|registered|stats|ping\n"
-            "  celery -A actors.worker_main control revoke TASK_ID   # cancels the job cooperatively\n"
-            "  celery -A actors.worker_main flower --basic-auth=USER:PASSWORD\n"
+            "the app in actors.jobs.worker_main; the training task is train_model(job_id):\n"
+            "  celery -A actors.jobs.worker_main inspect active|registered|stats|ping\n"
+            "  celery -A actors.jobs.worker_main control revoke TASK_ID   # cancels the job cooperatively\n"
+            "  celery -A actors.jobs.worker_main flower --basic-auth=USER:PASSWORD\n"
             "Events and remote control: worker.send_events, worker.remote_control (docs/security.md)."
         ),
     )

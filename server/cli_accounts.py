@@ -14,16 +14,15 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from server.revocation import publish_revocation_sync
+from store.engine import Session
 from store.models import ApiToken
 from store.settings import Settings
 
 T = TypeVar("T")
 
 
-def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+def _in_transaction(settings: Settings, work: Callable[[Session], Awaitable[T]]) -> T:
     from store.engine import create_engine, create_session_factory
 
     async def run() -> T:
@@ -63,7 +62,7 @@ def _announce(settings: Settings, what: str, **target: str) -> None:
 def users_create(settings: Settings, args: argparse.Namespace) -> int:
     from store.users import create_user
 
-    async def work(session: AsyncSession) -> str:
+    async def work(session: Session) -> str:
         user, token = await create_user(session, args.name, is_admin=args.admin, expires_in=_expiry(args.expires_in))
         print(f"created {'admin ' if user.is_admin else ''}user {user.name!r} (id {user.id})")
         return token
@@ -91,7 +90,7 @@ def users_list(settings: Settings, args: argparse.Namespace) -> int:
 def users_revoke(settings: Settings, args: argparse.Namespace) -> int:
     from store.users import get_user_named, revoke_user_tokens
 
-    async def work(session: AsyncSession) -> tuple[str, int]:
+    async def work(session: Session) -> tuple[str, int]:
         user = await get_user_named(session, args.name)
         return user.id, await revoke_user_tokens(session, user.id)
 
@@ -103,7 +102,7 @@ def users_revoke(settings: Settings, args: argparse.Namespace) -> int:
 def tokens_create(settings: Settings, args: argparse.Namespace) -> int:
     from store.users import get_user_named, issue_token
 
-    async def work(session: AsyncSession) -> str:
+    async def work(session: Session) -> str:
         user = await get_user_named(session, args.name)
         return await issue_token(session, user.id, expires_in=_expiry(args.expires_in))
 
@@ -118,7 +117,7 @@ def tokens_list(settings: Settings, args: argparse.Namespace) -> int:
     from store.types import utcnow
     from store.users import get_user_named, list_tokens
 
-    async def work(session: AsyncSession) -> list[tuple[ApiToken, str]]:
+    async def work(session: Session) -> list[tuple[ApiToken, str]]:
         user_id = (await get_user_named(session, args.name)).id if args.name else None
         return [(token, user.name) for token, user in await list_tokens(session, user_id=user_id)]
 
@@ -135,7 +134,7 @@ def tokens_list(settings: Settings, args: argparse.Namespace) -> int:
 def tokens_revoke(settings: Settings, args: argparse.Namespace) -> int:
     from store.users import revoke_token_by_prefix
 
-    async def work(session: AsyncSession) -> str:
+    async def work(session: Session) -> str:
         return (await revoke_token_by_prefix(session, args.prefix)).token_sha256
 
     digest = _in_transaction(settings, work)

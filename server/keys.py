@@ -6,21 +6,24 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from actors.context import JobContext, Sender
+from actors.jobs.context import JobContext, Sender
 from server.authenticator import Authenticator
 from server.offload import Offload
+from store.engine import Engine, Sessions
 from store.models import User
 from store.reader import Reader
+from store.row_reads import RowReads
 from store.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
-ENGINE = web.AppKey("engine", AsyncEngine)
-SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessions")
+ENGINE = web.AppKey("engine", Engine)
+SESSIONS: web.AppKey[Sessions] = web.AppKey("sessions")
+ROWS = web.AppKey("rows", RowReads)
+"""Hot single-statement reads without the ORM (:mod:`store.row_reads`)."""
 REDIS: web.AppKey[aioredis.Redis] = web.AppKey("redis")
 SERVICE = web.AppKey("service", JobContext)
-"""The context the POST handlers pass to ``actors.service`` (submit, cancel)."""
+"""The context the POST handlers pass to ``actors.jobs.service`` (submit, cancel)."""
 SENDER: web.AppKey[Sender] = web.AppKey("sender")
 """Sends a job's training message (``JobContext.sender``)."""
 OFFLOAD = web.AppKey("offload", Offload)

@@ -31,8 +31,15 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+_SUSPECT = re.compile(r"(?i)token|api[_-]?key|password|secret|bearer|basic")
+"""A word every pattern above needs: text without one is returned at once (one search instead of
+four substitutions on every field of every access-log line)."""
+
+
 def redact(text: str) -> str:
     """``text`` with every credential it carries replaced by ``[REDACTED]``."""
+    if _SUSPECT.search(text) is None:
+        return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

@@ -7,6 +7,7 @@ models the handlers validate with.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,9 +79,12 @@ class Operation:
         return sorted(statuses)
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 def path_param_problem(value: str, schema: Mapping[str, Any]) -> str | None:
     """Why a path parameter cannot name anything under its schema, or ``None`` when it may."""
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    if _CONTROL.search(value) is not None:
         return "must not contain control characters"
     if schema.get("type") == "string":
         low, high = int(schema.get("minLength", 0)), int(schema.get("maxLength", 10**9))

@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from store.job_view import JobRow
 from store.models import DatasetSource, ModelVersion, Pipeline, TrainingJob, TrainingJobEvent
 
 
@@ -38,12 +39,16 @@ def event_for(event: Mapping[str, Any], *, is_admin: bool) -> dict[str, Any]:
     return {key: value for key, value in event.items() if key not in ADMIN_ONLY_EVENT_KEYS}
 
 
-def job_json(job: TrainingJob, *, is_admin: bool = False) -> dict[str, Any]:
-    """A training job as clients see it (DESIGN 9 names); ``worker`` only for admins."""
+def job_json(job: TrainingJob | JobRow, *, is_admin: bool = False) -> dict[str, Any]:
+    """A training job (an ORM row or a :class:`~store.job_view.JobRow`) as clients see it.
+
+    Field names of DESIGN 9; ``worker`` only for admins.
+    """
     has_version = job.model_version is not None
     out = {
         "id": job.id,
         "status": job.status,
+        "kind": job.kind,
         "pipeline_id": job.pipeline_id,
         "node_id": job.node_id,
         "dataset_source_id": job.dataset_source_id,

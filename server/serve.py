@@ -119,7 +119,7 @@ def build_app(settings: Settings) -> web.Application:
 
 def run_serve(settings: Settings, *, no_worker: bool = False, demo: bool = False) -> int:
     """Run the embedded deployment until interrupted; returns the exit status."""
-    from actors.worker_app import configure_broker
+    from actors.jobs.worker_app import configure_broker
     from store.migrate import upgrade
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -14,9 +14,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from actors.csv_table import typed_batches
 from actors.errors import TableError
-from actors.table_store import PREVIEW_ROWS, TableSummary, preview_records, store_table
+from actors.ml.csv_table import typed_batches
+from actors.ml.table_store import PREVIEW_ROWS, TableSummary, preview_records, store_table
 from server.errors import UnprocessableEntity
 
 PARQUET_MAGIC = b"PAR1"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from store.settings import Settings
 
-WORKER_MODULE = "actors.worker_main"
+WORKER_MODULE = "actors.jobs.worker_main"
 
 
 def worker_argv(settings: Settings, *, pool: str = "prefork", loglevel: str = "info") -> list[str]:

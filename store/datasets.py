@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.cursor import after, decode_cursor, encode_cursor
 from store.errors import InUse, InvalidInput, NotFound
 from store.models import DatasetSource, Pipeline, TrainingJob, User
-from store.reader import Reader
+from store.reader import Reader, get_owned
 from store.states import ACTIVE
 from store.types import new_id, utcnow
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetPage:
+    """One page of datasets, newest first; ``next_cursor`` is ``None`` on the last page."""
+
+    items: list[DatasetSource]
+    next_cursor: str | None
 
 
 async def create_dataset(
@@ -71,24 +81,56 @@ async def get_dataset(session: AsyncSession, dataset_id: str, *, reader: Reader)
     Raises:
         NotFound: missing, or owned by someone else.
     """
-    stmt = select(DatasetSource).where(DatasetSource.id == dataset_id, reader.owns(DatasetSource.owner_id))
-    row = (await session.scalars(stmt)).one_or_none()
+    key, owner = DatasetSource.id == dataset_id, DatasetSource.owner_id
+    return await get_owned(session, DatasetSource, key, owner, reader=reader, kind="dataset", ref=dataset_id)
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetHead:
+    """What a submission needs of a dataset: who owns it and its columns (no preview, no file)."""
+
+    id: str
+    owner_id: str
+    columns: list[Any]
+
+
+async def get_dataset_head(session: AsyncSession, dataset_id: str, *, reader: Reader) -> DatasetHead:
+    """:func:`get_dataset` reduced to :class:`DatasetHead`: three columns, no ORM object to build.
+
+    Raises:
+        NotFound: missing, or owned by someone else.
+    """
+    stmt = select(DatasetSource.id, DatasetSource.owner_id, DatasetSource.columns).where(
+        DatasetSource.id == dataset_id, reader.owns(DatasetSource.owner_id)
+    )
+    row = (await session.execute(stmt)).one_or_none()
     if row is None:
         raise NotFound("dataset", dataset_id)
-    return row
+    return DatasetHead(id=row.id, owner_id=row.owner_id, columns=list(row.columns))
 
 
 async def list_datasets(session: AsyncSession, *, reader: Reader, limit: int = 100) -> list[DatasetSource]:
     """The reader's datasets (every dataset for an admin), newest first."""
+    return (await page_datasets(session, reader=reader, limit=limit)).items
+
+
+async def page_datasets(
+    session: AsyncSession, *, reader: Reader, limit: int = 100, cursor: str | None = None
+) -> DatasetPage:
+    """One page of the reader's datasets, newest first, after ``cursor`` (from the previous page).
+
+    Raises:
+        InvalidInput: a bad ``limit`` or ``cursor``; names it.
+    """
     if limit < 1:
         raise InvalidInput("limit", "must be at least 1")
-    stmt = (
-        select(DatasetSource)
-        .where(reader.owns(DatasetSource.owner_id))
-        .order_by(DatasetSource.created_at.desc(), DatasetSource.id.desc())
-        .limit(limit)
-    )
-    return list((await session.scalars(stmt)).all())
+    stmt = select(DatasetSource).where(reader.owns(DatasetSource.owner_id))
+    if cursor:
+        stmt = stmt.where(after(decode_cursor(cursor), DatasetSource.created_at, DatasetSource.id))
+    stmt = stmt.order_by(DatasetSource.created_at.desc(), DatasetSource.id.desc()).limit(limit + 1)
+    rows = list((await session.scalars(stmt)).all())
+    page, more = rows[:limit], len(rows) > limit
+    return DatasetPage(page, encode_cursor(page[-1].created_at, page[-1].id) if more else None)
 
 
 async def stored_bytes_of(session: AsyncSession, owner_id: str, *, lock: bool = False) -> int:

@@ -110,6 +110,9 @@ async def delete_version(
         InUse: an alias points at the version.
     """
     row = await get_version(session, pipeline_id, node_id, number, reader=reader)
+    # The lock alias writes take (store/aliases.py): no alias lands on the version meanwhile.
+    await session.execute(select(Pipeline.pipeline_id).where(Pipeline.pipeline_id == pipeline_id).with_for_update())
+    await session.refresh(row)
     if row.deleted_at is not None:
         raise NotFound("model version", f"{pipeline_id}/{node_id}/v{number} (deleted)")
     aliases = (await session.scalars(
@@ -120,7 +123,7 @@ async def delete_version(
     if aliases:
         names = sorted(aliases)
         raise InUse(
-            f"alias(es) {', '.join(names)} point at version {number}; promote another version first",
+            f"alias(es) {', '.join(names)} point at version {number}; move or remove them first",
             code="alias_points_here",
             details={"aliases": names},
         )

@@ -25,11 +25,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, TypeAlias
 from weakref import WeakKeyDictionary
 
 import aiosqlite
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import await_only
@@ -37,6 +37,13 @@ from sqlalchemy.util import await_only
 from store.errors import InvalidInput, StoreBusy
 from store.settings import Settings
 from store.sqlite_cursor import one_hop
+
+Engine: TypeAlias = AsyncEngine
+"""The database engine (for annotations outside the store, which never import SQLAlchemy)."""
+Session: TypeAlias = AsyncSession
+"""A database session: a transaction that store functions run in."""
+Sessions: TypeAlias = async_sessionmaker[AsyncSession]
+"""A session factory, as :func:`create_session_factory` makes."""
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE = "mlw_write"
@@ -190,3 +197,8 @@ async def read_session(factory: async_sessionmaker[AsyncSession]) -> AsyncIterat
     """
     async with factory() as session:
         yield session
+
+
+async def ping(session: AsyncSession) -> None:
+    """One round trip to the database (the readiness probe); raises when it cannot be reached."""
+    await session.execute(text("SELECT 1"))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from store.cursor import decode_cursor, encode_cursor
+from store.cursor import after, decode_cursor, encode_cursor
 from store.errors import InvalidInput
 from store.models import DatasetSource, Pipeline, PipelineLineage, TrainingJob
 from store.reader import Reader
@@ -87,10 +88,7 @@ async def list_pipeline_summaries(
             )
         )
     if cursor:
-        at, last_id = decode_cursor(cursor)
-        clauses.append(
-            or_(Pipeline.updated_at < at, and_(Pipeline.updated_at == at, Pipeline.pipeline_id < last_id))
-        )
+        clauses.append(after(decode_cursor(cursor), Pipeline.updated_at, Pipeline.pipeline_id))
     stmt = (
         select(Pipeline, DatasetSource.name)
         .join(DatasetSource, DatasetSource.id == Pipeline.dataset_source_id, isouter=True)
@@ -151,14 +149,19 @@ async def pipeline_names(session: AsyncSession, pipeline_ids: list[str], *, read
     stmt = select(Pipeline.pipeline_id, Pipeline.name, Pipeline.graph).where(
         Pipeline.pipeline_id.in_(sorted(set(pipeline_ids))), reader.owns(Pipeline.owner_id)
     )
-    out: dict[str, PipelineNames] = {}
-    for pid, name, graph in (await session.execute(stmt)).all():
-        labels: dict[str, str] = {}
-        nodes = graph.get("nodes") if isinstance(graph, dict) else None
-        for node in nodes if isinstance(nodes, list) else []:
-            data = node.get("data") if isinstance(node, dict) else None
-            label = data.get("label") if isinstance(data, dict) else None
-            if isinstance(label, str) and label and isinstance(node.get("id"), str):
-                labels[node["id"]] = label
-        out[pid] = PipelineNames(name=name, node_labels=labels)
-    return out
+    return {
+        pid: PipelineNames(name=name, node_labels=node_labels(graph))
+        for pid, name, graph in (await session.execute(stmt)).all()
+    }
+
+
+def node_labels(graph: Any) -> dict[str, str]:
+    """The label of each node of a stored graph that has one, by node id."""
+    labels: dict[str, str] = {}
+    nodes = graph.get("nodes") if isinstance(graph, dict) else None
+    for node in nodes if isinstance(nodes, list) else []:
+        data = node.get("data") if isinstance(node, dict) else None
+        label = data.get("label") if isinstance(data, dict) else None
+        if isinstance(label, str) and label and isinstance(node.get("id"), str):
+            labels[node["id"]] = label
+    return labels

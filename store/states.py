@@ -1,7 +1,7 @@
 """The training-job state machine, as data.
 
-The store enforces it on every write (``store.jobs.transition``), so it lives here;
-``actors.states`` is the actors' view of the same objects.
+The store enforces it on every write (``store.jobs.transition``), so it lives here, and
+the actors import it from here.
 """
 
 from __future__ import annotations

@@ -161,27 +161,51 @@ async def revoke_user_tokens(session: AsyncSession, user_id: str) -> int:
     return len(result.all())
 
 
-async def authenticate(session: AsyncSession, token: str, *, now: dt.datetime | None = None) -> User | None:
-    """The user owning a live ``token``, or ``None``; records ``last_used_at``.
-
-    A token is live when it exists, is not revoked and has not expired (``expires_at`` in
-    the past); the three cases look the same to the caller. ``now`` defaults to the
-    current time (tests pass a clock reading).
-
-    The lookup is by the token's hash (so the index never sees the token), and the stored
-    hash is compared in constant time before it is trusted. ``last_used_at`` is written at
-    most once per :data:`LAST_USED_RESOLUTION`, so call it in a write transaction.
-    """
+async def _token_row(session: AsyncSession, token: str) -> ApiToken | None:
+    """The row of ``token``: looked up by its hash (so the index never sees the token), and the
+    stored hash compared in constant time before it is trusted."""
     if not isinstance(token, str) or not token:
         return None
     digest = hash_token(token)
     row = (await session.scalars(select(ApiToken).where(ApiToken.token_sha256 == digest))).one_or_none()
     if row is None or not hmac.compare_digest(row.token_sha256.encode("ascii"), digest.encode("ascii")):
         return None
-    if row.revoked_at is not None:
+    return row
+
+
+async def _live_token_row(session: AsyncSession, token: str, now: dt.datetime) -> ApiToken | None:
+    """The row of ``token`` if it is live: it exists, is not revoked and has not expired."""
+    row = await _token_row(session, token)
+    if row is None or row.revoked_at is not None:
         return None
-    now = now or utcnow()
     if row.expires_at is not None and now >= row.expires_at:
+        return None
+    return row
+
+
+async def token_row(session: AsyncSession, token: str) -> ApiToken:
+    """The stored row of ``token`` (e.g. one just issued), live or not.
+
+    Raises:
+        NotFound: no such token.
+    """
+    row = await _token_row(session, token)
+    if row is None:
+        raise NotFound("token", token_prefix(token) if isinstance(token, str) else token)
+    return row
+
+
+async def authenticate(session: AsyncSession, token: str, *, now: dt.datetime | None = None) -> User | None:
+    """The user owning a live ``token``, or ``None``; records ``last_used_at``.
+
+    A token is live when it exists, is not revoked and has not expired (``expires_at`` in
+    the past); the three cases look the same to the caller. ``now`` defaults to the
+    current time (tests pass a clock reading). ``last_used_at`` is written at most once
+    per :data:`LAST_USED_RESOLUTION`, so call it in a write transaction.
+    """
+    now = now or utcnow()
+    row = await _live_token_row(session, token, now)
+    if row is None:
         return None
     # Throttled so that a burst of requests does not turn every read into a write.
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
@@ -199,18 +223,16 @@ async def resolve_token(
     process records that later, in batches (see :func:`record_last_used`), so that
     resolving a token never needs a write transaction.
     """
-    if not isinstance(token, str) or not token:
-        return None
-    digest = hash_token(token)
-    row = (await session.scalars(select(ApiToken).where(ApiToken.token_sha256 == digest))).one_or_none()
-    if row is None or not hmac.compare_digest(row.token_sha256.encode("ascii"), digest.encode("ascii")):
-        return None
-    if row.revoked_at is not None:
-        return None
-    if row.expires_at is not None and (now or utcnow()) >= row.expires_at:
+    row = await _live_token_row(session, token, now or utcnow())
+    if row is None:
         return None
     user = await session.get(User, row.user_id)
     return None if user is None else (user, row)
+
+
+async def count_users(session: AsyncSession) -> int:
+    """How many users exist (zero on a new installation)."""
+    return int(await session.scalar(select(func.count()).select_from(User)) or 0)
 
 
 async def record_last_used(session: AsyncSession, used_at: Mapping[str, dt.datetime]) -> int:

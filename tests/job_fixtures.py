@@ -15,11 +15,11 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from actors.cancel_signal import LocalCancelSignals
-from actors.context import JobContext
-from actors.publish import CollectingPublisher
-from actors.runner import Outcome, run_job
-from actors.service import SubmitRequest, submit_training_job
+from actors.jobs.cancel_signal import LocalCancelSignals
+from actors.jobs.context import JobContext
+from actors.jobs.publish import CollectingPublisher
+from actors.jobs.runner import Outcome, run_job
+from actors.jobs.service import SubmitRequest, submit_training_job
 from store.datasets import create_dataset
 from store.job_queries import events_since, get_job
 from store.models import DatasetSource, TrainingJob
@@ -66,16 +66,18 @@ def long_chain(graph: dict[str, Any], total_nodes: int) -> dict[str, Any]:
 
 
 class RecordingSender:
-    """An in-process sender: records each job id it was asked to send."""
+    """An in-process sender: records each job id it was asked to send, and the kind it was sent for."""
 
     def __init__(self) -> None:
         self.sent: list[str] = []
+        self.kinds: dict[str, str] = {}
         self.fail_with: Exception | None = None
 
-    async def __call__(self, job_id: str, max_runtime_s: float | None = None) -> str:
+    async def __call__(self, job_id: str, max_runtime_s: float | None = None, kind: str = "training") -> str:
         if self.fail_with is not None:
             raise self.fail_with
         self.sent.append(job_id)
+        self.kinds[job_id] = kind
         return f"msg-{job_id}"
 
 

@@ -10,7 +10,7 @@ import random
 from collections.abc import Callable, Iterator
 
 DEFAULT_CHANNEL_PATTERN = "mlw:events:*"
-"""Matches ``actors.publish.channel_for(user_id)`` of every user."""
+"""Matches ``actors.jobs.publish.channel_for(user_id)`` of every user."""
 
 
 class CloseCode:

@@ -11,15 +11,14 @@ import dataclasses
 from collections.abc import Collection, Mapping
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from server.authenticator import Authenticator
 from server.hub.protocol import Topic
 from server.serialize import event_for, job_json
 from server.token_cache import TokenCache
-from store.engine import read_session
+from store.engine import Sessions, read_session
 from store.errors import NotFound
-from store.job_queries import events_since, get_job, list_jobs
+from store.job_listing import list_jobs
+from store.job_queries import events_since, get_job
 from store.reader import Reader
 from store.users import live_token_hashes
 
@@ -70,7 +69,7 @@ class StoreSource:
     """
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], authenticator: Authenticator | None = None
+        self, sessions: Sessions, authenticator: Authenticator | None = None
     ) -> None:
         self._sessions = sessions
         self._auth = authenticator or Authenticator(sessions, TokenCache(0))

@@ -11,7 +11,6 @@ import datetime as dt
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 
 from server.auth import reader_of
 from server.errors import Forbidden
@@ -33,11 +32,11 @@ from store.models import ApiToken, User
 from store.types import utcnow
 from store.users import (
     get_user_named,
-    hash_token,
     issue_token,
     list_tokens,
     revoke_token_by_prefix,
     revoke_user_tokens,
+    token_row,
 )
 
 
@@ -83,7 +82,7 @@ async def create_admin_token(request: web.Request) -> web.Response:
     async with request.app[SESSIONS].begin() as session:
         user = await get_user_named(session, body.user)
         token = await issue_token(session, user.id, expires_in=expires_in)
-        row = (await session.scalars(select(ApiToken).where(ApiToken.token_sha256 == hash_token(token)))).one()
+        row = await token_row(session, token)
         info = token_json(row, user, utcnow())
     return web.json_response({"token": token, "info": info}, status=201)
 

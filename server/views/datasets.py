@@ -7,7 +7,6 @@ import logging
 from pathlib import Path
 
 from aiohttp import web
-from sqlalchemy import and_, or_, select
 
 from server.auth import reader_of
 from server.datasets_io import receive_upload, remove_quietly
@@ -18,10 +17,8 @@ from server.routing import Operation
 from server.schemas.datasets import DatasetDetail, DatasetListQuery, DatasetOut, DatasetPage
 from server.serialize import dataset_json
 from server.tabular import detect_format, legacy_preview, store_upload
-from store.cursor import decode_cursor, encode_cursor
-from store.datasets import create_dataset, delete_dataset, get_dataset, stored_bytes_of
+from store.datasets import create_dataset, delete_dataset, get_dataset, page_datasets, stored_bytes_of
 from store.engine import read_session
-from store.models import DatasetSource
 from store.settings import Settings
 from store.types import new_id
 
@@ -120,18 +117,9 @@ async def upload_dataset(request: web.Request) -> web.Response:
 
 async def list_datasets(request: web.Request) -> web.Response:
     query = parse_query(request, DatasetListQuery)
-    stmt = select(DatasetSource).where(reader_of(request).owns(DatasetSource.owner_id))
-    if query.cursor:
-        at, last_id = decode_cursor(query.cursor)
-        stmt = stmt.where(
-            or_(DatasetSource.created_at < at, and_(DatasetSource.created_at == at, DatasetSource.id < last_id))
-        )
-    stmt = stmt.order_by(DatasetSource.created_at.desc(), DatasetSource.id.desc()).limit(query.limit + 1)
     async with read_session(request.app[SESSIONS]) as session:
-        rows = list((await session.scalars(stmt)).all())
-    page, more = rows[: query.limit], len(rows) > query.limit
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
-    return web.json_response({"items": [dataset_json(r) for r in page], "next_cursor": next_cursor})
+        page = await page_datasets(session, reader=reader_of(request), limit=query.limit, cursor=query.cursor)
+    return web.json_response({"items": [dataset_json(r) for r in page.items], "next_cursor": page.next_cursor})
 
 
 async def get_dataset_detail(request: web.Request) -> web.Response:

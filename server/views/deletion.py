@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
 
+from actors.ml.model_card import CARD_SUFFIX
 from server.auth import reader_of
 from server.keys import SESSIONS, SETTINGS, USER
 from server.routing import Operation
@@ -23,6 +25,8 @@ from server.views.jobs import JOB_ID
 from server.views.pipelines import PIPELINE_ID
 from server.views.versions import VERSION, version_number
 from store.deletion import Removed, delete_job, delete_pipeline, delete_version
+from store.engine import Session
+from store.reader import Reader
 
 log = logging.getLogger(__name__)
 
@@ -51,42 +55,58 @@ def remove_files(root: Path, removed: Removed) -> int:
             continue
         except OSError as exc:
             log.warning("could not remove artifact %s: %s", path, exc)
+        _remove_card(path)
     if folder is not None:
         with contextlib.suppress(OSError):
             folder.rmdir()  # only when empty
     return count
 
 
-async def _cleanup(request: web.Request, removed: Removed) -> int:
-    return await asyncio.to_thread(remove_files, request.app[SETTINGS].artifacts_root, removed)
+def _remove_card(artifact: Path) -> None:
+    """The model card beside an artifact goes with it (it is not counted as an artifact)."""
+    try:
+        artifact.with_suffix(CARD_SUFFIX).unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("could not remove model card of %s: %s", artifact, exc)
+
+
+async def _deleted(
+    request: web.Request, kind: str, ref: str, delete: Callable[[Session, Reader], Awaitable[Removed]]
+) -> web.Response:
+    """Run ``delete`` in one transaction, then remove the files of what it removed."""
+    async with request.app[SESSIONS].begin() as session:
+        removed = await delete(session, reader_of(request))
+    root = request.app[SETTINGS].artifacts_root
+    files = await asyncio.to_thread(remove_files, root, removed)
+    return web.json_response({"deleted": kind, "id": ref, "artifacts_removed": files})
 
 
 async def delete_pipeline_view(request: web.Request) -> web.Response:
     pipeline_id = request.match_info["pipeline_id"]
-    async with request.app[SESSIONS].begin() as session:
-        removed = await delete_pipeline(session, pipeline_id, reader=reader_of(request))
-    files = await _cleanup(request, removed)
-    return web.json_response({"deleted": "pipeline", "id": pipeline_id, "artifacts_removed": files})
+    return await _deleted(
+        request, "pipeline", pipeline_id, lambda session, reader: delete_pipeline(session, pipeline_id, reader=reader)
+    )
 
 
 async def delete_job_view(request: web.Request) -> web.Response:
     job_id = request.match_info["job_id"]
-    async with request.app[SESSIONS].begin() as session:
-        removed = await delete_job(session, job_id, reader=reader_of(request))
-    files = await _cleanup(request, removed)
-    return web.json_response({"deleted": "training_job", "id": job_id, "artifacts_removed": files})
+    return await _deleted(
+        request, "training_job", job_id, lambda session, reader: delete_job(session, job_id, reader=reader)
+    )
 
 
 async def delete_version_view(request: web.Request) -> web.Response:
     pipeline_id, node_id = request.match_info["pipeline_id"], request.match_info["node_id"]
     number = version_number(request)
-    async with request.app[SESSIONS].begin() as session:
-        _, removed = await delete_version(
-            session, pipeline_id, node_id, number, reader=reader_of(request), by=request[USER].name
-        )
-    files = await _cleanup(request, removed)
-    ref = f"{pipeline_id}/{node_id}/v{number}"
-    return web.json_response({"deleted": "model_version", "id": ref, "artifacts_removed": files})
+    by = request[USER].name
+
+    async def delete(session: Session, reader: Reader) -> Removed:
+        _, removed = await delete_version(session, pipeline_id, node_id, number, reader=reader, by=by)
+        return removed
+
+    return await _deleted(request, "model_version", f"{pipeline_id}/{node_id}/v{number}", delete)
 
 
 OPERATIONS = [

@@ -7,28 +7,29 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from actors.service import SubmitRequest, cancel_training_job, submit_training_job
+from actors.jobs.service import SubmitRequest, cancel_training_job, submit_training_job
+from actors.ml.model_card import card_relpath
 from server.auth import reader_of
-from server.errors import NotFoundError
-from server.job_listing import list_jobs_page
+from server.errors import NotFoundError, UnprocessableEntity
 from server.json_out import large_json_response
-from server.keys import OFFLOAD, SERVICE, SESSIONS, SETTINGS
-from server.parsing import parse_query, read_json, read_optional_json
+from server.keys import OFFLOAD, ROWS, SERVICE, SESSIONS, SETTINGS
+from server.parsing import OFFLOAD_BODY_BYTES, parse_query, read_json, read_optional_json
 from server.routing import Operation
 from server.schemas.common import NoFieldsIn
 from server.schemas.jobs import EventsOut, EventsQuery, JobListQuery, JobOut, JobPage, SubmitJobIn
 from server.serialize import event_for, job_json, jobs_json
-from store.engine import read_session
+from store.engine import Session, read_session
+from store.job_listing import list_jobs
 from store.job_queries import events_since, get_job
+from store.job_view import get_job_view
 from store.pipeline_queries import pipeline_names
 from store.reader import Reader
 
 JOB_ID = {"job_id": {"type": "string", "minLength": 1, "maxLength": 64}}
 
 
-def _submission(body: SubmitJobIn) -> SubmitRequest:
+def _submission(body: SubmitJobIn, large: bool) -> SubmitRequest:
     return SubmitRequest(
         dataset_source_id=body.dataset_source_id,
         node_id=body.node_id,
@@ -36,16 +37,24 @@ def _submission(body: SubmitJobIn) -> SubmitRequest:
         config=body.config.model_dump(mode="json", exclude_unset=True) if body.config is not None else None,
         pipeline_id=body.pipeline_id,
         idempotency_key=body.idempotency_key,
+        large=large,
     )
 
 
 async def submit_job(request: web.Request) -> web.Response:
     body = await read_json(request, SubmitJobIn)
     reader = reader_of(request)
-    # Dumping a large graph back to JSON data is CPU work: on the bounded executor, like its decoding.
-    submission = await request.app[OFFLOAD].run(reader.user_id or "", _submission, body)
+    # Dumping, validating and hashing a large graph is CPU work: on the bounded executor, like
+    # its decoding. A small one costs less than the hand-off and runs here.
+    large = len(await request.read()) > OFFLOAD_BODY_BYTES
+    if large:
+        submission = await request.app[OFFLOAD].run(reader.user_id or "", _submission, body, large)
+    else:
+        submission = _submission(body, large)
     job = await submit_training_job(request.app[SERVICE], reader, submission)
-    return await large_json_response(request, job_json(job), status=202)
+    if large:
+        return await large_json_response(request, job_json(job), status=202)
+    return web.json_response(job_json(job), status=202)
 
 
 async def cancel_job(request: web.Request) -> web.Response:
@@ -54,7 +63,7 @@ async def cancel_job(request: web.Request) -> web.Response:
     return web.json_response(job_json(job), status=202)
 
 
-async def _named(session: AsyncSession, items: list[dict[str, Any]], reader: Reader) -> list[dict[str, Any]]:
+async def _named(session: Session, items: list[dict[str, Any]], reader: Reader) -> list[dict[str, Any]]:
     """Add what people call the pipeline and the node (``pipeline_name``, ``node_label``)."""
     names = await pipeline_names(session, [i["pipeline_id"] for i in items], reader=reader)
     for item in items:
@@ -66,28 +75,46 @@ async def _named(session: AsyncSession, items: list[dict[str, Any]], reader: Rea
 
 async def get_training_job(request: web.Request) -> web.Response:
     reader = reader_of(request)
-    async with read_session(request.app[SESSIONS]) as session:
-        job = await get_job(session, request.match_info["job_id"], reader=reader)
-        [out] = await _named(session, [job_json(job, is_admin=reader.is_admin)], reader)
+    # The hottest read of the API (clients poll it): one statement, no ORM (store.job_view).
+    view = await get_job_view(request.app[ROWS], request.match_info["job_id"], reader=reader)
+    out = job_json(view.job, is_admin=reader.is_admin)
+    out["pipeline_name"], out["node_label"] = view.pipeline_name, view.node_label
     return web.json_response(out)
 
 
-async def list_training_jobs(request: web.Request) -> web.Response:
+async def _job_listing(request: web.Request, *, mine: bool) -> web.Response:
     query = parse_query(request, JobListQuery)
+    for name, bound in (("created_after", query.created_after), ("created_before", query.created_before)):
+        if bound is not None and bound.tzinfo is None:
+            raise UnprocessableEntity(f"{name} must include a time zone (e.g. Z)", details={"field": name})
     reader = reader_of(request)
     async with read_session(request.app[SESSIONS]) as session:
-        rows, next_cursor = await list_jobs_page(session, query, reader=reader)
-        items = await _named(session, jobs_json(rows, is_admin=reader.is_admin), reader)
-    return web.json_response({"items": items, "next_cursor": next_cursor})
+        page = await list_jobs(
+            session,
+            reader=reader,
+            user_id=reader.user_id if mine else None,
+            pipeline_id=query.pipeline_id,
+            node_id=query.node_id,
+            status=query.status or None,
+            model_type=query.model_type,
+            tag=query.tag,
+            text=query.q,
+            created_after=query.created_after,
+            created_before=query.created_before,
+            order_by=query.order_by,
+            limit=query.limit,
+            cursor=query.cursor,
+        )
+        items = await _named(session, jobs_json(page.items, is_admin=reader.is_admin), reader)
+    return web.json_response({"items": items, "next_cursor": page.next_cursor})
+
+
+async def list_training_jobs(request: web.Request) -> web.Response:
+    return await _job_listing(request, mine=False)
 
 
 async def list_my_training_jobs(request: web.Request) -> web.Response:
-    query = parse_query(request, JobListQuery)
-    reader = reader_of(request)
-    async with read_session(request.app[SESSIONS]) as session:
-        rows, next_cursor = await list_jobs_page(session, query, reader=reader, user_id=reader.user_id)
-        items = await _named(session, jobs_json(rows, is_admin=reader.is_admin), reader)
-    return web.json_response({"items": items, "next_cursor": next_cursor})
+    return await _job_listing(request, mine=True)
 
 
 async def list_job_events(request: web.Request) -> web.Response:
@@ -125,7 +152,29 @@ async def download_artifact(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers=headers)
 
 
+async def download_model_card(request: web.Request) -> web.StreamResponse:
+    async with read_session(request.app[SESSIONS]) as session:
+        job = await get_job(session, request.match_info["job_id"], reader=reader_of(request))
+    if not job.model_artifact_uri:
+        raise NotFoundError(f"job {job.id} has no model (status {job.status})", code="no_artifact")
+    root = request.app[SETTINGS].artifacts_root
+    path = await asyncio.to_thread(_artifact_path, card_relpath(job.model_artifact_uri), root)
+    if path is None:
+        raise NotFoundError(f"job {job.id} has no model card (its model was trained before model cards existed, "
+                            "or the card is missing from storage)", code="no_model_card")
+    headers = {"Content-Type": "application/json",
+               "Content-Disposition": f'attachment; filename="{job.id}.card.json"'}
+    return web.FileResponse(path, headers=headers)
+
+
 _BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+_CARD = {"application/json": {"schema": {
+    "type": "object",
+    "description": "The model card (format mlw.model-card/1): inputs and dtypes, target, classes, metrics, "
+                   "hyperparameters, library versions, data hash and the artifact's sha256.",
+    "required": ["format", "model_type", "task", "target", "features", "inputs", "metrics", "artifact"],
+    "additionalProperties": True,
+}}}
 
 OPERATIONS = [
     Operation(
@@ -200,6 +249,16 @@ OPERATIONS = [
         "The trained model (joblib) of a succeeded job",
         "training-jobs",
         {200: _BINARY},
+        path_params=JOB_ID,
+    ),
+    Operation(
+        "GET",
+        "/training-jobs/{job_id}/model-card",
+        download_model_card,
+        "download_training_job_model_card",
+        "The model card (JSON) stored beside the artifact of a succeeded job",
+        "training-jobs",
+        {200: _CARD},
         path_params=JOB_ID,
     ),
 ]

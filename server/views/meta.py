@@ -7,15 +7,14 @@ from collections.abc import Coroutine
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import text
 
-from actors.families import model_family_schemas
-from actors.node_types import node_type_schemas
+from actors.ml.families import model_family_schemas
+from actors.ml.node_types import node_type_schemas
 from server.hub import HUB
 from server.keys import OPENAPI, REDIS, SESSIONS, SETTINGS
 from server.routing import Operation
 from server.schemas.common import HealthOut, ModelFamiliesOut, NodeTypesOut, ReadyCheck, ReadyOut
-from store.engine import read_session
+from store.engine import ping, read_session
 
 WORKER_KEY_PATTERN = "mlw:workers:*"
 CHECK_TIMEOUT_S = 2.0
@@ -27,7 +26,7 @@ async def health(request: web.Request) -> web.Response:
 
 async def _database_ok(request: web.Request) -> ReadyCheck:
     async with read_session(request.app[SESSIONS]) as session:
-        await session.execute(text("SELECT 1"))
+        await ping(session)
     return ReadyCheck(ok=True, detail="reachable")
 
 

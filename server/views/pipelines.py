@@ -5,23 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from actors.graph import check_structure
+from actors.ml.graph import check_structure
 from server.auth import reader_of
-from server.job_listing import latest_job_per_node
 from server.json_out import large_json_response
 from server.keys import OFFLOAD, SESSIONS
 from server.parsing import read_json
 from server.routing import Operation
 from server.schemas.pipelines import PipelineHydrated, PipelineIn, PipelineSaved
 from server.serialize import jobs_json, pipeline_json
-from store.engine import read_session
+from store.engine import Session, read_session
 from store.graph_hash import graph_hash, pipeline_id_for
-from store.job_queries import list_jobs
+from store.job_listing import latest_job_per_node, list_jobs
 from store.lineage import ancestors, record_replacement
-from store.models import Pipeline, TrainingJob
-from store.pipelines import get_pipeline, upsert_pipeline
+from store.models import TrainingJob
+from store.pipelines import get_pipeline, pipeline_exists, pipeline_name, upsert_pipeline
 from store.reader import Reader
 from store.states import ACTIVE
 
@@ -29,7 +27,7 @@ TRAIN_MODEL = "train_model"
 PIPELINE_ID = {"pipeline_id": {"type": "string", "minLength": 1, "maxLength": 128}}
 
 
-async def _active_jobs(session: AsyncSession, pipeline_id: str, reader: Reader) -> list[TrainingJob]:
+async def _active_jobs(session: Session, pipeline_id: str, reader: Reader) -> list[TrainingJob]:
     page = await list_jobs(session, reader=reader, pipeline_id=pipeline_id, status=ACTIVE, limit=500)
     return page.items
 
@@ -48,14 +46,12 @@ async def save_pipeline(request: web.Request) -> web.Response:
     graph, digest = await request.app[OFFLOAD].run(reader.user_id or "", _checked_graph, body)
     async with request.app[SESSIONS].begin() as session:
         expected_id = pipeline_id_for(body.dataset_source_id, digest)
-        existed = await session.get(Pipeline, expected_id) is not None
+        existed = await pipeline_exists(session, expected_id)
         previous = body.previous_pipeline_id
         name = body.name
         if name is None and previous and previous != expected_id and not existed:
             # A new data path is still the same pipeline to its people: keep its name.
-            earlier = await session.get(Pipeline, previous)
-            mine = earlier is not None and (reader.is_admin or earlier.owner_id == reader.user_id)
-            name = earlier.name if mine and earlier is not None else None
+            name = await pipeline_name(session, previous, reader=reader)
         row = await upsert_pipeline(
             session, dataset_source_id=body.dataset_source_id, graph=graph, reader=reader, name=name, digest=digest
         )

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import reader_of
 from server.errors import ConflictError, NotFoundError, UnprocessableEntity
@@ -17,11 +15,12 @@ from server.schemas.common import NoFieldsIn
 from server.schemas.versions import CompareOut, CompareQuery, PromoteOut, VersionListQuery, VersionsOut
 from server.serialize import iso, version_json
 from server.versions_diff import compare_versions
-from store.aliases import ACTIVE_ALIAS, active_version, set_alias
-from store.engine import read_session
-from store.models import ModelAlias, ModelVersion
+from store.aliases import ACTIVE_ALIAS, active_version, aliases_by_version, set_alias
+from store.engine import Session, read_session
+from store.models import ModelVersion
 from store.pipelines import get_pipeline
 from store.reader import Reader
+from store.version_refs import resolve_version_ref
 from store.versions import get_version, list_versions
 
 NODE = {
@@ -33,14 +32,6 @@ VERSION = {**NODE, "version": {"type": "integer", "minimum": 1, "maximum": 2**31
 
 def _node(request: web.Request) -> tuple[str, str]:
     return request.match_info["pipeline_id"], request.match_info["node_id"]
-
-
-async def _aliases(session: AsyncSession, pipeline_id: str, node_id: str) -> dict[int, list[str]]:
-    stmt = select(ModelAlias).where(ModelAlias.pipeline_id == pipeline_id, ModelAlias.node_id == node_id)
-    out: dict[int, list[str]] = {}
-    for alias in (await session.scalars(stmt)).all():
-        out.setdefault(alias.version, []).append(alias.alias)
-    return out
 
 
 def version_number(request: web.Request) -> int:
@@ -60,9 +51,9 @@ async def list_node_versions(request: web.Request) -> web.Response:
         rows = await list_versions(
             session, pipeline_id, node_id, reader=reader, order_by=query.order_by, limit=query.limit
         )
-        aliases = await _aliases(session, pipeline_id, node_id)
+        aliases = await aliases_by_version(session, pipeline_id, node_id, reader=reader)
         if not rows:
-            await _require_node(session, pipeline_id, node_id, reader)
+            await require_node(session, pipeline_id, node_id, reader)
         active = await active_version(session, pipeline_id, node_id)
     if active is not None and ACTIVE_ALIAS not in aliases.get(active, []):
         aliases.setdefault(active, []).append(ACTIVE_ALIAS)  # the first version, until a promotion
@@ -70,7 +61,7 @@ async def list_node_versions(request: web.Request) -> web.Response:
     return web.json_response({"pipeline_id": pipeline_id, "node_id": node_id, "active_version": active, "items": items})
 
 
-async def _require_node(session: AsyncSession, pipeline_id: str, node_id: str, reader: Reader) -> None:
+async def require_node(session: Session, pipeline_id: str, node_id: str, reader: Reader) -> None:
     """A node without versions must at least be in the pipeline's graph, else the path names nothing."""
     pipeline = await get_pipeline(session, pipeline_id, reader=reader)
     nodes = pipeline.graph.get("nodes") if isinstance(pipeline.graph, dict) else None
@@ -80,16 +71,21 @@ async def _require_node(session: AsyncSession, pipeline_id: str, node_id: str, r
         )
 
 
-async def _two(session: AsyncSession, pid: str, nid: str, query: CompareQuery, reader: Reader) -> list[ModelVersion]:
-    return [await get_version(session, pid, nid, number, reader=reader) for number in (query.a, query.b)]
+async def _two(session: Session, pid: str, nid: str, query: CompareQuery, reader: Reader) -> list[ModelVersion]:
+    # Deleted versions stay comparable: their metrics and hyperparameters are kept.
+    return [
+        await resolve_version_ref(session, pid, nid, ref, reader=reader, field=field, allow_deleted=True)
+        for field, ref in (("a", query.a), ("b", query.b))
+    ]
 
 
 async def compare_node_versions(request: web.Request) -> web.Response:
     query = parse_query(request, CompareQuery)
     pipeline_id, node_id = _node(request)
+    reader = reader_of(request)
     async with read_session(request.app[SESSIONS]) as session:
-        a, b = await _two(session, pipeline_id, node_id, query, reader_of(request))
-        aliases = await _aliases(session, pipeline_id, node_id)
+        a, b = await _two(session, pipeline_id, node_id, query, reader)
+        aliases = await aliases_by_version(session, pipeline_id, node_id, reader=reader)
     out: dict[str, Any] = {
         "a": version_json(a, aliases.get(a.version, ())),
         "b": version_json(b, aliases.get(b.version, ())),
@@ -112,16 +108,16 @@ async def promote_version(request: web.Request) -> web.Response:
                 details={"field": "version"},
             )
         previous = await active_version(session, pipeline_id, node_id)
-        alias = await set_alias(session, pipeline_id, node_id, ACTIVE_ALIAS, number, by=request[USER].name)
+        change = await set_alias(session, pipeline_id, node_id, ACTIVE_ALIAS, number, by=request[USER].name)
     return web.json_response(
         {
             "pipeline_id": pipeline_id,
             "node_id": node_id,
             "alias": ACTIVE_ALIAS,
-            "version": alias.version,
+            "version": number,
             "previous_version": previous,
-            "updated_at": iso(alias.updated_at),
-            "updated_by": alias.updated_by,
+            "updated_at": iso(change.entry.changed_at),
+            "updated_by": change.entry.changed_by,
         }
     )
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
 
-from actors.options import DatasetRef
-from tests.actors.engine_helpers import write_dataset
+from actors.ml.options import DatasetRef
+from tests.actors.fit_helpers import write_dataset
 
 LOADERS: dict[str, Callable[..., Any]] = {
     "breast_cancer": load_breast_cancer,

@@ -12,7 +12,14 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import LiveServer
-from tests.browser.steps import LOW_CONTRAST_SCRIPT, build_pipeline, run_training, sign_in, wait_for_status
+from tests.browser.steps import (
+    LOW_CONTRAST_SCRIPT,
+    build_pipeline,
+    run_training,
+    seed_three_versions,
+    sign_in,
+    wait_for_status,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -116,63 +123,10 @@ def test_the_dashboard_lists_jobs_live_and_promotes_an_earlier_version(
     assert page.evaluate(LOW_CONTRAST_SCRIPT) == []
 
 
-def _seed_three_versions(page: Page, server: LiveServer, token: str, csv: Path) -> tuple[str, list[str]]:
-    """One named pipeline and three succeeded jobs (tags a, b, b) made through the API."""
-    auth = {"Authorization": f"Bearer {token}"}
-    api = server.url + API
-    upload = page.request.post(
-        f"{api}/datasets",
-        headers=auth,
-        multipart={"file": {"name": "churn.csv", "mimeType": "text/csv", "buffer": csv.read_bytes()}},
-    )
-    assert upload.status == 201, upload.text()
-    dataset_id = upload.json()["id"]
-
-    def node(node_id: str, node_type: str, x: int, label: str, config: dict[str, Any]) -> dict[str, Any]:
-        data = {"label": label, "config": config}
-        return {"id": node_id, "type": node_type, "position": {"x": x, "y": 40}, "data": data}
-
-    graph = {
-        "nodes": [
-            node("source", "dataset_source", 40, "Churn data", {"dataset_source_id": dataset_id}),
-            node("split", "train_test_split", 340, "Split", {"test_size": 0.25, "random_state": 1}),
-            node("forest", "train_model", 640, "Churn forest", {"model_type": "random_forest", "target": "label"}),
-        ],
-        "edges": [
-            {"id": "e1", "source": "source", "target": "split"},
-            {"id": "e2", "source": "split", "target": "forest"},
-        ],
-    }
-    saved = page.request.put(
-        f"{api}/pipelines", headers=auth, data={"dataset_source_id": dataset_id, "graph": graph, "name": "Churn study"}
-    )
-    pipeline_id = saved.json()["pipeline"]["pipeline_id"]
-    jobs = []
-    for trees, depth, tag in ((3, 1, "a"), (15, 2, "b"), (40, 6, "b")):
-        config = {
-            "model_type": "random_forest",
-            "target": "label",
-            "experiment_tag": tag,
-            "hyperparameters": {"n_estimators": trees, "max_depth": depth},
-        }
-        body = {"dataset_source_id": dataset_id, "node_id": "forest", "graph": graph, "config": config,
-                "pipeline_id": pipeline_id}
-        answer = page.request.post(f"{api}/training-jobs", headers=auth, data=body)
-        assert answer.status == 202, answer.text()
-        jobs.append(answer.json()["id"])
-        for _ in range(300):  # one at a time: one active job per node
-            status = page.request.get(f"{api}/training-jobs/{jobs[-1]}", headers=auth).json()["status"]
-            if status in ("succeeded", "failed", "cancelled"):
-                break
-            page.wait_for_timeout(200)
-        assert status == "succeeded"
-    return pipeline_id, jobs
-
-
 def test_the_dashboard_view_lives_in_the_url_and_compares_three_versions(
     page: Page, live_server: LiveServer, user_token: str, dataset_csv: Path
 ) -> None:
-    _pipeline_id, jobs = _seed_three_versions(page, live_server, user_token, dataset_csv)
+    _pipeline_id, jobs = seed_three_versions(page, live_server, user_token, dataset_csv)
     accuracy = {
         j: _api(live_server, user_token, "GET", f"/training-jobs/{j}")["metrics"]["test"]["accuracy"] for j in jobs
     }

@@ -37,7 +37,7 @@ FAST_JOB_SETTINGS = {
     "MLW_WORKER_CONCURRENCY": "1",
     # These suites spread one user's jobs over several workers at once (kills, restarts,
     # several machines); fair share (default 1) has its own: tests/load/test_isolation.py
-    # and tests/actors/test_fair_share_worker.py set it explicitly.
+    # and tests/actors/jobs/test_fair_share_worker.py set it explicitly.
     "MLW_JOBS_MAX_RUNNING_PER_USER": "0",
 }
 """Short heartbeats and frequent progress, so a few seconds of fit show every kind of event."""

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from actors.runner import Outcome
+from actors.jobs.runner import Outcome
 from store.models import ModelVersion
 from store.settings import ArtifactsSettings
 from tests.conftest import IN_CI

@@ -81,7 +81,7 @@ MIN_OUTAGE_S = 3.0
 MAX_OUTAGE_S = 60.0
 """Redis stays down at least this long, and until the fits running at the crash are over (bounded)."""
 TRAINING_QUEUE = "training"
-"""The Redis list of the training actor's messages (``actors.training``, not imported: it needs a broker)."""
+"""The Redis list of the training actor's messages (``actors.jobs.training_actor``, not imported: it needs a broker)."""
 DEAD_LETTERS = f"dramatiq:{xq_name(TRAINING_QUEUE)}"
 """The shim's dead-letter list of the training queue: messages whose actor failed for good."""
 

@@ -54,9 +54,9 @@ import pytest
 from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from actors.reaper import ReapOutcome, reap_job
-from actors.runner import Outcome
-from actors.worker_app import FORK_GATE
+from actors.jobs.reaper import ReapOutcome, reap_job
+from actors.jobs.runner import Outcome
+from actors.jobs.worker_app import FORK_GATE
 from server.redis_server import EmbeddedRedis
 from store.engine import create_engine
 from store.job_queries import stale_jobs

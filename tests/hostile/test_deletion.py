@@ -34,7 +34,7 @@ async def test_a_deleted_version_stays_in_the_history_loses_its_artifact_and_its
     assert (v1, v2) == (1, 2)
     versions = f"/pipelines/{pid}/nodes/train-1/versions"
     artifact = settings.artifacts_root / f"uploads/models/{pid}/{job1}.joblib"
-    assert artifact.is_file()
+    assert artifact.is_file() and artifact.with_suffix(".card.json").is_file()
     await _json(client, "POST", f"{versions}/1/promote", alice, 200)
 
     refused = await _json(client, "DELETE", f"{versions}/1", alice, 409)
@@ -42,7 +42,7 @@ async def test_a_deleted_version_stays_in_the_history_loses_its_artifact_and_its
     await _json(client, "POST", f"{versions}/2/promote", alice, 200)
     done = await _json(client, "DELETE", f"{versions}/1", alice, 200)
     assert done == {"deleted": "model_version", "id": f"{pid}/train-1/v1", "artifacts_removed": 1}
-    assert not artifact.exists()
+    assert not artifact.exists() and not artifact.with_suffix(".card.json").exists()
 
     listing = await _json(client, "GET", versions, alice, 200)
     assert [(v["version"], v["deleted_at"] is not None) for v in listing["items"]] == [(2, False), (1, True)]

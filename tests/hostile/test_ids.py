@@ -68,6 +68,7 @@ def _real(alices: AliceObjects) -> dict[str, Any]:
         "pipeline_id": alices.pipeline_id,
         "node_id": alices.node_id,
         "version": alices.version,
+        "alias": "champion",
         "dataset_id": alices.dataset_id,
     }
 
@@ -105,6 +106,7 @@ QUERIES = {
     "{job}/events": ["since", "limit"],
     "{versions}": ["order_by", "limit"],
     "{versions}/compare": ["a", "b"],
+    "{aliases}/active/history": ["cursor", "limit"],
 }
 
 
@@ -113,9 +115,10 @@ async def test_hostile_values_in_every_query_parameter_get_a_4xx_or_match_nothin
 ) -> None:
     job = f"{API}/training-jobs/{alices.job_id}"
     versions = f"{API}/pipelines/{alices.pipeline_id}/nodes/{alices.node_id}/versions"
+    aliases = f"{API}/pipelines/{alices.pipeline_id}/nodes/{alices.node_id}/aliases"
     before = await footprint(settings)
     for template, names in QUERIES.items():
-        path = template.format(job=job, versions=versions)
+        path = template.format(job=job, versions=versions, aliases=aliases)
         for name in names:
             for bad in HOSTILE_IDS:
                 target = f"{path}?{name}={segment(bad)}"
@@ -135,6 +138,7 @@ def _bodies(alices: AliceObjects, bad: str) -> list[tuple[str, str, dict[str, An
         ("POST", "/training-jobs", {"dataset_source_id": bad, "node_id": "train-1", "graph": g}, "dataset_source_id"),
         ("POST", "/training-jobs", {"dataset_source_id": alices.dataset_id, "node_id": bad, "graph": g}, "node_id"),
         ("PUT", "/pipelines", {"dataset_source_id": bad, "graph": g}, "dataset_source_id"),
+        ("POST", f"/pipelines/{alices.pipeline_id}/nodes/train-1/aliases/champion", {"version": bad}, "version"),
     ]
 
 

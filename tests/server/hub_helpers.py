@@ -18,7 +18,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from actors.publish import RedisPublisher
+from actors.jobs.publish import RedisPublisher
 from server.app import create_app
 from server.hub import HUB, HUB_PATH, HubConfig, add_hub_route, make_hub_ctx
 from store.datasets import create_dataset

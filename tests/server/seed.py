@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -119,6 +120,8 @@ async def add_job(
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(b"model-bytes-" + job_id.encode())
             sha = hashlib.sha256(path.read_bytes()).hexdigest()
+            card = {"format": "mlw.model-card/1", "model_type": model_type, "artifact": {"sha256": sha}}
+            path.with_name(f"{job_id}.card.json").write_text(json.dumps(card))
             mv = await create_model_version(
                 session,
                 pipeline_id=pipeline_id,

@@ -13,7 +13,7 @@ from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 from sklearn.datasets import load_diabetes
 
-from actors.runner import Outcome, run_job
+from actors.jobs.runner import Outcome, run_job
 from server.keys import SERVICE
 from store.settings import Settings
 from tests.job_fixtures import graph_for

@@ -233,15 +233,15 @@ async def test_the_detail_reads_the_stored_summary_without_parsing_the_file(
 async def test_the_upload_and_the_worker_infer_the_same_schema(
     client: TestClient[Any, Any], people: People, settings: Settings
 ) -> None:
-    from actors.dataset import load_dataset
-    from actors.options import DatasetRef, EngineOptions
+    from actors.ml.dataset import load_dataset
+    from actors.ml.options import DatasetRef, FitOptions
 
     text = b"i,f,b,s,n,d,mixed\n1,1.5,True,x,,2024-01-01,1\n2,NA,false,,,2024-01-02,2.5\n,3,TRUE,z,,2024-01-03,3\n"
     resp = await client.post(f"{API}/datasets", data=_form(text), headers=people.alice.headers)
     assert resp.status == 201, await resp.text()
     created = await resp.json()
     path = settings.data_dir / "datasets" / f"{created['id']}.parquet"
-    loaded = load_dataset(DatasetRef(str(path), "parquet"), EngineOptions())
+    loaded = load_dataset(DatasetRef(str(path), "parquet"), FitOptions())
 
     schema = [{"name": str(n), "dtype": str(t)} for n, t in loaded.frame.dtypes.items()]
     assert created["columns"] == schema

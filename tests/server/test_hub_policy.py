@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from actors.publish import channel_for
+from actors.jobs.publish import channel_for
 from server.hub.policy import HubConfig, backoff_delays
 
 

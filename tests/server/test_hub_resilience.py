@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from actors.publish import RedisPublisher
+from actors.jobs.publish import RedisPublisher
 from server.hub import HUB_PATH, CloseCode, RedisState
 from server.redis_server import EmbeddedRedis
 from store.engine import create_engine, create_session_factory

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from aiohttp.test_utils import TestClient
 
-from actors.cancel_signal import LocalCancelSignals
-from actors.context import JobContext
-from actors.publish import CollectingPublisher
-from actors.runner import Outcome, run_job
+from actors.jobs.cancel_signal import LocalCancelSignals
+from actors.jobs.context import JobContext
+from actors.jobs.publish import CollectingPublisher
+from actors.jobs.runner import Outcome, run_job
 from server.schemas.insights import InsightsOut
 from store.engine import create_engine, create_session_factory
 from store.settings import Settings

@@ -237,3 +237,24 @@ async def test_the_artifact_downloads_for_a_succeeded_job_only(
     resp = await client.get(f"{API}/training-jobs/{done}/artifact", headers=people.alice.headers)
     assert resp.status == 404
     assert (await resp.json())["error"]["code"] == "artifact_missing"
+
+
+async def test_the_model_card_downloads_beside_the_artifact_and_its_absence_is_named(
+    client: TestClient[Any, Any], people: People, settings: Settings, pipeline: tuple[str, str]
+) -> None:
+    done = await _job(settings, people.alice, pipeline, status="succeeded", metrics={"test": {"accuracy": 1.0}})
+    resp = await client.get(f"{API}/training-jobs/{done}/model-card", headers=people.alice.headers)
+    assert resp.status == 200
+    assert resp.headers["Content-Type"] == "application/json"
+    artifact = await client.get(f"{API}/training-jobs/{done}/artifact", headers=people.alice.headers)
+    assert (await resp.json())["artifact"]["sha256"] == artifact.headers["X-Artifact-SHA256"]
+
+    job = await (await client.get(f"{API}/training-jobs/{done}", headers=people.alice.headers)).json()
+    (settings.artifacts_root / job["model_artifact_uri"]).with_suffix(".card.json").unlink()
+    resp = await client.get(f"{API}/training-jobs/{done}/model-card", headers=people.alice.headers)
+    assert resp.status == 404
+    assert (await resp.json())["error"]["code"] == "no_model_card"
+
+    queued = await _job(settings, people.alice, pipeline)
+    resp = await client.get(f"{API}/training-jobs/{queued}/model-card", headers=people.alice.headers)
+    assert (await resp.json())["error"]["code"] == "no_artifact"

@@ -101,7 +101,16 @@ def _seed(url: str, cfg: Settings, alice: Person) -> dict[str, Any]:
     job_id, _ = asyncio.run(
         add_job(cfg, alice, pipeline_id, "train-1", dataset_id, status="succeeded", metrics={"test": {"f1": 0.5}})
     )
-    return {"job_id": job_id, "pipeline_id": pipeline_id, "node_id": "train-1", "version": 1, "dataset_id": dataset_id}
+    champion = f"{url}{API}/pipelines/{pipeline_id}/nodes/train-1/aliases/champion"
+    requests.post(champion, json={"version": 1}, headers=alice.headers, timeout=10).raise_for_status()
+    return {
+        "job_id": job_id,
+        "pipeline_id": pipeline_id,
+        "node_id": "train-1",
+        "version": 1,
+        "alias": "champion",
+        "dataset_id": dataset_id,
+    }
 
 
 def _use_real_ids(case: Any, real: dict[str, Any]) -> None:

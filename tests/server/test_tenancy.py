@@ -39,17 +39,21 @@ async def alices(client: TestClient[Any, Any], people: People, settings: Setting
         metrics={"test": {"accuracy": 0.8}},
     )
     queued, _ = await add_job(settings, people.alice, pipeline_id, "train-2", dataset_id)
+    champion = f"{API}/pipelines/{pipeline_id}/nodes/train-1/aliases/champion"
+    assert (await client.post(champion, json={"version": 1}, headers=people.alice.headers)).status == 200
     return AliceObjects(dataset_id, pipeline_id, done, queued)
 
 
 def _requests(o: AliceObjects) -> list[tuple[str, str, dict[str, Any] | None, int]]:
     """Every route with an id: (method, path, body, the owner's status)."""
     versions = f"/pipelines/{o.pipeline_id}/nodes/train-1/versions"
+    aliases = f"/pipelines/{o.pipeline_id}/nodes/train-1/aliases"
     submit = {"dataset_source_id": o.dataset_id, "node_id": "train-1", "graph": graph(("train-1", "train-2"))}
     return [
         ("GET", f"/training-jobs/{o.done_job}", None, 200),
         ("GET", f"/training-jobs/{o.done_job}/events", None, 200),
         ("GET", f"/training-jobs/{o.done_job}/artifact", None, 200),
+        ("GET", f"/training-jobs/{o.done_job}/model-card", None, 200),
         ("POST", f"/training-jobs/{o.queued_job}/cancel", None, 202),
         ("GET", f"/pipelines/{o.pipeline_id}", None, 200),
         ("PUT", "/pipelines", {"dataset_source_id": o.dataset_id, "graph": graph(("train-1", "train-2"))}, 200),
@@ -57,11 +61,17 @@ def _requests(o: AliceObjects) -> list[tuple[str, str, dict[str, Any] | None, in
         ("GET", versions, None, 200),
         ("GET", f"{versions}/compare?a=1&b=1", None, 200),
         ("POST", f"{versions}/1/promote", None, 200),
+        ("GET", f"{aliases}", None, 200),
+        ("GET", f"{aliases}/champion", None, 200),
+        ("GET", f"{aliases}/champion/history", None, 200),
+        ("POST", f"{aliases}/challenger", {"version": 1}, 200),
+        ("POST", f"{aliases}/champion", {"version": "challenger"}, 200),
+        ("DELETE", f"{aliases}/challenger", None, 200),
         ("POST", "/training-jobs", submit, 202),
         ("PATCH", f"/pipelines/{o.pipeline_id}", {"name": "renamed"}, 200),
         ("POST", f"/pipelines/{o.pipeline_id}/duplicate", {}, 201),
-        # Deletion: the owner gets through to the rules (409: pipelines on the dataset, an alias, a version,
-        # an active job).
+        # Deletion: the owner gets through to the rules (409: pipelines on the dataset, an alias (`champion`,
+        # `active`), a version, an active job).
         ("DELETE", f"/datasets/{o.dataset_id}", None, 409),
         ("DELETE", f"{versions}/1", None, 409),
         ("DELETE", f"/training-jobs/{o.done_job}", None, 409),
@@ -112,6 +122,14 @@ async def test_an_admin_write_on_another_users_object_creates_nothing_and_says_w
     assert resp.status == 404
     after = (await (await client.get(versions, headers=people.alice.headers)).json())["active_version"]
     assert after == before != 2  # the admin's promote did not move alice's alias
+    aliases = f"{API}/pipelines/{alices.pipeline_id}/nodes/train-1/aliases"
+    history = (await (await client.get(f"{aliases}/champion/history", headers=people.alice.headers)).json())["items"]
+    for method, body in (("POST", {"version": 2}), ("DELETE", None)):
+        resp = await client.request(method, f"{aliases}/champion", json=body, headers=people.admin.headers)
+        assert resp.status == 404
+        assert (await resp.json())["error"]["details"]["rule"] == "admins_write_own_objects"
+    resp = await client.get(f"{aliases}/champion/history", headers=people.alice.headers)
+    assert (await resp.json())["items"] == history  # neither moved nor removed champion, nor wrote history
 
 
 async def test_the_owner_gets_through_on_every_route_with_an_id(

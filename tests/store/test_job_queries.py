@@ -9,7 +9,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.errors import InvalidInput
-from store.job_queries import active_job_for_node, count_active, list_jobs, queued_jobs_to_resend, stale_jobs
+from store.job_listing import list_jobs
+from store.job_queries import active_job_for_node, count_active, queued_jobs_to_resend, stale_jobs
 from store.jobs import heartbeat, transition
 from store.models import TrainingJob
 from store.reader import Reader

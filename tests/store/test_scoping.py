@@ -7,7 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.datasets import get_dataset, list_datasets
 from store.errors import NotFound
-from store.job_queries import events_since, get_job, list_jobs
+from store.job_listing import list_jobs
+from store.job_queries import events_since, get_job
 from store.pipelines import get_pipeline, list_pipelines, upsert_pipeline
 from store.reader import Reader
 from store.versions import create_model_version, get_version, list_versions

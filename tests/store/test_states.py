@@ -4,7 +4,6 @@ import itertools
 
 import pytest
 
-from actors import states as actor_states
 from store.errors import IllegalTransition
 from store.states import ACTIVE, TERMINAL, TRANSITIONS, JobStatus, can_transition, check_transition, parse_status
 
@@ -64,9 +63,3 @@ def test_an_unknown_status_is_refused_by_name() -> None:
         parse_status("paused")
     assert not can_transition("paused", "running")
     assert not can_transition("running", "paused")
-
-
-def test_the_actors_view_is_the_same_state_machine() -> None:
-    assert actor_states.TRANSITIONS is TRANSITIONS
-    assert actor_states.JobStatus is JobStatus
-    assert actor_states.check_transition is check_transition

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from store.aliases import active_version, alias_history, get_alias, set_alias
+from store.aliases import active_version, alias_history, aliases_by_version, get_alias, set_alias
 from store.deletion import delete_version
 from store.engine import create_engine, create_session_factory
 from store.errors import InvalidInput, NotFound
@@ -203,6 +203,26 @@ async def test_promoting_and_rolling_back_moves_the_alias_and_appends_history(
     assert active is not None and active.version == 2 and active.updated_by == alice.user.id
     assert admin_view is not None and admin_view.version == 2
     assert [(h.version, h.previous_version) for h in history] == [(2, 3), (3, None)]
+
+
+async def test_aliases_by_version_groups_alias_names_and_shows_another_users_node_as_empty(
+    session_factory: async_sessionmaker[AsyncSession], tenants: Tenants
+) -> None:
+    alice = tenants.alice
+    pid = alice.pipeline.pipeline_id
+    for _ in range(2):
+        await _version(session_factory, alice, {})
+    async with session_factory.begin() as session:
+        await set_alias(session, pid, "train", "active", 2, alice.user.id)
+        await set_alias(session, pid, "train", "staging", 2, alice.user.id)
+        await set_alias(session, pid, "train", "canary", 1, alice.user.id)
+    async with session_factory() as session:
+        mine = await aliases_by_version(session, pid, "train", reader=alice.reader)
+        admin = await aliases_by_version(session, pid, "train", reader=Reader.system())
+        bobs = await aliases_by_version(session, pid, "train", reader=tenants.bob.reader)
+    assert {v: sorted(names) for v, names in mine.items()} == {1: ["canary"], 2: ["active", "staging"]}
+    assert {v: sorted(names) for v, names in admin.items()} == {1: ["canary"], 2: ["active", "staging"]}
+    assert bobs == {}
 
 
 async def test_the_first_version_is_active_until_a_promotion_without_any_alias_written(

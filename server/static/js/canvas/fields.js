@@ -28,7 +28,7 @@ function boundsText(param) {
 }
 
 /**
- * The server's own check of a number (actors/params.py), so the browser refuses a value
+ * The server's own check of a number (actors/ml/params.py), so the browser refuses a value
  * before any save or request with the very message the API would give. "" when valid.
  */
 export function numberProblem(param, value) {

@@ -4,14 +4,9 @@
 import { h, num, replace, uid } from "../dom.js";
 import { comparisonView, fetchInsights } from "../insights.js";
 import { METRIC_ORDER } from "./tables.js";
+import { LOWER_IS_BETTER, metricOf } from "./version_metrics.js";
 
 export const MAX_COMPARED = 5;
-const LOWER_IS_BETTER = new Set(["log_loss", "rmse", "mae"]);
-
-function metricOf(version, name, partition) {
-  const value = ((version.metrics || {})[partition] || {})[name];
-  return typeof value === "number" ? value : null;
-}
 
 function show(value) {
   if (value === undefined || value === null) return "—";

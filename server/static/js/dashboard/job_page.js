@@ -52,6 +52,7 @@ export async function mount(main, { live, route }) {
   const metricsBox = h("div");
   const hyper = h("div");
   const versionsBox = h("div");
+  const aliasesBox = h("div");
   const curve = liveCurveView(jobId);
   const findingsBox = h("div");
   replace(
@@ -62,6 +63,7 @@ export async function mount(main, { live, route }) {
       h("p", {}, h("a", { href: "/user/training-jobs", text: "← All training jobs" })),
       header,
       section("Model versions of this node", versionsBox),
+      section("Aliases", aliasesBox),
       h("div", { class: "grid2" }, section("Metrics", metricsBox), section("Hyperparameters", hyper)),
       section("Learning curve", curve.el),
       section("What the model learned", findingsBox),
@@ -138,7 +140,9 @@ export async function mount(main, { live, route }) {
     const key = `${job.pipeline_id}/${job.node_id}`;
     if (versionsFor !== key) {
       versionsFor = key;
-      const node = { pipelineId: job.pipeline_id, nodeId: job.node_id, jobId: job.id, changed: () => refresh() };
+      const node = {
+        pipelineId: job.pipeline_id, nodeId: job.node_id, jobId: job.id, changed: () => refresh(), aliasesBox,
+      };
       versions = await renderVersions(versionsBox, node);
     } else if (versions && job.model_version != null) {
       await versions.reload();

@@ -1,0 +1,114 @@
+"""The context object handed to every job: collaborators, not globals.
+
+A worker process builds one :class:`JobContext` (``actors.jobs.worker_app``); tests that drive
+the actor directly build their own with an in-process publisher and cancel signals.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from actors.jobs.cancel_signal import CancelSignals
+from actors.jobs.publish import Publisher
+from actors.ml.options import FitOptions
+from store.settings import Settings
+
+Offloader = Callable[..., Awaitable[Any]]
+"""Runs ``fn(*args)`` for a user off the event loop: ``await offload(user_id, fn, *args)``
+(the web process's bounded executor, ``server.offload.Offload.run``)."""
+
+
+
+class Sender(Protocol):
+    """Sends the message of a job to the actor of its kind; returns the message id.
+
+    ``max_runtime_s`` sets the broker's backstop time limit; ``kind`` (``training_jobs.kind``)
+    picks the actor (``actors.kinds.ROUTES``).
+    """
+
+    async def __call__(self, job_id: str, max_runtime_s: float | None = None, kind: str = "training") -> str: ...
+
+
+def default_worker_name() -> str:
+    """``hostname:pid`` of this process: who holds a running job."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _refuse_to_terminate() -> None:
+    raise RuntimeError("this context may not terminate its process")
+
+
+@dataclass
+class JobContext:
+    """What a training job needs from the world.
+
+    Attributes:
+        settings: The loaded configuration.
+        sessions: The database session factory.
+        publisher: Where committed events go.
+        cancel_signals: The fast cancel path (Redis in production).
+        sender: Sends a job's message again (the reaper's retries).
+        worker_name: Recorded on the jobs this process runs.
+        terminate_process: Ends the worker process when a fit ignores cancellation past
+            ``jobs.cancel_grace_s``; the pool replaces it.
+        monotonic: The clock deadlines are measured on.
+        poll_s: How often a running job checks its cancel signal.
+        offload: Runs CPU-heavy steps of a submission (validating and hashing a large graph)
+            off the event loop; None runs them inline (workers, tests).
+    """
+
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    publisher: Publisher
+    cancel_signals: CancelSignals
+    sender: Sender | None = None
+    worker_name: str = field(default_factory=default_worker_name)
+    terminate_process: Callable[[], None] = _refuse_to_terminate
+    monotonic: Callable[[], float] = time.monotonic
+    poll_s: float = 0.05
+    offload: Offloader | None = None
+
+    async def run_cpu(self, user_id: str, fn: Callable[..., Any], /, *args: Any) -> Any:
+        """``fn(*args)`` through :attr:`offload` when there is one, else inline."""
+        if self.offload is None:
+            return fn(*args)
+        return await self.offload(user_id, fn, *args)
+
+    def engine_options(self) -> FitOptions:
+        """The ML engine's options from the configuration."""
+        data, insights = self.settings.data, self.settings.insights
+        return FitOptions(
+            max_full_rows=data.max_full_rows,
+            sample_rows=data.sample_rows,
+            n_jobs=self.settings.worker.ml_threads,
+            max_runtime_limit_s=self.settings.jobs.max_runtime_limit_s,
+            curves=insights.curves, explain=insights.explain, explain_rows=insights.explain_rows,
+            explain_budget_s=insights.explain_budget_s, permutation_repeats=insights.permutation_repeats,
+        )
+
+    def artifact_relpath(self, pipeline_id: str, job_id: str, attempt: int = 1) -> str:
+        """Where a job's model goes, relative to ``artifacts.root``.
+
+        A retried job (attempt 2 and later) writes its own file, so that a run the reaper
+        gave up on, still finishing somewhere, can never overwrite or delete it.
+        """
+        suffix = "" if attempt <= 1 else f".attempt{attempt}"
+        return f"uploads/models/{pipeline_id}/{job_id}{suffix}.joblib"
+
+    def artifact_path(self, relpath: str) -> Path:
+        """The absolute path of an artifact URI recorded on a job."""
+        return self.settings.artifacts_root / relpath
+
+    def dataset_path(self, storage_uri: str) -> Path:
+        """The file of a dataset from its ``storage_uri`` (a path, or a ``file://`` URI)."""
+        raw = storage_uri.removeprefix("file://")
+        path = Path(raw)
+        return path if path.is_absolute() else self.settings.data_dir / path
