@@ -84,7 +84,7 @@ async def test_two_versions_are_scored_on_the_test_rows_exactly_as_scikit_learn_
     assert report["rows"] == len(test) and report["data"]["source"] == "test_partition"
     y_true = test["target"].to_numpy()
     for entry, trained in zip(report["versions"], (first, second), strict=True):
-        model = load_model(str(job_world.ctx.artifact_path(trained.model_artifact_uri or "")),
+        model = load_model(job_world.ctx.storage.artifacts, trained.model_artifact_uri or "",
                            trained.artifact_sha256 or "")
         raw = test.drop(columns=["target"])
         predicted, proba = model.predict(raw), model.predict_proba(raw)

@@ -58,7 +58,7 @@ async def test_a_validation_job_runs_in_a_worker_and_its_numbers_are_scikit_lear
     report = await _report(live_world, job.id)
     _, test = train_test_split(load_breast_cancer(as_frame=True).frame, test_size=0.25, random_state=7)
     for entry, trained in zip(report["versions"], (first, second), strict=True):
-        model = load_model(str(live_world.ctx.artifact_path(trained.model_artifact_uri or "")),
+        model = load_model(live_world.ctx.storage.artifacts, trained.model_artifact_uri or "",
                            trained.artifact_sha256 or "")
         proba = model.predict_proba(test.drop(columns=["target"]))
         assert entry["metrics"]["roc_auc"] == pytest.approx(skm.roc_auc_score(test["target"], proba[:, 1]))
