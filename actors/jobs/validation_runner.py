@@ -1,8 +1,7 @@
 """The validation kind of job: evaluate stored versions of a trained node on the same rows.
 
 :class:`ValidationRunner` supplies what validation adds to :class:`actors.jobs.runner.JobRunner`:
-the versions' artifacts and the stored datasets it reads (fetched into local files in the
-work's thread), the evaluation
+the versions' artifacts and the datasets it reads, the evaluation
 (:func:`actors.ml.evaluation.evaluate_versions`), and the report stored with ``succeeded``.
 Everything else (claim, events, cancellation, deadline, lost workers) is the base's.
 """
@@ -10,6 +9,7 @@ Everything else (claim, events, cancellation, deadline, lost workers) is the bas
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,13 +17,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from actors.errors import ArtifactError, DatasetError
+from actors.errors import ArtifactError
 from actors.jobs.context import JobContext
-from actors.jobs.fetch import StoredDataset
+from actors.jobs.fetch import StoredDataset, fetch_artifact, fetch_dataset
 from actors.jobs.outcomes import WHILE_RUNNING, commit_then_publish
 from actors.jobs.runner import JobRunner, Outcome
 from actors.jobs.training_runner import stored_dataset
-from actors.ml.artifacts import load_model
 from actors.ml.evaluation import EvaluationInputs, VersionInput, evaluate_versions
 from actors.ml.options import DatasetRef
 from store.errors import BlobError
@@ -48,25 +47,24 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class ValidationWork:
-    """What a validation job reads: the stored datasets and the versions, and how to resample."""
+class StoredInputs:
+    """The evaluation's inputs as stored: fetched into local files when the evaluation runs.
 
-    graph: dict[str, Any]
-    train_node_id: str
+    ``inputs`` has empty dataset paths and each version's storage key as its artifact path.
+    """
+
+    inputs: EvaluationInputs
     pipeline_dataset: StoredDataset
     dataset: StoredDataset | None
-    versions: list[VersionInput]
-    resamples: int
-    seed: int
 
 
-class ValidationRunner(JobRunner[ValidationWork, dict[str, Any]]):
+class ValidationRunner(JobRunner[StoredInputs, dict[str, Any]]):
     """Claim, evaluate every version on the same rows, store the report; always ends terminal."""
 
     kind = JobKind.VALIDATION.value
     crash_code = "validation_error"
 
-    async def prepare(self, ctx: JobContext, job: TrainingJob) -> ValidationWork:
+    async def prepare(self, ctx: JobContext, job: TrainingJob) -> StoredInputs:
         config = job.config or {}
         wanted = {int(v["version"]): str(v["ref"]) for v in config.get("versions") or []}
         train_node = str(config["train_node_id"])
@@ -81,43 +79,39 @@ class ValidationRunner(JobRunner[ValidationWork, dict[str, Any]]):
             if row is None or row.deleted_at is not None or not row.artifact_uri or not row.artifact_sha256:
                 raise ArtifactError(f"version {number} of node {train_node!r} no longer exists",
                                     field="config.versions", details={"version": number})
-            versions.append(VersionInput(number, ref, row.job_id, row.model_type, row.artifact_uri,
-                                         row.artifact_sha256, dict(row.metrics or {})))
+            versions.append(VersionInput(number, ref, row.job_id, row.model_type,
+                                         _artifact_key(ctx, row.artifact_uri), row.artifact_sha256,
+                                         dict(row.metrics or {})))
         other = config.get("dataset_source_id")
-        return ValidationWork(
-            graph=dict(job.graph), train_node_id=train_node,
-            pipeline_dataset=await stored_dataset(ctx, job.dataset_source_id),
-            dataset=await stored_dataset(ctx, str(other)) if other else None,
+        pipeline_dataset = await stored_dataset(ctx, job.dataset_source_id)
+        dataset = await stored_dataset(ctx, str(other)) if other else None
+        unfetched = DatasetRef("", pipeline_dataset.format)
+        inputs = EvaluationInputs(
+            graph=job.graph, train_node_id=train_node, pipeline_dataset=unfetched,
+            dataset=unfetched if dataset else None,
             versions=versions, resamples=int(config.get("n_bootstrap") or 1000),
             seed=int(config.get("random_state") or 0),
         )
+        return StoredInputs(inputs, pipeline_dataset, dataset)
 
     def compute(
-        self, ctx: JobContext, job: TrainingJob, work: ValidationWork, *,
+        self, ctx: JobContext, job: TrainingJob, work: StoredInputs, *,
         should_stop: Callable[[], str | None], on_progress: Callable[[dict[str, Any]], None],
     ) -> dict[str, Any]:
-        artifacts = ctx.storage.artifacts
-
-        def load(version: VersionInput) -> Any:
-            return load_model(artifacts, version.artifact_uri, version.artifact_sha256)
-
-        # Fetched in this thread, like a training job's dataset: heartbeats and cancel checks go on.
-        try:
-            with contextlib.ExitStack() as files:
-                refs = [None if source is None else DatasetRef(
-                    str(files.enter_context(source.store.local_file(source.key))), source.format, source.sha256)
-                    for source in (work.pipeline_dataset, work.dataset)]
-                main_ref = refs[0]
-                assert main_ref is not None
-                inputs = EvaluationInputs(work.graph, work.train_node_id, main_ref, refs[1], work.versions,
-                                          work.resamples, work.seed, load)
-                return evaluate_versions(inputs, ctx.engine_options(), should_stop=should_stop,
-                                         on_progress=on_progress)
-        except BlobError as exc:
-            raise DatasetError(f"cannot read a dataset from storage: {exc.message}", field="dataset.path") from exc
+        store = ctx.storage.artifacts
+        with contextlib.ExitStack() as stack:  # the fetched files live until the evaluation ends
+            inputs = dataclasses.replace(
+                work.inputs,
+                pipeline_dataset=fetch_dataset(stack, work.pipeline_dataset),
+                dataset=fetch_dataset(stack, work.dataset) if work.dataset else None,
+                versions=[dataclasses.replace(v, artifact_path=fetch_artifact(stack, store, v.artifact_path,
+                                                                              v.artifact_sha256))
+                          for v in work.inputs.versions],
+            )
+            return evaluate_versions(inputs, ctx.engine_options(), should_stop=should_stop, on_progress=on_progress)
 
     async def finish(
-        self, ctx: JobContext, job: TrainingJob, work: ValidationWork, result: dict[str, Any]
+        self, ctx: JobContext, job: TrainingJob, work: StoredInputs, result: dict[str, Any]
     ) -> Outcome:
         warnings = list(result.get("warnings") or [])
 
@@ -136,3 +130,10 @@ class ValidationRunner(JobRunner[ValidationWork, dict[str, Any]]):
             return [*events, done.event]
 
         return Outcome.SUCCEEDED if await commit_then_publish(ctx, job.user_id, write) else Outcome.SUPERSEDED
+
+
+def _artifact_key(ctx: JobContext, uri: str) -> str:
+    try:
+        return ctx.storage.artifacts.key(uri)
+    except BlobError as exc:
+        raise ArtifactError(f"the model's storage URI is refused: {exc.message}", field="artifact.path") from exc

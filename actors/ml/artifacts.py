@@ -9,12 +9,13 @@ recorded sha256 before anything is unpickled.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Any
 
 import joblib
 
 from actors.errors import ArtifactError
-from store.blobs import BlobStore, StoredBlob
+from store.blobs import BlobStore, LocalBlobStore, StoredBlob
 from store.errors import BlobError
 
 
@@ -72,6 +73,12 @@ OUTDATED = "artifact_outdated"
 """Error code of an artifact written before artifacts were portable: a pickled
 ``FittedPipeline`` of this project. The service refuses it (its classes moved, and loading
 it would tie predictions to this project's code); retraining the node writes a portable one."""
+
+
+def load_model_file(path: str, expected_sha256: str) -> Any:
+    """:func:`load_model` of a local file (one a worker fetched from storage)."""
+    local = Path(path)
+    return load_model(LocalBlobStore(local.parent), local.name, expected_sha256)
 
 
 def load_model(store: BlobStore, uri: str, expected_sha256: str) -> Any:

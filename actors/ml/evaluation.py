@@ -21,6 +21,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from actors.errors import DatasetError, InvalidNodeConfig
+from actors.ml.artifacts import load_model_file
 from actors.ml.bootstrap import paired_bootstrap, summarize
 from actors.ml.checkpoints import Checkpoint
 from actors.ml.data_checks import aligned, check_columns, check_values
@@ -47,7 +48,7 @@ class VersionInput:
     ref: str
     job_id: str
     model_type: str
-    artifact_uri: str
+    artifact_path: str
     artifact_sha256: str
     trained_metrics: Mapping[str, Any]
 
@@ -64,8 +65,6 @@ class EvaluationInputs:
         versions: The versions, the first one the baseline of the comparisons.
         resamples: Bootstrap resamples.
         seed: Bootstrap seed.
-        load_model: Loads a version's scikit-learn ``Pipeline`` (checking its sha256); the
-            engine knows no storage, the caller does.
     """
 
     graph: Any
@@ -75,7 +74,6 @@ class EvaluationInputs:
     versions: list[VersionInput]
     resamples: int
     seed: int
-    load_model: Callable[[VersionInput], Any]
 
 
 def _plain(value: Any) -> Any:
@@ -182,7 +180,7 @@ def _evaluate(inputs: EvaluationInputs, options: FitOptions, checkpoint: Checkpo
         entry: dict[str, Any] = {"version": version.version, "ref": version.ref, "job_id": version.job_id,
                                  "model_type": version.model_type}
         try:
-            model = inputs.load_model(version)
+            model = load_model_file(version.artifact_path, version.artifact_sha256)
             predicted, proba = _predict(model, features, task)
         except Exception as exc:  # one version that cannot predict these rows must not sink the others
             message = f"version {version.version} could not predict these rows: {type(exc).__name__}: {exc}"
