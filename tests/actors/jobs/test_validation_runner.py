@@ -230,3 +230,19 @@ async def test_versions_may_be_named_by_alias_and_the_job_keeps_the_versions_the
     assert (report["comparisons"][0]["baseline"], report["comparisons"][0]["version"]) == (2, 1)
     with pytest.raises(NotFound):
         await _validate(job_world, with_validation(graph_for("logistic_regression"), versions="staging"))
+
+
+async def test_a_validation_job_takes_its_turn_under_the_users_running_cap_like_any_job(job_world: JobWorld) -> None:
+    from actors.jobs.dispatch import dispatch
+
+    await _train(job_world, graph_for("logistic_regression"), "breast_cancer")
+    job_world.with_settings(max_running_per_user=1, one_active_per_node=False)
+    busy = await job_world.submit(graph_for("logistic_regression", hyperparameters={"C": 0.5}))
+    waiting = await _validate(job_world, with_validation(graph_for("logistic_regression"), n_bootstrap=100))
+    assert busy.id in job_world.sender.sent and waiting.id not in job_world.sender.sent, "its user's slot is taken"
+    assert (await job_world.job(waiting.id)).admitted_at is None
+    assert await job_world.run(busy.id) is Outcome.SUCCEEDED
+    await dispatch(job_world.ctx)  # what the actor does after each job
+    assert job_world.sender.sent[-1] == waiting.id
+    assert job_world.sender.kinds[waiting.id] == "validation", "sent to the validate_model actor"
+    assert await job_world.run(waiting.id) is Outcome.SUCCEEDED
