@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from store.cursor import after, decode_cursor, encode_cursor
 from store.errors import InUse, InvalidInput, NotFound
 from store.models import DatasetSource, Pipeline, TrainingJob, User
-from store.reader import Reader
+from store.reader import Reader, get_owned
 from store.states import ACTIVE
 from store.types import new_id, utcnow
 
@@ -81,11 +81,8 @@ async def get_dataset(session: AsyncSession, dataset_id: str, *, reader: Reader)
     Raises:
         NotFound: missing, or owned by someone else.
     """
-    stmt = select(DatasetSource).where(DatasetSource.id == dataset_id, reader.owns(DatasetSource.owner_id))
-    row = (await session.scalars(stmt)).one_or_none()
-    if row is None:
-        raise NotFound("dataset", dataset_id)
-    return row
+    key, owner = DatasetSource.id == dataset_id, DatasetSource.owner_id
+    return await get_owned(session, DatasetSource, key, owner, reader=reader, kind="dataset", ref=dataset_id)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from actors.jobs.job_actor import JobActor
 from actors.jobs.training_actor import TrainingActor
+from actors.jobs.validation_actor import ValidationActor
 from actors.jobs.worker_context import ContextFactory
 from shim.brokers.redis import RedisBroker
 from shim.middleware import AsyncIO, WorkerContext
 from store.settings import Settings
 
-JOB_ACTORS: tuple[type[JobActor], ...] = (TrainingActor,)
+JOB_ACTORS: tuple[type[JobActor], ...] = (TrainingActor, ValidationActor)
 """Every kind's actor class; each is declared on the jobs' broker."""
 
 

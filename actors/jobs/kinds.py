@@ -14,6 +14,7 @@ from typing import Any
 
 from actors.jobs.runner import JobRunner
 from actors.jobs.training_runner import TrainingRunner
+from actors.jobs.validation_runner import ValidationRunner
 from store.kinds import JobKind, parse_kind
 
 JOBS_QUEUE = "training"
@@ -31,10 +32,12 @@ class KindRoute:
 
 ROUTES: dict[JobKind, KindRoute] = {
     JobKind.TRAINING: KindRoute(JobKind.TRAINING, "train_model"),
+    JobKind.VALIDATION: KindRoute(JobKind.VALIDATION, "validate_model"),
 }
 
 _RUNNERS: dict[JobKind, JobRunner[Any, Any]] = {
     JobKind.TRAINING: TrainingRunner(),
+    JobKind.VALIDATION: ValidationRunner(),
 }
 
 

@@ -13,7 +13,7 @@ import shim
 from actors.jobs.context import Sender
 from actors.jobs.kinds import ROUTES, route_for
 from store.kinds import JobKind
-from store.settings import JobsSettings, message_time_limit_s
+from store.settings import JobsSettings, backstop_s
 
 
 def make_sender(broker: shim.Broker, jobs: JobsSettings) -> Sender:
@@ -28,7 +28,7 @@ def make_sender(broker: shim.Broker, jobs: JobsSettings) -> Sender:
 
     async def send(job_id: str, max_runtime_s: float | None = None, kind: str = JobKind.TRAINING.value) -> str:
         route = route_for(kind)
-        limit_s = message_time_limit_s(max_runtime_s or jobs.default_max_runtime_s, jobs.cancel_grace_s)
+        limit_s = backstop_s(max_runtime_s or jobs.default_max_runtime_s, jobs.cancel_grace_s)
         message: shim.Message[Any] = shim.Message(
             queue_name=route.queue_name, actor_name=route.actor_name, args=(job_id,), kwargs={},
             options={"time_limit": int(limit_s * 1000)},

@@ -14,7 +14,15 @@ from aiohttp.test_utils import TestClient
 
 from store.settings import Settings
 from tests.server.conftest import API, People, Person
-from tests.server.seed import add_job, graph, save_pipeline, upload_csv
+from tests.server.seed import (
+    SAMPLE_REPORT,
+    add_job,
+    add_validation_job,
+    graph,
+    save_pipeline,
+    upload_csv,
+    validation_graph,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,6 +31,7 @@ class AliceObjects:
     pipeline_id: str
     done_job: str
     queued_job: str
+    validation_job: str
 
 
 @pytest.fixture
@@ -41,7 +50,8 @@ async def alices(client: TestClient[Any, Any], people: People, settings: Setting
     queued, _ = await add_job(settings, people.alice, pipeline_id, "train-2", dataset_id)
     champion = f"{API}/pipelines/{pipeline_id}/nodes/train-1/aliases/champion"
     assert (await client.post(champion, json={"version": 1}, headers=people.alice.headers)).status == 200
-    return AliceObjects(dataset_id, pipeline_id, done, queued)
+    validation = await add_validation_job(settings, people.alice, pipeline_id, dataset_id, SAMPLE_REPORT)
+    return AliceObjects(dataset_id, pipeline_id, done, queued, validation)
 
 
 def _requests(o: AliceObjects) -> list[tuple[str, str, dict[str, Any] | None, int]]:
@@ -49,7 +59,12 @@ def _requests(o: AliceObjects) -> list[tuple[str, str, dict[str, Any] | None, in
     versions = f"/pipelines/{o.pipeline_id}/nodes/train-1/versions"
     aliases = f"/pipelines/{o.pipeline_id}/nodes/train-1/aliases"
     submit = {"dataset_source_id": o.dataset_id, "node_id": "train-1", "graph": graph(("train-1", "train-2"))}
+    validate = {"dataset_source_id": o.dataset_id, "node_id": "val-1",
+                "graph": validation_graph(("train-1", "train-2"))}
     return [
+        ("GET", f"/training-jobs/{o.validation_job}/report", None, 200),
+        ("GET", f"/training-jobs/{o.validation_job}/report.html", None, 200),
+        ("POST", "/training-jobs", validate, 202),
         ("GET", f"/training-jobs/{o.done_job}", None, 200),
         ("GET", f"/training-jobs/{o.done_job}/events", None, 200),
         ("GET", f"/training-jobs/{o.done_job}/artifact", None, 200),
@@ -115,7 +130,7 @@ async def test_an_admin_write_on_another_users_object_creates_nothing_and_says_w
     assert "admins read every user's objects but write only their own" in error["message"]
     assert error["details"]["rule"] == "admins_write_own_objects"
     jobs = await (await client.get(f"{API}/training-jobs", headers=people.admin.headers)).json()
-    assert len(jobs["items"]) == 3  # alice's two succeeded jobs and her queued one; nothing of the admin's
+    assert len(jobs["items"]) == 4  # alice's two succeeded jobs, her queued one and her validation; no admin's
     versions = f"{API}/pipelines/{alices.pipeline_id}/nodes/train-1/versions"
     before = (await (await client.get(versions, headers=people.alice.headers)).json())["active_version"]
     resp = await client.post(f"{versions}/2/promote", headers=people.admin.headers)
@@ -154,7 +169,8 @@ async def test_listings_never_show_another_users_objects(
         resp = await client.get(API + path, headers=people.alice.headers)
         assert (await resp.json())["items"], path
     resp = await client.get(f"{API}/training-jobs", headers=people.admin.headers)
-    assert {j["id"] for j in (await resp.json())["items"]} == {alices.done_job, alices.queued_job}
+    assert {j["id"] for j in (await resp.json())["items"]} == {alices.done_job, alices.queued_job,
+                                                               alices.validation_job}
 
 
 async def test_saving_over_another_users_pipeline_reports_none_of_their_jobs(
