@@ -222,7 +222,7 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
     job = created[0]
     if events == []:
         return job
-    await _send(ctx, job, admitted)
+    await send_submitted(ctx, job, admitted)
     return job
 
 
@@ -271,7 +271,7 @@ def _raw_hyperparameters(graph: Mapping[str, Any], node_id: str) -> dict[str, An
     return {}
 
 
-async def _send(ctx: JobContext, job: TrainingJob, admitted: list[TrainingJob]) -> None:
+async def send_submitted(ctx: JobContext, job: TrainingJob, admitted: list[TrainingJob]) -> None:
     """Send the admitted jobs' messages; a job left waiting is sent when its turn comes.
 
     The submitted job itself is failed when its message cannot be sent, so the caller

@@ -11,7 +11,7 @@ from typing import IO, Any
 
 import joblib
 
-from actors.errors import ArtifactError
+from actors.errors import ArtifactError, ModelError
 
 CHUNK = 1 << 20
 
@@ -35,7 +35,7 @@ def save_artifact(obj: Any, path: str) -> str:
     Raises:
         ArtifactError: the artifact could not be written.
     """
-    return _write_atomically(path, lambda handle: joblib.dump(obj, handle))
+    return write_atomically(path, lambda handle: joblib.dump(obj, handle))
 
 
 def save_bytes(data: bytes, path: str) -> str:
@@ -44,10 +44,16 @@ def save_bytes(data: bytes, path: str) -> str:
     Raises:
         ArtifactError: the file could not be written.
     """
-    return _write_atomically(path, lambda handle: handle.write(data))
+    return write_atomically(path, lambda handle: handle.write(data))
 
 
-def _write_atomically(path: str, write: Callable[[IO[bytes]], object]) -> str:
+def write_atomically(path: str, write: Callable[[IO[bytes]], object]) -> str:
+    """Run ``write`` on a temporary file beside ``path``, fsync, rename it over ``path``; returns its sha256.
+
+    Raises:
+        ArtifactError: the file could not be written (the temporary file is removed).
+        ModelError: raised by ``write`` itself (e.g. a stop at a checkpoint), unchanged.
+    """
     directory = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(directory, exist_ok=True)
@@ -67,7 +73,7 @@ def _write_atomically(path: str, write: Callable[[IO[bytes]], object]) -> str:
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(temp)
-        if isinstance(exc, Exception):
+        if isinstance(exc, Exception) and not isinstance(exc, ModelError):  # a stop or a data error stays itself
             raise ArtifactError(f"cannot write artifact {path}: {exc}", field="artifact.path") from exc
         raise
     _fsync_dir(directory)

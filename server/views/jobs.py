@@ -128,7 +128,8 @@ async def list_job_events(request: web.Request) -> web.Response:
     return web.json_response({"job_id": job.id, "events": shown, "last_seq": job.last_seq})
 
 
-def _artifact_path(uri: str, root: Path) -> Path | None:
+def artifact_file(uri: str, root: Path) -> Path | None:
+    """The stored file of ``uri`` when it exists under ``root`` (the artifacts root), else None."""
     raw = Path(uri.removeprefix("file://"))
     path = (raw if raw.is_absolute() else root / raw).resolve()
     # Only files under the artifacts root are served, whatever a row says.
@@ -140,7 +141,7 @@ async def download_artifact(request: web.Request) -> web.StreamResponse:
         job = await get_job(session, request.match_info["job_id"], reader=reader_of(request))
     if not job.model_artifact_uri:
         raise NotFoundError(f"job {job.id} has no model artifact (status {job.status})", code="no_artifact")
-    path = await asyncio.to_thread(_artifact_path, job.model_artifact_uri, request.app[SETTINGS].artifacts_root)
+    path = await asyncio.to_thread(artifact_file, job.model_artifact_uri, request.app[SETTINGS].artifacts_root)
     if path is None:
         raise NotFoundError(f"the artifact of job {job.id} is missing from storage", code="artifact_missing")
     headers = {
@@ -158,7 +159,7 @@ async def download_model_card(request: web.Request) -> web.StreamResponse:
     if not job.model_artifact_uri:
         raise NotFoundError(f"job {job.id} has no model (status {job.status})", code="no_artifact")
     root = request.app[SETTINGS].artifacts_root
-    path = await asyncio.to_thread(_artifact_path, card_relpath(job.model_artifact_uri), root)
+    path = await asyncio.to_thread(artifact_file, card_relpath(job.model_artifact_uri), root)
     if path is None:
         raise NotFoundError(f"job {job.id} has no model card (its model was trained before model cards existed, "
                             "or the card is missing from storage)", code="no_model_card")

@@ -154,3 +154,26 @@ async def add_job(
         elif status == "cancelled":
             await transition(session, job_id, "cancelled", expected="queued")
     return job_id, version
+
+
+async def add_predictions_job(
+    settings: Settings, who: Person, pipeline_id: str, node_id: str, dataset_id: str, *, version: int = 1,
+    fmt: str = "csv",
+) -> str:
+    """Insert a succeeded predictions job of ``version`` with a small output file, as its actor records it."""
+    async with writer(settings) as session:
+        created = await create_job(
+            session, pipeline_id=pipeline_id, node_id=node_id, dataset_source_id=dataset_id, user_id=who.id,
+            model_type="logistic_regression", hyperparameters={}, kind="predictions",
+            config={"version": version, "version_ref": str(version), "format": fmt},
+        )
+        job_id = created.job.id
+        await transition(session, job_id, "running", expected="queued")
+        relpath = f"uploads/predictions/{pipeline_id}/{job_id}.{fmt}"
+        path = settings.artifacts_root / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("sepal,petal,prediction\n0.1,0.3,a\n")
+        changes = {"model_artifact_uri": relpath, "artifact_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                   "metrics": {"predictions": {"rows": 1, "format": fmt, "version": version}}}
+        await transition(session, job_id, "succeeded", expected="running", changes=changes)
+    return job_id

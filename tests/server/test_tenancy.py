@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 
 from store.settings import Settings
 from tests.server.conftest import API, People, Person
-from tests.server.seed import add_job, graph, save_pipeline, upload_csv
+from tests.server.seed import add_job, add_predictions_job, graph, save_pipeline, upload_csv
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,6 +23,7 @@ class AliceObjects:
     pipeline_id: str
     done_job: str
     queued_job: str
+    predictions_job: str
 
 
 @pytest.fixture
@@ -54,6 +55,9 @@ def _requests(o: AliceObjects) -> list[tuple[str, str, dict[str, Any] | None, in
         ("GET", f"/training-jobs/{o.done_job}/events", None, 200),
         ("GET", f"/training-jobs/{o.done_job}/artifact", None, 200),
         ("GET", f"/training-jobs/{o.done_job}/model-card", None, 200),
+        ("GET", f"/training-jobs/{o.predictions_job}/predictions", None, 200),
+        ("POST", f"{versions}/1/predictions", {"dataset_id": o.dataset_id}, 202),
+        ("POST", f"{versions}/active/predictions", {"dataset_id": o.dataset_id, "format": "parquet"}, 202),
         ("POST", f"/training-jobs/{o.queued_job}/cancel", None, 202),
         ("GET", f"/pipelines/{o.pipeline_id}", None, 200),
         ("PUT", "/pipelines", {"dataset_source_id": o.dataset_id, "graph": graph(("train-1", "train-2"))}, 200),
@@ -115,7 +119,8 @@ async def test_an_admin_write_on_another_users_object_creates_nothing_and_says_w
     assert "admins read every user's objects but write only their own" in error["message"]
     assert error["details"]["rule"] == "admins_write_own_objects"
     jobs = await (await client.get(f"{API}/training-jobs", headers=people.admin.headers)).json()
-    assert len(jobs["items"]) == 3  # alice's two succeeded jobs and her queued one; nothing of the admin's
+    # alice's two succeeded training jobs, her queued one and her predictions job; nothing of the admin's
+    assert len(jobs["items"]) == 4
     versions = f"{API}/pipelines/{alices.pipeline_id}/nodes/train-1/versions"
     before = (await (await client.get(versions, headers=people.alice.headers)).json())["active_version"]
     resp = await client.post(f"{versions}/2/promote", headers=people.admin.headers)
@@ -146,7 +151,8 @@ async def test_listings_never_show_another_users_objects(
         resp = await client.get(API + path, headers=people.alice.headers)
         assert (await resp.json())["items"], path
     resp = await client.get(f"{API}/training-jobs", headers=people.admin.headers)
-    assert {j["id"] for j in (await resp.json())["items"]} == {alices.done_job, alices.queued_job}
+    assert {j["id"] for j in (await resp.json())["items"]} == {alices.done_job, alices.queued_job,
+                                                                alices.predictions_job}
 
 
 async def test_saving_over_another_users_pipeline_reports_none_of_their_jobs(
