@@ -92,7 +92,21 @@ def _child(kind: str, artifact: str, data: str, output: str, queue: Any) -> None
         frame = pd.read_parquet(data)
         rows = len(model.predict(frame))
     elapsed = time.perf_counter() - started
-    queue.put((rows, elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    queue.put((rows, elapsed, _peak_mb()))
+
+
+def _peak_mb() -> float:
+    """This process's peak resident memory since it started its interpreter.
+
+    ``VmHWM`` belongs to the process's current address space; ``ru_maxrss`` would also
+    carry the parent's resident size from before the child's ``exec``.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _measure(kind: str, artifact: str, data: str, output: str) -> tuple[int, float, float]:
