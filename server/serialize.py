@@ -48,6 +48,7 @@ def job_json(job: TrainingJob | JobRow, *, is_admin: bool = False) -> dict[str, 
     out = {
         "id": job.id,
         "status": job.status,
+        "kind": job.kind,
         "pipeline_id": job.pipeline_id,
         "node_id": job.node_id,
         "dataset_source_id": job.dataset_source_id,

@@ -103,12 +103,54 @@ async def release(session: AsyncSession, job_id: str, *, attempt: int) -> bool:
     return (await session.execute(stmt)).first() is not None
 
 
+def _waiting() -> Any:
+    """Rows of queued jobs waiting for their turn (no message sent)."""
+    return (TrainingJob.status == JobStatus.QUEUED.value) & TrainingJob.admitted_at.is_(None)
+
+
 async def any_waiting(session: AsyncSession) -> bool:
     """Whether any queued job waits for its turn (a read; :func:`admit_next` decides under the lock)."""
-    stmt = select(TrainingJob.id).where(
-        TrainingJob.status == JobStatus.QUEUED.value, TrainingJob.admitted_at.is_(None)
-    ).limit(1)
-    return (await session.execute(stmt)).first() is not None
+    return (await session.execute(select(TrainingJob.id).where(_waiting()).limit(1))).first() is not None
+
+
+def _rooms(users: list[str], holding: Mapping[str, int], cap: int, limit: int | None) -> dict[str, int | None]:
+    """How many more jobs each user with waiting jobs may be admitted now (``None``: any number)."""
+    rooms: dict[str, int | None] = {}
+    for user in users:
+        room = None if cap == 0 else cap - holding.get(user, 0)
+        if limit is not None:
+            room = limit if room is None else min(room, limit)
+        if room is None or room > 0:
+            rooms[user] = room
+    return rooms
+
+
+async def _heads(session: AsyncSession, rooms: Mapping[str, int | None]) -> list[Waiting]:
+    """The oldest waiting jobs of each user in ``rooms``, as many as its room, oldest first overall.
+
+    Only these can be admitted now, so a user with thousands of waiting jobs costs no more
+    than one with a few: the turns (:func:`~store.turns.next_turns`) come out the same as
+    from every waiting job, since each user's first job keeps its place in the order.
+    """
+    rank = func.row_number().over(
+        partition_by=TrainingJob.user_id, order_by=(TrainingJob.created_at, TrainingJob.id)
+    ).label("rank")
+    ranked = (
+        select(TrainingJob.id, TrainingJob.user_id, TrainingJob.created_at, rank)
+        .where(_waiting(), TrainingJob.user_id.in_(sorted(rooms)))
+        .subquery()
+    )
+    stmt = select(ranked.c.id, ranked.c.user_id, ranked.c.created_at, ranked.c.rank)
+    bounded = [room for room in rooms.values() if room is not None]
+    if len(bounded) == len(rooms):
+        stmt = stmt.where(ranked.c.rank <= max(bounded))
+    rows = []
+    for row in (await session.execute(stmt)).all():
+        room = rooms[row.user_id]
+        if room is None or row.rank <= room:
+            rows.append(row)
+    rows.sort(key=lambda row: (row.created_at, row.id))
+    return [Waiting(row.id, row.user_id) for row in rows]
 
 
 async def admit_next(session: AsyncSession, cap: int, *, limit: int | None = None) -> list[TrainingJob]:
@@ -120,15 +162,9 @@ async def admit_next(session: AsyncSession, cap: int, *, limit: int | None = Non
     """
     if _postgres(session):
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DISPATCH_LOCK})
-    rows = await session.execute(
-        select(TrainingJob.id, TrainingJob.user_id)
-        .where(TrainingJob.status == JobStatus.QUEUED.value, TrainingJob.admitted_at.is_(None))
-        .order_by(TrainingJob.created_at, TrainingJob.id)
-    )
-    waiting = [Waiting(job_id, user_id) for job_id, user_id in rows]
-    if not waiting:
+    users = sorted((await session.scalars(select(TrainingJob.user_id).where(_waiting()).distinct())).all())
+    if not users:
         return []
-    users = sorted({job.user_id for job in waiting})
     holding = dict(
         (await session.execute(
             select(TrainingJob.user_id, func.count())
@@ -136,10 +172,14 @@ async def admit_next(session: AsyncSession, cap: int, *, limit: int | None = Non
             .group_by(TrainingJob.user_id)
         )).tuples().all()
     )
+    rooms = _rooms(users, holding, cap, limit)
+    if not rooms:
+        return []  # every waiting job's user is at the cap: the common case under load
+    waiting = await _heads(session, rooms)
     last_served = dict(
         (await session.execute(
             select(TrainingJob.user_id, func.max(TrainingJob.admitted_at))
-            .where(TrainingJob.user_id.in_(users))
+            .where(TrainingJob.user_id.in_(sorted(rooms)))
             .group_by(TrainingJob.user_id)
         )).tuples().all()
     )

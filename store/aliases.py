@@ -30,17 +30,10 @@ async def _lock_pipeline(session: AsyncSession, pipeline_id: str) -> None:
 
 
 def _history(
-    pipeline_id: str, node_id: str, alias: str, version: int | None, previous: int | None, now: dt.datetime,
-    by: str | None,
+    pid: str, nid: str, alias: str, to: int | None, since: int | None, by: str | None, at: dt.datetime
 ) -> ModelAliasHistory:
     return ModelAliasHistory(
-        pipeline_id=pipeline_id,
-        node_id=node_id,
-        alias=alias,
-        version=version,
-        previous_version=previous,
-        changed_at=now,
-        changed_by=by,
+        pipeline_id=pid, node_id=nid, alias=alias, version=to, previous_version=since, changed_at=at, changed_by=by
     )
 
 
@@ -98,7 +91,7 @@ async def set_alias(
         set_={"version": version, "updated_at": stmt.excluded.updated_at, "updated_by": by},
     )
     await session.execute(stmt)
-    entry = _history(pipeline_id, node_id, alias, version, previous, now, by)
+    entry = _history(pipeline_id, node_id, alias, version, previous, by, now)
     session.add(entry)
     await session.flush()
     return AliasChange(entry, changed=True)
@@ -140,7 +133,7 @@ async def remove_alias(
     if previous is None:
         raise NotFound("alias", f"{pipeline_id}/{node_id}/{alias}")
     await session.execute(delete(ModelAlias).where(*key))
-    entry = _history(pipeline_id, node_id, alias, None, int(previous), utcnow(), by)
+    entry = _history(pipeline_id, node_id, alias, None, int(previous), by, utcnow())
     session.add(entry)
     await session.flush()
     return AliasChange(entry, changed=True)

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.errors import DuplicateIdempotencyKey, IllegalTransition, InvalidInput, NotFound
+from store.kinds import JobKind, parse_kind
 from store.models import TrainingJob, TrainingJobEvent
 from store.states import ACTIVE, TERMINAL, JobStatus, check_transition, parse_status
 from store.types import new_id, utcnow
@@ -33,7 +34,7 @@ EVENT_WARNING = "job.warning"
 APPENDABLE_EVENTS = frozenset({EVENT_VERSION, EVENT_WARNING})
 """Event types :func:`append_event` accepts; ``job.status`` is written only by :func:`transition`."""
 
-RESERVED_EVENT_KEYS = frozenset({"type", "job_id", "pipeline_id", "node_id", "seq", "status", "at"})
+RESERVED_EVENT_KEYS = frozenset({"type", "job_id", "kind", "pipeline_id", "node_id", "seq", "status", "at"})
 
 CHANGEABLE_COLUMNS = frozenset(
     {
@@ -82,7 +83,7 @@ def _check_payload(payload: Mapping[str, Any]) -> None:
 def _event(
     type_: str, job: TrainingJob, seq: int, status: str, at: dt.datetime, payload: Mapping[str, Any]
 ) -> dict[str, Any]:
-    head = {"type": type_, "job_id": job.id, "pipeline_id": job.pipeline_id, "node_id": job.node_id}
+    head = {"type": type_, "job_id": job.id, "kind": job.kind, "pipeline_id": job.pipeline_id, "node_id": job.node_id}
     return {**head, "seq": seq, "status": status, "at": _iso(at), **payload}
 
 
@@ -125,18 +126,21 @@ async def create_job(
     idempotency_key: str | None = None,
     request_sha256: str | None = None,
     job_id: str | None = None,
+    kind: str | JobKind = JobKind.TRAINING,
 ) -> TransitionResult:
     """Insert a queued job and its first ``job.status`` event (seq 1).
 
     ``graph`` is the job's own snapshot of the pipeline graph it will run; ``warnings``
     are those known at submission (e.g. leakage). ``request_sha256`` fingerprints the
-    submission that carried ``idempotency_key`` (a retry must match it).
+    submission that carried ``idempotency_key`` (a retry must match it). ``kind`` picks the
+    actor that runs the job (``store.kinds.JobKind``).
 
     Raises:
         DuplicateIdempotencyKey: the user already has a job with ``idempotency_key``
             (look it up with ``find_by_idempotency_key``); the caller's transaction stays usable.
-        InvalidInput: an empty ``node_id`` or ``model_type``.
+        InvalidInput: an empty ``node_id`` or ``model_type``, or an unknown ``kind``.
     """
+    job_kind = parse_kind(kind)
     if not node_id:
         raise InvalidInput("node_id", "must be a non-empty string")
     if not model_type:
@@ -149,6 +153,7 @@ async def create_job(
         dataset_source_id=dataset_source_id,
         user_id=user_id,
         status=JobStatus.QUEUED.value,
+        kind=job_kind.value,
         model_type=model_type,
         hyperparameters=dict(hyperparameters),
         resolved_hyperparameters=dict(resolved_hyperparameters or {}),
@@ -163,15 +168,19 @@ async def create_job(
         updated_at=now,
     )
     event = _event(EVENT_STATUS, job, 1, JobStatus.QUEUED.value, now, {"previous_status": None})
+    first = TrainingJobEvent(job_id=job.id, seq=1, type=EVENT_STATUS, payload=event, created_at=now)
+    if idempotency_key is None:
+        # Nothing but a duplicate key can collide here: no savepoint, one flush for both rows.
+        session.add_all([job, first])
+        await session.flush()
+        return TransitionResult(job=job, event=event, previous=None)
     try:
         async with session.begin_nested():
             session.add(job)
             await session.flush()
     except IntegrityError:
-        if idempotency_key is not None:
-            raise DuplicateIdempotencyKey(idempotency_key) from None
-        raise
-    session.add(TrainingJobEvent(job_id=job.id, seq=1, type=EVENT_STATUS, payload=event, created_at=now))
+        raise DuplicateIdempotencyKey(idempotency_key) from None
+    session.add(first)
     await session.flush()
     return TransitionResult(job=job, event=event, previous=None)
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from store.kinds import JobKind
 from store.states import JobStatus
 from store.types import JSONType, UTCDateTime, new_id, utcnow
 
@@ -158,6 +159,9 @@ class TrainingJob(Base):
     dataset_source_id: Mapped[str] = mapped_column(ForeignKey("dataset_sources.id", ondelete="CASCADE"))
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED.value)
+    kind: Mapped[str] = mapped_column(String(32), default=JobKind.TRAINING.value, server_default=JobKind.TRAINING.value)
+    """Which actor runs the job (``store.kinds.JobKind``): every kind shares this table's
+    statuses, events, quotas and turns."""
     model_type: Mapped[str] = mapped_column(String(64))
     hyperparameters: Mapped[dict[str, Any]]
     resolved_hyperparameters: Mapped[dict[str, Any]]

@@ -76,10 +76,8 @@ async def upsert_pipeline(
     changes: dict[str, Any] = {"graph": stmt.excluded.graph, "updated_at": stmt.excluded.updated_at}
     if name is not None:
         changes["name"] = stmt.excluded.name
-    stmt = stmt.on_conflict_do_update(index_elements=[Pipeline.pipeline_id], set_=changes)
-    await session.execute(stmt)
-    row = await session.get(Pipeline, pipeline_id, populate_existing=True)
-    assert row is not None
+    stmt = stmt.on_conflict_do_update(index_elements=[Pipeline.pipeline_id], set_=changes).returning(Pipeline)
+    row: Pipeline = (await session.scalars(stmt, execution_options={"populate_existing": True})).one()
     return row
 
 

@@ -66,16 +66,18 @@ def long_chain(graph: dict[str, Any], total_nodes: int) -> dict[str, Any]:
 
 
 class RecordingSender:
-    """An in-process sender: records each job id it was asked to send."""
+    """An in-process sender: records each job id it was asked to send, and the kind it was sent for."""
 
     def __init__(self) -> None:
         self.sent: list[str] = []
+        self.kinds: dict[str, str] = {}
         self.fail_with: Exception | None = None
 
-    async def __call__(self, job_id: str, max_runtime_s: float | None = None) -> str:
+    async def __call__(self, job_id: str, max_runtime_s: float | None = None, kind: str = "training") -> str:
         if self.fail_with is not None:
             raise self.fail_with
         self.sent.append(job_id)
+        self.kinds[job_id] = kind
         return f"msg-{job_id}"
 
 

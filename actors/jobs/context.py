@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,9 +25,16 @@ Offloader = Callable[..., Awaitable[Any]]
 """Runs ``fn(*args)`` for a user off the event loop: ``await offload(user_id, fn, *args)``
 (the web process's bounded executor, ``server.offload.Offload.run``)."""
 
-Sender = Callable[[str, float | None], Awaitable[str]]
-"""Sends the training message for a job id (and its max runtime in seconds, for the
-broker's backstop time limit); returns the message id."""
+
+
+class Sender(Protocol):
+    """Sends the message of a job to the actor of its kind; returns the message id.
+
+    ``max_runtime_s`` sets the broker's backstop time limit; ``kind`` (``training_jobs.kind``)
+    picks the actor (``actors.kinds.ROUTES``).
+    """
+
+    async def __call__(self, job_id: str, max_runtime_s: float | None = None, kind: str = "training") -> str: ...
 
 
 def default_worker_name() -> str:

@@ -37,7 +37,7 @@ async def send_admitted(ctx: JobContext, jobs: Sequence[TrainingJob]) -> Dispatc
         raise RuntimeError("this context cannot send messages")
     for job in jobs:
         try:
-            await ctx.sender(job.id, (job.config or {}).get("max_runtime_s"))
+            await ctx.sender(job.id, (job.config or {}).get("max_runtime_s"), kind=job.kind)
         except Exception as exc:
             log.warning("could not send the message of job %s: %s; it waits for the next dispatch", job.id, exc)
             report.failed[job.id] = exc

@@ -119,7 +119,7 @@ async def reap_job(ctx: JobContext, job: TrainingJob, *, resend: bool = True) ->
 async def resend_queued(ctx: JobContext, job: TrainingJob) -> ReapOutcome:
     """Send the message of a job that has sat queued too long again; ``LEFT`` if that failed.
 
-    A duplicate is harmless: ``actors.jobs.runner._claim`` is a conditional transition
+    A duplicate is harmless: ``actors.jobs.runner.JobRunner._claim`` is a conditional transition
     (``expected=QUEUED`` and ``expected_attempt=job.attempt``, one ``UPDATE ... WHERE
     status = 'queued' AND attempt = :attempt``), so exactly one delivery runs the job and
     the others find it running elsewhere (dropped) or terminal (ignored).
@@ -127,7 +127,7 @@ async def resend_queued(ctx: JobContext, job: TrainingJob) -> ReapOutcome:
     if ctx.sender is None:
         return ReapOutcome.LEFT
     try:
-        await ctx.sender(job.id, (job.config or {}).get("max_runtime_s"))
+        await ctx.sender(job.id, (job.config or {}).get("max_runtime_s"), kind=job.kind)
     except Exception as exc:
         # Unlike a requeue's first send, the job's original message may well still be in the
         # broker: a transient broker error must not fail it. It stays due; the next pass retries.

@@ -1,25 +1,38 @@
-"""One training job from claim to terminal state: what ``TrainingActor.perform`` does.
+"""One job from claim to terminal state, for every kind: the shared base of the job actors.
 
-The ML engine runs in a thread; this coroutine stays responsive beside it: it polls the
-cancel signal every ``ctx.poll_s``, heartbeats every ``jobs.heartbeat_s``, publishes
-throttled progress, and, when a fit ignores a stop request for ``jobs.cancel_grace_s``,
+:class:`JobRunner` holds everything a job kind shares: reading the job for a delivery
+(redelivered, terminal, running elsewhere, stale), the claim under the user's cap, the
+ONE write path of transitions (``actors.jobs.outcomes`` over ``store.jobs.transition``), the
+published events, heartbeats, cooperative cancellation, the runtime deadline, the forced
+end of work that ignores a stop, and the failure codes. A kind (training, validation, ...)
+subclasses it and supplies three hooks: :meth:`JobRunner.prepare` (read what the work
+needs, on the event loop), :meth:`JobRunner.compute` (the work itself, in a thread,
+checking ``should_stop`` at its checkpoints) and :meth:`JobRunner.finish` (record the
+result and end ``succeeded`` in one transaction).
+
+The work runs in a thread; the supervising coroutine stays responsive beside it: it polls
+the cancel signal every ``ctx.poll_s``, heartbeats every ``jobs.heartbeat_s``, publishes
+throttled progress, and, when the work ignores a stop request for ``jobs.cancel_grace_s``,
 finalizes the job itself and ends the worker process.
 """
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import enum
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.errors import DeadlineExceeded, JobCancelled, ModelError
 from actors.jobs.context import JobContext
-from actors.jobs.outcomes import finish_cancelled, finish_failed, finish_succeeded
+from actors.jobs.outcomes import finish_cancelled, finish_failed
 from actors.jobs.policy import (
     RedeliveryAction,
     Throttle,
@@ -29,13 +42,8 @@ from actors.jobs.policy import (
     stop_reason,
 )
 from actors.jobs.reaper import ReapOutcome, reap_job
-from actors.ml.curves import CurveLog
-from actors.ml.fit import TrainingResult, run_training
-from actors.ml.options import DatasetRef
 from store.admission import Claim, claim
-from store.datasets import get_dataset
 from store.errors import NotFound, StoreBusy
-from store.insights import save_insights
 from store.job_queries import get_job
 from store.jobs import heartbeat, update_progress
 from store.models import TrainingJob
@@ -46,11 +54,18 @@ from store.types import utcnow
 log = logging.getLogger(__name__)
 SYSTEM = Reader.system()
 
+W = TypeVar("W")
+"""What a kind's :meth:`JobRunner.prepare` hands to its work (a dataset reference, versions...)."""
+R = TypeVar("R")
+"""What a kind's work returns to :meth:`JobRunner.finish`."""
+
 
 class Outcome(enum.StrEnum):
     """How one delivery of a job's message ended (for logs and tests)."""
 
     MISSING = "missing"
+    WRONG_KIND = "wrong_kind"
+    """The message reached the actor of another kind (a deployment mix-up): dropped, the job untouched."""
     IGNORED_TERMINAL = "ignored_terminal"
     DROPPED_RUNNING_ELSEWHERE = "dropped_running_elsewhere"
     LOST_CLAIM = "lost_claim"
@@ -65,18 +80,22 @@ class Outcome(enum.StrEnum):
     SUPERSEDED = "superseded"
 
 
+HELD_NO_SLOT = frozenset({Outcome.MISSING, Outcome.WRONG_KIND, Outcome.IGNORED_TERMINAL,
+                          Outcome.DROPPED_RUNNING_ELSEWHERE})
+"""Deliveries that changed nobody's slots: nothing to dispatch after them."""
+
+
 @dataclass
-class _RunState:
-    """What the engine thread and the supervising coroutine share."""
+class RunState(Generic[W]):
+    """What the work's thread and the supervising coroutine share."""
 
     deadline: float
+    work: W
     cancel: threading.Event = field(default_factory=threading.Event)
     progress: dict[str, Any] | None = None
     progress_seen: int = 0
     progress_count: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
-    curve: CurveLog = field(default_factory=CurveLog)
-    curve_sent: int = 0
 
     def on_progress(self, update: dict[str, Any]) -> None:
         with self.lock:
@@ -84,269 +103,263 @@ class _RunState:
             self.progress_count += 1
 
 
+class JobRunner(abc.ABC, Generic[W, R]):
+    """The life of one job of one kind; subclasses supply the work (see the module docstring)."""
+
+    kind: ClassVar[str]
+    """The ``training_jobs.kind`` this runner handles (``store.kinds.JobKind``)."""
+    crash_code: ClassVar[str] = "training_error"
+    """The ``error_code`` of an unexpected exception in the work."""
+
+    @abc.abstractmethod
+    async def prepare(self, ctx: JobContext, job: TrainingJob) -> W:
+        """Read what the work needs (on the event loop, before it starts).
+
+        Raises:
+            ModelError: the job cannot run (the job fails with its code).
+            NotFound: something it needs is gone (the job fails with ``dataset_error``).
+        """
+
+    @abc.abstractmethod
+    def compute(
+        self, ctx: JobContext, job: TrainingJob, work: W, *,
+        should_stop: Callable[[], str | None], on_progress: Callable[[dict[str, Any]], None],
+    ) -> R:
+        """The work itself, in a thread; must call ``should_stop()`` at its checkpoints.
+
+        Raises:
+            JobCancelled / DeadlineExceeded: ``should_stop`` fired.
+            ModelError: the work failed (the job fails with its code).
+        """
+
+    @abc.abstractmethod
+    async def finish(self, ctx: JobContext, job: TrainingJob, work: W, result: R) -> Outcome:
+        """Record the result and end the job ``succeeded`` (``SUPERSEDED`` if it changed meanwhile)."""
+
+    async def on_progress_saved(self, session: AsyncSession, job: TrainingJob, work: W) -> dict[str, Any]:
+        """Called in the transaction that saved a progress update; returns extra fields of its event."""
+        return {}
+
+    async def on_stopped(self, ctx: JobContext, job: TrainingJob, work: W) -> None:
+        """Called when the work ended by an exception (stopped or failed), before the job ends."""
+
+    # -- delivery --------------------------------------------------------------------
+
+    async def handle(self, ctx: JobContext, job_id: str) -> Outcome:
+        """Handle one delivery of the message for ``job_id``."""
+        try:
+            async with ctx.sessions() as session:
+                job = await get_job(session, job_id, reader=SYSTEM)
+        except NotFound:
+            log.warning("message for unknown job %s dropped", job_id)
+            return Outcome.MISSING
+        if job.kind != self.kind:
+            log.error("job %s is a %s job; the %s actor dropped its message", job_id, job.kind, self.kind)
+            return Outcome.WRONG_KIND
+        stale = is_stale(job.heartbeat_at, job.started_at, utcnow(), ctx.settings.jobs.stale_after_s)
+        action = redelivery_action(JobStatus(job.status), stale=stale)
+        if action is RedeliveryAction.IGNORE_TERMINAL:
+            return Outcome.IGNORED_TERMINAL
+        if action is RedeliveryAction.DROP_RUNNING_ELSEWHERE:
+            return Outcome.DROPPED_RUNNING_ELSEWHERE
+        if action is RedeliveryAction.RECOVER_STALE:
+            # Redelivered after its worker died: apply the reaper's rule, then take it ourselves.
+            reaped = await reap_job(ctx, job, resend=False)
+            if reaped is not ReapOutcome.REQUEUED:
+                return Outcome.FAILED if reaped is ReapOutcome.FAILED else Outcome.CANCELLED
+            async with ctx.sessions() as session:
+                job = await get_job(session, job_id, reader=SYSTEM)  # the requeued row: its new attempt
+        try:
+            claimed = await self._claim(ctx, job)
+        except (SQLAlchemyError, StoreBusy, OSError) as exc:
+            # The message is consumed either way (no broker retry: attempts live on the row), so
+            # raising would only dead-letter it. The claim rolled back, leaving the job queued, and
+            # the reaper sends it again after jobs.queued_resend_after_s (had its commit landed
+            # after all, the job is running without heartbeats, and the reaper requeues it).
+            log.warning("claiming job %s failed (%s); it stays queued for the reaper to send again", job_id, exc)
+            return Outcome.CLAIM_FAILED
+        if claimed.deferred:
+            log.info("job %s waits for its turn: its user runs jobs.max_running_per_user jobs already", job_id)
+            return Outcome.DEFERRED
+        if claimed.result is None:
+            return Outcome.LOST_CLAIM
+        return await self._execute(ctx, claimed.result.job)
+
+    async def fail(self, ctx: JobContext, job: TrainingJob, code: str, message: str, **kwargs: Any) -> bool:
+        """End the job ``failed``; False when another run or request ended it first."""
+        # Every terminal write of a run is conditional on its attempt: once the reaper has given
+        # the job to another run, this one must leave the row alone.
+        return await finish_failed(ctx, job, code, message, expected_attempt=job.attempt, **kwargs)
+
+    async def _cancelled(self, ctx: JobContext, job: TrainingJob, *, forced: bool = False) -> bool:
+        return await finish_cancelled(ctx, job, forced=forced, expected_attempt=job.attempt)
+
+    async def _claim(self, ctx: JobContext, job: TrainingJob) -> Claim:
+        """Claim under the user's cap (``store.admission.claim``); publishes the event when won."""
+        async with ctx.sessions.begin() as session:
+            outcome = await claim(
+                session,
+                job,
+                cap=ctx.settings.jobs.max_running_per_user,
+                # expected_attempt is job.attempt: the attempt the event reports
+                changes={"worker": ctx.worker_name, "heartbeat_at": utcnow()},
+                payload={"attempt": job.attempt, "worker": ctx.worker_name},
+            )
+        if outcome.result is not None:
+            await ctx.publisher.publish(job.user_id, outcome.result.event)
+        return outcome
+
+    # -- running ---------------------------------------------------------------------
+
+    async def _execute(self, ctx: JobContext, job: TrainingJob) -> Outcome:
+        settings = ctx.settings.jobs
+        try:
+            max_runtime = resolve_max_runtime(
+                (job.config or {}).get("max_runtime_s"), settings.default_max_runtime_s, settings.max_runtime_limit_s
+            )
+            work = await self.prepare(ctx, job)
+        except ModelError as exc:
+            await self.fail(ctx, job, exc.code, str(exc), details={"field": exc.field} if exc.field else None)
+            return Outcome.FAILED
+        except NotFound as exc:
+            await self.fail(ctx, job, "dataset_error", f"{exc.kind} {exc.key} no longer exists")
+            return Outcome.FAILED
+
+        state = RunState(deadline=ctx.monotonic() + max_runtime, work=work)
+
+        def should_stop() -> str | None:
+            now = ctx.monotonic()
+            reason = stop_reason(cancel_requested=state.cancel.is_set(), now_monotonic=now, deadline=state.deadline)
+            return None if reason is None else reason.value
+
+        running = asyncio.ensure_future(
+            asyncio.to_thread(self.compute, ctx, job, work, should_stop=should_stop, on_progress=state.on_progress)
+        )
+        forced = await self._supervise(ctx, job, state, running)
+        if forced is not None:
+            return forced
+        if running.exception() is not None:
+            await self.on_stopped(ctx, job, work)
+        return await self._conclude(ctx, job, work, running)
+
+    async def _supervise(
+        self, ctx: JobContext, job: TrainingJob, state: RunState[W], running: asyncio.Future[Any]
+    ) -> Outcome | None:
+        """Watch the work until it ends; returns an outcome only if the job was forced to end."""
+        settings = ctx.settings.jobs
+        throttle = Throttle(settings.progress_interval_s)
+        next_beat = ctx.monotonic() + settings.heartbeat_s
+        stop_since: float | None = None
+        while not running.done():
+            await asyncio.wait({running}, timeout=ctx.poll_s)
+            if running.done():
+                break
+            now = ctx.monotonic()
+            if not state.cancel.is_set() and await ctx.cancel_signals.is_requested(job.id):
+                state.cancel.set()
+            if now >= next_beat:
+                next_beat = now + settings.heartbeat_s
+                status = await self._beat(ctx, job)
+                if status is JobStatus.CANCELLING:
+                    state.cancel.set()
+                elif status is None:
+                    # Someone else finalized the job (a forced cancel or the reaper): stop working on it.
+                    state.cancel.set()
+                    running.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
+                    return Outcome.SUPERSEDED
+            await self._maybe_progress(ctx, job, state, throttle, now)
+            if stop_since is None and (state.cancel.is_set() or now >= state.deadline):
+                stop_since = now
+            if stop_since is not None and now - stop_since >= settings.cancel_grace_s:
+                return await self._force_end(ctx, job, state, running)
+        return None
+
+    async def _beat(self, ctx: JobContext, job: TrainingJob) -> JobStatus | None:
+        """Heartbeat; returns the job's status, or None when it is no longer active."""
+        try:
+            async with ctx.sessions.begin() as session:
+                alive = await heartbeat(session, job.id, ctx.worker_name, attempt=job.attempt)
+                current = await get_job(session, job.id, reader=SYSTEM) if alive else None
+        except Exception as exc:  # a database hiccup must not kill long work; the next beat retries
+            log.warning("heartbeat of job %s failed: %s", job.id, exc)
+            return JobStatus.RUNNING
+        if current is None:
+            return None
+        status = JobStatus(current.status)
+        return status if status in ACTIVE else None
+
+    async def _maybe_progress(
+        self, ctx: JobContext, job: TrainingJob, state: RunState[W], throttle: Throttle, now: float
+    ) -> None:
+        with state.lock:
+            if state.progress is None or state.progress_count == state.progress_seen:
+                return
+            if not throttle.ready(now):
+                return
+            progress, state.progress_seen = dict(state.progress), state.progress_count
+        extra: dict[str, Any] = {}
+        async with ctx.sessions.begin() as session:
+            active = await update_progress(session, job.id, progress, attempt=job.attempt)
+            if active:
+                extra = await self.on_progress_saved(session, job, state.work)
+        if active:
+            event = {
+                "type": "job.progress",
+                "job_id": job.id,
+                "kind": job.kind,
+                "pipeline_id": job.pipeline_id,
+                "node_id": job.node_id,
+                "status": JobStatus.CANCELLING.value if state.cancel.is_set() else JobStatus.RUNNING.value,
+                "progress": progress,
+                "at": utcnow().isoformat(),
+                **extra,
+            }
+            await ctx.publisher.publish(job.user_id, event)
+
+    async def _force_end(
+        self, ctx: JobContext, job: TrainingJob, state: RunState[W], running: asyncio.Future[Any]
+    ) -> Outcome:
+        """The work ignored a stop request past the grace period: finalize, then end the process."""
+        grace = ctx.settings.jobs.cancel_grace_s
+        log.error("job %s did not stop within %.1fs; ending its worker process", job.id, grace)
+        if state.cancel.is_set():
+            await self._cancelled(ctx, job, forced=True)
+            outcome = Outcome.FORCED
+        else:
+            await self.fail(ctx, job, "timeout", "the job exceeded its max_runtime_s and did not stop at a checkpoint")
+            outcome = Outcome.FAILED
+        running.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
+        ctx.terminate_process()
+        return outcome
+
+    async def _conclude(self, ctx: JobContext, job: TrainingJob, work: W, running: asyncio.Future[R]) -> Outcome:
+        try:
+            result = running.result()
+        except JobCancelled:
+            if await self._cancelled(ctx, job):
+                return Outcome.CANCELLED
+            return Outcome.SUPERSEDED
+        except DeadlineExceeded:
+            message = "the job exceeded its max_runtime_s"
+            return Outcome.FAILED if await self.fail(ctx, job, "timeout", message) else Outcome.SUPERSEDED
+        except ModelError as exc:
+            ok = await self.fail(ctx, job, exc.code, str(exc), details={"field": exc.field} if exc.field else None)
+            return Outcome.FAILED if ok else Outcome.SUPERSEDED
+        except Exception as exc:
+            log.exception("job %s crashed", job.id)
+            ok = await self.fail(ctx, job, self.crash_code, f"{type(exc).__name__}: {exc}")
+            return Outcome.FAILED if ok else Outcome.SUPERSEDED
+        return await self.finish(ctx, job, work, result)
+
+
 async def run_job(ctx: JobContext, job_id: str) -> Outcome:
-    """Handle one delivery of the message for ``job_id``."""
+    """Handle one delivery of ``job_id`` with the runner of its kind (what tests drive directly)."""
+    from actors.jobs.kinds import runner_for
+
     try:
         async with ctx.sessions() as session:
             job = await get_job(session, job_id, reader=SYSTEM)
     except NotFound:
         log.warning("message for unknown job %s dropped", job_id)
         return Outcome.MISSING
-    stale = is_stale(job.heartbeat_at, job.started_at, utcnow(), ctx.settings.jobs.stale_after_s)
-    action = redelivery_action(JobStatus(job.status), stale=stale)
-    if action is RedeliveryAction.IGNORE_TERMINAL:
-        return Outcome.IGNORED_TERMINAL
-    if action is RedeliveryAction.DROP_RUNNING_ELSEWHERE:
-        return Outcome.DROPPED_RUNNING_ELSEWHERE
-    if action is RedeliveryAction.RECOVER_STALE:
-        # Redelivered after its worker died: apply the reaper's rule, then take it ourselves.
-        reaped = await reap_job(ctx, job, resend=False)
-        if reaped is not ReapOutcome.REQUEUED:
-            return Outcome.FAILED if reaped is ReapOutcome.FAILED else Outcome.CANCELLED
-        async with ctx.sessions() as session:
-            job = await get_job(session, job_id, reader=SYSTEM)  # the requeued row: its new attempt
-    try:
-        claimed = await _claim(ctx, job)
-    except (SQLAlchemyError, StoreBusy, OSError) as exc:
-        # The message is consumed either way (no broker retry: attempts live on the row), so
-        # raising would only dead-letter it. The claim rolled back, leaving the job queued, and
-        # the reaper sends it again after jobs.queued_resend_after_s (had its commit landed
-        # after all, the job is running without heartbeats, and the reaper requeues it).
-        log.warning("claiming job %s failed (%s); it stays queued for the reaper to send again", job_id, exc)
-        return Outcome.CLAIM_FAILED
-    if claimed.deferred:
-        log.info("job %s waits for its turn: its user runs jobs.max_running_per_user jobs already", job_id)
-        return Outcome.DEFERRED
-    if claimed.result is None:
-        return Outcome.LOST_CLAIM
-    return await _execute(ctx, claimed.result.job)
-
-
-async def _fail(ctx: JobContext, job: TrainingJob, code: str, message: str, **kwargs: Any) -> bool:
-    # Every terminal write of a run is conditional on its attempt: once the reaper has given
-    # the job to another run, this one must leave the row alone.
-    return await finish_failed(ctx, job, code, message, expected_attempt=job.attempt, **kwargs)
-
-
-async def _cancelled(ctx: JobContext, job: TrainingJob, *, forced: bool = False) -> bool:
-    return await finish_cancelled(ctx, job, forced=forced, expected_attempt=job.attempt)
-
-
-async def _claim(ctx: JobContext, job: TrainingJob) -> Claim:
-    """Claim under the user's cap (``store.admission.claim``); publishes the event when won."""
-    async with ctx.sessions.begin() as session:
-        outcome = await claim(
-            session,
-            job,
-            cap=ctx.settings.jobs.max_running_per_user,
-            # expected_attempt is job.attempt: the attempt the event reports
-            changes={"worker": ctx.worker_name, "heartbeat_at": utcnow()},
-            payload={"attempt": job.attempt, "worker": ctx.worker_name},
-        )
-    if outcome.result is not None:
-        await ctx.publisher.publish(job.user_id, outcome.result.event)
-    return outcome
-
-
-async def _execute(ctx: JobContext, job: TrainingJob) -> Outcome:
-    settings = ctx.settings.jobs
-    try:
-        max_runtime = resolve_max_runtime(
-            (job.config or {}).get("max_runtime_s"), settings.default_max_runtime_s, settings.max_runtime_limit_s
-        )
-        async with ctx.sessions() as session:
-            dataset = await get_dataset(session, job.dataset_source_id, reader=SYSTEM)
-        ref = DatasetRef(
-            str(ctx.dataset_path(dataset.storage_uri)),
-            dataset.storage_format or dataset.format,  # type: ignore[arg-type]
-            dataset.storage_sha256 or dataset.sha256,
-        )
-    except ModelError as exc:
-        await _fail(ctx, job, exc.code, str(exc))
-        return Outcome.FAILED
-    except NotFound:
-        await _fail(ctx, job, "dataset_error", f"dataset {job.dataset_source_id} no longer exists")
-        return Outcome.FAILED
-
-    state = _RunState(deadline=ctx.monotonic() + max_runtime)
-
-    def should_stop() -> str | None:
-        now = ctx.monotonic()
-        reason = stop_reason(cancel_requested=state.cancel.is_set(), now_monotonic=now, deadline=state.deadline)
-        return None if reason is None else reason.value
-
-    fit = asyncio.ensure_future(
-        asyncio.to_thread(
-            run_training,
-            job.graph,
-            job.node_id,
-            ref,
-            ctx.engine_options(),
-            should_stop=should_stop,
-            on_progress=state.on_progress,
-            pipeline_hash=job.pipeline_id.rsplit("_", 1)[-1],
-            curve=state.curve,
-        )
-    )
-    forced = await _supervise(ctx, job, state, fit)
-    if forced is not None:
-        return forced
-    if fit.exception() is not None:
-        await _store_curve(ctx, job, state)  # a stopped or failed fit keeps the curve it drew
-    return await _conclude(ctx, job, fit)
-
-
-async def _supervise(ctx: JobContext, job: TrainingJob, state: _RunState, fit: asyncio.Future[Any]) -> Outcome | None:
-    """Watch the fit until it ends; returns an outcome only if the job was forced to end."""
-    settings = ctx.settings.jobs
-    throttle = Throttle(settings.progress_interval_s)
-    next_beat = ctx.monotonic() + settings.heartbeat_s
-    stop_since: float | None = None
-    while not fit.done():
-        await asyncio.wait({fit}, timeout=ctx.poll_s)
-        if fit.done():
-            break
-        now = ctx.monotonic()
-        if not state.cancel.is_set() and await ctx.cancel_signals.is_requested(job.id):
-            state.cancel.set()
-        if now >= next_beat:
-            next_beat = now + settings.heartbeat_s
-            status = await _beat(ctx, job)
-            if status is JobStatus.CANCELLING:
-                state.cancel.set()
-            elif status is None:
-                # Someone else finalized the job (a forced cancel or the reaper): stop working on it.
-                state.cancel.set()
-                fit.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
-                return Outcome.SUPERSEDED
-        await _maybe_progress(ctx, job, state, throttle, now)
-        if stop_since is None and (state.cancel.is_set() or now >= state.deadline):
-            stop_since = now
-        if stop_since is not None and now - stop_since >= settings.cancel_grace_s:
-            return await _force_end(ctx, job, state, fit)
-    return None
-
-
-async def _beat(ctx: JobContext, job: TrainingJob) -> JobStatus | None:
-    """Heartbeat; returns the job's status, or None when it is no longer active."""
-    try:
-        async with ctx.sessions.begin() as session:
-            alive = await heartbeat(session, job.id, ctx.worker_name, attempt=job.attempt)
-            current = await get_job(session, job.id, reader=SYSTEM) if alive else None
-    except Exception as exc:  # a database hiccup must not kill a long fit; the next beat retries
-        log.warning("heartbeat of job %s failed: %s", job.id, exc)
-        return JobStatus.RUNNING
-    if current is None:
-        return None
-    status = JobStatus(current.status)
-    return status if status in ACTIVE else None
-
-
-async def _maybe_progress(ctx: JobContext, job: TrainingJob, state: _RunState, throttle: Throttle, now: float) -> None:
-    with state.lock:
-        if state.progress is None or state.progress_count == state.progress_seen:
-            return
-        if not throttle.ready(now):
-            return
-        progress, state.progress_seen = dict(state.progress), state.progress_count
-    curve = state.curve.delta(state.curve_sent)
-    async with ctx.sessions.begin() as session:
-        active = await update_progress(session, job.id, progress, attempt=job.attempt)
-        if active and curve is not None:
-            # Stored up to the last point streamed: a page that loads the curve now continues
-            # with the next update, with no points missing in between.
-            snapshot = state.curve.snapshot(upto=int(curve["count"]))
-            await save_insights(session, job.id, job.attempt, learning_curve=snapshot)
-    if active:
-        event = {
-            "type": "job.progress",
-            "job_id": job.id,
-            "pipeline_id": job.pipeline_id,
-            "node_id": job.node_id,
-            "status": JobStatus.CANCELLING.value if state.cancel.is_set() else JobStatus.RUNNING.value,
-            "progress": progress,
-            "at": utcnow().isoformat(),
-        }
-        if curve is not None:
-            # The new points only; ``offset`` lets a client that missed one refetch the whole curve.
-            event["learning_curve"] = curve
-            state.curve_sent = int(curve["count"])
-        await ctx.publisher.publish(job.user_id, event)
-
-
-async def _store_curve(ctx: JobContext, job: TrainingJob, state: _RunState) -> None:
-    snapshot = state.curve.snapshot()
-    if snapshot is None:
-        return
-    try:
-        async with ctx.sessions.begin() as session:
-            await save_insights(session, job.id, job.attempt, learning_curve=snapshot)
-    except Exception as exc:  # the job's ending matters more than its curve
-        log.warning("storing the learning curve of job %s failed: %s", job.id, exc)
-
-
-async def _force_end(ctx: JobContext, job: TrainingJob, state: _RunState, fit: asyncio.Future[Any]) -> Outcome:
-    """The fit ignored a stop request past the grace period: finalize, then end the process."""
-    log.error("job %s did not stop within %.1fs; ending its worker process", job.id, ctx.settings.jobs.cancel_grace_s)
-    if state.cancel.is_set():
-        await _cancelled(ctx, job, forced=True)
-        outcome = Outcome.FORCED
-    else:
-        await _fail(ctx, job, "timeout", "the job exceeded its max_runtime_s and did not stop at a checkpoint")
-        outcome = Outcome.FAILED
-    fit.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
-    ctx.terminate_process()
-    return outcome
-
-
-async def _conclude(ctx: JobContext, job: TrainingJob, fit: asyncio.Future[TrainingResult]) -> Outcome:
-    try:
-        result = fit.result()
-    except JobCancelled:
-        if await _cancelled(ctx, job):
-            return Outcome.CANCELLED
-        return Outcome.SUPERSEDED
-    except DeadlineExceeded:
-        message = "the job exceeded its max_runtime_s"
-        return Outcome.FAILED if await _fail(ctx, job, "timeout", message) else Outcome.SUPERSEDED
-    except ModelError as exc:
-        ok = await _fail(ctx, job, exc.code, str(exc), details={"field": exc.field} if exc.field else None)
-        return Outcome.FAILED if ok else Outcome.SUPERSEDED
-    except Exception as exc:
-        log.exception("job %s crashed", job.id)
-        ok = await _fail(ctx, job, "training_error", f"{type(exc).__name__}: {exc}")
-        return Outcome.FAILED if ok else Outcome.SUPERSEDED
-    return await _store_model(ctx, job, result)
-
-
-async def _store_model(ctx: JobContext, job: TrainingJob, result: TrainingResult) -> Outcome:
-    relpath = ctx.artifact_relpath(job.pipeline_id, job.id, job.attempt)
-    try:
-        sha256 = await asyncio.to_thread(_save_model, ctx, relpath, result)
-    except ModelError as exc:
-        ok = await _fail(ctx, job, exc.code, str(exc))
-        return Outcome.FAILED if ok else Outcome.SUPERSEDED
-    try:
-        if await finish_succeeded(ctx, job, result, relpath, sha256):
-            return Outcome.SUCCEEDED
-        return Outcome.SUPERSEDED
-    except Exception as exc:
-        log.exception("recording the model of job %s failed", job.id)
-        ok = await _fail(ctx, job, "persist_error", f"the model could not be recorded: {exc}")
-        return Outcome.FAILED if ok else Outcome.SUPERSEDED
-
-
-def _save_model(ctx: JobContext, relpath: str, result: TrainingResult) -> str:
-    """Write the portable artifact, then its model card; returns the artifact's sha256."""
-    from actors.ml.artifacts import save_artifact, save_bytes
-    from actors.ml.model_card import card_bytes, card_relpath, with_artifact
-
-    path = ctx.artifact_path(relpath)
-    sha256 = save_artifact(result.artifact, str(path))
-    card = with_artifact(result.model_card, path.name, sha256)
-    try:
-        save_bytes(card_bytes(card), str(ctx.artifact_path(card_relpath(relpath))))
-    except BaseException:
-        path.unlink(missing_ok=True)  # no artifact without its card
-        raise
-    return sha256
+    return await runner_for(job.kind).handle(ctx, job_id)

@@ -1,6 +1,6 @@
-"""Wiring the training actor into a process: broker, job context, background duties.
+"""Wiring the job actors into a process: broker, job context, background duties.
 
-``configure_broker`` is called once per process before ``actors.jobs.training_actor`` is imported
+``configure_broker`` is called once per process before the actor modules are imported
 (web processes send with it, workers consume with it). ``actors.jobs.worker_main`` is the
 module a worker process loads.
 """
@@ -120,7 +120,7 @@ class ForkSafeLock:
 
 def configure_broker(settings: Settings) -> RedisBroker:
     """Install the Redis broker (with the AsyncIO middleware) as the global broker and
-    declare ``TrainingActor`` on it."""
+    declare every job kind's actor on it (``actors.jobs.kinds.ACTOR_MODULES``)."""
     import shim
     from shim.middleware import AsyncIO
 
@@ -132,14 +132,19 @@ def configure_broker(settings: Settings) -> RedisBroker:
     )
     broker.add_middleware(AsyncIO())
     shim.set_broker(broker)
-    import actors.jobs.training_actor  # noqa: F401 - declares TrainingActor on the broker just set
+    import importlib
+
+    from actors.jobs.kinds import ACTOR_MODULES
+
+    for module in ACTOR_MODULES:
+        importlib.import_module(module)  # declares the module's actor on the broker just set
 
     return broker
 
 
 def build_context(settings: Settings, *, terminate: bool) -> tuple[JobContext, aioredis.Redis, Any]:
     """A job context on this event loop; returns it with the Redis client and engine to close."""
-    from actors.jobs.training_actor import make_sender
+    from actors.jobs.job_actor import make_sender
     from shim import get_broker
 
     engine = create_engine(settings.database_url)

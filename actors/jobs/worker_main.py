@@ -1,9 +1,9 @@
-"""The module a training worker process loads (``python -m shim actors.jobs.worker_main``).
+"""The module a worker process loads (``python -m shim actors.jobs.worker_main``).
 
-Importing it reads the configuration once, installs the Redis broker, declares
-``TrainingActor`` (Celery task ``train_model``), hooks the worker's background duties
-(liveness key, reaper) to the Celery worker's start and shutdown, and turns a Celery revoke of
-a training task into a cancel of its job. Its ``app`` is the Celery app, so Celery's own tools
+Importing it reads the configuration once, installs the Redis broker, declares one actor per
+job kind (``TrainingActor`` is Celery task ``train_model``; see ``actors.jobs.kinds``), hooks the
+worker's background duties (liveness key, reaper) to the Celery worker's start and shutdown,
+and turns a Celery revoke of a job's task into a cancel of its job. Its ``app`` is the Celery app, so Celery's own tools
 work with the same configuration: ``celery -A actors.jobs.worker_main inspect active``.
 """
 
@@ -23,10 +23,12 @@ from store.settings import load_settings
 settings = load_settings()
 broker = configure_broker(settings)
 app = broker.app
-# Only now: importing actors.jobs.training_actor declares TrainingActor on the global broker.
-from actors.jobs.training_actor import TRAINING_ACTOR, use_context  # noqa: E402
+# Only now (configure_broker declared every kind's actor on the global broker).
+from actors.jobs.job_actor import use_context  # noqa: E402
+from actors.jobs.kinds import actor_names  # noqa: E402
 
-on_revoke(TRAINING_ACTOR, revoke_handler(settings, run_gated))
+for _actor_name in actor_names():
+    on_revoke(_actor_name, revoke_handler(settings, run_gated))
 
 _process_context = ProcessContext(settings)
 use_context(_process_context.get)

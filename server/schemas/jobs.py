@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from server.schemas.common import RequestModel, ResponseModel
 from server.schemas.graph import Graph
+from store.kinds import JobKind
 from store.states import JobStatus
 
 ModelType = Literal["logistic_regression", "linear_regression", "random_forest", "xgboost", "lightgbm"]
@@ -31,10 +32,14 @@ class HandOff(ResponseModel):
 
 
 class JobOut(ResponseModel):
-    """A training job as clients see it."""
+    """A job as clients see it (a training job, or another kind on the same machinery)."""
 
     id: str
     status: JobStatus
+    kind: JobKind = Field(
+        default=JobKind.TRAINING,
+        description="What the job does, so which actor runs it: `training` (the default) or `validation`.",
+    )
     pipeline_id: str
     node_id: str
     dataset_source_id: str
@@ -106,6 +111,7 @@ class EventOut(BaseModel):
 
     type: str
     job_id: str
+    kind: JobKind | None = Field(default=None, description="The job's kind; absent on events recorded before kinds.")
     pipeline_id: str
     node_id: str
     seq: int

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from server.schemas.common import RequestModel, ResponseModel
 from server.schemas.jobs import HandOff
+from store.alias_names import VERSION_REF_PATTERN
 
 _METRIC = "accuracy|f1|roc_auc|precision|recall|log_loss|rmse|mae|r2"
 VERSION_ORDER_PATTERN = rf"^(version|created_at|((train|test)\.)?({_METRIC}))$"
@@ -53,9 +54,12 @@ class VersionsOut(ResponseModel):
     items: list[VersionOut]
 
 
+_REF = "a version number or an alias name (`champion`, `active`, ...)"
+
+
 class CompareQuery(RequestModel):
-    a: int = Field(ge=1, le=2**31 - 1, description="The first version.")
-    b: int = Field(ge=1, le=2**31 - 1, description="The second version.")
+    a: str = Field(min_length=1, max_length=64, pattern=VERSION_REF_PATTERN, description=f"The first version: {_REF}.")
+    b: str = Field(min_length=1, max_length=64, pattern=VERSION_REF_PATTERN, description=f"The second version: {_REF}.")
 
 
 class Difference(ResponseModel):

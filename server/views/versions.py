@@ -20,6 +20,7 @@ from store.engine import Session, read_session
 from store.models import ModelVersion
 from store.pipelines import get_pipeline
 from store.reader import Reader
+from store.version_refs import resolve_version_ref
 from store.versions import get_version, list_versions
 
 NODE = {
@@ -71,7 +72,11 @@ async def require_node(session: Session, pipeline_id: str, node_id: str, reader:
 
 
 async def _two(session: Session, pid: str, nid: str, query: CompareQuery, reader: Reader) -> list[ModelVersion]:
-    return [await get_version(session, pid, nid, number, reader=reader) for number in (query.a, query.b)]
+    # Deleted versions stay comparable: their metrics and hyperparameters are kept.
+    return [
+        await resolve_version_ref(session, pid, nid, ref, reader=reader, field=field, allow_deleted=True)
+        for field, ref in (("a", query.a), ("b", query.b))
+    ]
 
 
 async def compare_node_versions(request: web.Request) -> web.Response:

@@ -86,12 +86,14 @@ class RecordingSender:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, float | None]] = []
+        self.kinds: dict[str, str] = {}
         self.fail_with: Exception | None = None
 
-    async def __call__(self, job_id: str, max_runtime_s: float | None) -> str:
+    async def __call__(self, job_id: str, max_runtime_s: float | None = None, kind: str = "training") -> str:
         if self.fail_with is not None:
             raise self.fail_with
         self.sent.append((job_id, max_runtime_s))
+        self.kinds[job_id] = kind
         return f"message-{len(self.sent)}"
 
 

@@ -109,6 +109,7 @@ async def test_a_deleted_version_cannot_be_aliased_and_an_aliased_version_cannot
     [
         ("aliases/Champion", {"version": 1}, "alias"),
         ("aliases/7up", {"version": 1}, "alias"),
+        ("aliases/v3", {"version": 1}, "alias"),
         ("aliases/" + "a" * 65, {"version": 1}, "alias"),
         ("aliases/champion", {"version": 0}, "version"),
         ("aliases/champion", {"version": "Not an alias"}, "version"),
@@ -155,3 +156,19 @@ async def test_a_long_history_is_paged_newest_first_without_gaps_or_repeats(
     assert seen == [(3, 1), (2, 3), (1, 2), (3, 1), (2, 3), (1, 2), (None, 1)]
     resp = await client.get(f"{node}/aliases/champion/history", params={"cursor": "x1"}, headers=alice)
     assert (await _json(resp, 422))["error"]["details"]["field"] == "cursor"
+
+
+async def test_versions_compare_by_alias_name_as_well_as_by_number(
+    client: TestClient[Any, Any], people: People, node: str
+) -> None:
+    alice = people.alice.headers
+    await _json(await client.post(f"{node}/aliases/champion", json={"version": 3}, headers=alice))
+    by_name = await _json(await client.get(f"{node}/versions/compare?a=active&b=champion", headers=alice))
+    assert (by_name["a"]["version"], by_name["b"]["version"]) == (1, 3)
+    assert by_name == await _json(await client.get(f"{node}/versions/compare?a=1&b=3", headers=alice))
+    assert by_name == await _json(await client.get(f"{node}/versions/compare?a=v1&b=v3", headers=alice))
+    missing = await _json(await client.get(f"{node}/versions/compare?a=1&b=challenger", headers=alice), 404)
+    assert missing["error"]["details"]["kind"] == "alias"
+    for bad, field in (("a=0&b=1", "a"), ("a=1&b=Champion", "b")):
+        error = (await _json(await client.get(f"{node}/versions/compare?{bad}", headers=alice), 422))["error"]
+        assert error["details"]["field"] == field, error

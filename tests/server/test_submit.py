@@ -41,6 +41,8 @@ async def test_a_valid_submission_is_202_queued_autosaved_and_sent(
         assert resp.status == 202, await resp.text()
         job = JobOut.model_validate(await resp.json())
         assert job.status == "queued"
+        assert job.kind == "training"
+        assert sender.kinds == {job.id: "training"}, "the message goes to the actor of the job's kind"
         assert job.pipeline_id == pipeline_id_for(dataset_id, graph_hash(graph()))
         assert job.model_type == "logistic_regression"
         assert job.resolved_hyperparameters
@@ -57,7 +59,9 @@ async def test_a_valid_submission_is_202_queued_autosaved_and_sent(
                 break
         assert message is not None
         event = json.loads(message["data"])
-        assert (event["job_id"], event["status"], event["seq"]) == (job.id, "queued", 1)
+        assert (event["job_id"], event["kind"], event["status"], event["seq"]) == (job.id, "training", "queued", 1)
+        trail = await client.get(f"{API}/training-jobs/{job.id}/events", headers=people.alice.headers)
+        assert [e["kind"] for e in (await trail.json())["events"]] == ["training"]
     finally:
         await pubsub.aclose()
         await listener.aclose()

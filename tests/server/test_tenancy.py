@@ -127,6 +127,14 @@ async def test_an_admin_write_on_another_users_object_creates_nothing_and_says_w
     assert resp.status == 404
     after = (await (await client.get(versions, headers=people.alice.headers)).json())["active_version"]
     assert after == before != 2  # the admin's promote did not move alice's alias
+    aliases = f"{API}/pipelines/{alices.pipeline_id}/nodes/train-1/aliases"
+    history = (await (await client.get(f"{aliases}/champion/history", headers=people.alice.headers)).json())["items"]
+    for method, body in (("POST", {"version": 2}), ("DELETE", None)):
+        resp = await client.request(method, f"{aliases}/champion", json=body, headers=people.admin.headers)
+        assert resp.status == 404
+        assert (await resp.json())["error"]["details"]["rule"] == "admins_write_own_objects"
+    resp = await client.get(f"{aliases}/champion/history", headers=people.alice.headers)
+    assert (await resp.json())["items"] == history  # neither moved nor removed champion, nor wrote history
 
 
 async def test_the_owner_gets_through_on_every_route_with_an_id(

@@ -14,6 +14,7 @@ from store.engine import create_engine, create_session_factory
 from store.jobs import transition
 from store.models import TrainingJob
 from store.states import JobStatus
+from store.turns import Waiting, next_turns
 from tests.store.conftest import Tenants, new_job
 
 
@@ -53,6 +54,22 @@ async def test_admission_without_a_cap_admits_every_waiting_job(
     a = [await new_job(session_factory, tenants.alice) for _ in range(3)]
     b = await new_job(session_factory, tenants.bob)
     assert await _admit(session_factory, cap=0) == [a[0].id, b.id, a[1].id, a[2].id]
+
+
+async def test_admission_reads_only_the_jobs_that_fit_and_takes_the_same_turns_as_the_policy_over_all(
+    session_factory: async_sessionmaker[AsyncSession], tenants: Tenants
+) -> None:
+    a = [await new_job(session_factory, tenants.alice) for _ in range(6)]
+    b = [await new_job(session_factory, tenants.bob) for _ in range(2)]
+    waiting = [Waiting(job.id, job.user_id) for job in [*a, *b]]
+    expected = next_turns(waiting, {}, {}, cap=3, limit=4)
+    assert expected == [a[0].id, b[0].id, a[1].id, b[1].id]
+    async with session_factory.begin() as session:
+        assert [job.id for job in await admit_next(session, 3, limit=4)] == expected
+    # Alice holds 2 of her 3 slots: one more of hers, oldest first; Bob has nothing waiting.
+    assert await _admit(session_factory, cap=3) == [a[2].id]
+    assert await _admit(session_factory, cap=3) == []
+    assert [(await _row(session_factory, job.id)).admitted_at is None for job in a] == [False] * 3 + [True] * 3
 
 
 async def test_a_claim_at_the_cap_sends_the_job_back_to_waiting_without_an_event(

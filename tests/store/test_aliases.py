@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from store import migrate
 from store.aliases import active_version, alias_history, get_alias, remove_alias, set_alias
 from store.deletion import delete_version
 from store.engine import create_engine, create_session_factory
@@ -167,3 +169,34 @@ async def test_concurrent_first_sets_of_one_alias_chain_their_history_exactly(
     assert history[0].previous_version is None
     assert [h.previous_version for h in history[1:]] == [h.version for h in history[:-1]]
     assert current is not None and current.version == history[-1].version
+
+
+async def test_downgrading_below_0010_drops_only_the_removal_rows_and_upgrading_again_works(
+    migrated_database_url: str, migrated_engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession],
+    tenants: Tenants,
+) -> None:
+    alice = tenants.alice
+    pid = alice.pipeline.pipeline_id
+    await _versions(session_factory, alice, 2)
+    async with session_factory.begin() as session:
+        await set_alias(session, pid, "train", "champion", 1, "alice")
+        await remove_alias(session, pid, "train", "champion", "alice")
+        await set_alias(session, pid, "train", "staging", 2, "alice")
+    await migrated_engine.dispose()  # no pooled connection holds the table during ALTER
+
+    async def rows() -> list[tuple[str, int | None, int | None]]:
+        async with migrated_engine.connect() as conn:
+            result = await conn.execute(
+                text("SELECT alias, previous_version, version FROM model_alias_history ORDER BY id")
+            )
+            out = [(str(r[0]), r[1], r[2]) for r in result]
+        await migrated_engine.dispose()
+        return out
+
+    await migrate.downgrade_async(migrated_database_url, "0009")
+    assert await rows() == [("champion", None, 1), ("staging", None, 2)]
+    await migrate.upgrade_async(migrated_database_url)
+    assert await migrate.current_async(migrated_database_url) == migrate.head_revision()
+    async with session_factory.begin() as session:
+        await remove_alias(session, pid, "train", "staging", "alice")
+    assert await rows() == [("champion", None, 1), ("staging", None, 2), ("staging", 2, None)]
