@@ -22,6 +22,7 @@ Usage: ``python bench/predictions.py [--rows 1000000] [--rounds 3] [--families l
 from __future__ import annotations
 
 import argparse
+import itertools
 import multiprocessing
 import resource
 import statistics
@@ -67,7 +68,8 @@ def _train(directory: Path, family: str) -> str:
     nodes = [node("src", "dataset_source"), node("split", "train_test_split", test_size=0.2),
              node("imp", "impute", strategy="median"), node("enc", "encode", method="onehot"), node("sc", "scale"),
              node("train", "train_model", model_type=family, target="label", hyperparameters=HYPERPARAMETERS[family])]
-    edges = [{"id": f"e{i}", "source": a["id"], "target": b["id"]} for i, (a, b) in enumerate(zip(nodes, nodes[1:]))]
+    pairs = enumerate(itertools.pairwise(nodes))
+    edges = [{"id": f"e{i}", "source": a["id"], "target": b["id"]} for i, (a, b) in pairs]
     result = run_training({"nodes": nodes, "edges": edges}, "train", DatasetRef(str(source), "parquet"),
                           FitOptions(curves=False, explain=False), should_stop=lambda: None,
                           on_progress=lambda _: None)

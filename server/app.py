@@ -36,6 +36,7 @@ from server.views import (
     meta,
     pipeline_browser,
     pipelines,
+    predictions,
     versions,
     workers,
 )
@@ -54,6 +55,7 @@ OPERATIONS: list[Operation] = [
     *pipeline_browser.OPERATIONS,
     *versions.OPERATIONS,
     *aliases.OPERATIONS,
+    *predictions.OPERATIONS,
     *datasets.OPERATIONS,
     *meta.OPERATIONS,
     *me.OPERATIONS,

@@ -15,6 +15,8 @@ class JobKind(enum.StrEnum):
     """What a job does; every kind shares the statuses, events, quotas and turns of ``training_jobs``."""
 
     TRAINING = "training"
+    PREDICTIONS = "predictions"
+    """Batch predictions of one model version over an uploaded dataset (``actors.jobs.predictions_runner``)."""
 
 
 def parse_kind(value: str | JobKind) -> JobKind:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from actors.jobs.predictions_runner import PredictionsRunner
 from actors.jobs.runner import JobRunner
 from actors.jobs.training_runner import TrainingRunner
 from store.kinds import JobKind, parse_kind
@@ -31,13 +32,15 @@ class KindRoute:
 
 ROUTES: dict[JobKind, KindRoute] = {
     JobKind.TRAINING: KindRoute(JobKind.TRAINING, "train_model"),
+    JobKind.PREDICTIONS: KindRoute(JobKind.PREDICTIONS, "predict_batch"),
 }
 
-ACTOR_MODULES: tuple[str, ...] = ("actors.jobs.training_actor",)
+ACTOR_MODULES: tuple[str, ...] = ("actors.jobs.training_actor", "actors.jobs.predictions_actor")
 """The modules declaring the actor classes; importing them declares the actors on the global broker."""
 
 _RUNNERS: dict[JobKind, JobRunner[Any, Any]] = {
     JobKind.TRAINING: TrainingRunner(),
+    JobKind.PREDICTIONS: PredictionsRunner(),
 }
 
 

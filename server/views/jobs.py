@@ -23,6 +23,8 @@ from store.engine import Session, read_session
 from store.job_listing import list_jobs
 from store.job_queries import events_since, get_job
 from store.job_view import get_job_view
+from store.kinds import JobKind
+from store.models import TrainingJob
 from store.pipeline_queries import pipeline_names
 from store.reader import Reader
 
@@ -136,12 +138,20 @@ def artifact_file(uri: str, root: Path) -> Path | None:
     return path if path.is_relative_to(root.resolve()) and path.is_file() else None
 
 
+def _model_uri(job: TrainingJob) -> str:
+    if job.kind != JobKind.TRAINING.value:
+        raise NotFoundError(f"job {job.id} is a {job.kind} job: it has no model (predictions download from "
+                            "/training-jobs/{job_id}/predictions)", code="no_artifact")
+    if not job.model_artifact_uri:
+        raise NotFoundError(f"job {job.id} has no model artifact (status {job.status})", code="no_artifact")
+    return job.model_artifact_uri
+
+
 async def download_artifact(request: web.Request) -> web.StreamResponse:
     async with read_session(request.app[SESSIONS]) as session:
         job = await get_job(session, request.match_info["job_id"], reader=reader_of(request))
-    if not job.model_artifact_uri:
-        raise NotFoundError(f"job {job.id} has no model artifact (status {job.status})", code="no_artifact")
-    path = await asyncio.to_thread(artifact_file, job.model_artifact_uri, request.app[SETTINGS].artifacts_root)
+    uri = _model_uri(job)
+    path = await asyncio.to_thread(artifact_file, uri, request.app[SETTINGS].artifacts_root)
     if path is None:
         raise NotFoundError(f"the artifact of job {job.id} is missing from storage", code="artifact_missing")
     headers = {
@@ -156,10 +166,9 @@ async def download_artifact(request: web.Request) -> web.StreamResponse:
 async def download_model_card(request: web.Request) -> web.StreamResponse:
     async with read_session(request.app[SESSIONS]) as session:
         job = await get_job(session, request.match_info["job_id"], reader=reader_of(request))
-    if not job.model_artifact_uri:
-        raise NotFoundError(f"job {job.id} has no model (status {job.status})", code="no_artifact")
+    uri = _model_uri(job)
     root = request.app[SETTINGS].artifacts_root
-    path = await asyncio.to_thread(artifact_file, card_relpath(job.model_artifact_uri), root)
+    path = await asyncio.to_thread(artifact_file, card_relpath(uri), root)
     if path is None:
         raise NotFoundError(f"job {job.id} has no model card (its model was trained before model cards existed, "
                             "or the card is missing from storage)", code="no_model_card")

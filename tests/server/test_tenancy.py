@@ -42,7 +42,8 @@ async def alices(client: TestClient[Any, Any], people: People, settings: Setting
     queued, _ = await add_job(settings, people.alice, pipeline_id, "train-2", dataset_id)
     champion = f"{API}/pipelines/{pipeline_id}/nodes/train-1/aliases/champion"
     assert (await client.post(champion, json={"version": 1}, headers=people.alice.headers)).status == 200
-    return AliceObjects(dataset_id, pipeline_id, done, queued)
+    predicted = await add_predictions_job(settings, people.alice, pipeline_id, "train-1", dataset_id)
+    return AliceObjects(dataset_id, pipeline_id, done, queued, predicted)
 
 
 def _requests(o: AliceObjects) -> list[tuple[str, str, dict[str, Any] | None, int]]:
@@ -57,7 +58,7 @@ def _requests(o: AliceObjects) -> list[tuple[str, str, dict[str, Any] | None, in
         ("GET", f"/training-jobs/{o.done_job}/model-card", None, 200),
         ("GET", f"/training-jobs/{o.predictions_job}/predictions", None, 200),
         ("POST", f"{versions}/1/predictions", {"dataset_id": o.dataset_id}, 202),
-        ("POST", f"{versions}/active/predictions", {"dataset_id": o.dataset_id, "format": "parquet"}, 202),
+        ("POST", f"{versions}/champion/predictions", {"dataset_id": o.dataset_id, "format": "parquet"}, 202),
         ("POST", f"/training-jobs/{o.queued_job}/cancel", None, 202),
         ("GET", f"/pipelines/{o.pipeline_id}", None, 200),
         ("PUT", "/pipelines", {"dataset_source_id": o.dataset_id, "graph": graph(("train-1", "train-2"))}, 200),
