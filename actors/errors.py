@@ -7,11 +7,13 @@ when one exists, a human ``message`` and JSON-ready ``details``.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 
 class ActorsError(Exception):
     """Base class of every error the ``actors`` package raises on purpose."""
+
+    code: str = "actors_error"
 
 
 class ModelError(ActorsError):
@@ -24,7 +26,7 @@ class ModelError(ActorsError):
         details: JSON-ready extra information.
     """
 
-    default_code: ClassVar[str] = "training_error"
+    code: str = "training_error"
 
     def __init__(
         self,
@@ -34,7 +36,7 @@ class ModelError(ActorsError):
         details: dict[str, Any] | None = None,
         code: str | None = None,
     ) -> None:
-        self.code: str = code or self.default_code
+        self.code = code or type(self).code
         self.field: str | None = field
         self.message: str = message
         self.details: dict[str, Any] = dict(details or {})
@@ -50,28 +52,28 @@ class InvalidGraph(ModelError):
     a dangling edge, missing or several dataset sources, or no ``train_test_split``
     upstream of the training node."""
 
-    default_code = "invalid_pipeline"
+    code = "invalid_pipeline"
 
 
 class InvalidNodeConfig(ModelError):
     """Raised when a node's config is invalid: unknown key, wrong type, out-of-range
     value, unknown column, or a column of the wrong kind for the step."""
 
-    default_code = "invalid_config"
+    code = "invalid_config"
 
 
 class InvalidHyperparameter(ModelError):
     """Raised when a hyperparameter is unknown, of the wrong type, out of range, not
     finite, or outside its list of choices."""
 
-    default_code = "invalid_hyperparameter"
+    code = "invalid_hyperparameter"
 
 
 class DatasetError(ModelError):
     """Raised when the dataset cannot be read, is empty, does not match its recorded
     sha256, or a frame given for prediction lacks a required column."""
 
-    default_code = "dataset_error"
+    code = "dataset_error"
 
 
 class TableError(DatasetError):
@@ -79,39 +81,39 @@ class TableError(DatasetError):
     header, text that is not UTF-8, too many columns. ``details`` names the line or column
     where known; the upload answers it as a 422 on the ``file`` field."""
 
-    default_code = "parse_error"
+    code = "parse_error"
 
 
 class TrainingError(ModelError):
     """Raised when fitting or evaluating the model fails for a reason not caused by the
     job's configuration (e.g. the library rejects the data)."""
 
-    default_code = "training_error"
+    code = "training_error"
 
 
 class ArtifactError(ModelError):
     """Raised when an artifact cannot be written, is missing, or its sha256 does not
     match the recorded one (it is then never unpickled)."""
 
-    default_code = "artifact_error"
+    code = "artifact_error"
 
 
 class JobStopped(ModelError):
     """Raised when ``should_stop()`` asked the engine to stop; base of the two reasons."""
 
-    default_code = "cancelled"
+    code = "cancelled"
 
 
 class JobCancelled(JobStopped):
     """Raised when ``should_stop()`` returned ``"cancelled"`` at a checkpoint."""
 
-    default_code = "cancelled"
+    code = "cancelled"
 
 
 class DeadlineExceeded(JobStopped):
     """Raised when ``should_stop()`` returned ``"timeout"`` at a checkpoint."""
 
-    default_code = "timeout"
+    code = "timeout"
 
 
 class ServiceError(ActorsError):
@@ -123,7 +125,7 @@ class ServiceError(ActorsError):
         details: JSON-ready extra information.
     """
 
-    code: ClassVar[str] = "service_error"
+    code: str = "service_error"
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)

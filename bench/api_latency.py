@@ -117,6 +117,10 @@ def main() -> int:
     print(_row("GET /training-jobs/{id}", get, get_cpu, hello, hello_cpu))
     print(_row("POST /training-jobs", post, post_cpu, hello, hello_cpu))
     print("cpu ms = the serving process's CPU time per request (less sensitive to other load than req/s)")
+    for label, result in (("GET", get), ("POST", post)):
+        refused = {status: n for status, n in result.statuses.items() if not 200 <= status < 300}
+        if refused or result.errors:
+            print(f"{label}: not 2xx: {refused} statuses, {result.errors} connection errors (see serve.log)")
     checks = [
         (f"GET throughput >= {GET_THROUGHPUT_TARGET}x hello-world",
          get.throughput / hello.throughput >= GET_THROUGHPUT_TARGET, f"{get.throughput / hello.throughput:.3f}x"),

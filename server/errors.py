@@ -7,20 +7,21 @@ with the status chosen by :func:`to_api_error`.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import dataclasses
+import re
+from collections.abc import Callable
+from typing import Any
 
 import pydantic
-from sqlalchemy import exc as sa_exc
 
 from actors.errors import (
-    ActiveJobConflict,
     BrokerUnavailable,
     IdempotencyKeyReused,
     ModelError,
-    QuotaExceeded,
     ServiceError,
 )
-from store.errors import Conflict, InvalidInput, NotFound, StoreBusy, StoreError
+from store.db_errors import as_store_error
+from store.errors import BlobError, Conflict, InvalidInput, NotFound, StoreBusy, StoreError, StoreUnavailable
 
 
 class ApiError(Exception):
@@ -33,12 +34,12 @@ class ApiError(Exception):
         details: JSON-ready extra information (e.g. the offending ``field``).
     """
 
-    status: ClassVar[int] = 400
-    default_code: ClassVar[str] = "bad_request"
+    status: int = 400
+    code: str = "bad_request"
 
     def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
-        self.code = code or self.default_code
+        self.code = code or type(self).code
         self.message = message
         self.details: dict[str, Any] = dict(details or {})
 
@@ -55,70 +56,70 @@ class Unauthorized(ApiError):
     """Raised when the bearer token is missing, unknown or revoked."""
 
     status = 401
-    default_code = "unauthorized"
+    code = "unauthorized"
 
 
 class Forbidden(ApiError):
     """Raised when the caller is known but may not perform the operation."""
 
     status = 403
-    default_code = "forbidden"
+    code = "forbidden"
 
 
 class NotFoundError(ApiError):
     """Raised when an object does not exist or belongs to another user."""
 
     status = 404
-    default_code = "not_found"
+    code = "not_found"
 
 
 class MethodNotAllowed(ApiError):
     """Raised when the path exists but not with this HTTP method."""
 
     status = 405
-    default_code = "method_not_allowed"
+    code = "method_not_allowed"
 
 
 class ConflictError(ApiError):
     """Raised when the request collides with the current state (e.g. an active job)."""
 
     status = 409
-    default_code = "conflict"
+    code = "conflict"
 
 
 class PayloadTooLarge(ApiError):
     """Raised when a request body exceeds its size limit."""
 
     status = 413
-    default_code = "payload_too_large"
+    code = "payload_too_large"
 
 
 class UnsupportedMediaType(ApiError):
     """Raised when the body is in a coding the server cannot decode (``Content-Encoding``)."""
 
     status = 415
-    default_code = "unsupported_content_encoding"
+    code = "unsupported_content_encoding"
 
 
 class UnprocessableEntity(ApiError):
     """Raised when the request is well-formed but its content is invalid; names the field."""
 
     status = 422
-    default_code = "validation_error"
+    code = "validation_error"
 
 
 class TooManyRequests(ApiError):
     """Raised when a per-user limit of concurrent use is reached; retry once something was released."""
 
     status = 429
-    default_code = "too_many_requests"
+    code = "too_many_requests"
 
 
 class ServiceUnavailable(ApiError):
     """Raised when a dependency (the broker) is down; the request may be retried later."""
 
     status = 503
-    default_code = "service_unavailable"
+    code = "service_unavailable"
 
 
 RETRY_AFTER_S = 1
@@ -129,14 +130,18 @@ class InternalError(ApiError):
     """Raised (or substituted) for an unexpected failure; never carries a traceback."""
 
     status = 500
-    default_code = "internal_error"
+    code = "internal_error"
+
+
+_MODEL_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 
 
 def validation_error(exc: pydantic.ValidationError, *, location: str = "body") -> UnprocessableEntity:
     """A 422 naming every offending field of a pydantic validation failure."""
     problems = [
         {
-            "field": ".".join(str(part) for part in err["loc"]) or location,
+            # Union members appear in locations by their class name (``TrainConfigIn``); fields never do.
+            "field": ".".join(str(part) for part in err["loc"] if not _MODEL_NAME.match(str(part))) or location,
             "message": err["msg"],
             "type": err["type"],
         }
@@ -149,62 +154,73 @@ def validation_error(exc: pydantic.ValidationError, *, location: str = "body") -
     )
 
 
-def to_api_error(exc: BaseException) -> ApiError:
-    """Translate any exception to the :class:`ApiError` the client sees."""
-    if isinstance(exc, ApiError):
-        return exc
-    if isinstance(exc, pydantic.ValidationError):
-        return validation_error(exc)
-    if isinstance(exc, ModelError):
-        details = dict(exc.details)
-        details["field"] = exc.field
-        return UnprocessableEntity(_engine_message(exc), code=exc.code, details=details)
-    if isinstance(exc, IdempotencyKeyReused):
-        return UnprocessableEntity(exc.message, code=exc.code, details={"field": "idempotency_key", **exc.details})
-    if isinstance(exc, ActiveJobConflict | QuotaExceeded):
-        return ConflictError(exc.message, code=exc.code, details=exc.details)
-    if isinstance(exc, BrokerUnavailable):
-        return ServiceUnavailable(exc.message, code=exc.code, details=exc.details)
-    if isinstance(exc, ServiceError):
-        return ConflictError(exc.message, code=exc.code, details=exc.details)
-    if isinstance(exc, NotFound):
-        return NotFoundError(str(exc), details={"kind": exc.kind})
-    if isinstance(exc, InvalidInput):
-        return UnprocessableEntity(exc.message, code="invalid_input", details={"field": exc.field})
-    if isinstance(exc, Conflict):
-        extra = getattr(exc, "details", None)
-        code = getattr(exc, "code", None)
-        details = dict(extra) if isinstance(extra, dict) else {}
-        return ConflictError(str(exc), code=code if isinstance(code, str) else None, details=details)
-    if isinstance(exc, StoreBusy | sa_exc.TimeoutError):
-        # Overload, not a bug: the write turn or a pooled connection did not come in time.
-        return ServiceUnavailable("the database is busy; retry shortly", code="database_busy")
-    if isinstance(exc, StoreError):
-        return InternalError("the database could not serve the request")
-    if _database_unreachable(exc):
-        return ServiceUnavailable("the database is unavailable; retry shortly", code="database_unavailable")
-    return InternalError("an unexpected error occurred")
+@dataclasses.dataclass(frozen=True)
+class Translation:
+    """How one exception class is answered: the :class:`ApiError` class (so the status), the
+    code (None: the exception's own ``code``), the message and the details."""
+
+    error: type[ApiError]
+    code: str | None = None
+    message: str | Callable[[Any], str] = str
+    details: Callable[[Any], dict[str, Any]] = lambda exc: {}
 
 
-def _engine_message(exc: ModelError) -> str:
-    """The engine's message led by the field it is about, as the request validation's are."""
+def _model_message(exc: ModelError) -> str:
+    """The model error's message led by the field it is about, as the request validation's are."""
     if exc.field and not exc.message.startswith(exc.field):
         return f"{exc.field}: {exc.message}"
     return exc.message
 
 
-_CONNECTION_ERRORS = frozenset(
-    {"CannotConnectNowError", "ConnectionDoesNotExistError", "ConnectionFailureError", "AdminShutdownError",
-     "CrashShutdownError", "TooManyConnectionsError"}
-)
+def _own_details(exc: Any) -> dict[str, Any]:
+    extra = getattr(exc, "details", None)
+    return dict(extra) if isinstance(extra, dict) else {}
 
 
-def _database_unreachable(exc: BaseException) -> bool:
-    """Whether ``exc`` means the database could not be reached (down, restarting), not a bug."""
-    if isinstance(exc, sa_exc.DBAPIError):
-        if exc.connection_invalidated or isinstance(exc, sa_exc.InterfaceError):
-            return True
-        causes = [exc.orig, getattr(exc.orig, "__cause__", None)]
-        return any(isinstance(c, OSError) or type(c).__name__ in _CONNECTION_ERRORS for c in causes if c)
-    # asyncpg raises these itself when no connection can be opened at all.
-    return isinstance(exc, ConnectionError | TimeoutError) or type(exc).__name__ in _CONNECTION_ERRORS
+def _message(exc: Any) -> str:
+    return str(exc.message)
+
+
+TRANSLATIONS: dict[type[BaseException], Translation] = {
+    ModelError: Translation(
+        UnprocessableEntity, message=_model_message, details=lambda exc: {**exc.details, "field": exc.field}
+    ),
+    IdempotencyKeyReused: Translation(
+        UnprocessableEntity, message=_message, details=lambda exc: {"field": "idempotency_key", **exc.details}
+    ),
+    BrokerUnavailable: Translation(ServiceUnavailable, message=_message, details=_own_details),
+    ServiceError: Translation(ConflictError, message=_message, details=_own_details),
+    NotFound: Translation(NotFoundError, details=lambda exc: {"kind": exc.kind}),
+    InvalidInput: Translation(UnprocessableEntity, message=_message, details=lambda exc: {"field": exc.field}),
+    Conflict: Translation(ConflictError, details=_own_details),
+    StoreBusy: Translation(ServiceUnavailable, message="the database is busy; retry shortly"),
+    StoreUnavailable: Translation(ServiceUnavailable, message="the database is unavailable; retry shortly"),
+    StoreError: Translation(InternalError, code="internal_error", message="the database could not serve the request"),
+}
+"""Every exception the other packages raise on purpose, and its answer; the nearest class
+in an exception's MRO wins. Anything else is a 500 without details."""
+
+
+def _storage_error(exc: BlobError) -> ApiError:
+    """Object storage failures: a missing or refused object is a 404, an outage a 503."""
+    if exc.code in ("blob_missing", "blob_outside_root"):
+        return NotFoundError("the stored object is missing from storage", code="stored_object_missing")
+    if exc.code == "blob_unavailable":
+        return ServiceUnavailable("object storage is unavailable; retry shortly", code="storage_unavailable")
+    return InternalError("the stored object failed its integrity check", code=exc.code)
+
+
+def to_api_error(exc: BaseException) -> ApiError:
+    """Translate any exception to the :class:`ApiError` the client sees (by :data:`TRANSLATIONS`)."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, pydantic.ValidationError):
+        return validation_error(exc)
+    if isinstance(exc, BlobError):  # one class, answered by its code: see _storage_error
+        return _storage_error(exc)
+    exc = as_store_error(exc) or exc
+    rule = next((TRANSLATIONS[c] for c in type(exc).__mro__ if c in TRANSLATIONS), None)
+    if rule is None:
+        return InternalError("an unexpected error occurred")
+    message = rule.message if isinstance(rule.message, str) else rule.message(exc)
+    return rule.error(message, code=rule.code or getattr(exc, "code", None), details=rule.details(exc))

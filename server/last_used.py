@@ -9,13 +9,12 @@ per process, and the update itself skips rows written less than that long ago, s
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import logging
 import time
 from collections.abc import Callable
 
+from server.background import Background, every
 from store.engine import Sessions
 from store.types import utcnow
 from store.users import LAST_USED_RESOLUTION, record_last_used
@@ -46,7 +45,7 @@ class LastUsedRecorder:
         self._clock = clock
         self._noted: dict[str, float] = {}
         self._pending: dict[str, dt.datetime] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._task = Background("last-used-recorder", self._run)
 
     @property
     def pending(self) -> int:
@@ -81,25 +80,19 @@ class LastUsedRecorder:
             del self._noted[digest]
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="last-used-recorder")
+        self._task.start()
 
     async def stop(self) -> None:
         """Stop the task and write what is pending (best effort)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._task.stop()
         try:
             await self.flush()
         except Exception as exc:
             log.warning("could not record the last use of %d tokens at shutdown: %s", len(self._pending), exc)
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.flush()
-            except Exception as exc:  # a busy or absent database only delays the bookkeeping
-                log.warning("could not record the last use of %d tokens: %s", len(self._pending), exc)
+        await every(self._interval, self.flush, self._failed)
+
+    def _failed(self, exc: Exception) -> None:
+        # A busy or absent database only delays the bookkeeping.
+        log.warning("could not record the last use of %d tokens: %s", len(self._pending), exc)

@@ -62,7 +62,7 @@ def _from_http_exception(exc: web.HTTPException) -> ApiError:
     cls = _BY_STATUS.get(exc.status)
     if cls is None:
         return InternalError("an unexpected error occurred")
-    return cls(exc.reason or cls.default_code)
+    return cls(exc.reason or cls.code)
 
 
 DECODED_CODINGS = frozenset({"identity", "gzip", "deflate", "br", "zstd"})

@@ -16,7 +16,6 @@ of the same data directory can publish there too.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
 import logging
@@ -30,6 +29,7 @@ import redis
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from server.background import Background, keep_subscribed
 from store.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -170,46 +170,34 @@ class RevocationListener:
         self._on_revocation = on_revocation
         self._on_resubscribed = on_resubscribed
         self._delays = delays or _default_delays
-        self._task: asyncio.Task[None] | None = None
+        self._task = Background("auth-revocations", self._run)
         self.subscribed = asyncio.Event()
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="auth-revocations")
+        self._task.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._task.stop()
+        self.subscribed.clear()
 
     async def _run(self) -> None:
-        delays = self._delays()
-        while True:
-            client = self._connect()
-            pubsub = client.pubsub()
-            try:
-                await pubsub.subscribe(REVOCATION_CHANNEL)
-                async with asyncio.timeout(10.0):
-                    while (reply := await pubsub.get_message(timeout=1.0)) is None or reply["type"] != "subscribe":
-                        pass
-                delays = self._delays()
-                self._on_resubscribed()
-                self.subscribed.set()
-                while True:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                    if message is not None:
-                        self._dispatch(message)
-            except (RedisError, OSError, TimeoutError) as exc:
-                log.warning("revocation subscription lost: %s", exc)
-            finally:
-                self.subscribed.clear()
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
-                with contextlib.suppress(RedisError, OSError):
-                    await client.aclose()
-            await asyncio.sleep(next(delays))
+        await keep_subscribed(
+            self._connect,
+            REVOCATION_CHANNEL,
+            pattern=False,
+            delays=self._delays,
+            up=self._up,
+            message=self._dispatch,
+            down=self._down,
+        )
+
+    def _up(self) -> None:
+        self._on_resubscribed()
+        self.subscribed.set()
+
+    def _down(self, exc: BaseException) -> None:
+        log.warning("revocation subscription lost: %s", exc)
+        self.subscribed.clear()
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         found = parse_revocation(message.get("data") or b"")

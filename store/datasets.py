@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from store.cursor import after, decode_cursor, encode_cursor
 from store.errors import InUse, InvalidInput, NotFound
 from store.models import DatasetSource, Pipeline, TrainingJob, User
-from store.reader import Reader
+from store.reader import Reader, get_owned
 from store.states import ACTIVE
 from store.types import new_id, utcnow
 
@@ -81,11 +81,32 @@ async def get_dataset(session: AsyncSession, dataset_id: str, *, reader: Reader)
     Raises:
         NotFound: missing, or owned by someone else.
     """
-    stmt = select(DatasetSource).where(DatasetSource.id == dataset_id, reader.owns(DatasetSource.owner_id))
-    row = (await session.scalars(stmt)).one_or_none()
+    key, owner = DatasetSource.id == dataset_id, DatasetSource.owner_id
+    return await get_owned(session, DatasetSource, key, owner, reader=reader, kind="dataset", ref=dataset_id)
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetHead:
+    """What a submission needs of a dataset: who owns it and its columns (no preview, no file)."""
+
+    id: str
+    owner_id: str
+    columns: list[Any]
+
+
+async def get_dataset_head(session: AsyncSession, dataset_id: str, *, reader: Reader) -> DatasetHead:
+    """:func:`get_dataset` reduced to :class:`DatasetHead`: three columns, no ORM object to build.
+
+    Raises:
+        NotFound: missing, or owned by someone else.
+    """
+    stmt = select(DatasetSource.id, DatasetSource.owner_id, DatasetSource.columns).where(
+        DatasetSource.id == dataset_id, reader.owns(DatasetSource.owner_id)
+    )
+    row = (await session.execute(stmt)).one_or_none()
     if row is None:
         raise NotFound("dataset", dataset_id)
-    return row
+    return DatasetHead(id=row.id, owner_id=row.owner_id, columns=list(row.columns))
 
 
 async def list_datasets(session: AsyncSession, *, reader: Reader, limit: int = 100) -> list[DatasetSource]:

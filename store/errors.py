@@ -1,4 +1,8 @@
-"""Errors raised by the store. The server translates them to HTTP at its edge."""
+"""Errors raised by the store. The server translates them to HTTP at its edge.
+
+Every error carries a stable, machine-readable ``code`` (a class attribute, overridden per
+instance where one class stands for several causes), as the errors of the other packages do.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,16 @@ from __future__ import annotations
 class StoreError(Exception):
     """Base class of every error the store raises."""
 
+    code: str = "store_error"
 
-class ConfigError(StoreError):
-    """Raised when the configuration has an unknown key or a bad value; names the key."""
+
+class ConfigError(Exception):
+    """Raised when the configuration has an unknown key or a bad value; names the key.
+
+    Not a :class:`StoreError`: a bad setting is the operator's to fix, not a database failure.
+    """
+
+    code: str = "config_error"
 
     def __init__(self, key: str, message: str) -> None:
         super().__init__(f"{key}: {message}")
@@ -19,9 +30,13 @@ class ConfigError(StoreError):
 class IllegalTransition(StoreError):
     """Raised when a job status change is not allowed by the state machine."""
 
+    code = "illegal_transition"
+
 
 class NotFound(StoreError):
     """Raised when a row does not exist or the reader may not see it (the two look the same)."""
+
+    code = "not_found"
 
     def __init__(self, kind: str, key: object) -> None:
         super().__init__(f"{kind} {key!r} not found")
@@ -31,6 +46,8 @@ class NotFound(StoreError):
 
 class Conflict(StoreError):
     """Raised when a write collides with existing data (a unique key, a concurrent claim)."""
+
+    code = "conflict"
 
 
 class InUse(Conflict):
@@ -62,6 +79,8 @@ class DuplicateIdempotencyKey(Conflict):
 class InvalidInput(StoreError, ValueError):
     """Raised when an argument has a bad value or names an unknown column; names the field."""
 
+    code = "invalid_input"
+
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
@@ -69,9 +88,32 @@ class InvalidInput(StoreError, ValueError):
 
 
 class StoreBusy(StoreError):
-    """Raised when a write transaction could not start because the database stayed locked too long."""
+    """Raised when a write transaction could not start because the database stayed locked too
+    long, or no pooled connection came free in time: overload, not a bug."""
+
+    code = "database_busy"
 
 
+class StoreUnavailable(StoreError):
+    """Raised (by :func:`store.db_errors.as_store_error`) for a database that cannot be reached."""
+
+    code = "database_unavailable"
+
+
+class BlobError(StoreError):
+    """Raised when object storage fails or refuses an operation; ``code`` says which.
+
+    Codes: ``blob_missing`` (no object at the key), ``blob_corrupt`` (the bytes do not have
+    the recorded sha256), ``blob_outside_root`` (a URI that does not lie under the configured
+    root: a row never reads or deletes anything else), ``blob_bad_key``, ``blob_unavailable``
+    (the store could not be reached or refused the request).
+    """
+
+    def __init__(self, message: str, *, code: str, key: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.key = key
 class VersionDeleted(Conflict):
     """Raised when a model version to use or alias was deleted: it is a tombstone without a model."""
 

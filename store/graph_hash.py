@@ -5,6 +5,8 @@ the nodes' ids, types and configs, and the edges' endpoints. It leaves out layou
 ``position`` and any other key than ``id``/``type``/``data``, ``data.label``, edge ids)
 and the configs of ``train_model`` nodes, so a hyperparameter change keeps the pipeline id
 and adds a model version, while a change to the data path makes a new pipeline id.
+``validate_model`` nodes and their edges are left out entirely: they read models, not
+the data path, so adding, configuring or removing one keeps the pipeline (and its versions).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 from store.errors import InvalidInput
 
 TRAIN_MODEL = "train_model"
+OFF_PATH = frozenset({"validate_model"})
+"""Node types that consume models and never feed the data path."""
 _EDGE_KEYS = ("source", "target", "sourceHandle", "targetHandle")
 
 
@@ -67,6 +71,9 @@ def data_path_view(graph: Mapping[str, Any]) -> dict[str, Any]:
         duplicate = next(i for i in ids if ids.count(i) > 1)
         raise InvalidInput("graph.nodes", f"node id {duplicate!r} appears more than once")
     edges = [_edge_view(e, f"graph.edges[{i}]") for i, e in enumerate(_items(graph, "edges"))]
+    off_path = {n["id"] for n in nodes if n["type"] in OFF_PATH}
+    nodes = [n for n in nodes if n["id"] not in off_path]
+    edges = [e for e in edges if e["source"] not in off_path and e["target"] not in off_path]
     nodes.sort(key=lambda n: str(n["id"]))
     edges.sort(key=lambda e: tuple(str(e.get(k, "")) for k in _EDGE_KEYS))
     return {"nodes": nodes, "edges": edges}

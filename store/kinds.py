@@ -15,6 +15,7 @@ class JobKind(enum.StrEnum):
     """What a job does; every kind shares the statuses, events, quotas and turns of ``training_jobs``."""
 
     TRAINING = "training"
+    VALIDATION = "validation"
     PREDICTIONS = "predictions"
     """Batch predictions of one model version over an uploaded dataset (``actors.jobs.predictions_runner``)."""
 

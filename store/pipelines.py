@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.datasets import get_dataset
+from store.datasets import get_dataset_head
 from store.dialect import upsert
-from store.errors import InvalidInput, NotFound
+from store.errors import InvalidInput
 from store.graph_hash import graph_hash, pipeline_id_for
 from store.models import Pipeline
-from store.reader import Reader
+from store.reader import Reader, get_owned
 from store.types import utcnow
 
 MAX_NAME = 200
@@ -57,7 +57,7 @@ async def upsert_pipeline(
         NotFound: the dataset is missing or not the reader's.
         InvalidInput: the graph is malformed; the error names the field.
     """
-    dataset = await get_dataset(session, dataset_source_id, reader=reader)
+    dataset = await get_dataset_head(session, dataset_source_id, reader=reader)
     name = clean_name(name) if name is not None else None
     digest = digest or graph_hash(graph)
     pipeline_id = pipeline_id_for(dataset.id, digest)
@@ -87,11 +87,8 @@ async def get_pipeline(session: AsyncSession, pipeline_id: str, *, reader: Reade
     Raises:
         NotFound: missing, or owned by someone else.
     """
-    stmt = select(Pipeline).where(Pipeline.pipeline_id == pipeline_id, reader.owns(Pipeline.owner_id))
-    row = (await session.scalars(stmt)).one_or_none()
-    if row is None:
-        raise NotFound("pipeline", pipeline_id)
-    return row
+    key = Pipeline.pipeline_id == pipeline_id
+    return await get_owned(session, Pipeline, key, Pipeline.owner_id, reader=reader, kind="pipeline", ref=pipeline_id)
 
 
 async def pipeline_exists(session: AsyncSession, pipeline_id: str) -> bool:
@@ -102,8 +99,7 @@ async def pipeline_exists(session: AsyncSession, pipeline_id: str) -> bool:
 async def pipeline_name(session: AsyncSession, pipeline_id: str, *, reader: Reader) -> str | None:
     """The human name of the reader's pipeline; None when it has none, is missing or is another's."""
     row = await session.get(Pipeline, pipeline_id)
-    mine = row is not None and (reader.is_admin or row.owner_id == reader.user_id)
-    return row.name if mine and row is not None else None
+    return row.name if row is not None and reader.may_see(row.owner_id) else None
 
 
 async def list_pipelines(session: AsyncSession, *, reader: Reader, limit: int = 100) -> list[Pipeline]:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, true
+from sqlalchemy import ColumnElement, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.errors import NotFound
+
+Row = TypeVar("Row")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,3 +39,28 @@ class Reader:
             return true()
         clause: ColumnElement[bool] = column == self.user_id
         return clause
+
+    def may_see(self, owner_id: str | None) -> bool:
+        """Whether a row owned by ``owner_id`` (already loaded) is this reader's to see."""
+        return self.is_admin or owner_id == self.user_id
+
+
+async def get_owned(
+    session: AsyncSession,
+    entity: type[Row],
+    key: ColumnElement[bool],
+    owner: Any,
+    *,
+    reader: Reader,
+    kind: str,
+    ref: object,
+) -> Row:
+    """The one ``entity`` row matching ``key`` whose ``owner`` column is ``reader``'s (any for an admin).
+
+    Raises:
+        NotFound: missing, or owned by someone else (named ``kind`` ``ref``).
+    """
+    row = (await session.scalars(select(entity).where(key, reader.owns(owner)))).one_or_none()
+    if row is None:
+        raise NotFound(kind, ref)
+    return row

@@ -9,26 +9,27 @@ and sha256 are in the job's ``config``), the input dataset, the chunked predicti
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from actors.errors import DatasetError
+from actors.errors import ArtifactError, DatasetError
 from actors.jobs.context import JobContext
+from actors.jobs.fetch import StoredDataset, fetch_artifact, fetch_dataset
 from actors.jobs.outcomes import commit_then_publish
 from actors.jobs.runner import JobRunner, Outcome
-from actors.jobs.training_runner import dataset_ref
-from actors.ml.artifacts import load_model
+from actors.jobs.training_runner import stored_dataset
+from actors.ml.artifacts import load_model_file
 from actors.ml.batch_predictions import PredictionsWritten, predict_file
 from actors.ml.checkpoints import Checkpoint
 from actors.ml.dataset import file_sha256
-from actors.ml.options import DatasetRef
 from actors.ml.table_read import CHUNK_ROWS
-from store.errors import IllegalTransition
+from store.blobs import BlobStore
+from store.errors import BlobError, IllegalTransition
 from store.jobs import transition
 from store.kinds import JobKind
 from store.models import TrainingJob
@@ -42,15 +43,15 @@ WHILE_RUNNING = (JobStatus.RUNNING, JobStatus.CANCELLING)
 class PredictionsWork:
     """A predictions job's input: the pinned model, the dataset, where the output goes."""
 
-    model_path: str
+    model_key: str
     model_sha256: str
-    dataset: DatasetRef
-    output_relpath: str
+    dataset: StoredDataset
+    output_key: str
     output_format: str
 
 
-def output_relpath(job: TrainingJob, output_format: str) -> str:
-    """Where a predictions job's output goes, relative to ``artifacts.root`` (one file per attempt)."""
+def output_key(job: TrainingJob, output_format: str) -> str:
+    """Where a predictions job's output goes in the artifacts store (one object per attempt)."""
     suffix = "" if job.attempt <= 1 else f".attempt{job.attempt}"
     return f"uploads/predictions/{job.pipeline_id}/{job.id}{suffix}.{output_format}"
 
@@ -66,13 +67,13 @@ class PredictionsRunner(JobRunner[PredictionsWork, PredictionsWritten]):
     async def prepare(self, ctx: JobContext, job: TrainingJob) -> PredictionsWork:
         config = job.config or {}
         output_format = str(config.get("format") or "csv")
-        return PredictionsWork(
-            str(ctx.artifact_path(str(config["artifact_uri"]))),
-            str(config["artifact_sha256"]),
-            await dataset_ref(ctx, job.dataset_source_id),
-            output_relpath(job, output_format),
-            output_format,
-        )
+        try:
+            model_key = ctx.storage.artifacts.key(str(config["artifact_uri"]))
+        except BlobError as exc:
+            raise ArtifactError(f"the model's storage URI is refused: {exc.message}", field="artifact.path") from exc
+        dataset = await stored_dataset(ctx, job.dataset_source_id)
+        return PredictionsWork(model_key, str(config["artifact_sha256"]), dataset, output_key(job, output_format),
+                               output_format)
 
     def compute(
         self, ctx: JobContext, job: TrainingJob, work: PredictionsWork, *,
@@ -80,11 +81,15 @@ class PredictionsRunner(JobRunner[PredictionsWork, PredictionsWritten]):
     ) -> PredictionsWritten:
         checkpoint = Checkpoint(should_stop, on_progress)
         checkpoint.check("start")
-        if work.dataset.sha256 is not None and file_sha256(work.dataset.path) != work.dataset.sha256.lower():
-            raise DatasetError("the dataset file does not match its recorded sha256", field="dataset_id")
-        model = load_model(work.model_path, work.model_sha256)  # sha256 checked before anything is unpickled
-        return predict_file(model, work.dataset.path, work.dataset.format, str(ctx.artifact_path(work.output_relpath)),
-                            work.output_format, checkpoint, chunk_rows=self.chunk_rows)
+        store = ctx.storage.artifacts
+        with contextlib.ExitStack() as stack:
+            source = fetch_dataset(stack, work.dataset)
+            if source.sha256 is not None and file_sha256(source.path) != source.sha256.lower():
+                raise DatasetError("the dataset file does not match its recorded sha256", field="dataset_id")
+            # The sha256 is checked before anything is unpickled.
+            model = load_model_file(fetch_artifact(stack, store, work.model_key, work.model_sha256), work.model_sha256)
+            return predict_file(model, source.path, source.format, store, work.output_key, work.output_format,
+                                checkpoint, chunk_rows=self.chunk_rows)
 
     async def finish(
         self, ctx: JobContext, job: TrainingJob, work: PredictionsWork, result: PredictionsWritten
@@ -99,7 +104,7 @@ class PredictionsRunner(JobRunner[PredictionsWork, PredictionsWritten]):
             try:
                 done = await transition(
                     session, job.id, JobStatus.SUCCEEDED, expected=WHILE_RUNNING, expected_attempt=job.attempt,
-                    changes={"metrics": summary, "model_artifact_uri": work.output_relpath,
+                    changes={"metrics": summary, "model_artifact_uri": result.uri,
                              "artifact_sha256": result.sha256},
                     payload={"predictions": {"rows": result.rows, "format": work.output_format}},
                 )
@@ -107,24 +112,22 @@ class PredictionsRunner(JobRunner[PredictionsWork, PredictionsWritten]):
                 return None
             return None if done is None else [done.event]
 
-        output = ctx.artifact_path(work.output_relpath)
+        store = ctx.storage.artifacts
         try:
             published = await commit_then_publish(ctx, job.user_id, record)
         except Exception as exc:
-            await asyncio.to_thread(_remove, output)
+            await asyncio.to_thread(_remove, store, work.output_key)
             log.exception("recording the predictions of job %s failed", job.id)
             ok = await self.fail(ctx, job, "persist_error", f"the predictions could not be recorded: {exc}")
             return Outcome.FAILED if ok else Outcome.SUPERSEDED
         if published is None:  # the job ended meanwhile (e.g. cancelled): no output for it
-            await asyncio.to_thread(_remove, output)
+            await asyncio.to_thread(_remove, store, work.output_key)
             return Outcome.SUPERSEDED
         return Outcome.SUCCEEDED
 
 
-def _remove(path: os.PathLike[str] | str) -> None:
+def _remove(store: BlobStore, key: str) -> None:
     try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:  # best effort: an orphan file is only disk space
-        log.error("could not remove orphan predictions file %s: %s", path, exc)
+        store.delete(key)
+    except BlobError as exc:  # best effort: an orphan object is only space
+        log.error("could not remove orphan predictions %s: %s", key, exc.message)

@@ -18,10 +18,11 @@ from actors.jobs.context import JobContext
 from actors.jobs.dispatch import dispatch_quietly, send_admitted
 from actors.jobs.outcomes import commit_then_publish, finish_failed
 from actors.jobs.policy import resolve_max_runtime
+from actors.ml.node_types import VALIDATE_MODEL
 from actors.ml.options import FitOptions
 from actors.ml.validation import ValidatedJob, validate_job
 from store.admission import admit_next
-from store.datasets import get_dataset
+from store.datasets import get_dataset_head
 from store.errors import DuplicateIdempotencyKey, NotFound
 from store.graph_hash import graph_hash
 from store.job_queries import active_job_for_node, count_active, find_by_idempotency_key, get_job
@@ -30,6 +31,7 @@ from store.lineage import record_replacement
 from store.models import Pipeline, TrainingJob, User
 from store.pipelines import upsert_pipeline
 from store.reader import Reader
+from store.settings import JobsSettings
 from store.states import TERMINAL, JobStatus
 
 log = logging.getLogger(__name__)
@@ -84,7 +86,7 @@ class SubmitRequest:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _same_submission(job: TrainingJob, request: SubmitRequest, fingerprint: str | None = None) -> TrainingJob:
+def same_submission(job: TrainingJob, request: SubmitRequest, fingerprint: str | None = None) -> TrainingJob:
     """``job`` when it was created by ``request``'s body, else the key was reused for another one.
 
     Jobs recorded before fingerprints existed (``request_sha256`` NULL) are taken as matches.
@@ -101,7 +103,7 @@ def _same_submission(job: TrainingJob, request: SubmitRequest, fingerprint: str 
     return job
 
 
-def _graph_with_config(graph: Mapping[str, Any], node_id: str, config: Mapping[str, Any] | None) -> dict[str, Any]:
+def graph_with_config(graph: Mapping[str, Any], node_id: str, config: Mapping[str, Any] | None) -> dict[str, Any]:
     merged = copy.deepcopy(dict(graph))
     if config is None:
         return merged
@@ -123,6 +125,30 @@ async def _lock_for_submission(session: AsyncSession, user_id: str, pipeline_id:
         await session.execute(select(Pipeline.pipeline_id).where(Pipeline.pipeline_id == pipeline_id).with_for_update())
 
 
+async def check_room(
+    session: AsyncSession, jobs_cfg: JobsSettings, user_id: str, pipeline_id: str, node_id: str
+) -> None:
+    """The admission checks of every kind of job, under the submission lock.
+
+    Raises:
+        ActiveJobConflict: the node already has an active job (``jobs.one_active_per_node``).
+        QuotaExceeded: the user has ``jobs.max_active_per_user`` active jobs.
+    """
+    await _lock_for_submission(session, user_id, pipeline_id)
+    if jobs_cfg.one_active_per_node:
+        active = await active_job_for_node(session, pipeline_id, node_id)
+        if active is not None:
+            raise ActiveJobConflict(
+                f"node {node_id!r} already has an active job ({active.id}, {active.status})",
+                details={"active_job_id": active.id, "status": active.status},
+            )
+    if await count_active(session, user_id) >= jobs_cfg.max_active_per_user:
+        raise QuotaExceeded(
+            f"you already have {jobs_cfg.max_active_per_user} active jobs (jobs.max_active_per_user)",
+            details={"max_active_per_user": jobs_cfg.max_active_per_user},
+        )
+
+
 @dataclass(frozen=True)
 class _Prepared:
     """What a submission computes before its transaction (see :func:`_prepare`)."""
@@ -137,7 +163,7 @@ def _prepare(
     request: SubmitRequest, columns: list[str], schema: list[Any], options: FitOptions
 ) -> _Prepared:
     """The CPU-bound part of a submission: merge the config, validate, hash; pure, runs on a thread."""
-    graph = _graph_with_config(request.graph, request.node_id, request.config)
+    graph = graph_with_config(request.graph, request.node_id, request.config)
     validated = validate_job(graph, request.node_id, columns, options=options, schema=schema)
     fingerprint = request.fingerprint() if request.idempotency_key else None
     return _Prepared(graph, validated, graph_hash(graph), fingerprint)
@@ -155,10 +181,14 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
     """
     if reader.user_id is None:
         raise ValueError("a job is submitted by a user")
+    if node_type_of(request.graph, request.node_id) == VALIDATE_MODEL:
+        from actors.jobs.validation_service import submit_validation_job
+
+        return await submit_validation_job(ctx, reader, request)
     user_id = reader.user_id
     jobs_cfg = ctx.settings.jobs
     async with ctx.sessions() as session:
-        dataset = await get_dataset(session, request.dataset_source_id, reader=reader)
+        dataset = await get_dataset_head(session, request.dataset_source_id, reader=reader)
         columns = [str(c["name"]) if isinstance(c, Mapping) else str(c) for c in dataset.columns]
     # Validating, hashing and fingerprinting a large graph is CPU work: off the event loop,
     # and before the write transaction, so neither other requests nor the write lock wait on it.
@@ -179,7 +209,7 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
         if request.idempotency_key:
             existing = await find_by_idempotency_key(session, user_id, request.idempotency_key)
             if existing is not None:
-                created.append(_same_submission(existing, request, prepared.fingerprint))
+                created.append(same_submission(existing, request, prepared.fingerprint))
                 return []
         pipeline = await upsert_pipeline(
             session, dataset_source_id=dataset.id, graph=graph, reader=reader, digest=prepared.digest
@@ -187,19 +217,7 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
         if request.pipeline_id and request.pipeline_id != pipeline.pipeline_id:
             # The canvas ran a graph whose data path changed since its last save.
             await record_replacement(session, pipeline, request.pipeline_id)
-        await _lock_for_submission(session, user_id, pipeline.pipeline_id)
-        if jobs_cfg.one_active_per_node:
-            active = await active_job_for_node(session, pipeline.pipeline_id, request.node_id)
-            if active is not None:
-                raise ActiveJobConflict(
-                    f"node {request.node_id!r} already has an active job ({active.id}, {active.status})",
-                    details={"active_job_id": active.id, "status": active.status},
-                )
-        if await count_active(session, user_id) >= jobs_cfg.max_active_per_user:
-            raise QuotaExceeded(
-                f"you already have {jobs_cfg.max_active_per_user} active jobs (jobs.max_active_per_user)",
-                details={"max_active_per_user": jobs_cfg.max_active_per_user},
-            )
+        await check_room(session, jobs_cfg, user_id, pipeline.pipeline_id, request.node_id)
         result = await create_job_with_graph(
             session, pipeline=pipeline, request=request, user_id=user_id, graph=graph,
             model_type=validated.model_type, resolved=validated.resolved_hyperparameters, config=job_config,
@@ -218,7 +236,7 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
             twin = await find_by_idempotency_key(session, user_id, request.idempotency_key or "")
         if twin is None:
             raise
-        return _same_submission(twin, request, prepared.fingerprint)
+        return same_submission(twin, request, prepared.fingerprint)
     job = created[0]
     if events == []:
         return job
@@ -269,6 +287,15 @@ def _raw_hyperparameters(graph: Mapping[str, Any], node_id: str) -> dict[str, An
             raw = config.get("hyperparameters") if isinstance(config, Mapping) else None
             return dict(raw) if isinstance(raw, Mapping) else {}
     return {}
+
+
+def node_type_of(graph: Mapping[str, Any], node_id: str) -> str | None:
+    """The type of node ``node_id`` in ``graph``; None when there is no such node."""
+    for node in graph.get("nodes") or []:
+        if isinstance(node, Mapping) and node.get("id") == node_id:
+            kind = node.get("type")
+            return kind if isinstance(kind, str) else None
+    return None
 
 
 async def send_submitted(ctx: JobContext, job: TrainingJob, admitted: list[TrainingJob]) -> None:

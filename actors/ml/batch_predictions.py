@@ -18,10 +18,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from actors.errors import DatasetError, TableError
-from actors.ml.artifacts import write_atomically
+from actors.errors import ArtifactError, DatasetError, TableError
 from actors.ml.checkpoints import Checkpoint
 from actors.ml.table_read import CHUNK_ROWS, read_batches
+from store.blobs import BlobStore
+from store.errors import BlobError
 
 FORMATS = ("csv", "parquet")
 PREDICTION = "prediction"
@@ -33,6 +34,7 @@ class PredictionsWritten:
     """What a batch-prediction run wrote.
 
     Attributes:
+        uri: Where the output was stored (the URI rows record).
         sha256: sha256 of the output file.
         rows: Rows predicted (all the input's).
         columns: Output column names, the input's first.
@@ -40,6 +42,7 @@ class PredictionsWritten:
         probability_columns: Class label -> its probability column (classifiers only).
     """
 
+    uri: str
     sha256: str
     rows: int
     columns: list[str]
@@ -88,24 +91,25 @@ class _Layout:
 
 
 def predict_file(
-    model: Any, source_path: str, source_format: str, output_path: str, output_format: str, checkpoint: Checkpoint,
-    *, chunk_rows: int = CHUNK_ROWS,
+    model: Any, source_path: str, source_format: str, store: BlobStore, key: str, output_format: str,
+    checkpoint: Checkpoint, *, chunk_rows: int = CHUNK_ROWS,
 ) -> PredictionsWritten:
-    """Predict every row of the file at ``source_path`` and write the output at ``output_path``.
+    """Predict every row of the local file at ``source_path`` and store the output under ``key``.
 
     Args:
         model: A loaded portable pipeline (``actors.ml.artifacts.load_model``).
         source_path: The stored input dataset.
         source_format: ``"csv"`` or ``"parquet"``.
-        output_path: Where the output goes (written atomically).
+        store: The storage the output goes to (committed only once complete).
+        key: The output's key in ``store``.
         output_format: ``"csv"`` or ``"parquet"``.
         checkpoint: Checked before each chunk; progress is reported in rows.
         chunk_rows: The most rows predicted at once (a read batch is sliced to it).
 
     Raises:
         DatasetError: an unreadable input, or rows the model cannot take (a missing column...).
-        JobCancelled / DeadlineExceeded: the checkpoint fired; no output file is left.
-        ArtifactError: the output could not be written.
+        JobCancelled / DeadlineExceeded: the checkpoint fired; nothing is committed.
+        ArtifactError: the output could not be stored.
     """
     if output_format not in FORMATS:
         raise DatasetError(f"unknown output format {output_format!r}; use csv or parquet", field="format")
@@ -135,9 +139,17 @@ def predict_file(
         finally:
             writer.close()
 
-    sha256 = write_atomically(output_path, write)
-    columns = list(layout.schema.names)
-    return PredictionsWritten(sha256, done, columns, layout.prediction, layout.probabilities)
+    try:
+        with store.writer(key) as out:
+            write(out)  # type: ignore[arg-type]  # a BlobWriter is a binary stream
+    except BlobError as exc:
+        raise ArtifactError(f"cannot store predictions {key}: {exc.message}", field="artifact.path") from exc
+    except OSError as exc:
+        raise ArtifactError(f"cannot store predictions {key}: {exc}", field="artifact.path") from exc
+    stored = out.result
+    assert stored is not None
+    return PredictionsWritten(stored.uri, stored.sha256, done, list(layout.schema.names), layout.prediction,
+                              layout.probabilities)
 
 
 def _predicted(layout: _Layout, model: Any, batch: pa.RecordBatch, first_row: int) -> pa.RecordBatch:

@@ -16,6 +16,8 @@ DATASET_SOURCE = "dataset_source"
 SPLIT = "train_test_split"
 RESAMPLE = "resample"
 TRAIN_MODEL = "train_model"
+VALIDATE_MODEL = "validate_model"
+MAX_BOOTSTRAP = 10000
 MAX_RUNTIME_LIMIT_S = 86400.0
 """The default of the service setting ``jobs.max_runtime_limit_s``; callers pass the setting."""
 
@@ -114,6 +116,18 @@ NODE_TYPES: Mapping[str, NodeType] = MappingProxyType({
             _runtime_param(MAX_RUNTIME_LIMIT_S),
             Param("run_now", "bool", "Start training as soon as the node is saved.", default=True),
         ), False, "Fits a model on the train partition and evaluates it on the test partition."),
+        NodeType(VALIDATE_MODEL, "Validate model", (
+            Param("versions", "string", "Versions of the connected training node to compare: blank for the active "
+                  "version, else version numbers and alias names separated by commas (e.g. '1, 3' or "
+                  "'champion, challenger'); the first is the baseline.", maximum=500),
+            Param("dataset_source_id", "id", "Another uploaded dataset with the same feature columns and the target; "
+                  "blank evaluates on the pipeline's test partition."),
+            Param("n_bootstrap", "int", "Paired bootstrap resamples for the confidence interval of each metric "
+                  "difference.", default=1000, minimum=50, maximum=MAX_BOOTSTRAP, advanced=True),
+            Param("random_state", "int", "Seed of the bootstrap.", default=0, minimum=0, maximum=2**32 - 1,
+                  advanced=True),
+            _runtime_param(MAX_RUNTIME_LIMIT_S),
+        ), False, "Evaluates versions of the connected trained model side by side on the same rows."),
     )
 })
 
@@ -125,7 +139,7 @@ def node_type(node_type: str, max_runtime_limit_s: float | None = None) -> NodeT
     maximum, so the form, the API's check and the worker agree.
     """
     node = NODE_TYPES[node_type]
-    if node_type != TRAIN_MODEL or max_runtime_limit_s is None:
+    if node_type not in (TRAIN_MODEL, VALIDATE_MODEL) or max_runtime_limit_s is None:
         return node
     params = tuple(
         _runtime_param(max_runtime_limit_s) if param.name == "max_runtime_s" else param for param in node.params

@@ -12,7 +12,6 @@ published while it was down is lost for pub/sub but not for the database.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import datetime as dt
 import enum
@@ -24,8 +23,8 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 
+from server.background import Background, keep_subscribed
 from server.hub.policy import HubConfig, backoff_delays
 from server.serialize import ADMIN_ONLY_EVENT_KEYS, event_for
 
@@ -152,7 +151,7 @@ class Fanout:
         self._config = config
         self._delays = delays or (lambda: backoff_delays(config.backoff_initial_s, config.backoff_max_s))
         self._listeners: set[Listener] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._task = Background("hub-fanout", self._run)
         self._state = RedisState.STOPPED
         self._since = dt.datetime.now(dt.UTC)
         self._last_error: str | None = None
@@ -171,17 +170,13 @@ class Fanout:
 
     def start(self) -> None:
         """Start the subscription task; returns at once (Redis may still be unreachable)."""
-        if self._task is None:
+        if self._state is RedisState.STOPPED:
             self._set_state(RedisState.CONNECTING)
-            self._task = asyncio.create_task(self._run(), name="hub-fanout")
+            self._task.start()
 
     async def stop(self) -> None:
         """Cancel the subscription task and close its connection."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._task.stop()
         self._set_state(RedisState.STOPPED)
 
     async def wait_for(self, state: RedisState, *, connects_at_least: int = 0) -> None:
@@ -199,39 +194,25 @@ class Fanout:
         self._changed.set()
 
     async def _run(self) -> None:
-        delays = self._delays()
-        while True:
-            client = self._connect()
-            pubsub = client.pubsub()
-            try:
-                await self._subscribe(pubsub)
-                delays = self._delays()
-                self._connects += 1
-                self._set_state(RedisState.UP)
-                for listener in list(self._listeners):
-                    listener.resync()
-                while True:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                    if message is not None:
-                        self._dispatch(message)
-            except (RedisError, OSError) as exc:
-                log.warning("redis subscription lost: %s", exc)
-                self._set_state(RedisState.DOWN, f"{type(exc).__name__}: {exc}")
-            finally:
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
-                with contextlib.suppress(RedisError, OSError):
-                    await client.aclose()
-            await asyncio.sleep(next(delays))
+        await keep_subscribed(
+            self._connect,
+            self._config.channel_pattern,
+            pattern=True,
+            delays=self._delays,
+            up=self._up,
+            message=self._dispatch,
+            down=self._down,
+        )
 
-    async def _subscribe(self, pubsub: aioredis.client.PubSub) -> None:
-        await pubsub.psubscribe(self._config.channel_pattern)
-        # Only the server's confirmation proves that later publishes reach us.
-        async with asyncio.timeout(10.0):
-            while True:
-                reply = await pubsub.get_message(timeout=1.0)
-                if reply is not None and reply.get("type") == "psubscribe":
-                    return
+    def _up(self) -> None:
+        self._connects += 1
+        self._set_state(RedisState.UP)
+        for listener in list(self._listeners):
+            listener.resync()
+
+    def _down(self, exc: BaseException) -> None:
+        log.warning("redis subscription lost: %s", exc)
+        self._set_state(RedisState.DOWN, f"{type(exc).__name__}: {exc}")
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         channel = _text(message.get("channel"), errors="replace")

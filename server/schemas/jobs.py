@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from server.schemas.common import RequestModel, ResponseModel
 from server.schemas.graph import Graph
+from server.schemas.reports import ValidateConfigIn
 from store.kinds import JobKind
 from store.states import JobStatus
 
@@ -141,14 +142,38 @@ class TrainConfigIn(RequestModel):
     run_now: bool | None = None
 
 
+def _config_kind(value: Any) -> str:
+    """Which form a submitted config is: a validation node's has none of the training keys."""
+    if isinstance(value, dict) and "model_type" not in value and set(value) & VALIDATE_KEYS:
+        return "ValidateConfigIn"
+    if isinstance(value, ValidateConfigIn):
+        return "ValidateConfigIn"
+    return "TrainConfigIn"
+
+
+VALIDATE_KEYS = frozenset(ValidateConfigIn.model_fields) - {"max_runtime_s"}
+SubmitConfig = Annotated[
+    Annotated[TrainConfigIn, Tag("TrainConfigIn")] | Annotated[ValidateConfigIn, Tag("ValidateConfigIn")],
+    Discriminator(_config_kind),
+]
+"""A ``train_model`` or a ``validate_model`` config; errors name the field as ``config.<key>``."""
+
+
 class SubmitJobIn(RequestModel):
     """The body of ``POST /training-jobs`` (seed 3.2)."""
 
     dataset_source_id: str = Field(min_length=1, max_length=64)
-    node_id: str = Field(min_length=1, max_length=128, description="The `train_model` node to run.")
+    node_id: str = Field(
+        min_length=1, max_length=128,
+        description="The node to run: a `train_model` node (a `training` job) or a `validate_model` node (a "
+        "`validation` job that evaluates versions of the `train_model` node feeding it; its report is at "
+        "`/training-jobs/{id}/report`).",
+    )
     graph: Graph
-    config: TrainConfigIn | None = Field(
-        default=None, description="Replaces the node's `data.config` in `graph` (the canvas may not have saved)."
+    config: SubmitConfig | None = Field(
+        default=None,
+        description="Replaces the node's `data.config` in `graph` (the canvas may not have saved): a `train_model` "
+        "config, or a `validate_model` config when `node_id` is a validation node.",
     )
     pipeline_id: str | None = Field(
         default=None, max_length=128,

@@ -9,96 +9,91 @@ without files.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from actors.ml.model_card import CARD_SUFFIX
 from server.auth import reader_of
-from server.keys import SESSIONS, SETTINGS, USER
+from server.keys import BLOBS, SESSIONS, USER
 from server.routing import Operation
 from server.schemas.deletion import Deleted
 from server.views.jobs import JOB_ID
 from server.views.pipelines import PIPELINE_ID
 from server.views.versions import VERSION, version_number
+from store.blobs import MODELS_PREFIX, BlobStore, check_key
 from store.deletion import Removed, delete_job, delete_pipeline, delete_version
+from store.engine import Session
+from store.errors import BlobError
+from store.reader import Reader
 
 log = logging.getLogger(__name__)
+ARTIFACT_SUFFIX = ".joblib"
 
 
-def _inside(root: Path, relpath: str) -> Path | None:
-    raw = Path(relpath.removeprefix("file://"))
-    path = (raw if raw.is_absolute() else root / raw).resolve()
-    return path if path.is_relative_to(root) else None
-
-
-def remove_files(root: Path, removed: Removed) -> int:
-    """Remove the artifacts of ``removed`` under ``root``: recorded URIs and every attempt's file."""
-    root = root.resolve()
-    paths = {p for p in (_inside(root, uri) for uri in removed.artifact_uris) if p is not None}
-    folder = _inside(root, f"uploads/models/{removed.pipeline_id}")
-    if folder is not None and folder.is_dir():
-        for job_id in removed.job_ids:
-            paths.add(folder / f"{job_id}.joblib")
-            paths.update(folder.glob(f"{job_id}.attempt*.joblib"))
-    count = 0
-    for path in paths:
+def remove_files(store: BlobStore, removed: Removed) -> int:
+    """Remove the objects of ``removed``: the recorded URIs, and every object of its jobs
+    (each attempt's model, model cards, reports: ``uploads/models/<pipeline>/<job>.*``).
+    Returns the number of models removed."""
+    keys: set[str] = set()
+    for uri in removed.artifact_uris:
         try:
-            path.unlink()
-            count += 1
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            log.warning("could not remove artifact %s: %s", path, exc)
-        _remove_card(path)
-    if folder is not None:
-        with contextlib.suppress(OSError):
-            folder.rmdir()  # only when empty
+            keys.add(store.key(uri))
+        except BlobError:  # a row naming something outside the artifacts root never deletes it
+            log.warning("artifact %s lies outside the artifacts root and stays", uri)
+    folder = f"{MODELS_PREFIX}{removed.pipeline_id}/"
+    try:
+        check_key(folder.rstrip("/"))
+        listed = store.list(folder) if removed.job_ids else []
+    except BlobError as exc:
+        log.warning("could not list the artifacts of pipeline %s: %s", removed.pipeline_id, exc)
+        listed = []
+    owners = tuple(f"{folder}{job_id}." for job_id in removed.job_ids)
+    keys.update(key for key in listed if key.startswith(owners))
+    count = 0
+    for key in keys:
+        try:
+            removed_one = store.delete(key)
+            count += removed_one and key.endswith(ARTIFACT_SUFFIX)  # model cards and reports go uncounted
+        except BlobError as exc:
+            log.warning("could not remove artifact %s: %s", key, exc)
     return count
 
 
-def _remove_card(artifact: Path) -> None:
-    """The model card beside an artifact goes with it (it is not counted as an artifact)."""
-    try:
-        artifact.with_suffix(CARD_SUFFIX).unlink()
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        log.warning("could not remove model card of %s: %s", artifact, exc)
-
-
-async def _cleanup(request: web.Request, removed: Removed) -> int:
-    return await asyncio.to_thread(remove_files, request.app[SETTINGS].artifacts_root, removed)
+async def _deleted(
+    request: web.Request, kind: str, ref: str, delete: Callable[[Session, Reader], Awaitable[Removed]]
+) -> web.Response:
+    """Run ``delete`` in one transaction, then remove the files of what it removed."""
+    async with request.app[SESSIONS].begin() as session:
+        removed = await delete(session, reader_of(request))
+    files = await asyncio.to_thread(remove_files, request.app[BLOBS].artifacts, removed)
+    return web.json_response({"deleted": kind, "id": ref, "artifacts_removed": files})
 
 
 async def delete_pipeline_view(request: web.Request) -> web.Response:
     pipeline_id = request.match_info["pipeline_id"]
-    async with request.app[SESSIONS].begin() as session:
-        removed = await delete_pipeline(session, pipeline_id, reader=reader_of(request))
-    files = await _cleanup(request, removed)
-    return web.json_response({"deleted": "pipeline", "id": pipeline_id, "artifacts_removed": files})
+    return await _deleted(
+        request, "pipeline", pipeline_id, lambda session, reader: delete_pipeline(session, pipeline_id, reader=reader)
+    )
 
 
 async def delete_job_view(request: web.Request) -> web.Response:
     job_id = request.match_info["job_id"]
-    async with request.app[SESSIONS].begin() as session:
-        removed = await delete_job(session, job_id, reader=reader_of(request))
-    files = await _cleanup(request, removed)
-    return web.json_response({"deleted": "training_job", "id": job_id, "artifacts_removed": files})
+    return await _deleted(
+        request, "training_job", job_id, lambda session, reader: delete_job(session, job_id, reader=reader)
+    )
 
 
 async def delete_version_view(request: web.Request) -> web.Response:
     pipeline_id, node_id = request.match_info["pipeline_id"], request.match_info["node_id"]
     number = version_number(request)
-    async with request.app[SESSIONS].begin() as session:
-        _, removed = await delete_version(
-            session, pipeline_id, node_id, number, reader=reader_of(request), by=request[USER].name
-        )
-    files = await _cleanup(request, removed)
-    ref = f"{pipeline_id}/{node_id}/v{number}"
-    return web.json_response({"deleted": "model_version", "id": ref, "artifacts_removed": files})
+    by = request[USER].name
+
+    async def delete(session: Session, reader: Reader) -> Removed:
+        _, removed = await delete_version(session, pipeline_id, node_id, number, reader=reader, by=by)
+        return removed
+
+    return await _deleted(request, "model_version", f"{pipeline_id}/{node_id}/v{number}", delete)
 
 
 OPERATIONS = [

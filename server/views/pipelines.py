@@ -24,6 +24,8 @@ from store.reader import Reader
 from store.states import ACTIVE
 
 TRAIN_MODEL = "train_model"
+RUNNABLE = frozenset({TRAIN_MODEL, "validate_model"})
+"""Node types that run as jobs: the hydrated canvas shows each one's latest job."""
 PIPELINE_ID = {"pipeline_id": {"type": "string", "minLength": 1, "maxLength": 128}}
 
 
@@ -78,7 +80,7 @@ async def hydrate_pipeline(request: web.Request) -> web.Response:
         # The newest job of every node id over this pipeline and those it replaced.
         across = await latest_job_per_node(session, [row.pipeline_id, *replaced], reader) if replaced else latest
     nodes = row.graph.get("nodes", []) if isinstance(row.graph, dict) else []
-    training = {n.get("id") for n in nodes if isinstance(n, dict) and n.get("type") == TRAIN_MODEL}
+    training = {n.get("id") for n in nodes if isinstance(n, dict) and n.get("type") in RUNNABLE}
     return web.json_response(
         {
             "pipeline": pipeline_json(row),

@@ -7,23 +7,23 @@ predictions actor. ``GET /training-jobs/{job_id}/predictions`` serves the output
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 
 from actors.jobs.predictions_service import PredictionsRequest, submit_predictions_job
 from server.auth import reader_of
+from server.downloads import stream_object
 from server.errors import NotFoundError
-from server.keys import SERVICE, SESSIONS, SETTINGS
+from server.keys import BLOBS, SERVICE, SESSIONS
 from server.parsing import read_json
 from server.routing import Operation
 from server.schemas.jobs import JobOut
 from server.schemas.predictions import PredictionsIn
 from server.serialize import job_json
 from server.version_ref import VERSION_REF_SCHEMA, version_ref_param
-from server.views.jobs import JOB_ID, artifact_file
+from server.views.jobs import JOB_ID
 from server.views.versions import NODE
 from store.engine import read_session
+from store.errors import BlobError
 from store.job_queries import get_job
 from store.kinds import JobKind
 
@@ -48,16 +48,18 @@ async def download_predictions(request: web.Request) -> web.StreamResponse:
         raise NotFoundError(f"job {job.id} is a {job.kind} job, not a predictions job", code="no_predictions")
     if not job.model_artifact_uri:
         raise NotFoundError(f"job {job.id} has no predictions yet (status {job.status})", code="no_predictions")
-    path = await asyncio.to_thread(artifact_file, job.model_artifact_uri, request.app[SETTINGS].artifacts_root)
-    if path is None:
-        raise NotFoundError(f"the predictions of job {job.id} are missing from storage", code="artifact_missing")
     fmt = str((job.config or {}).get("format") or "csv")
-    headers = {"Content-Type": MEDIA_TYPES.get(fmt, "application/octet-stream"),
-               "Content-Disposition": f'attachment; filename="{job.id}.predictions.{fmt}"'}
-    if job.artifact_sha256:
-        headers["X-Artifact-SHA256"] = job.artifact_sha256
-    return web.FileResponse(path, headers=headers)
-
+    blobs = request.app[BLOBS]
+    try:
+        return await stream_object(
+            request, blobs.artifacts, job.model_artifact_uri, job.artifact_sha256, f"{job.id}.predictions.{fmt}",
+            content_type=MEDIA_TYPES.get(fmt, "application/octet-stream"), presign_expiry_s=blobs.presign_expiry_s,
+        )
+    except BlobError as exc:
+        if exc.code not in ("blob_missing", "blob_outside_root"):
+            raise
+        raise NotFoundError(f"the predictions of job {job.id} are missing from storage",
+                            code="artifact_missing") from None
 
 _FILE = {media: {"schema": {"type": "string", "format": "binary"}} for media in MEDIA_TYPES.values()}
 

@@ -86,22 +86,22 @@ class CeleryEngine:
 
     def pause(self) -> None:
         """Cancel every queue's consumer, then wait until no task is reserved or running."""
-        consumer = self.controller.consumer
-        with self.lock:
-            queues = sorted(self.queues)
-            self.paused = True
-        for queue_name in queues:
-            consumer.call_soon(consumer.cancel_task_queue, queue_name)
+        self._set_paused(True)
         while worker_state.reserved_requests or worker_state.active_requests:
             time.sleep(0.01)
 
     def resume(self) -> None:
+        self._set_paused(False)
+
+    def _set_paused(self, paused: bool) -> None:
+        """Cancel (pause) or add again (resume) the consumer of every declared queue."""
         consumer = self.controller.consumer
         with self.lock:
             queues = sorted(self.queues)
-            self.paused = False
+            self.paused = paused
+        switch = consumer.cancel_task_queue if paused else consumer.add_task_queue
         for queue_name in queues:
-            consumer.call_soon(consumer.add_task_queue, queue_name)
+            consumer.call_soon(switch, queue_name)
 
     def stop(self, timeout: int) -> None:
         if self in self.broker._engines:

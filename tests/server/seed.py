@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +11,7 @@ from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.blobs import open_blobs
 from store.engine import create_engine, create_session_factory
 from store.jobs import create_job, transition, update_progress
 from store.settings import Settings
@@ -116,12 +116,11 @@ async def add_job(
                 await update_progress(session, job_id, progress)
         if status == "succeeded":
             relpath = f"uploads/models/{pipeline_id}/{job_id}.joblib"  # as the training actor records it
-            path = settings.artifacts_root / relpath
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(b"model-bytes-" + job_id.encode())
-            sha = hashlib.sha256(path.read_bytes()).hexdigest()
+            blobs = open_blobs(settings).artifacts
+            stored = blobs.put_bytes(relpath, b"model-bytes-" + job_id.encode())
+            sha = stored.sha256
             card = {"format": "mlw.model-card/1", "model_type": model_type, "artifact": {"sha256": sha}}
-            path.with_name(f"{job_id}.card.json").write_text(json.dumps(card))
+            blobs.put_bytes(f"uploads/models/{pipeline_id}/{job_id}.card.json", json.dumps(card).encode())
             mv = await create_model_version(
                 session,
                 pipeline_id=pipeline_id,
@@ -130,14 +129,14 @@ async def add_job(
                 model_type=model_type,
                 hyperparameters=params,
                 metrics=metrics or {},
-                artifact_uri=relpath,
+                artifact_uri=stored.uri,
                 artifact_sha256=sha,
             )
             version = mv.version
             changes = {
                 "metrics": metrics or {},
                 "model_version": version,
-                "model_artifact_uri": relpath,
+                "model_artifact_uri": stored.uri,
                 "artifact_sha256": sha,
             }
             await transition(session, job_id, "succeeded", expected="running", changes=changes)
@@ -170,10 +169,62 @@ async def add_predictions_job(
         job_id = created.job.id
         await transition(session, job_id, "running", expected="queued")
         relpath = f"uploads/predictions/{pipeline_id}/{job_id}.{fmt}"
-        path = settings.artifacts_root / relpath
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("sepal,petal,prediction\n0.1,0.3,a\n")
-        changes = {"model_artifact_uri": relpath, "artifact_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        stored = open_blobs(settings).artifacts.put_bytes(relpath, b"sepal,petal,prediction\n0.1,0.3,a\n")
+        changes = {"model_artifact_uri": stored.uri, "artifact_sha256": stored.sha256,
                    "metrics": {"predictions": {"rows": 1, "format": fmt, "version": version}}}
         await transition(session, job_id, "succeeded", expected="running", changes=changes)
     return job_id
+
+
+def validation_graph(train_ids: tuple[str, ...] = ("train-1",), *, fed_by: str = "train-1") -> dict[str, Any]:
+    """:func:`graph` plus a ``validate_model`` node ``val-1`` fed by ``fed_by``."""
+    out = graph(train_ids)
+    out["nodes"].append({"id": "val-1", "type": "validate_model", "position": {"x": 300, "y": 0},
+                         "data": {"label": "Validate", "config": {"versions": "1", "n_bootstrap": 100}}})
+    out["edges"].append({"id": "e-val", "source": fed_by, "target": "val-1"})
+    return out
+
+
+async def add_validation_job(
+    settings: Settings, who: Person, pipeline_id: str, dataset_id: str, report: dict[str, Any]
+) -> str:
+    """A succeeded validation job of ``val-1`` (fed by ``train-1``) with ``report`` stored, as its actor ends one."""
+    from store.insights import save_insights
+
+    async with writer(settings) as session:
+        created = await create_job(
+            session, pipeline_id=pipeline_id, node_id="val-1", dataset_source_id=dataset_id, user_id=who.id,
+            model_type="logistic_regression", hyperparameters={}, kind="validation",
+            config={"train_node_id": "train-1", "versions": [{"ref": "1", "version": 1}]},
+        )
+        job_id = created.job.id
+        await transition(session, job_id, "running", expected="queued")
+        await transition(session, job_id, "succeeded", expected="running")
+        await save_insights(session, job_id, 1, insights={"validation_report": report})
+    return job_id
+
+
+HOSTILE = "<script>alert(1)</script>"
+
+SAMPLE_REPORT: dict[str, Any] = {
+    "task": "classification", "target": "label", "rows": 10,
+    "data": {"source": "test_partition", "training_rows": 30},
+    "metric_names": ["accuracy", "f1"],
+    "versions": [
+        {"version": 1, "ref": "1", "job_id": "j1", "model_type": "logistic_regression",
+         "metrics": {"accuracy": 0.8, "f1": 0.75}, "curves": {}},
+        {"version": 2, "ref": "champion", "job_id": "j2", "model_type": "xgboost",
+         "metrics": {"accuracy": 0.9, "f1": 0.85},
+         "curves": {"roc": {"scheme": "binary", "curves": [{"label": "b", "auc": 0.9,
+                                                             "points": [[0.0, 0.0], [0.2, 0.8], [1.0, 1.0]]}]}}},
+    ],
+    "comparisons": [{"baseline": 1, "version": 2, "metrics": {
+        "accuracy": {"baseline": 0.8, "value": 0.9, "difference": 0.1, "ci_low": 0.02, "ci_high": 0.18,
+                     "significant": True},
+        "f1": {"baseline": 0.75, "value": 0.85, "difference": 0.1, "ci_low": -0.01, "ci_high": 0.2,
+               "significant": False}}}],
+    "bootstrap": {"resamples": 100, "seed": 0, "confidence": 0.95, "paired": True},
+    "warnings": [{"code": "unseen_category", "column": HOSTILE, "message": f"column {HOSTILE} holds new values"}],
+    "generated_at": 1764540000.0,
+}
+"""A report as the validation actor stores it, with a hostile column name (the HTML must escape it)."""

@@ -14,7 +14,16 @@ from aiohttp.test_utils import TestClient
 
 from store.settings import Settings
 from tests.server.conftest import API, People, Person
-from tests.server.seed import add_job, add_predictions_job, graph, save_pipeline, upload_csv
+from tests.server.seed import (
+    SAMPLE_REPORT,
+    add_job,
+    add_predictions_job,
+    add_validation_job,
+    graph,
+    save_pipeline,
+    upload_csv,
+    validation_graph,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,6 +32,7 @@ class AliceObjects:
     pipeline_id: str
     done_job: str
     queued_job: str
+    validation_job: str
     predictions_job: str
 
 
@@ -42,8 +52,9 @@ async def alices(client: TestClient[Any, Any], people: People, settings: Setting
     queued, _ = await add_job(settings, people.alice, pipeline_id, "train-2", dataset_id)
     champion = f"{API}/pipelines/{pipeline_id}/nodes/train-1/aliases/champion"
     assert (await client.post(champion, json={"version": 1}, headers=people.alice.headers)).status == 200
+    validation = await add_validation_job(settings, people.alice, pipeline_id, dataset_id, SAMPLE_REPORT)
     predicted = await add_predictions_job(settings, people.alice, pipeline_id, "train-1", dataset_id)
-    return AliceObjects(dataset_id, pipeline_id, done, queued, predicted)
+    return AliceObjects(dataset_id, pipeline_id, done, queued, validation, predicted)
 
 
 def _requests(o: AliceObjects) -> list[tuple[str, str, dict[str, Any] | None, int]]:
@@ -51,7 +62,12 @@ def _requests(o: AliceObjects) -> list[tuple[str, str, dict[str, Any] | None, in
     versions = f"/pipelines/{o.pipeline_id}/nodes/train-1/versions"
     aliases = f"/pipelines/{o.pipeline_id}/nodes/train-1/aliases"
     submit = {"dataset_source_id": o.dataset_id, "node_id": "train-1", "graph": graph(("train-1", "train-2"))}
+    validate = {"dataset_source_id": o.dataset_id, "node_id": "val-1",
+                "graph": validation_graph(("train-1", "train-2"))}
     return [
+        ("GET", f"/training-jobs/{o.validation_job}/report", None, 200),
+        ("GET", f"/training-jobs/{o.validation_job}/report.html", None, 200),
+        ("POST", "/training-jobs", validate, 202),
         ("GET", f"/training-jobs/{o.done_job}", None, 200),
         ("GET", f"/training-jobs/{o.done_job}/events", None, 200),
         ("GET", f"/training-jobs/{o.done_job}/artifact", None, 200),
@@ -120,8 +136,8 @@ async def test_an_admin_write_on_another_users_object_creates_nothing_and_says_w
     assert "admins read every user's objects but write only their own" in error["message"]
     assert error["details"]["rule"] == "admins_write_own_objects"
     jobs = await (await client.get(f"{API}/training-jobs", headers=people.admin.headers)).json()
-    # alice's two succeeded training jobs, her queued one and her predictions job; nothing of the admin's
-    assert len(jobs["items"]) == 4
+    # alice's two succeeded jobs, her queued one, her validation and her predictions job; no admin's
+    assert len(jobs["items"]) == 5
     versions = f"{API}/pipelines/{alices.pipeline_id}/nodes/train-1/versions"
     before = (await (await client.get(versions, headers=people.alice.headers)).json())["active_version"]
     resp = await client.post(f"{versions}/2/promote", headers=people.admin.headers)
@@ -161,7 +177,7 @@ async def test_listings_never_show_another_users_objects(
         assert (await resp.json())["items"], path
     resp = await client.get(f"{API}/training-jobs", headers=people.admin.headers)
     assert {j["id"] for j in (await resp.json())["items"]} == {alices.done_job, alices.queued_job,
-                                                                alices.predictions_job}
+                                                               alices.validation_job, alices.predictions_job}
 
 
 async def test_saving_over_another_users_pipeline_reports_none_of_their_jobs(

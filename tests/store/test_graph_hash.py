@@ -106,3 +106,16 @@ def test_a_malformed_graph_is_refused_naming_the_field(graph: Any, field: str) -
     with pytest.raises(InvalidInput) as err:
         graph_hash(graph)
     assert err.value.field == field
+
+
+def test_a_validation_node_and_its_edge_are_off_the_data_path() -> None:
+    plain = _graph()
+    with_validation = copy.deepcopy(plain)
+    with_validation["nodes"].append({"id": "val", "type": "validate_model", "position": {"x": 9, "y": 9},
+                                     "data": {"label": "V", "config": {"versions": "1, 2"}}})
+    with_validation["edges"].append({"id": "e9", "source": "train", "target": "val"})
+    assert graph_hash(with_validation) == graph_hash(plain)
+    with_validation["nodes"][-1]["data"]["config"] = {"versions": "champion", "n_bootstrap": 500}
+    assert graph_hash(with_validation) == graph_hash(plain), "configuring it keeps the pipeline and its versions"
+    plain["nodes"][1]["data"]["config"]["strategy"] = "median"
+    assert graph_hash(with_validation) != graph_hash(plain), "the data path still counts"

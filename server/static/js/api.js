@@ -97,26 +97,21 @@ export function query(params) {
   return text ? `?${text}` : "";
 }
 
+/** A lookup of `key` in GET `path`, fetched once and shared (forgotten on failure, so retried). */
+function cachedLookup(path, key) {
+  let pending = null;
+  return async () => {
+    pending ??= get(path).then(
+      (r) => r[key],
+      (e) => {
+        pending = null;
+        throw e;
+      },
+    );
+    return pending;
+  };
+}
+
 /** Cached schema lookups that drive the forms. */
-let nodeTypes = null;
-let families = null;
-export async function nodeTypeSchemas() {
-  nodeTypes ??= get("/node-types").then(
-    (r) => r.node_types,
-    (e) => {
-      nodeTypes = null;
-      throw e;
-    },
-  );
-  return nodeTypes;
-}
-export async function modelFamilies() {
-  families ??= get("/model-families").then(
-    (r) => r.model_families,
-    (e) => {
-      families = null;
-      throw e;
-    },
-  );
-  return families;
-}
+export const nodeTypeSchemas = cachedLookup("/node-types", "node_types");
+export const modelFamilies = cachedLookup("/model-families", "model_families");

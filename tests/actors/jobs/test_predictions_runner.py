@@ -63,7 +63,7 @@ async def test_a_predictions_job_writes_every_row_with_labels_and_probabilities_
     assert await job_world.run(job.id) is Outcome.SUCCEEDED
 
     done = await job_world.job(job.id)
-    path = job_world.ctx.artifact_path(done.model_artifact_uri or "")
+    path = job_world.ctx.settings.artifacts_root / (done.model_artifact_uri or "")
     assert path.name == f"{job.id}.parquet" and path.parent.name == pipeline_id
     assert hashlib.sha256(path.read_bytes()).hexdigest() == done.artifact_sha256
     summary = done.metrics["predictions"]
@@ -72,7 +72,7 @@ async def test_a_predictions_job_writes_every_row_with_labels_and_probabilities_
     rows = read_frame(source, "csv", max_full_rows=10**6, sample_rows=10**6, seed=0).frame
     assert summary["rows"] == len(out) == len(rows) and summary["version"] == 1
     assert list(out.columns) == [*rows.columns, "prediction", "probability_0", "probability_1"]
-    model = load_model(str(job_world.ctx.artifact_path(job.config["artifact_uri"])), job.config["artifact_sha256"])
+    model = load_model(job_world.ctx.storage.artifacts, job.config["artifact_uri"], job.config["artifact_sha256"])
     np.testing.assert_array_equal(out["prediction"].to_numpy(), model.predict(rows))
     np.testing.assert_array_equal(out[["probability_0", "probability_1"]].to_numpy(), model.predict_proba(rows))
     events = await job_world.events(job.id)
@@ -95,7 +95,8 @@ async def test_an_alias_is_resolved_at_submission_and_moving_it_later_changes_no
 
     done = await job_world.job(job.id)
     assert done.metrics["predictions"]["version"] == 2 and done.model_type == "random_forest"
-    assert job_world.ctx.artifact_path(done.model_artifact_uri or "").read_text().startswith('"mean radius"')
+    output = job_world.ctx.settings.artifacts_root / (done.model_artifact_uri or "")
+    assert output.read_text().startswith('"mean radius"')
 
 
 async def test_bad_references_are_refused_before_a_job_exists(job_world: JobWorld) -> None:

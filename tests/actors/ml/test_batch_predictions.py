@@ -16,6 +16,7 @@ from actors.ml.checkpoints import Checkpoint
 from actors.ml.fit import TrainingResult, run_training
 from actors.ml.options import FitOptions
 from actors.ml.table_read import read_frame
+from store.blobs import LocalBlobStore
 from tests.actors.fit_helpers import node, training_graph, write_dataset
 
 CHAIN = (node("imp", "impute", strategy="median"), node("enc", "encode", method="onehot"), node("sc", "scale"))
@@ -51,8 +52,8 @@ def test_chunked_predictions_equal_one_predict_over_the_whole_input_with_its_col
     progress: list[dict[str, Any]] = []
     out = tmp_path / f"out.{fmt}"
 
-    written = predict_file(result.artifact, source.path, "csv", str(out), fmt, Checkpoint(None, progress.append),
-                           chunk_rows=100)
+    written = predict_file(result.artifact, source.path, "csv", LocalBlobStore(tmp_path), out.name, fmt,
+                           Checkpoint(None, progress.append), chunk_rows=100)
 
     got = pq.read_table(out).to_pandas() if fmt == "parquet" else pd.read_csv(out)
     rows = read_frame(source.path, "csv", max_full_rows=10**6, sample_rows=10**6, seed=0).frame
@@ -83,7 +84,7 @@ def test_an_input_that_already_has_a_prediction_column_keeps_it_and_the_new_one_
     scored = _frame(50).drop(columns=["amount"]).rename(columns={"label": "prediction"})
     source = write_dataset(scored, tmp_path, "scored", "parquet")
 
-    written = predict_file(result.artifact, source.path, "parquet", str(tmp_path / "o.parquet"), "parquet",
+    written = predict_file(result.artifact, source.path, "parquet", LocalBlobStore(tmp_path), "o.parquet", "parquet",
                            Checkpoint())
 
     assert written.prediction_column == "prediction_2"
@@ -99,11 +100,11 @@ def test_a_cancelled_run_stops_between_chunks_and_leaves_no_output(tmp_path: Pat
         return "cancelled" if len(seen) >= 2 else None
 
     with pytest.raises(JobCancelled):
-        predict_file(result.artifact, source.path, "parquet", str(tmp_path / "o.csv"), "csv",
+        predict_file(result.artifact, source.path, "parquet", LocalBlobStore(tmp_path), "out/o.csv", "csv",
                      Checkpoint(stop_after_two, lambda p: seen.append(p["completed"])), chunk_rows=200)
 
     assert seen == [0, 200]
-    assert list(tmp_path.glob("o.csv*")) == [] and not any(p.name.startswith(".o.csv") for p in tmp_path.iterdir())
+    assert [p for p in tmp_path.rglob("*") if "o.csv" in p.name] == [], "nothing committed, no temporary left"
 
 
 def test_rows_missing_a_model_input_fail_with_a_dataset_error_naming_the_column(tmp_path: Path) -> None:
@@ -111,7 +112,7 @@ def test_rows_missing_a_model_input_fail_with_a_dataset_error_naming_the_column(
     source = write_dataset(_frame(20).drop(columns=["label", "amount", "income"]), tmp_path, "short", "csv")
 
     with pytest.raises(DatasetError) as caught:
-        predict_file(result.artifact, source.path, "csv", str(tmp_path / "o.csv"), "csv", Checkpoint())
+        predict_file(result.artifact, source.path, "csv", LocalBlobStore(tmp_path), "o.csv", "csv", Checkpoint())
 
     assert "income" in caught.value.message and caught.value.field == "dataset_id"
     assert not (tmp_path / "o.csv").exists()
