@@ -130,47 +130,48 @@ async def list_job_events(request: web.Request) -> web.Response:
     return web.json_response({"job_id": job.id, "events": shown, "last_seq": job.last_seq})
 
 
-def _model_uri(job: TrainingJob) -> str:
+async def _job_with_model(request: web.Request, missing: str) -> tuple[TrainingJob, str]:
+    """The request's job and its model's URI, or a 404 (``no_artifact``: the job has no ``missing``)."""
+    async with read_session(request.app[SESSIONS]) as session:
+        job = await get_job(session, request.match_info["job_id"], reader=reader_of(request))
     if job.kind != JobKind.TRAINING.value:
-        raise NotFoundError(f"job {job.id} is a {job.kind} job: it has no model (predictions download from "
-                            "/training-jobs/{job_id}/predictions)", code="no_artifact")
+        raise NotFoundError(f"job {job.id} is a {job.kind} job: it has no {missing} (a predictions job's output "
+                            "downloads from /training-jobs/{job_id}/predictions)", code="no_artifact")
     if not job.model_artifact_uri:
-        raise NotFoundError(f"job {job.id} has no model artifact (status {job.status})", code="no_artifact")
-    return job.model_artifact_uri
+        raise NotFoundError(f"job {job.id} has no {missing} (status {job.status})", code="no_artifact")
+    return job, job.model_artifact_uri
+
+
+async def _stream_stored(
+    request: web.Request, uri: str, sha256: str | None, filename: str, gone: NotFoundError, **options: Any
+) -> web.StreamResponse:
+    """Stream an object of the artifacts store; ``gone`` when the row names an object that is not there."""
+    blobs = request.app[BLOBS]
+    try:
+        return await stream_object(
+            request, blobs.artifacts, uri, sha256, filename, presign_expiry_s=blobs.presign_expiry_s, **options
+        )
+    except BlobError as exc:
+        if exc.code not in ("blob_missing", "blob_outside_root"):
+            raise
+        raise gone from None
 
 
 async def download_artifact(request: web.Request) -> web.StreamResponse:
-    async with read_session(request.app[SESSIONS]) as session:
-        job = await get_job(session, request.match_info["job_id"], reader=reader_of(request))
-    uri = _model_uri(job)
-    blobs = request.app[BLOBS]
-    filename = f"{job.id}.joblib"
-    try:
-        return await stream_object(
-            request, blobs.artifacts, uri, job.artifact_sha256, filename,
-            presign_expiry_s=blobs.presign_expiry_s,
-        )
-    except BlobError as exc:
-        if exc.code not in ("blob_missing", "blob_outside_root"):
-            raise
-        raise NotFoundError(f"the artifact of job {job.id} is missing from storage", code="artifact_missing") from None
+    job, uri = await _job_with_model(request, "model artifact")
+    gone = NotFoundError(f"the artifact of job {job.id} is missing from storage", code="artifact_missing")
+    return await _stream_stored(request, uri, job.artifact_sha256, f"{job.id}.joblib", gone)
 
 
 async def download_model_card(request: web.Request) -> web.StreamResponse:
-    async with read_session(request.app[SESSIONS]) as session:
-        job = await get_job(session, request.match_info["job_id"], reader=reader_of(request))
-    uri = _model_uri(job)
-    blobs = request.app[BLOBS]
-    try:
-        return await stream_object(
-            request, blobs.artifacts, card_relpath(uri), None, f"{job.id}.card.json",
-            content_type="application/json", presign_expiry_s=blobs.presign_expiry_s,
-        )
-    except BlobError as exc:
-        if exc.code not in ("blob_missing", "blob_outside_root"):
-            raise
-        raise NotFoundError(f"job {job.id} has no model card (its model was trained before model cards existed, "
-                            "or the card is missing from storage)", code="no_model_card") from None
+    job, uri = await _job_with_model(request, "model")
+    gone = NotFoundError(
+        f"job {job.id} has no model card (its model was trained before model cards existed, "
+        "or the card is missing from storage)",
+        code="no_model_card",
+    )
+    card = card_relpath(uri)
+    return await _stream_stored(request, card, None, f"{job.id}.card.json", gone, content_type="application/json")
 
 
 _BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
