@@ -18,7 +18,7 @@ from actors.jobs.cancel_signal import RedisCancelSignals
 from actors.jobs.context import JobContext, Sender
 from actors.jobs.publish import RedisPublisher
 from server.auth import auth_ctx, auth_middleware
-from server.keys import ENGINE, OFFLOAD, OPENAPI, PUBLIC_ROUTES, REDIS, ROWS, SENDER, SERVICE, SESSIONS, SETTINGS
+from server.keys import BLOBS, ENGINE, OFFLOAD, OPENAPI, PUBLIC_ROUTES, REDIS, ROWS, SENDER, SERVICE, SESSIONS, SETTINGS
 from server.middleware import error_middleware
 from server.offload import Offload
 from server.openapi import build_openapi, set_property
@@ -40,6 +40,7 @@ from server.views import (
     versions,
     workers,
 )
+from store.blobs import open_blobs
 from store.engine import create_engine, create_session_factory, pool_options
 from store.errors import ConfigError
 from store.row_reads import RowReads
@@ -90,6 +91,7 @@ async def service_ctx(app: web.Application) -> AsyncIterator[None]:
         cancel_signals=RedisCancelSignals(client),
         sender=app[SENDER],
         offload=app[OFFLOAD].run,
+        blobs=app[BLOBS],
     )
     yield
 
@@ -143,6 +145,7 @@ def create_app(
     )
     install_security_headers(app)
     app[SETTINGS] = settings
+    app[BLOBS] = open_blobs(settings)
     app[SENDER] = sender or broker_sender(settings)
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(offload_ctx)

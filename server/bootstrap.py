@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from actors.ml.table_store import store_table
+from server.tabular import store_upload
+from store.blobs import Blobs, open_blobs
 from store.datasets import create_dataset, list_datasets
 from store.engine import Session, Sessions
 from store.pipelines import upsert_pipeline
@@ -65,7 +66,7 @@ def demo_graph() -> dict[str, Any]:
 EXAMPLE_NAME = "Example: breast cancer (random forest)"
 
 
-async def ensure_example(session: Session, settings: Settings, owner_id: str) -> str:
+async def ensure_example(session: Session, settings: Settings, blobs: Blobs, owner_id: str) -> str:
     """The example dataset and pipeline of ``owner_id`` (created on first use); returns the pipeline id.
 
     Each owner gets its own dataset row (over its own copy of scikit-learn's breast-cancer
@@ -83,10 +84,10 @@ async def ensure_example(session: Session, settings: Settings, owner_id: str) ->
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{DEMO_DATASET}-{owner_id}.csv"
         frame.to_csv(path, index=False)
-        stored = folder / f"{DEMO_DATASET}-{owner_id}.parquet"
-        summary = store_table(path, "csv", stored, max_columns=settings.data.max_columns)  # as an upload would
+        key = f"datasets/{DEMO_DATASET}-{owner_id}.parquet"
+        summary, stored = store_upload(path, "csv", blobs.data, key, max_columns=settings.data.max_columns)
         dataset = await create_dataset(
-            session, owner_id=owner_id, name=DEMO_DATASET, storage_uri=str(stored), format="csv",
+            session, owner_id=owner_id, name=DEMO_DATASET, storage_uri=stored.uri, format="csv",
             n_rows=summary.n_rows, columns=summary.columns,
             sha256=hashlib.sha256(path.read_bytes()).hexdigest(), storage_format="parquet",
             storage_sha256=summary.sha256, stored_bytes=summary.stored_bytes, preview=summary.preview,
@@ -108,4 +109,4 @@ async def load_demo(sessions: Sessions, settings: Settings) -> str:
         admin = await get_user_by_name(session, ADMIN_NAME)
         if admin is None:
             raise RuntimeError("the demo needs the local admin; start mlw serve on an empty database")
-        return await ensure_example(session, settings, admin.id)
+        return await ensure_example(session, settings, open_blobs(settings), admin.id)

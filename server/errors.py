@@ -21,7 +21,7 @@ from actors.errors import (
     ServiceError,
 )
 from store.db_errors import as_store_error
-from store.errors import Conflict, InvalidInput, NotFound, StoreBusy, StoreError, StoreUnavailable
+from store.errors import BlobError, Conflict, InvalidInput, NotFound, StoreBusy, StoreError, StoreUnavailable
 
 
 class ApiError(Exception):
@@ -201,12 +201,23 @@ TRANSLATIONS: dict[type[BaseException], Translation] = {
 in an exception's MRO wins. Anything else is a 500 without details."""
 
 
+def _storage_error(exc: BlobError) -> ApiError:
+    """Object storage failures: a missing or refused object is a 404, an outage a 503."""
+    if exc.code in ("blob_missing", "blob_outside_root"):
+        return NotFoundError("the stored object is missing from storage", code="stored_object_missing")
+    if exc.code == "blob_unavailable":
+        return ServiceUnavailable("object storage is unavailable; retry shortly", code="storage_unavailable")
+    return InternalError("the stored object failed its integrity check", code=exc.code)
+
+
 def to_api_error(exc: BaseException) -> ApiError:
     """Translate any exception to the :class:`ApiError` the client sees (by :data:`TRANSLATIONS`)."""
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, pydantic.ValidationError):
         return validation_error(exc)
+    if isinstance(exc, BlobError):  # one class, answered by its code: see _storage_error
+        return _storage_error(exc)
     exc = as_store_error(exc) or exc
     rule = next((TRANSLATIONS[c] for c in type(exc).__mro__ if c in TRANSLATIONS), None)
     if rule is None:

@@ -10,6 +10,7 @@ from aiohttp import web
 from actors.jobs.context import JobContext, Sender
 from server.authenticator import Authenticator
 from server.offload import Offload
+from store.blobs import Blobs
 from store.engine import Engine, Sessions
 from store.models import User
 from store.reader import Reader
@@ -17,6 +18,8 @@ from store.row_reads import RowReads
 from store.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
+BLOBS = web.AppKey("blobs", Blobs)
+"""Where datasets, artifacts, model cards and reports are stored (:mod:`store.blobs`)."""
 ENGINE = web.AppKey("engine", Engine)
 SESSIONS: web.AppKey[Sessions] = web.AppKey("sessions")
 ROWS = web.AppKey("rows", RowReads)

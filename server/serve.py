@@ -43,7 +43,8 @@ def _child_env(settings: Settings) -> dict[str, str]:
         MLW_REDIS_URL=settings.redis.url,
         MLW_DATABASE_URL=settings.database_url,
         MLW_DATA_DIR=str(settings.data_dir),
-        MLW_ARTIFACTS_ROOT=str(settings.artifacts_root),
+        MLW_DATA_ROOT=settings.data_root,
+        MLW_ARTIFACTS_ROOT=settings.artifacts_url,
     )
     return env
 

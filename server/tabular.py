@@ -18,6 +18,7 @@ from actors.errors import TableError
 from actors.ml.csv_table import typed_batches
 from actors.ml.table_store import PREVIEW_ROWS, TableSummary, preview_records, store_table
 from server.errors import UnprocessableEntity
+from store.blobs import BlobStore, StoredBlob
 
 PARQUET_MAGIC = b"PAR1"
 DEFAULT_MAX_COLUMNS = 2000
@@ -48,8 +49,11 @@ def _refusal(exc: TableError) -> UnprocessableEntity:
     return UnprocessableEntity(exc.message, code=exc.code, details=details)
 
 
-def store_upload(source: Path, fmt: str, dest: Path, *, max_columns: int = DEFAULT_MAX_COLUMNS) -> TableSummary:
-    """Parse the uploaded ``source`` once, write it to ``dest`` as Parquet, return its summary.
+def store_upload(
+    source: Path, fmt: str, store: BlobStore, key: str, *, max_columns: int = DEFAULT_MAX_COLUMNS
+) -> tuple[TableSummary, StoredBlob]:
+    """Parse the uploaded ``source`` once, stream it to ``key`` in ``store`` as Parquet,
+    return its summary and the committed object.
 
     Every CSV record must have the header's field count (so ``max_columns`` holds for
     every line), numbers are parsed exactly, and nothing holds more than one block.
@@ -59,9 +63,12 @@ def store_upload(source: Path, fmt: str, dest: Path, *, max_columns: int = DEFAU
             holds NUL bytes or another delimiter than the comma (CSV), or cannot be parsed.
     """
     try:
-        return store_table(source, fmt, dest, max_columns=max_columns)
+        with store.writer(key) as out:
+            summary = store_table(source, fmt, out, max_columns=max_columns)
     except TableError as exc:
         raise _refusal(exc) from None
+    assert out.result is not None
+    return summary, out.result
 
 
 def legacy_preview(path: Path, fmt: str, rows: int = PREVIEW_ROWS) -> list[dict[str, Any]]:

@@ -100,6 +100,20 @@ class StoreUnavailable(StoreError):
     code = "database_unavailable"
 
 
+class BlobError(StoreError):
+    """Raised when object storage fails or refuses an operation; ``code`` says which.
+
+    Codes: ``blob_missing`` (no object at the key), ``blob_corrupt`` (the bytes do not have
+    the recorded sha256), ``blob_outside_root`` (a URI that does not lie under the configured
+    root: a row never reads or deletes anything else), ``blob_bad_key``, ``blob_unavailable``
+    (the store could not be reached or refused the request).
+    """
+
+    def __init__(self, message: str, *, code: str, key: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.key = key
 class VersionDeleted(Conflict):
     """Raised when a model version to use or alias was deleted: it is a tombstone without a model."""
 

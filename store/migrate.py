@@ -13,12 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiosqlite
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import NullPool
 
 from store.engine import create_engine, write_options
@@ -43,15 +44,43 @@ def head_revision() -> str:
     return head
 
 
-async def _on_connection(target: str | AsyncEngine, fn: Callable[[Connection], _T]) -> _T:
+async def _sqlite_foreign_keys(conn: AsyncConnection, on: bool) -> None:
+    """Switch SQLite's foreign-key enforcement; only possible outside a transaction, so on the driver."""
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    assert isinstance(driver, aiosqlite.Connection)
+    await driver.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"the migration left rows whose foreign keys point nowhere: {broken[:5]}")
+
+
+async def _on_connection(target: str | AsyncEngine, fn: Callable[[Connection], _T], *, migrates: bool = False) -> _T:
     engine = create_engine(target, poolclass=NullPool) if isinstance(target, str) else target
     try:
         async with engine.connect() as conn:
-            # A write transaction from the start (BEGIN IMMEDIATE on SQLite): migrations write.
-            await conn.execution_options(**write_options())
-            result = await conn.run_sync(fn)
-            if conn.in_transaction():
-                await conn.commit()
+            # Batch mode rebuilds a SQLite table (copy, DROP, rename); with foreign keys
+            # enforced, the DROP would cascade: rebuilding training_jobs deleted every model
+            # version and event. Off during the migration, checked before it commits.
+            sqlite = migrates and conn.dialect.name == "sqlite"
+            if sqlite:
+                await _sqlite_foreign_keys(conn, on=False)
+            try:
+                # A write transaction from the start (BEGIN IMMEDIATE on SQLite): migrations write.
+                await conn.execution_options(**write_options())
+                result = await conn.run_sync(fn)
+                if sqlite:
+                    await conn.run_sync(_check_foreign_keys)
+                if conn.in_transaction():
+                    await conn.commit()
+            finally:
+                if sqlite:
+                    if conn.in_transaction():
+                        await conn.rollback()
+                    await _sqlite_foreign_keys(conn, on=True)
             return result
     finally:
         if isinstance(target, str):
@@ -68,14 +97,22 @@ def _command(target: str | AsyncEngine, run: Callable[[Config], None]) -> Callab
     return fn
 
 
+async def migrate_on_connection(target: str | AsyncEngine, fn: Callable[[Connection], None]) -> None:
+    """Run ``fn`` (Alembic's migration run) on a write connection of ``target``, as every migration runs.
+
+    For ``alembic``'s own command line (``store/migrations/env.py``); code uses :func:`upgrade_async`.
+    """
+    await _on_connection(target, fn, migrates=True)
+
+
 async def upgrade_async(target: str | AsyncEngine, revision: str = "head") -> None:
     """Upgrade the database (a URL or an engine) to ``revision``."""
-    await _on_connection(target, _command(target, lambda cfg: command.upgrade(cfg, revision)))
+    await _on_connection(target, _command(target, lambda cfg: command.upgrade(cfg, revision)), migrates=True)
 
 
 async def downgrade_async(target: str | AsyncEngine, revision: str = "base") -> None:
     """Downgrade the database (a URL or an engine) to ``revision``."""
-    await _on_connection(target, _command(target, lambda cfg: command.downgrade(cfg, revision)))
+    await _on_connection(target, _command(target, lambda cfg: command.downgrade(cfg, revision)), migrates=True)
 
 
 async def current_async(target: str | AsyncEngine) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -49,6 +50,28 @@ def _redis_url(value: str) -> str | None:
     if value == "" or value.startswith(("redis://", "rediss://", "unix://")):
         return None
     return "must be a redis:// URL (or empty to start the embedded Redis)"
+
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def _storage_root(value: str) -> str | None:
+    if "://" not in value:
+        return None  # a path (empty: the default)
+    if not value.startswith("s3://"):
+        return "must be a path or an s3://bucket/prefix URL"
+    bucket = value.removeprefix("s3://").partition("/")[0]
+    if not _BUCKET.match(bucket):
+        return f"{bucket!r} is not a valid S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)"
+    return None
+
+
+def _addressing(value: str) -> str | None:
+    return None if value in ("auto", "path", "virtual") else "must be auto, path or virtual"
+
+
+def _part_size(value: int) -> str | None:
+    return None if 5 <= value <= 5120 else "must be between 5 and 5120 (MB): S3's limits for a multipart part"
 
 
 def _check(fn: Callable[[Any], str | None]) -> dict[str, Any]:
@@ -114,6 +137,7 @@ class DataSettings:
     max_upload_mb: int = dataclasses.field(default=200, metadata=_check(_positive))
     max_columns: int = dataclasses.field(default=2000, metadata=_check(_positive))
     max_bytes_per_user: int = dataclasses.field(default=5 * 1024**3, metadata=_check(_non_negative))
+    root: str = dataclasses.field(default="", metadata=_check(_storage_root))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,7 +157,23 @@ class InsightsSettings:
 
 @dataclasses.dataclass(frozen=True)
 class ArtifactsSettings:
-    root: str = ""
+    root: str = dataclasses.field(default="", metadata=_check(_storage_root))
+
+
+@dataclasses.dataclass(frozen=True)
+class S3Settings:
+    """Object storage for ``s3://`` roots. Empty values are left to boto3's defaults: the
+    standard ``AWS_*`` variables, shared config files, instance roles."""
+
+    endpoint_url: str = ""
+    region: str = ""
+    access_key_id: str = ""
+    secret_access_key: str = dataclasses.field(default="", repr=False)
+    session_token: str = dataclasses.field(default="", repr=False)
+    addressing_style: str = dataclasses.field(default="auto", metadata=_check(_addressing))
+    part_size_mb: int = dataclasses.field(default=8, metadata=_check(_part_size))
+    presigned_downloads: bool = False
+    presign_expiry_s: int = dataclasses.field(default=300, metadata=_check(_positive))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +189,7 @@ class Settings:
     hub: HubSettings = HubSettings()
     artifacts: ArtifactsSettings = ArtifactsSettings()
     insights: InsightsSettings = InsightsSettings()
+    s3: S3Settings = S3Settings()
 
     @property
     def data_dir(self) -> Path:
@@ -161,9 +202,23 @@ class Settings:
         return self.database.url or f"sqlite+aiosqlite:///{self.data_dir / 'mlw.db'}"
 
     @property
+    def data_root(self) -> str:
+        """Where uploaded datasets are stored: ``data.root`` (a path or ``s3://`` URL), or
+        the data directory when it is empty."""
+        return self.data.root or str(self.data_dir)
+
+    @property
+    def artifacts_url(self) -> str:
+        """Where models, model cards and reports are stored: ``artifacts.root`` (a path or
+        ``s3://`` URL), or the datasets' root when it is empty."""
+        return self.artifacts.root or self.data_root
+
+    @property
     def artifacts_root(self) -> Path:
-        """``artifacts.root``, or the data directory when it is empty."""
-        return Path(self.artifacts.root) if self.artifacts.root else self.data_dir
+        """The artifacts directory of a local store (tests and local tools; S3 has none)."""
+        if self.artifacts_url.startswith("s3://"):
+            raise ConfigError("artifacts.root", "is an s3:// URL: open it through store.blobs, not as a path")
+        return Path(self.artifacts_url)
 
 
 _T = TypeVar("_T")
@@ -174,6 +229,16 @@ class _EnvText(str):
 
     __slots__ = ()
 
+
+
+BACKSTOP_MARGIN_S = 30.0
+"""Slack of the broker's time limit beyond a job's runtime and two cancel grace periods."""
+
+
+def backstop_s(max_runtime_s: float, cancel_grace_s: float) -> float:
+    """The broker-level time limit of a job's message, a backstop behind the runner's checkpoints:
+    its runtime, then a grace period to stop cooperatively and one to be forced, then a margin."""
+    return max_runtime_s + 2 * cancel_grace_s + BACKSTOP_MARGIN_S
 
 def _coerce(key: str, kind: Any, value: Any) -> Any:
     """Convert a TOML or environment value to the field's type, or raise naming ``key``."""
@@ -304,7 +369,7 @@ def load_settings(
     cls_by_name = {
         "server": ServerSettings, "database": DatabaseSettings, "redis": RedisSettings,
         "worker": WorkerSettings, "jobs": JobsSettings, "data": DataSettings, "hub": HubSettings,
-        "artifacts": ArtifactsSettings, "insights": InsightsSettings,
+        "artifacts": ArtifactsSettings, "insights": InsightsSettings, "s3": S3Settings,
     }
     assert set(cls_by_name) == set(sections)
     built: dict[str, Any] = {name: _build(cls, name, merged.get(name, {})) for name, cls in cls_by_name.items()}
@@ -312,12 +377,16 @@ def load_settings(
     return _finish(settings, base_dir or Path.cwd())
 
 
+def _resolved_root(base: Path, root: str) -> str:
+    """An absolute path for a relative one; URLs and the empty default as they are."""
+    return root if not root or "://" in root else str((base / root).resolve())
+
+
 def _finish(settings: Settings, base: Path) -> Settings:
     """Resolve relative paths and check rules that span several keys."""
     data_dir = (base / settings.data.data_dir).resolve()
-    root = settings.artifacts.root
-    artifacts = dataclasses.replace(settings.artifacts, root=str((base / root).resolve()) if root else "")
-    data = dataclasses.replace(settings.data, data_dir=str(data_dir))
+    artifacts = dataclasses.replace(settings.artifacts, root=_resolved_root(base, settings.artifacts.root))
+    data = dataclasses.replace(settings.data, data_dir=str(data_dir), root=_resolved_root(base, settings.data.root))
     jobs, worker = settings.jobs, settings.worker
     if jobs.stale_after_s <= jobs.heartbeat_s:
         raise ConfigError("jobs.stale_after_s", "must be greater than jobs.heartbeat_s")
@@ -327,9 +396,8 @@ def _finish(settings: Settings, base: Path) -> Settings:
         raise ConfigError("jobs.queued_resend_after_s", "must be greater than jobs.reaper_interval_s")
     if jobs.default_max_runtime_s > jobs.max_runtime_limit_s:
         raise ConfigError("jobs.default_max_runtime_s", "must not exceed jobs.max_runtime_limit_s")
-    # The broker's backstop time limit of a job is max_runtime + 2 * grace + 30 s; a message
-    # still running when the visibility timeout ends would be delivered twice.
-    if worker.visibility_timeout_s <= jobs.max_runtime_limit_s + 2 * jobs.cancel_grace_s + 30:
+    # A message still running when the visibility timeout ends would be delivered twice.
+    if worker.visibility_timeout_s <= backstop_s(jobs.max_runtime_limit_s, jobs.cancel_grace_s):
         raise ConfigError(
             "worker.visibility_timeout_s",
             "must exceed jobs.max_runtime_limit_s + 2 * jobs.cancel_grace_s + 30, or long jobs would be redelivered",

@@ -25,7 +25,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # turns the implicit creation off for the whole run.
     asyncio.set_event_loop(None)
 
-pytest_plugins = ["tests.db_fixtures", "tests.job_fixtures"]
+pytest_plugins = ["tests.db_fixtures", "tests.job_fixtures", "tests.s3_fixtures"]
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

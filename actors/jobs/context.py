@@ -11,7 +11,6 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from actors.jobs.cancel_signal import CancelSignals
 from actors.jobs.publish import Publisher
 from actors.ml.options import FitOptions
+from store.blobs import Blobs, open_blobs
 from store.settings import Settings
 
 Offloader = Callable[..., Awaitable[Any]]
@@ -63,6 +63,8 @@ class JobContext:
         poll_s: How often a running job checks its cancel signal.
         offload: Runs CPU-heavy steps of a submission (validating and hashing a large graph)
             off the event loop; None runs them inline (workers, tests).
+        blobs: Where datasets are read and artifacts written; :attr:`storage` opens it
+            from the settings when not given.
     """
 
     settings: Settings
@@ -75,6 +77,14 @@ class JobContext:
     monotonic: Callable[[], float] = time.monotonic
     poll_s: float = 0.05
     offload: Offloader | None = None
+    blobs: Blobs | None = None
+
+    @property
+    def storage(self) -> Blobs:
+        """The datasets' and artifacts' stores (opened from the settings on first use)."""
+        if self.blobs is None:
+            self.blobs = open_blobs(self.settings)
+        return self.blobs
 
     async def run_cpu(self, user_id: str, fn: Callable[..., Any], /, *args: Any) -> Any:
         """``fn(*args)`` through :attr:`offload` when there is one, else inline."""
@@ -94,21 +104,11 @@ class JobContext:
             explain_budget_s=insights.explain_budget_s, permutation_repeats=insights.permutation_repeats,
         )
 
-    def artifact_relpath(self, pipeline_id: str, job_id: str, attempt: int = 1) -> str:
-        """Where a job's model goes, relative to ``artifacts.root``.
+    def artifact_key(self, pipeline_id: str, job_id: str, attempt: int = 1) -> str:
+        """The storage key of a job's model in the artifacts store (:mod:`store.blobs`).
 
         A retried job (attempt 2 and later) writes its own file, so that a run the reaper
         gave up on, still finishing somewhere, can never overwrite or delete it.
         """
         suffix = "" if attempt <= 1 else f".attempt{attempt}"
         return f"uploads/models/{pipeline_id}/{job_id}{suffix}.joblib"
-
-    def artifact_path(self, relpath: str) -> Path:
-        """The absolute path of an artifact URI recorded on a job."""
-        return self.settings.artifacts_root / relpath
-
-    def dataset_path(self, storage_uri: str) -> Path:
-        """The file of a dataset from its ``storage_uri`` (a path, or a ``file://`` URI)."""
-        raw = storage_uri.removeprefix("file://")
-        path = Path(raw)
-        return path if path.is_absolute() else self.settings.data_dir / path

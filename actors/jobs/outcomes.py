@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import os
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from actors.jobs.context import JobContext
 from actors.ml.fit import TrainingResult
 from actors.ml.model_card import card_relpath
-from store.errors import IllegalTransition
+from store.errors import BlobError, IllegalTransition
 from store.insights import save_insights
 from store.jobs import EVENT_VERSION, EVENT_WARNING, append_event, transition
 from store.models import TrainingJob
@@ -163,23 +163,20 @@ async def finish_succeeded(
     try:
         published = await commit_then_publish(ctx, job.user_id, work)
     except BaseException:
-        _remove_model(ctx, relpath)
+        await asyncio.to_thread(_remove_model, ctx, relpath)
         raise
     if published is None:
-        _remove_model(ctx, relpath)
+        await asyncio.to_thread(_remove_model, ctx, relpath)
         return False
     return True
 
 
-def _remove_model(ctx: JobContext, relpath: str) -> None:
-    _remove(ctx.artifact_path(relpath))
-    _remove(ctx.artifact_path(card_relpath(relpath)))
-
-
-def _remove(path: os.PathLike[str] | str) -> None:
+def _remove_model(ctx: JobContext, uri: str) -> None:
+    """Remove a model that no version row names (and its card): best effort, logged."""
+    store = ctx.storage.artifacts
     try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:  # pragma: no cover - best effort; the reaper of files is future work
-        log.error("could not remove orphan artifact %s: %s", path, exc)
+        key = store.key(uri)
+        store.delete(key)
+        store.delete(card_relpath(key))
+    except BlobError as exc:  # an object no row names is never served
+        log.error("could not remove orphan artifact %s: %s", uri, exc)

@@ -15,14 +15,16 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from actors.errors import ModelError
+from actors.errors import DatasetError, ModelError
 from actors.jobs.context import JobContext
+from actors.jobs.fetch import StoredDataset, train_on_stored
 from actors.jobs.outcomes import finish_succeeded
 from actors.jobs.runner import JobRunner, Outcome
 from actors.ml.curves import CurveLog
-from actors.ml.fit import TrainingResult, run_training
-from actors.ml.options import DatasetRef
+from actors.ml.fit import TrainingResult
+from store.blobs import BlobStore, StoredBlob
 from store.datasets import get_dataset
+from store.errors import BlobError
 from store.insights import save_insights
 from store.kinds import JobKind
 from store.models import TrainingJob
@@ -36,21 +38,27 @@ SYSTEM = Reader.system()
 class TrainingWork:
     """A training job's input, and its learning curve as the fit draws it."""
 
-    dataset: DatasetRef
+    dataset: StoredDataset
     curve: CurveLog = field(default_factory=CurveLog)
     curve_sent: int = 0
 
 
-async def dataset_ref(ctx: JobContext, dataset_id: str) -> DatasetRef:
-    """The stored file of a dataset, for the engine.
+async def stored_dataset(ctx: JobContext, dataset_id: str) -> StoredDataset:
+    """The stored object of a dataset, for the fit to fetch.
 
     Raises:
         NotFound: the dataset no longer exists.
+        DatasetError: its row names an object outside the data root.
     """
     async with ctx.sessions() as session:
         dataset = await get_dataset(session, dataset_id, reader=SYSTEM)
-    return DatasetRef(
-        str(ctx.dataset_path(dataset.storage_uri)),
+    store = ctx.storage.data
+    try:
+        key = store.key(dataset.storage_uri)
+    except BlobError as exc:
+        raise DatasetError(f"the dataset's storage URI is refused: {exc.message}", field="dataset.path") from exc
+    return StoredDataset(
+        store, key,
         dataset.storage_format or dataset.format,  # type: ignore[arg-type]
         dataset.storage_sha256 or dataset.sha256,
     )
@@ -63,13 +71,13 @@ class TrainingRunner(JobRunner[TrainingWork, TrainingResult]):
     crash_code = "training_error"
 
     async def prepare(self, ctx: JobContext, job: TrainingJob) -> TrainingWork:
-        return TrainingWork(await dataset_ref(ctx, job.dataset_source_id))
+        return TrainingWork(await stored_dataset(ctx, job.dataset_source_id))
 
     def compute(
         self, ctx: JobContext, job: TrainingJob, work: TrainingWork, *,
         should_stop: Callable[[], str | None], on_progress: Callable[[dict[str, Any]], None],
     ) -> TrainingResult:
-        return run_training(
+        return train_on_stored(
             job.graph,
             job.node_id,
             work.dataset,
@@ -104,14 +112,14 @@ class TrainingRunner(JobRunner[TrainingWork, TrainingResult]):
             log.warning("storing the learning curve of job %s failed: %s", job.id, exc)
 
     async def finish(self, ctx: JobContext, job: TrainingJob, work: TrainingWork, result: TrainingResult) -> Outcome:
-        relpath = ctx.artifact_relpath(job.pipeline_id, job.id, job.attempt)
+        key = ctx.artifact_key(job.pipeline_id, job.id, job.attempt)
         try:
-            sha256 = await asyncio.to_thread(_save_model, ctx, relpath, result)
+            stored = await asyncio.to_thread(_save_model, ctx.storage.artifacts, key, result)
         except ModelError as exc:
             ok = await self.fail(ctx, job, exc.code, str(exc))
             return Outcome.FAILED if ok else Outcome.SUPERSEDED
         try:
-            if await finish_succeeded(ctx, job, result, relpath, sha256):
+            if await finish_succeeded(ctx, job, result, stored.uri, stored.sha256):
                 return Outcome.SUCCEEDED
             return Outcome.SUPERSEDED
         except Exception as exc:
@@ -120,17 +128,16 @@ class TrainingRunner(JobRunner[TrainingWork, TrainingResult]):
             return Outcome.FAILED if ok else Outcome.SUPERSEDED
 
 
-def _save_model(ctx: JobContext, relpath: str, result: TrainingResult) -> str:
-    """Write the portable artifact, then its model card; returns the artifact's sha256."""
+def _save_model(store: BlobStore, key: str, result: TrainingResult) -> StoredBlob:
+    """Write the portable artifact, then its model card beside it; returns the artifact."""
     from actors.ml.artifacts import save_artifact, save_bytes
     from actors.ml.model_card import card_bytes, card_relpath, with_artifact
 
-    path = ctx.artifact_path(relpath)
-    sha256 = save_artifact(result.artifact, str(path))
-    card = with_artifact(result.model_card, path.name, sha256)
+    stored = save_artifact(result.artifact, store, key)
+    card = with_artifact(result.model_card, key.rpartition("/")[2], stored.sha256)
     try:
-        save_bytes(card_bytes(card), str(ctx.artifact_path(card_relpath(relpath))))
+        save_bytes(card_bytes(card), store, card_relpath(key))
     except BaseException:
-        path.unlink(missing_ok=True)  # no artifact without its card
+        store.delete(key)  # no artifact without its card
         raise
-    return sha256
+    return stored

@@ -8,7 +8,10 @@ Everything else (claim, events, cancellation, deadline, lost workers) is the bas
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -16,10 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.errors import ArtifactError
 from actors.jobs.context import JobContext
+from actors.jobs.fetch import StoredDataset, fetch_artifact, fetch_dataset
 from actors.jobs.outcomes import WHILE_RUNNING, commit_then_publish
 from actors.jobs.runner import JobRunner, Outcome
-from actors.jobs.training_runner import dataset_ref
+from actors.jobs.training_runner import stored_dataset
 from actors.ml.evaluation import EvaluationInputs, VersionInput, evaluate_versions
+from actors.ml.options import DatasetRef
+from store.errors import BlobError
 from store.insights import save_insights
 from store.jobs import EVENT_WARNING, append_event, transition
 from store.kinds import JobKind
@@ -40,13 +46,25 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class ValidationRunner(JobRunner[EvaluationInputs, dict[str, Any]]):
+@dataclass(frozen=True)
+class StoredInputs:
+    """The evaluation's inputs as stored: fetched into local files when the evaluation runs.
+
+    ``inputs`` has empty dataset paths and each version's storage key as its artifact path.
+    """
+
+    inputs: EvaluationInputs
+    pipeline_dataset: StoredDataset
+    dataset: StoredDataset | None
+
+
+class ValidationRunner(JobRunner[StoredInputs, dict[str, Any]]):
     """Claim, evaluate every version on the same rows, store the report; always ends terminal."""
 
     kind = JobKind.VALIDATION.value
     crash_code = "validation_error"
 
-    async def prepare(self, ctx: JobContext, job: TrainingJob) -> EvaluationInputs:
+    async def prepare(self, ctx: JobContext, job: TrainingJob) -> StoredInputs:
         config = job.config or {}
         wanted = {int(v["version"]): str(v["ref"]) for v in config.get("versions") or []}
         train_node = str(config["train_node_id"])
@@ -62,25 +80,38 @@ class ValidationRunner(JobRunner[EvaluationInputs, dict[str, Any]]):
                 raise ArtifactError(f"version {number} of node {train_node!r} no longer exists",
                                     field="config.versions", details={"version": number})
             versions.append(VersionInput(number, ref, row.job_id, row.model_type,
-                                         str(ctx.artifact_path(row.artifact_uri)), row.artifact_sha256,
+                                         _artifact_key(ctx, row.artifact_uri), row.artifact_sha256,
                                          dict(row.metrics or {})))
         other = config.get("dataset_source_id")
-        return EvaluationInputs(
-            graph=job.graph, train_node_id=train_node,
-            pipeline_dataset=await dataset_ref(ctx, job.dataset_source_id),
-            dataset=await dataset_ref(ctx, str(other)) if other else None,
+        pipeline_dataset = await stored_dataset(ctx, job.dataset_source_id)
+        dataset = await stored_dataset(ctx, str(other)) if other else None
+        unfetched = DatasetRef("", pipeline_dataset.format)
+        inputs = EvaluationInputs(
+            graph=job.graph, train_node_id=train_node, pipeline_dataset=unfetched,
+            dataset=unfetched if dataset else None,
             versions=versions, resamples=int(config.get("n_bootstrap") or 1000),
             seed=int(config.get("random_state") or 0),
         )
+        return StoredInputs(inputs, pipeline_dataset, dataset)
 
     def compute(
-        self, ctx: JobContext, job: TrainingJob, work: EvaluationInputs, *,
+        self, ctx: JobContext, job: TrainingJob, work: StoredInputs, *,
         should_stop: Callable[[], str | None], on_progress: Callable[[dict[str, Any]], None],
     ) -> dict[str, Any]:
-        return evaluate_versions(work, ctx.engine_options(), should_stop=should_stop, on_progress=on_progress)
+        store = ctx.storage.artifacts
+        with contextlib.ExitStack() as stack:  # the fetched files live until the evaluation ends
+            inputs = dataclasses.replace(
+                work.inputs,
+                pipeline_dataset=fetch_dataset(stack, work.pipeline_dataset),
+                dataset=fetch_dataset(stack, work.dataset) if work.dataset else None,
+                versions=[dataclasses.replace(v, artifact_path=fetch_artifact(stack, store, v.artifact_path,
+                                                                              v.artifact_sha256))
+                          for v in work.inputs.versions],
+            )
+            return evaluate_versions(inputs, ctx.engine_options(), should_stop=should_stop, on_progress=on_progress)
 
     async def finish(
-        self, ctx: JobContext, job: TrainingJob, work: EvaluationInputs, result: dict[str, Any]
+        self, ctx: JobContext, job: TrainingJob, work: StoredInputs, result: dict[str, Any]
     ) -> Outcome:
         warnings = list(result.get("warnings") or [])
 
@@ -99,3 +130,10 @@ class ValidationRunner(JobRunner[EvaluationInputs, dict[str, Any]]):
             return [*events, done.event]
 
         return Outcome.SUCCEEDED if await commit_then_publish(ctx, job.user_id, write) else Outcome.SUPERSEDED
+
+
+def _artifact_key(ctx: JobContext, uri: str) -> str:
+    try:
+        return ctx.storage.artifacts.key(uri)
+    except BlobError as exc:
+        raise ArtifactError(f"the model's storage URI is refused: {exc.message}", field="artifact.path") from exc

@@ -1,99 +1,72 @@
-"""Writing and reading joblib artifacts atomically, verified by sha256."""
+"""Writing and reading model artifacts through the storage interface, verified by sha256.
+
+A model is streamed into :meth:`store.blobs.BlobStore.writer`: the bytes go to a
+temporary name and are committed (a rename on disk, a copy on S3) only when the whole
+file is written, so no version ever points at a partial object. Loading checks the
+recorded sha256 before anything is unpickled.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import os
-import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Any
 
 import joblib
 
 from actors.errors import ArtifactError
-
-CHUNK = 1 << 20
-
-
-def _fsync_dir(directory: str) -> None:
-    with contextlib.suppress(OSError):  # some filesystems refuse directory fsync
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+from store.blobs import BlobStore, LocalBlobStore, StoredBlob
+from store.errors import BlobError
 
 
-def save_artifact(obj: Any, path: str) -> str:
-    """Write ``obj`` with joblib to ``path`` atomically and return the file's sha256.
+def save_artifact(obj: Any, store: BlobStore, key: str) -> StoredBlob:
+    """Write ``obj`` with joblib under ``key``, atomically; returns its URI and sha256.
 
-    The bytes go to a temporary file in the same directory, are fsynced, then renamed
-    over ``path``; on any failure (e.g. disk full) the temporary file is removed and
-    ``path`` is left as it was.
+    On any failure (disk full, storage down, an unpicklable object) nothing is committed
+    and an object already under ``key`` is left as it was.
 
     Raises:
         ArtifactError: the artifact could not be written.
     """
-    return _write_atomically(path, lambda handle: joblib.dump(obj, handle))
+    return _write(store, key, lambda out: joblib.dump(obj, out))
 
 
-def save_bytes(data: bytes, path: str) -> str:
-    """Write ``data`` to ``path`` atomically like :func:`save_artifact`; returns its sha256.
-
-    Raises:
-        ArtifactError: the file could not be written.
-    """
-    return _write_atomically(path, lambda handle: handle.write(data))
-
-
-def _write_atomically(path: str, write: Callable[[IO[bytes]], object]) -> str:
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(directory, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise ArtifactError(f"cannot create artifact in {directory}: {exc}", field="artifact.path") from exc
-    try:
-        digest = hashlib.sha256()
-        with os.fdopen(fd, "w+b") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-            handle.seek(0)
-            while chunk := handle.read(CHUNK):
-                digest.update(chunk)
-        os.replace(temp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        if isinstance(exc, Exception):
-            raise ArtifactError(f"cannot write artifact {path}: {exc}", field="artifact.path") from exc
-        raise
-    _fsync_dir(directory)
-    return digest.hexdigest()
-
-
-def load_artifact(path: str, expected_sha256: str) -> Any:
-    """Read an artifact after checking its sha256; nothing is unpickled on a mismatch.
+def save_bytes(data: bytes, store: BlobStore, key: str) -> StoredBlob:
+    """Write ``data`` (a model card, a report) under ``key`` atomically like :func:`save_artifact`.
 
     Raises:
-        ArtifactError: missing file or sha256 mismatch.
+        ArtifactError: the object could not be written.
+    """
+    return _write(store, key, lambda out: out.write(data))
+
+
+def _write(store: BlobStore, key: str, write: Callable[[IO[bytes]], object]) -> StoredBlob:
+    try:
+        with store.writer(key) as out:
+            write(out)  # type: ignore[arg-type]  # a BlobWriter is a binary stream
+    except BlobError as exc:
+        raise ArtifactError(f"cannot write artifact {key}: {exc.message}", field="artifact.path") from exc
+    except Exception as exc:
+        raise ArtifactError(f"cannot write artifact {key}: {exc}", field="artifact.path") from exc
+    assert out.result is not None
+    return out.result
+
+
+def load_artifact(store: BlobStore, uri: str, expected_sha256: str) -> Any:
+    """Read the artifact a row recorded after checking its sha256; nothing is unpickled on a mismatch.
+
+    Raises:
+        ArtifactError: outside the storage root, missing, or sha256 mismatch.
     """
     try:
-        handle = open(path, "rb")  # noqa: SIM115 - hashed then unpickled through the same handle
-    except OSError as exc:
-        raise ArtifactError(f"cannot open artifact {path}: {exc.strerror or exc}", field="artifact.path") from exc
-    with handle:
-        digest = hashlib.sha256()
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-        actual = digest.hexdigest()
-        if actual != expected_sha256.lower():
-            raise ArtifactError("artifact sha256 mismatch; refusing to load it", field="artifact.sha256",
-                                details={"expected": expected_sha256, "actual": actual, "path": path})
-        handle.seek(0)
-        return joblib.load(handle)
+        key = store.key(uri)
+        with store.local_file(key, sha256=expected_sha256) as path, path.open("rb") as handle:
+            return joblib.load(handle)
+    except BlobError as exc:
+        field = "artifact.sha256" if exc.code == "blob_corrupt" else "artifact.path"
+        message = "artifact sha256 mismatch; refusing to load it" if exc.code == "blob_corrupt" else exc.message
+        details = {"uri": uri, "expected": expected_sha256, "reason": exc.code}
+        raise ArtifactError(message, field=field, details=details) from exc
 
 
 OUTDATED = "artifact_outdated"
@@ -102,7 +75,13 @@ OUTDATED = "artifact_outdated"
 it would tie predictions to this project's code); retraining the node writes a portable one."""
 
 
-def load_model(path: str, expected_sha256: str) -> Any:
+def load_model_file(path: str, expected_sha256: str) -> Any:
+    """:func:`load_model` of a local file (one a worker fetched from storage)."""
+    local = Path(path)
+    return load_model(LocalBlobStore(local.parent), local.name, expected_sha256)
+
+
+def load_model(store: BlobStore, uri: str, expected_sha256: str) -> Any:
     """The scikit-learn ``Pipeline`` of a model artifact, after checking its sha256.
 
     Raises:
@@ -114,7 +93,7 @@ def load_model(path: str, expected_sha256: str) -> Any:
     outdated = ("this model was stored by an earlier version of the service as a project-specific pickle; "
                 "retrain the node to get a portable scikit-learn artifact")
     try:
-        model = load_artifact(path, expected_sha256)
+        model = load_artifact(store, uri, expected_sha256)
     except (ImportError, AttributeError) as exc:  # the pickle names classes this project no longer has
         raise ArtifactError(outdated, field="artifact", code=OUTDATED,
                             details={"reason": f"{type(exc).__name__}: {exc}"}) from exc

@@ -142,22 +142,82 @@ def _fit_xgboost(
     total = int(estimator.get_params()["n_estimators"])
     callbacks: list[Any] = []
     fit_kwargs: dict[str, Any] = {}
+    matrices = _TrainingMatrix(estimator)
     if monitor is not None and _evaluated(monitor):
         monitor.start("round")
-        callbacks.append(XGBoostCurve(monitor, partition_variances(monitor, y)))
+        variances = partition_variances(monitor, y)
         estimator.set_params(eval_metric=xgboost_metrics(monitor),
                              early_stopping_rounds=monitor.early_stopping_rounds)
-        fit_kwargs = {"eval_set": _eval_set(monitor, x, y), "verbose": False}
+        if monitor.early_stopping_rounds is not None:
+            # Early stopping reads XGBoost's evaluation of every round: the curve reads it too.
+            callbacks.append(XGBoostCurve(monitor, variances))
+            fit_kwargs = {"eval_set": _eval_set(monitor, x, y), "verbose": False}
+        else:
+            rows = len(y) + (0 if monitor.held_out is None else len(monitor.held_out[1]))
+            callbacks.append(XGBoostCurve(monitor, variances, matrices.curve_matrices(monitor, x, y), total, rows))
+            matrices.capture()
     callbacks.append(_XGBoostCheckpoint(checkpoint, total))
     estimator.set_params(callbacks=callbacks)
     try:
         estimator.fit(x, y, **fit_kwargs)
     finally:
-        # The callbacks hold the job's closures; the artifact must not. Evaluation
-        # settings go too, so the saved estimator's parameters are the job's.
+        # The callbacks hold the job's closures and matrices; the artifact must not.
+        # Evaluation settings go too, so the saved estimator's parameters are the job's.
+        matrices.release()
         estimator.set_params(callbacks=None, eval_metric=None, early_stopping_rounds=None)
     if monitor is not None and monitor.curve is not None and monitor.early_stopping_rounds is not None:
         monitor.curve.mark_best(int(estimator.best_iteration) + 1)
+
+
+class _TrainingMatrix:
+    """Hands the curve the DMatrix XGBoost's scikit-learn wrapper builds for the fit rows.
+
+    The wrapper builds it inside ``fit`` and gives no callback a reference. Scoring that
+    very matrix costs no prediction (the fit keeps its predictions up to date), while a
+    matrix of our own would predict every tree over every fit row again. The wrapper's
+    ``_create_dmatrix`` is wrapped on this estimator only, for the fit only, and builds
+    exactly what it would have built; without that hook (another XGBoost version) the
+    curve scores a DMatrix of its own: slower, same values.
+    """
+
+    def __init__(self, estimator: Any) -> None:
+        self._estimator = estimator
+        self._found: Any = None
+        self._wrapped = False
+
+    def capture(self) -> None:
+        create = getattr(self._estimator, "_create_dmatrix", None)
+        if create is None:
+            return
+
+        def recording(ref: Any = None, **kwargs: Any) -> Any:
+            matrix = create(ref=ref, **kwargs)
+            if ref is None and self._found is None:
+                self._found = matrix
+            return matrix
+
+        self._estimator._create_dmatrix = recording
+        self._wrapped = True
+
+    def release(self) -> None:
+        if self._wrapped:
+            del self._estimator._create_dmatrix
+            self._wrapped = False
+
+    def curve_matrices(self, monitor: FitMonitor, x: NDArray[np.float64], y: NDArray[Any]) -> Any:
+        """A function giving ``[fit rows matrix, held-out matrix]`` once the fit has begun."""
+        threads = self._estimator.get_params().get("n_jobs")
+        built: list[Any] = []
+
+        def matrices() -> list[Any]:
+            if not built:
+                train = self._found if self._found is not None else xgboost.DMatrix(x, y, nthread=threads)
+                built.append(train)
+                if monitor.held_out is not None:
+                    built.append(xgboost.DMatrix(*monitor.held_out, nthread=threads))
+            return built
+
+        return matrices
 
 
 def _fit_lightgbm(

@@ -21,7 +21,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from actors.errors import DatasetError, InvalidNodeConfig
-from actors.ml.artifacts import load_model
+from actors.ml.artifacts import load_model_file
 from actors.ml.bootstrap import paired_bootstrap, summarize
 from actors.ml.checkpoints import Checkpoint
 from actors.ml.data_checks import aligned, check_columns, check_values
@@ -180,7 +180,7 @@ def _evaluate(inputs: EvaluationInputs, options: FitOptions, checkpoint: Checkpo
         entry: dict[str, Any] = {"version": version.version, "ref": version.ref, "job_id": version.job_id,
                                  "model_type": version.model_type}
         try:
-            model = load_model(version.artifact_path, version.artifact_sha256)
+            model = load_model_file(version.artifact_path, version.artifact_sha256)
             predicted, proba = _predict(model, features, task)
         except Exception as exc:  # one version that cannot predict these rows must not sink the others
             message = f"version {version.version} could not predict these rows: {type(exc).__name__}: {exc}"

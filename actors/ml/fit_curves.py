@@ -1,9 +1,12 @@
 """What each family records on its learning curve while it fits.
 
-Boosting families evaluate the fit rows and one held-out set through their own evaluation
-hooks (XGBoost's ``eval_set`` with a callback reading ``evals_log``, LightGBM's
-``eval_set`` with a callback reading ``evaluation_result_list``). Evaluation sets never
-change a boosting fit unless early stopping reads them, which only ever sees the
+Boosting families evaluate the fit rows and one held-out set with their own metrics:
+LightGBM through ``eval_set`` and a callback reading ``evaluation_result_list`` every
+round; XGBoost through ``eval_set`` and ``evals_log`` with early stopping, and otherwise
+by asking the booster to score its training matrix and the held-out matrix on the rounds
+of a :class:`RoundSchedule` (every round of a small fit; a bounded share of the fit's time
+on a large one, where scoring every round would cost half a round each). Evaluation never
+changes a boosting fit unless early stopping reads it, which only ever sees the
 validation rows carved from the train partition. Random forests score the held-out rows
 after each batch of trees from a running sum of the new trees' predictions.
 
@@ -15,6 +18,7 @@ stopping).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -79,30 +83,106 @@ def xgboost_metrics(monitor: FitMonitor) -> list[str]:
     return ["merror", "mlogloss"] if monitor.n_classes > 2 else ["error", "logloss"]
 
 
-class XGBoostCurve(xgboost.callback.TrainingCallback):
-    """Appends the last round of ``evals_log`` to the curve (``validation_0`` = fit rows)."""
+CURVE_EVERY_ROUND_ROWS = 25_000
+"""Up to this many evaluated rows (fit rows plus held-out rows) a boosting curve scores every round."""
+CURVE_TIME_SHARE = 0.05
+"""Beyond it, scoring the curve takes about this share of the fit's wall time at most."""
 
-    def __init__(self, monitor: FitMonitor, variances: list[float]) -> None:
+
+class RoundSchedule:
+    """Which boosting rounds a curve scores when the library is not scoring every round anyway.
+
+    XGBoost's evaluation is a pass over every evaluated row (a copy, the link function, each
+    metric): on a large fit it costs half a round. A small fit scores every round; a large
+    one scores the first and the last round and, between them, a round whenever the time
+    spent scoring stays within ``CURVE_TIME_SHARE`` of the time since the fit began.
+    """
+
+    def __init__(self, rows: int, total: int, clock: Callable[[], float]) -> None:
+        self._every_round = rows <= CURVE_EVERY_ROUND_ROWS
+        self._total = total
+        self._clock = clock
+        self._began = clock()
+        self._spent = 0.0
+
+    def due(self, step: int) -> bool:
+        """Whether to score after ``step`` rounds."""
+        if self._every_round or step in (1, self._total):
+            return True
+        return self._spent <= CURVE_TIME_SHARE * (self._clock() - self._began)
+
+    def spent(self, seconds: float) -> None:
+        """Count ``seconds`` spent scoring."""
+        self._spent += seconds
+
+
+def _parse_scores(text: str) -> dict[tuple[str, str], float]:
+    # Booster.eval_set's line: "[epoch]\tname-metric:value\tname-metric:value...".
+    found: dict[tuple[str, str], float] = {}
+    for item in text.split("\t")[1:]:
+        key, value = item.rsplit(":", 1)
+        data, metric = key.split("-", 1)
+        found[(data, metric)] = float(value)
+    return found
+
+
+class XGBoostCurve(xgboost.callback.TrainingCallback):
+    """Appends XGBoost's own evaluation of the fit rows and the held-out rows to the curve.
+
+    With early stopping XGBoost scores its ``eval_set`` every round (``validation_0`` =
+    fit rows) and the curve reads the last entry of ``evals_log``. Without it no
+    ``eval_set`` is given: the callback asks the booster to score the training matrix
+    (whose predictions the fit keeps up to date) and the held-out matrix on the rounds
+    of a :class:`RoundSchedule`, still computed by XGBoost's metrics in C++.
+    """
+
+    def __init__(self, monitor: FitMonitor, variances: list[float], matrices: Callable[[], list[Any]] | None = None,
+                 total: int = 0, rows: int = 0, clock: Callable[[], float] = time.perf_counter) -> None:
         super().__init__()
         self._monitor = monitor
         self._variances = variances
         self._names = xgboost_metrics(monitor)
+        self._matrices = matrices
+        self._total, self._rows, self._clock = total, rows, clock
+        self._schedule: RoundSchedule | None = None
+        self._matrices_built: list[Any] = []
+
+    def before_training(self, model: Any) -> Any:
+        # Building the held-out matrix is paid once, before the schedule counts its time.
+        self._matrices_built = self._matrices() if self._matrices is not None else []
+        self._schedule = RoundSchedule(self._rows, self._total, self._clock)
+        return model
 
     def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-        curve = self._monitor.curve
-        if curve is None:
+        if self._monitor.curve is None:
             return False
+        if self._matrices is None:
+            scores = {(f"validation_{index}", metric): float(log[-1])
+                      for index in range(len(self._variances))
+                      for metric, log in evals_log.get(f"validation_{index}", {}).items()}
+        else:
+            assert self._schedule is not None
+            if not self._schedule.due(epoch + 1):
+                return False
+            started = self._clock()
+            names = [f"validation_{index}" for index in range(len(self._variances))]
+            scores = _parse_scores(model.eval_set(list(zip(self._matrices_built, names, strict=True)), epoch))
+            self._schedule.spent(self._clock() - started)
+        self._add(epoch + 1, scores)
+        return False
+
+    def _add(self, step: int, scores: dict[tuple[str, str], float]) -> None:
+        assert self._monitor.curve is not None
         values: list[float] = []
         for index, variance in enumerate(self._variances):
-            log = evals_log.get(f"validation_{index}", {})
+            data = f"validation_{index}"
             if self._monitor.classify:
-                error, loss = (float(log[name][-1]) for name in self._names)
+                error, loss = (scores[(data, name)] for name in self._names)
                 values += [loss, 1.0 - error]
             else:
-                rmse = float(log["rmse"][-1])
+                rmse = scores[(data, "rmse")]
                 values += [rmse, _r2(rmse, variance)]
-        curve.add(epoch + 1, values)
-        return False
+        self._monitor.curve.add(step, values)
 
 
 def lightgbm_metrics(monitor: FitMonitor) -> list[str]:

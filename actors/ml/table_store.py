@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from actors.errors import TableError
 from actors.ml.csv_table import check_quotes_closed, too_many_columns, typed_batches
+from store.blobs import BlobWriter
 
 ROW_GROUP_ROWS = 65_536
 PREVIEW_ROWS = 20
@@ -159,8 +160,11 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def store_table(source: Path, fmt: str, dest: Path, *, max_columns: int) -> TableSummary:
-    """Parse ``source`` (``"csv"`` or ``"parquet"``) once and write it to ``dest`` as Parquet.
+def store_table(source: Path, fmt: str, dest: BlobWriter, *, max_columns: int) -> TableSummary:
+    """Parse ``source`` (``"csv"`` or ``"parquet"``) once and stream it to ``dest`` as Parquet.
+
+    ``dest`` is a storage writer (:meth:`store.blobs.BlobStore.writer`): the stored file's
+    size and sha256 are counted as it streams, and the caller commits it.
 
     Raises:
         TableError: the file is empty, malformed, or has more than ``max_columns`` columns.
@@ -189,6 +193,6 @@ def store_table(source: Path, fmt: str, dest: Path, *, max_columns: int) -> Tabl
         n_rows=rows,
         columns=pandas_dtypes(schema, null_counts, integral),
         preview=preview_records(head, schema),
-        stored_bytes=dest.stat().st_size,
-        sha256=file_sha256(dest),
+        stored_bytes=dest.size,
+        sha256=dest.sha256,
     )

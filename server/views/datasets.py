@@ -5,20 +5,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from server.auth import reader_of
 from server.datasets_io import receive_upload, remove_quietly
 from server.errors import NotFoundError, PayloadTooLarge
-from server.keys import OFFLOAD, SESSIONS, SETTINGS
+from server.keys import BLOBS, OFFLOAD, SESSIONS, SETTINGS
 from server.parsing import parse_query
 from server.routing import Operation
 from server.schemas.datasets import DatasetDetail, DatasetListQuery, DatasetOut, DatasetPage
 from server.serialize import dataset_json
 from server.tabular import detect_format, legacy_preview, store_upload
+from store.blobs import BlobStore, StoredBlob
 from store.datasets import create_dataset, delete_dataset, get_dataset, page_datasets, stored_bytes_of
 from store.engine import read_session
+from store.errors import BlobError
 from store.settings import Settings
 from store.types import new_id
 
@@ -29,18 +32,12 @@ STORED_SUFFIX = ".parquet"
 
 
 DATASETS_SUBDIR = "datasets"
-"""Uploads live in ``<data_dir>/datasets``; rows record the path relative to the data dir."""
+"""Uploads are stored under the key ``datasets/<id>.parquet`` of the data store (``data.root``)."""
 
 
 def datasets_dir(data_dir: Path) -> Path:
-    """Where uploaded datasets are stored."""
+    """This process's local datasets folder: the spool of uploads being received."""
     return data_dir / DATASETS_SUBDIR
-
-
-def dataset_file(data_dir: Path, storage_uri: str) -> Path:
-    """The file of a dataset row (relative to the data dir, or absolute, or ``file://``)."""
-    path = Path(storage_uri.removeprefix("file://"))
-    return path if path.is_absolute() else data_dir / path
 
 
 def _display_name(filename: str) -> str:
@@ -75,17 +72,18 @@ async def upload_dataset(request: web.Request) -> web.Response:
     reader = reader_of(request)
     assert reader.user_id is not None
     await _check_quota(request, reader.user_id, 1)  # already full: refused before a byte is read
-    target_dir = datasets_dir(settings.data_dir)
-    upload = await receive_upload(request, target_dir / "tmp", settings.data.max_upload_mb * MIB)
-    final: Path | None = None
+    blobs = request.app[BLOBS]
+    upload = await receive_upload(request, datasets_dir(settings.data_dir) / "tmp", settings.data.max_upload_mb * MIB)
+    stored: StoredBlob | None = None
     try:
         fmt = detect_format(upload.filename, upload.content_type, upload.head)
         dataset_id = new_id()
-        relative = f"{DATASETS_SUBDIR}/{dataset_id}{STORED_SUFFIX}"
-        final = settings.data_dir / relative
-        summary = await request.app[OFFLOAD].run(
-            reader.user_id, store_upload, upload.path, fmt, final, max_columns=settings.data.max_columns
+        key = f"{DATASETS_SUBDIR}/{dataset_id}{STORED_SUFFIX}"
+        summary, stored = await request.app[OFFLOAD].run(
+            reader.user_id, store_upload, upload.path, fmt, blobs.data, key, max_columns=settings.data.max_columns
         )
+        assert stored is not None
+        uri = stored.uri
         await asyncio.to_thread(remove_quietly, upload.path)
         name = upload.name or _display_name(upload.filename) or f"dataset-{dataset_id[:8]}"
         async with request.app[SESSIONS].begin() as session:
@@ -98,7 +96,7 @@ async def upload_dataset(request: web.Request) -> web.Response:
                 session,
                 owner_id=reader.user_id,
                 name=name[:255],
-                storage_uri=relative,
+                storage_uri=uri,
                 format=fmt,
                 n_rows=summary.n_rows,
                 columns=summary.columns,
@@ -111,7 +109,9 @@ async def upload_dataset(request: web.Request) -> web.Response:
             )
         return web.json_response(dataset_json(row), status=201)
     except BaseException:
-        await asyncio.to_thread(remove_quietly, upload.path, final)
+        await asyncio.to_thread(remove_quietly, upload.path)
+        if stored is not None:  # parsed and stored, then refused (quota) or interrupted: no row names it
+            await asyncio.to_thread(_delete_quietly, blobs.data, stored.key)
         raise
 
 
@@ -128,35 +128,42 @@ async def get_dataset_detail(request: web.Request) -> web.Response:
         row = await get_dataset(session, request.match_info["dataset_id"], reader=reader)
     if row.preview is not None:  # stored at upload: no parse
         return web.json_response({**dataset_json(row), "preview": row.preview})
-    path = dataset_file(request.app[SETTINGS].data_dir, row.storage_uri)
+    store = request.app[BLOBS].data
     try:
         rows = await request.app[OFFLOAD].run(
-            reader.user_id or "admin", legacy_preview, path, row.storage_format or row.format
+            reader.user_id or "admin", _stored_preview, store, row.storage_uri, row.storage_format or row.format
         )
-    except FileNotFoundError:
-        raise NotFoundError(
-            "the dataset's file is missing from the data directory", code="dataset_file_missing"
-        ) from None
+    except BlobError as exc:
+        if exc.code not in ("blob_missing", "blob_outside_root"):
+            raise
+        raise NotFoundError("the dataset's file is missing from storage", code="dataset_file_missing") from None
     return web.json_response({**dataset_json(row), "preview": rows})
 
 
-def _owned_file(data_dir: Path, storage_uri: str) -> Path | None:
-    """The stored file if it lies inside the data directory (a row never deletes anything else)."""
-    path = dataset_file(data_dir, storage_uri).resolve()
-    return path if path.is_relative_to(data_dir.resolve()) else None
+def _stored_preview(store: BlobStore, storage_uri: str, fmt: str) -> list[dict[str, Any]]:
+    with store.local_file(store.key(storage_uri)) as path:
+        return legacy_preview(path, fmt)
+
+
+def _delete_quietly(store: BlobStore, key: str) -> None:
+    """Remove a stored object; a failure is logged (an object no row names is never served)."""
+    try:
+        store.delete(key)
+    except BlobError as exc:
+        log.warning("the stored object %s stays: %s", key, exc)
 
 
 async def remove_dataset(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
+    store = request.app[BLOBS].data
     async with request.app[SESSIONS].begin() as session:
         row = await delete_dataset(session, request.match_info["dataset_id"], reader=reader_of(request))
         storage_uri = row.storage_uri
-    path = await asyncio.to_thread(_owned_file, settings.data_dir, storage_uri)
-    if path is not None:
-        try:
-            await asyncio.to_thread(path.unlink, missing_ok=True)
-        except OSError as exc:  # the row is gone; an unremovable file is the operator's to clean
-            log.warning("dataset %s deleted but its file %s stays: %s", row.id, path, exc)
+    try:
+        key = store.key(storage_uri)
+    except BlobError:  # a row naming something outside the data root never deletes it
+        log.warning("dataset %s deleted; its file %s lies outside the data root and stays", row.id, storage_uri)
+    else:
+        await asyncio.to_thread(_delete_quietly, store, key)
     return web.Response(status=204)
 
 

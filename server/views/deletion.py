@@ -9,67 +9,55 @@ without files.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from aiohttp import web
 
-from actors.ml.model_card import CARD_SUFFIX
 from server.auth import reader_of
-from server.keys import SESSIONS, SETTINGS, USER
+from server.keys import BLOBS, SESSIONS, USER
 from server.routing import Operation
 from server.schemas.deletion import Deleted
 from server.views.jobs import JOB_ID
 from server.views.pipelines import PIPELINE_ID
 from server.views.versions import VERSION, version_number
+from store.blobs import MODELS_PREFIX, BlobStore, check_key
 from store.deletion import Removed, delete_job, delete_pipeline, delete_version
 from store.engine import Session
+from store.errors import BlobError
 from store.reader import Reader
 
 log = logging.getLogger(__name__)
+ARTIFACT_SUFFIX = ".joblib"
 
 
-def _inside(root: Path, relpath: str) -> Path | None:
-    raw = Path(relpath.removeprefix("file://"))
-    path = (raw if raw.is_absolute() else root / raw).resolve()
-    return path if path.is_relative_to(root) else None
-
-
-def remove_files(root: Path, removed: Removed) -> int:
-    """Remove the artifacts of ``removed`` under ``root``: recorded URIs and every attempt's file."""
-    root = root.resolve()
-    paths = {p for p in (_inside(root, uri) for uri in removed.artifact_uris) if p is not None}
-    folder = _inside(root, f"uploads/models/{removed.pipeline_id}")
-    if folder is not None and folder.is_dir():
-        for job_id in removed.job_ids:
-            paths.add(folder / f"{job_id}.joblib")
-            paths.update(folder.glob(f"{job_id}.attempt*.joblib"))
-    count = 0
-    for path in paths:
+def remove_files(store: BlobStore, removed: Removed) -> int:
+    """Remove the objects of ``removed``: the recorded URIs, and every object of its jobs
+    (each attempt's model, model cards, reports: ``uploads/models/<pipeline>/<job>.*``).
+    Returns the number of models removed."""
+    keys: set[str] = set()
+    for uri in removed.artifact_uris:
         try:
-            path.unlink()
-            count += 1
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            log.warning("could not remove artifact %s: %s", path, exc)
-        _remove_card(path)
-    if folder is not None:
-        with contextlib.suppress(OSError):
-            folder.rmdir()  # only when empty
-    return count
-
-
-def _remove_card(artifact: Path) -> None:
-    """The model card beside an artifact goes with it (it is not counted as an artifact)."""
+            keys.add(store.key(uri))
+        except BlobError:  # a row naming something outside the artifacts root never deletes it
+            log.warning("artifact %s lies outside the artifacts root and stays", uri)
+    folder = f"{MODELS_PREFIX}{removed.pipeline_id}/"
     try:
-        artifact.with_suffix(CARD_SUFFIX).unlink()
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        log.warning("could not remove model card of %s: %s", artifact, exc)
+        check_key(folder.rstrip("/"))
+        listed = store.list(folder) if removed.job_ids else []
+    except BlobError as exc:
+        log.warning("could not list the artifacts of pipeline %s: %s", removed.pipeline_id, exc)
+        listed = []
+    owners = tuple(f"{folder}{job_id}." for job_id in removed.job_ids)
+    keys.update(key for key in listed if key.startswith(owners))
+    count = 0
+    for key in keys:
+        try:
+            removed_one = store.delete(key)
+            count += removed_one and key.endswith(ARTIFACT_SUFFIX)  # model cards and reports go uncounted
+        except BlobError as exc:
+            log.warning("could not remove artifact %s: %s", key, exc)
+    return count
 
 
 async def _deleted(
@@ -78,8 +66,7 @@ async def _deleted(
     """Run ``delete`` in one transaction, then remove the files of what it removed."""
     async with request.app[SESSIONS].begin() as session:
         removed = await delete(session, reader_of(request))
-    root = request.app[SETTINGS].artifacts_root
-    files = await asyncio.to_thread(remove_files, root, removed)
+    files = await asyncio.to_thread(remove_files, request.app[BLOBS].artifacts, removed)
     return web.json_response({"deleted": kind, "id": ref, "artifacts_removed": files})
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -11,18 +9,21 @@ from aiohttp import web
 from actors.jobs.service import SubmitRequest, cancel_training_job, submit_training_job
 from actors.ml.model_card import card_relpath
 from server.auth import reader_of
+from server.downloads import stream_object
 from server.errors import NotFoundError, UnprocessableEntity
 from server.json_out import large_json_response
-from server.keys import OFFLOAD, ROWS, SERVICE, SESSIONS, SETTINGS
+from server.keys import BLOBS, OFFLOAD, ROWS, SERVICE, SESSIONS
 from server.parsing import OFFLOAD_BODY_BYTES, parse_query, read_json, read_optional_json
 from server.routing import Operation
 from server.schemas.common import NoFieldsIn
 from server.schemas.jobs import EventsOut, EventsQuery, JobListQuery, JobOut, JobPage, SubmitJobIn
 from server.serialize import event_for, job_json, jobs_json
 from store.engine import Session, read_session
+from store.errors import BlobError
 from store.job_listing import list_jobs
 from store.job_queries import events_since, get_job
 from store.job_view import get_job_view
+from store.models import TrainingJob
 from store.pipeline_queries import pipeline_names
 from store.reader import Reader
 
@@ -128,43 +129,45 @@ async def list_job_events(request: web.Request) -> web.Response:
     return web.json_response({"job_id": job.id, "events": shown, "last_seq": job.last_seq})
 
 
-def _artifact_path(uri: str, root: Path) -> Path | None:
-    raw = Path(uri.removeprefix("file://"))
-    path = (raw if raw.is_absolute() else root / raw).resolve()
-    # Only files under the artifacts root are served, whatever a row says.
-    return path if path.is_relative_to(root.resolve()) and path.is_file() else None
+async def _job_with_model(request: web.Request, missing: str) -> tuple[TrainingJob, str]:
+    """The request's job and its model's URI, or a 404 (``no_artifact``: the job has no ``missing``)."""
+    async with read_session(request.app[SESSIONS]) as session:
+        job = await get_job(session, request.match_info["job_id"], reader=reader_of(request))
+    if not job.model_artifact_uri:
+        raise NotFoundError(f"job {job.id} has no {missing} (status {job.status})", code="no_artifact")
+    return job, job.model_artifact_uri
+
+
+async def _stream_stored(
+    request: web.Request, uri: str, sha256: str | None, filename: str, gone: NotFoundError, **options: Any
+) -> web.StreamResponse:
+    """Stream an object of the artifacts store; ``gone`` when the row names an object that is not there."""
+    blobs = request.app[BLOBS]
+    try:
+        return await stream_object(
+            request, blobs.artifacts, uri, sha256, filename, presign_expiry_s=blobs.presign_expiry_s, **options
+        )
+    except BlobError as exc:
+        if exc.code not in ("blob_missing", "blob_outside_root"):
+            raise
+        raise gone from None
 
 
 async def download_artifact(request: web.Request) -> web.StreamResponse:
-    async with read_session(request.app[SESSIONS]) as session:
-        job = await get_job(session, request.match_info["job_id"], reader=reader_of(request))
-    if not job.model_artifact_uri:
-        raise NotFoundError(f"job {job.id} has no model artifact (status {job.status})", code="no_artifact")
-    path = await asyncio.to_thread(_artifact_path, job.model_artifact_uri, request.app[SETTINGS].artifacts_root)
-    if path is None:
-        raise NotFoundError(f"the artifact of job {job.id} is missing from storage", code="artifact_missing")
-    headers = {
-        "Content-Type": "application/octet-stream",
-        "Content-Disposition": f'attachment; filename="{job.id}.joblib"',
-    }
-    if job.artifact_sha256:
-        headers["X-Artifact-SHA256"] = job.artifact_sha256
-    return web.FileResponse(path, headers=headers)
+    job, uri = await _job_with_model(request, "model artifact")
+    gone = NotFoundError(f"the artifact of job {job.id} is missing from storage", code="artifact_missing")
+    return await _stream_stored(request, uri, job.artifact_sha256, f"{job.id}.joblib", gone)
 
 
 async def download_model_card(request: web.Request) -> web.StreamResponse:
-    async with read_session(request.app[SESSIONS]) as session:
-        job = await get_job(session, request.match_info["job_id"], reader=reader_of(request))
-    if not job.model_artifact_uri:
-        raise NotFoundError(f"job {job.id} has no model (status {job.status})", code="no_artifact")
-    root = request.app[SETTINGS].artifacts_root
-    path = await asyncio.to_thread(_artifact_path, card_relpath(job.model_artifact_uri), root)
-    if path is None:
-        raise NotFoundError(f"job {job.id} has no model card (its model was trained before model cards existed, "
-                            "or the card is missing from storage)", code="no_model_card")
-    headers = {"Content-Type": "application/json",
-               "Content-Disposition": f'attachment; filename="{job.id}.card.json"'}
-    return web.FileResponse(path, headers=headers)
+    job, uri = await _job_with_model(request, "model")
+    gone = NotFoundError(
+        f"job {job.id} has no model card (its model was trained before model cards existed, "
+        "or the card is missing from storage)",
+        code="no_model_card",
+    )
+    card = card_relpath(uri)
+    return await _stream_stored(request, card, None, f"{job.id}.card.json", gone, content_type="application/json")
 
 
 _BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from server.auth import reader_of
 from server.bootstrap import ensure_example
-from server.keys import SESSIONS, SETTINGS
+from server.keys import BLOBS, SESSIONS, SETTINGS
 from server.parsing import parse_query, read_json
 from server.routing import Operation
 from server.schemas.pipelines import (
@@ -88,7 +88,7 @@ async def open_example(request: web.Request) -> web.Response:
     if reader.user_id is None:  # pragma: no cover - every request's reader is a user
         raise web.HTTPForbidden()
     async with request.app[SESSIONS].begin() as session:
-        pipeline_id = await ensure_example(session, request.app[SETTINGS], reader.user_id)
+        pipeline_id = await ensure_example(session, request.app[SETTINGS], request.app[BLOBS], reader.user_id)
         row = await get_pipeline(session, pipeline_id, reader=reader)
         out = _saved(row, created=False)
     return web.json_response(out)

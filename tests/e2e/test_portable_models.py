@@ -23,6 +23,7 @@ import pytest
 
 from actors.ml.artifacts import load_model
 from actors.ml.table_read import read_frame
+from store.blobs import LocalBlobStore
 from tests.e2e.clients import Api
 from tests.e2e.conftest import SingleNode
 from tests.e2e.portable_env import ModelEnv
@@ -132,7 +133,7 @@ async def test_every_family_downloaded_predicts_in_a_bare_model_environment_exac
         assert card["artifact"]["sha256"] == hashlib.sha256((models / f"{node}.joblib").read_bytes()).hexdigest()
         other = "amount" if node.startswith("cls-") else "label"
         assert [c["name"] for c in card["inputs"]] == ["age", "city", "income", "score", other]
-        service = load_model(str(models / f"{node}.joblib"), card["artifact"]["sha256"])
+        service = load_model(LocalBlobStore(models), f"{node}.joblib", card["artifact"]["sha256"])
         expected = service.predict(service_rows)
         if node.startswith("cls-"):
             assert portable[node]["predict"] == list(expected), node

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +11,7 @@ from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.blobs import open_blobs
 from store.engine import create_engine, create_session_factory
 from store.jobs import create_job, transition, update_progress
 from store.settings import Settings
@@ -116,12 +116,11 @@ async def add_job(
                 await update_progress(session, job_id, progress)
         if status == "succeeded":
             relpath = f"uploads/models/{pipeline_id}/{job_id}.joblib"  # as the training actor records it
-            path = settings.artifacts_root / relpath
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(b"model-bytes-" + job_id.encode())
-            sha = hashlib.sha256(path.read_bytes()).hexdigest()
+            blobs = open_blobs(settings).artifacts
+            stored = blobs.put_bytes(relpath, b"model-bytes-" + job_id.encode())
+            sha = stored.sha256
             card = {"format": "mlw.model-card/1", "model_type": model_type, "artifact": {"sha256": sha}}
-            path.with_name(f"{job_id}.card.json").write_text(json.dumps(card))
+            blobs.put_bytes(f"uploads/models/{pipeline_id}/{job_id}.card.json", json.dumps(card).encode())
             mv = await create_model_version(
                 session,
                 pipeline_id=pipeline_id,
@@ -130,14 +129,14 @@ async def add_job(
                 model_type=model_type,
                 hyperparameters=params,
                 metrics=metrics or {},
-                artifact_uri=relpath,
+                artifact_uri=stored.uri,
                 artifact_sha256=sha,
             )
             version = mv.version
             changes = {
                 "metrics": metrics or {},
                 "model_version": version,
-                "model_artifact_uri": relpath,
+                "model_artifact_uri": stored.uri,
                 "artifact_sha256": sha,
             }
             await transition(session, job_id, "succeeded", expected="running", changes=changes)

@@ -8,6 +8,7 @@ import pytest
 
 from server.errors import UnprocessableEntity
 from server.tabular import detect_format, store_upload
+from store.blobs import LocalBlobStore
 
 
 @pytest.mark.parametrize(
@@ -37,7 +38,8 @@ def test_an_unsupported_format_names_the_file_field() -> None:
 def test_a_header_only_csv_has_columns_and_no_rows(tmp_path: Path) -> None:
     path = tmp_path / "h.csv"
     path.write_text("a,b\n")
-    info = store_upload(path, "csv", tmp_path / "h.parquet")
+    info, stored = store_upload(path, "csv", LocalBlobStore(tmp_path), "h.parquet")
+    assert stored.size == (tmp_path / "h.parquet").stat().st_size
     assert (info.n_rows, [c["name"] for c in info.columns]) == (0, ["a", "b"])
     assert info.preview == []
 
@@ -46,5 +48,6 @@ def test_an_unterminated_quote_is_a_parse_error(tmp_path: Path) -> None:
     path = tmp_path / "q.csv"
     path.write_text('a,b\n1,"2\n3,4\n')
     with pytest.raises(UnprocessableEntity) as info:
-        store_upload(path, "csv", tmp_path / "q.parquet")
+        store_upload(path, "csv", LocalBlobStore(tmp_path), "q.parquet")
+    assert not (tmp_path / "q.parquet").exists()
     assert info.value.code == "parse_error"

@@ -62,17 +62,15 @@ async def test_two_hundred_cancel_versus_finish_races_each_end_in_exactly_one_te
             claimed = await transition(session, job.id, JobStatus.RUNNING, expected=JobStatus.QUEUED)
         assert claimed is not None
         running = claimed.job
-        relpath = job_world.ctx.artifact_relpath(running.pipeline_id, running.id)
-        path = job_world.ctx.artifact_path(relpath)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"artifact")
+        key = job_world.ctx.artifact_key(running.pipeline_id, running.id)
+        stored = job_world.ctx.storage.artifacts.put_bytes(key, b"artifact")
 
         # Alternate which side starts late, so that each wins a share of the races.
         finish_late, cancel_late = (0.01, 0.001) if index % 2 else (0.001, 0.01)
 
         async def finish() -> Any:
             await asyncio.sleep(rng.random() * finish_late)
-            return await finish_succeeded(job_world.ctx, running, result, relpath, "0" * 64)
+            return await finish_succeeded(job_world.ctx, running, result, stored)
 
         async def cancel() -> Any:
             await asyncio.sleep(rng.random() * cancel_late)
@@ -94,10 +92,10 @@ async def test_two_hundred_cancel_versus_finish_races_each_end_in_exactly_one_te
         versions = [e for e in events if e["type"] == "job.version"]
         if done.status == "succeeded":
             assert done.model_version is not None and len(versions) == 1
-            assert path.exists()
+            assert job_world.ctx.storage.artifacts.size(key) is not None
         else:
             assert done.model_version is None and versions == []
-            assert not path.exists(), "a cancelled job leaves no artifact"
+            assert job_world.ctx.storage.artifacts.size(key) is None, "a cancelled job leaves no artifact"
         tally[done.status] = tally.get(done.status, 0) + 1
 
     for index in range(rounds):

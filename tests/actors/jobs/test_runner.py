@@ -52,9 +52,9 @@ async def test_a_job_of_every_family_succeeds_with_a_version_an_artifact_and_gap
     assert done.metrics is not None and set(done.metrics) >= {"train", "test", "rows", "features", "target"}
     assert done.resolved_hyperparameters["n_estimators" if FAST[model_type] else "fit_intercept"] is not None
     assert done.started_at is not None and done.finished_at is not None and done.heartbeat_at is not None
-    path = job_world.ctx.artifact_path(done.model_artifact_uri or "")
-    assert path == job_world.ctx.settings.artifacts_root / f"uploads/models/{done.pipeline_id}/{job.id}.joblib"
-    model = load_model(str(path), done.artifact_sha256 or "")
+    assert done.model_artifact_uri == f"uploads/models/{done.pipeline_id}/{job.id}.joblib"
+    path = job_world.ctx.settings.artifacts_root / done.model_artifact_uri
+    model = load_model(job_world.ctx.storage.artifacts, done.model_artifact_uri, done.artifact_sha256 or "")
     assert type(model).__module__ == "sklearn.pipeline"
     card = json.loads(path.with_name(f"{job.id}.card.json").read_text())
     assert card["artifact"] == {"file": path.name, "sha256": done.artifact_sha256, "format": "joblib",

@@ -15,7 +15,10 @@ from actors.ml.artifacts import load_artifact, save_artifact
 from actors.ml.fit import run_training
 from actors.ml.fitted_pipeline import FittedPipeline
 from actors.ml.options import FitOptions
+from store.blobs import BlobStore, LocalBlobStore, open_root
+from store.settings import load_settings
 from tests.actors.fit_helpers import node, training_graph, write_dataset
+from tests.s3_fixtures import S3Root
 
 
 class Unpicklable:
@@ -33,6 +36,15 @@ def _mixed_frame(rows: int = 300) -> pd.DataFrame:
     return pd.DataFrame({"age": age, "city": city, "income": income, "label": label})
 
 
+@pytest.fixture(params=["local", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+    """The artifacts root on each backend."""
+    if request.param == "local":
+        return LocalBlobStore(tmp_path / "artifacts")
+    root: S3Root = request.getfixturevalue("s3_root")
+    return open_root(root.url, load_settings({}, overrides=root.overrides(), base_dir=tmp_path))
+
+
 @pytest.fixture
 def trained(tmp_path: Path) -> tuple[FittedPipeline, pd.DataFrame]:
     """A classifier trained through impute, one-hot encode and scale on a raw mixed frame."""
@@ -47,13 +59,12 @@ def trained(tmp_path: Path) -> tuple[FittedPipeline, pd.DataFrame]:
 
 
 def test_a_reloaded_artifact_predicts_exactly_like_the_model_in_memory(
-    trained: tuple[FittedPipeline, pd.DataFrame], tmp_path: Path
+    trained: tuple[FittedPipeline, pd.DataFrame], store: BlobStore
 ) -> None:
     pipeline, frame = trained
-    path = str(tmp_path / "model.joblib")
 
-    digest = save_artifact(pipeline, path)
-    loaded = load_artifact(path, digest)
+    stored = save_artifact(pipeline, store, "uploads/models/p/model.joblib")
+    loaded = load_artifact(store, stored.uri, stored.sha256)
 
     raw = frame.drop(columns="label")
     np.testing.assert_array_equal(loaded.predict(raw), pipeline.predict(raw))
@@ -83,32 +94,39 @@ def test_a_prediction_frame_missing_a_column_gets_a_clear_error(trained: tuple[F
     assert "income" in caught.value.message
 
 
-def test_a_tampered_artifact_is_refused_before_unpickling(tmp_path: Path) -> None:
-    path = str(tmp_path / "a.joblib")
-    digest = save_artifact({"weights": [1, 2, 3]}, path)
-    with open(path, "ab") as handle:
-        handle.write(b"tampered")
+def test_a_tampered_artifact_is_refused_before_unpickling(store: BlobStore) -> None:
+    stored = save_artifact({"weights": [1, 2, 3]}, store, "a.joblib")
+    store.put_bytes("a.joblib", b"".join(store.chunks("a.joblib")) + b"tampered")
 
     with pytest.raises(ArtifactError) as caught:
-        load_artifact(path, digest)
+        load_artifact(store, stored.uri, stored.sha256)
 
     assert caught.value.field == "artifact.sha256"
-    assert caught.value.details["expected"] == digest
+    assert caught.value.details["expected"] == stored.sha256
 
 
-def test_a_failed_write_leaves_no_file_and_keeps_the_previous_artifact(tmp_path: Path) -> None:
-    path = str(tmp_path / "a.joblib")
-    digest = save_artifact({"version": 1}, path)
+def test_a_failed_write_leaves_no_object_and_keeps_the_previous_artifact(store: BlobStore, tmp_path: Path) -> None:
+    stored = save_artifact({"version": 1}, store, "a.joblib")
 
     with pytest.raises(ArtifactError):
-        save_artifact(Unpicklable(), path)
+        save_artifact(Unpicklable(), store, "a.joblib")
 
-    assert os.listdir(tmp_path) == ["a.joblib"]
-    assert load_artifact(path, digest) == {"version": 1}
+    assert store.list("") == ["a.joblib"]
+    if isinstance(store, LocalBlobStore):
+        assert os.listdir(store.root) == ["a.joblib"]  # no temporary file left either
+    assert load_artifact(store, stored.uri, stored.sha256) == {"version": 1}
 
 
-def test_a_missing_artifact_is_a_clear_error(tmp_path: Path) -> None:
+def test_a_missing_artifact_is_a_clear_error(store: BlobStore) -> None:
     with pytest.raises(ArtifactError) as caught:
-        load_artifact(str(tmp_path / "none.joblib"), "0" * 64)
+        load_artifact(store, store.uri("none.joblib"), "0" * 64)
 
     assert caught.value.field == "artifact.path"
+
+
+def test_an_artifact_uri_outside_the_root_is_never_read(store: BlobStore, tmp_path: Path) -> None:
+    outside = "s3://elsewhere/m.joblib" if store.root_uri.startswith("s3://") else str(tmp_path / "m.joblib")
+    with pytest.raises(ArtifactError) as caught:
+        load_artifact(store, outside, "0" * 64)
+
+    assert caught.value.details["reason"] == "blob_outside_root"

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
 import pytest
+import xgboost
+from sklearn.datasets import make_classification
+from sklearn.model_selection import train_test_split
 
 from actors.ml.curves import MAX_STORED_POINTS, CurveLog, downsample
+from actors.ml.estimators import estimator_kwargs
 from actors.ml.fit import TrainingResult, run_training
+from actors.ml.fit_curves import CURVE_EVERY_ROUND_ROWS
 from actors.ml.options import DatasetRef, FitOptions
-from tests.actors.fit_helpers import training_graph
+from tests.actors.fit_helpers import training_graph, write_dataset
 
 OPTIONS = FitOptions(n_jobs=2, random_state=7, explain=False)
 
@@ -109,3 +118,30 @@ def test_a_long_fit_stores_at_most_500_points(dataset_files: dict[str, DatasetRe
     assert curve is not None and curve["count"] == 1200
     assert len(curve["points"]) == MAX_STORED_POINTS
     assert curve["points"][0][0] == 1 and curve["points"][-1][0] == 1200
+
+
+def test_a_large_xgboost_fit_scores_some_rounds_ending_at_the_last_and_equals_a_direct_fit(
+    tmp_path: Path,
+) -> None:
+    # Over CURVE_EVERY_ROUND_ROWS evaluated rows the curve scores the rounds its time share allows.
+    x, y = make_classification(n_samples=CURVE_EVERY_ROUND_ROWS + 5_000, n_features=6, random_state=3)
+    frame = pd.DataFrame(x, columns=[f"f{i}" for i in range(6)]).assign(target=y)
+    dataset = write_dataset(frame, tmp_path, "large", fmt="parquet")
+
+    result = _run("xgboost", dataset, n_estimators=60, max_depth=3)
+
+    curve = result.learning_curve
+    assert curve is not None
+    steps = [p[0] for p in curve["points"]]
+    assert steps[0] == 1 and steps[-1] == 60 and steps == sorted(set(steps))
+    last = dict(zip([f"{s['partition']}.{s['metric']}" for s in curve["series"]], curve["points"][-1][1:],
+                    strict=True))
+    for partition in ("train", "test"):
+        assert last[f"{partition}.log_loss"] == pytest.approx(result.metrics[partition]["log_loss"], rel=1e-4)
+        assert last[f"{partition}.accuracy"] == pytest.approx(result.metrics[partition]["accuracy"], abs=1e-9)
+    train, test = train_test_split(frame, test_size=0.25, random_state=OPTIONS.random_state, shuffle=True)
+    direct = xgboost.XGBClassifier(**estimator_kwargs("xgboost", result.resolved_hyperparameters))
+    direct.fit(train.drop(columns="target"), train["target"])
+    engine_model = result.pipeline.model
+    features = test.drop(columns="target").to_numpy(dtype=np.float64)
+    np.testing.assert_allclose(engine_model.predict_proba(features), direct.predict_proba(features), rtol=0, atol=1e-9)

@@ -12,6 +12,7 @@ from actors.errors import DatasetError
 from actors.ml.dataset import file_sha256, load_dataset
 from actors.ml.options import DatasetRef, FitOptions
 from actors.ml.table_store import store_table
+from store.blobs import LocalBlobStore
 from tests.actors.fit_helpers import write_dataset
 
 
@@ -98,8 +99,9 @@ def test_a_worker_reading_an_oversized_stored_dataset_holds_the_sample_not_the_f
     rows = 1_000_000
     frame = pd.DataFrame({f"c{i}": np.arange(rows, dtype=np.float64) * (i + 1) for i in range(6)})
     uploaded = write_dataset(frame, tmp_path, "big", "parquet")
+    with LocalBlobStore(tmp_path).writer("stored.parquet") as out:
+        store_table(Path(uploaded.path), "parquet", out, max_columns=100)  # as the upload stores it
     stored = tmp_path / "stored.parquet"
-    store_table(Path(uploaded.path), "parquet", stored, max_columns=100)  # as the upload stores it
     table_bytes = rows * 6 * 8  # 48 MB of numbers
 
     loaded_rows, peak = _peak_arrow_bytes(stored, "parquet", max_full_rows=100_000, sample_rows=5_000)

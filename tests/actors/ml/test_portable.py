@@ -17,6 +17,7 @@ from actors.ml.artifacts import OUTDATED, load_model, save_artifact
 from actors.ml.fit import TrainingResult, run_training
 from actors.ml.model_card import CARD_FORMAT, card_bytes, with_artifact
 from actors.ml.options import FitOptions
+from store.blobs import LocalBlobStore
 from tests.actors.fit_helpers import node, training_graph, write_dataset
 
 ALLOWED = ("sklearn", "xgboost", "lightgbm", "pandas", "numpy", "scipy", "joblib", "builtins", "copyreg",
@@ -111,7 +112,7 @@ class _Recording(pickle.Unpickler):
 def test_the_artifact_names_only_classes_of_the_model_libraries(tmp_path: Path, model_type: str) -> None:
     result = _train(tmp_path, model_type, "label", "drop-mode-ordinal-robust")
     path = tmp_path / "model.joblib"
-    save_artifact(result.artifact, str(path))
+    save_artifact(result.artifact, LocalBlobStore(tmp_path), "model.joblib")
     buffer = io.BytesIO()
     pickle.dump(joblib.load(path), buffer)
 
@@ -144,11 +145,11 @@ def test_the_model_card_describes_inputs_target_classes_metrics_and_versions(tmp
 
 def test_an_artifact_written_by_an_earlier_version_is_refused_with_a_clear_error(tmp_path: Path) -> None:
     result = _train(tmp_path, "random_forest", "label", "impute-onehot-scale")
-    path = str(tmp_path / "old.joblib")
-    digest = save_artifact(result.pipeline, path)  # what the service stored before: the engine's own class
+    store = LocalBlobStore(tmp_path)
+    stored = save_artifact(result.pipeline, store, "old.joblib")  # as stored before: the engine's own class
 
     with pytest.raises(ArtifactError) as caught:
-        load_model(path, digest)
+        load_model(store, stored.uri, stored.sha256)
 
     assert caught.value.code == OUTDATED
     assert "retrain" in caught.value.message
@@ -157,10 +158,10 @@ def test_an_artifact_written_by_an_earlier_version_is_refused_with_a_clear_error
 
 def test_a_portable_artifact_is_loaded_only_after_its_sha256_matches(tmp_path: Path) -> None:
     result = _train(tmp_path, "xgboost", "label", "impute-onehot-scale")
-    path = str(tmp_path / "model.joblib")
-    digest = save_artifact(result.artifact, path)
+    store = LocalBlobStore(tmp_path)
+    stored = save_artifact(result.artifact, store, "model.joblib")
 
-    assert type(load_model(path, digest)).__name__ == "Pipeline"
+    assert type(load_model(store, stored.uri, stored.sha256)).__name__ == "Pipeline"
     with pytest.raises(ArtifactError) as caught:
-        load_model(path, "0" * 64)
+        load_model(store, stored.uri, "0" * 64)
     assert caught.value.field == "artifact.sha256"
