@@ -16,7 +16,10 @@ from aiohttp import web
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_PREFIX = "/static"
 SHELL = "index.html"
-PAGE_PATHS = ("/", "/pipelines", "/user/training-jobs", "/user/training-jobs/{job_id}", "/admin/workers")
+PAGE_PATHS = (
+    "/", "/pipelines", "/user/training-jobs", "/user/training-jobs/{job_id}", "/user/training-jobs/{job_id}/report",
+    "/admin/workers",
+)
 
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"

@@ -97,6 +97,14 @@ def _command(target: str | AsyncEngine, run: Callable[[Config], None]) -> Callab
     return fn
 
 
+async def migrate_on_connection(target: str | AsyncEngine, fn: Callable[[Connection], None]) -> None:
+    """Run ``fn`` (Alembic's migration run) on a write connection of ``target``, as every migration runs.
+
+    For ``alembic``'s own command line (``store/migrations/env.py``); code uses :func:`upgrade_async`.
+    """
+    await _on_connection(target, fn, migrates=True)
+
+
 async def upgrade_async(target: str | AsyncEngine, revision: str = "head") -> None:
     """Upgrade the database (a URL or an engine) to ``revision``."""
     await _on_connection(target, _command(target, lambda cfg: command.upgrade(cfg, revision)), migrates=True)

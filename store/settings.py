@@ -230,6 +230,16 @@ class _EnvText(str):
     __slots__ = ()
 
 
+
+BACKSTOP_MARGIN_S = 30.0
+"""Slack of the broker's time limit beyond a job's runtime and two cancel grace periods."""
+
+
+def backstop_s(max_runtime_s: float, cancel_grace_s: float) -> float:
+    """The broker-level time limit of a job's message, a backstop behind the runner's checkpoints:
+    its runtime, then a grace period to stop cooperatively and one to be forced, then a margin."""
+    return max_runtime_s + 2 * cancel_grace_s + BACKSTOP_MARGIN_S
+
 def _coerce(key: str, kind: Any, value: Any) -> Any:
     """Convert a TOML or environment value to the field's type, or raise naming ``key``."""
     from_env = isinstance(value, _EnvText)
@@ -386,9 +396,8 @@ def _finish(settings: Settings, base: Path) -> Settings:
         raise ConfigError("jobs.queued_resend_after_s", "must be greater than jobs.reaper_interval_s")
     if jobs.default_max_runtime_s > jobs.max_runtime_limit_s:
         raise ConfigError("jobs.default_max_runtime_s", "must not exceed jobs.max_runtime_limit_s")
-    # The broker's backstop time limit of a job is max_runtime + 2 * grace + 30 s; a message
-    # still running when the visibility timeout ends would be delivered twice.
-    if worker.visibility_timeout_s <= jobs.max_runtime_limit_s + 2 * jobs.cancel_grace_s + 30:
+    # A message still running when the visibility timeout ends would be delivered twice.
+    if worker.visibility_timeout_s <= backstop_s(jobs.max_runtime_limit_s, jobs.cancel_grace_s):
         raise ConfigError(
             "worker.visibility_timeout_s",
             "must exceed jobs.max_runtime_limit_s + 2 * jobs.cancel_grace_s + 30, or long jobs would be redelivered",

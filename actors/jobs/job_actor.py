@@ -18,6 +18,7 @@ from actors.jobs.dispatch import dispatch_quietly
 from actors.jobs.kinds import ROUTES, route_for, runner_for
 from actors.jobs.runner import HELD_NO_SLOT
 from store.kinds import JobKind
+from store.settings import backstop_s
 
 _context_provider: Callable[[], Awaitable[JobContext]] | None = None
 
@@ -55,7 +56,7 @@ class JobActor(shim.GenericActor):
 
 def message_time_limit_ms(max_runtime_s: float, cancel_grace_s: float) -> int:
     """The broker-level time limit of a job's message: a backstop behind the checkpoints."""
-    return int((max_runtime_s + 2 * cancel_grace_s + 30) * 1000)
+    return int(backstop_s(max_runtime_s, cancel_grace_s) * 1000)
 
 
 def make_sender(broker: shim.Broker, cancel_grace_s: float, default_max_runtime_s: float) -> Sender:

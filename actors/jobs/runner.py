@@ -147,11 +147,8 @@ class JobRunner(abc.ABC, Generic[W, R]):
 
     async def handle(self, ctx: JobContext, job_id: str) -> Outcome:
         """Handle one delivery of the message for ``job_id``."""
-        try:
-            async with ctx.sessions() as session:
-                job = await get_job(session, job_id, reader=SYSTEM)
-        except NotFound:
-            log.warning("message for unknown job %s dropped", job_id)
+        job = await _delivered_job(ctx, job_id)
+        if job is None:
             return Outcome.MISSING
         if job.kind != self.kind:
             log.error("job %s is a %s job; the %s actor dropped its message", job_id, job.kind, self.kind)
@@ -356,10 +353,17 @@ async def run_job(ctx: JobContext, job_id: str) -> Outcome:
     """Handle one delivery of ``job_id`` with the runner of its kind (what tests drive directly)."""
     from actors.jobs.kinds import runner_for
 
-    try:
-        async with ctx.sessions() as session:
-            job = await get_job(session, job_id, reader=SYSTEM)
-    except NotFound:
-        log.warning("message for unknown job %s dropped", job_id)
+    job = await _delivered_job(ctx, job_id)
+    if job is None:
         return Outcome.MISSING
     return await runner_for(job.kind).handle(ctx, job_id)
+
+
+async def _delivered_job(ctx: JobContext, job_id: str) -> TrainingJob | None:
+    """The job a message names, or None (logged) when there is no such job: the message is dropped."""
+    try:
+        async with ctx.sessions() as session:
+            return await get_job(session, job_id, reader=SYSTEM)
+    except NotFound:
+        log.warning("message for unknown job %s dropped", job_id)
+        return None

@@ -23,6 +23,8 @@ from store.errors import BlobError
 from store.job_listing import list_jobs
 from store.job_queries import events_since, get_job
 from store.job_view import get_job_view
+from store.kinds import JobKind
+from store.models import TrainingJob
 from store.pipeline_queries import pipeline_names
 from store.reader import Reader
 
@@ -128,40 +130,48 @@ async def list_job_events(request: web.Request) -> web.Response:
     return web.json_response({"job_id": job.id, "events": shown, "last_seq": job.last_seq})
 
 
-async def download_artifact(request: web.Request) -> web.StreamResponse:
+async def _job_with_model(request: web.Request, missing: str) -> tuple[TrainingJob, str]:
+    """The request's job and its model's URI, or a 404 (``no_artifact``: the job has no ``missing``)."""
     async with read_session(request.app[SESSIONS]) as session:
         job = await get_job(session, request.match_info["job_id"], reader=reader_of(request))
+    if job.kind != JobKind.TRAINING.value:
+        raise NotFoundError(f"job {job.id} is a {job.kind} job: it has no {missing} (a predictions job's output "
+                            "downloads from /training-jobs/{job_id}/predictions)", code="no_artifact")
     if not job.model_artifact_uri:
-        raise NotFoundError(f"job {job.id} has no model artifact (status {job.status})", code="no_artifact")
+        raise NotFoundError(f"job {job.id} has no {missing} (status {job.status})", code="no_artifact")
+    return job, job.model_artifact_uri
+
+
+async def _stream_stored(
+    request: web.Request, uri: str, sha256: str | None, filename: str, gone: NotFoundError, **options: Any
+) -> web.StreamResponse:
+    """Stream an object of the artifacts store; ``gone`` when the row names an object that is not there."""
     blobs = request.app[BLOBS]
-    filename = f"{job.id}.joblib"
     try:
         return await stream_object(
-            request, blobs.artifacts, job.model_artifact_uri, job.artifact_sha256, filename,
-            presign_expiry_s=blobs.presign_expiry_s,
+            request, blobs.artifacts, uri, sha256, filename, presign_expiry_s=blobs.presign_expiry_s, **options
         )
     except BlobError as exc:
         if exc.code not in ("blob_missing", "blob_outside_root"):
             raise
-        raise NotFoundError(f"the artifact of job {job.id} is missing from storage", code="artifact_missing") from None
+        raise gone from None
+
+
+async def download_artifact(request: web.Request) -> web.StreamResponse:
+    job, uri = await _job_with_model(request, "model artifact")
+    gone = NotFoundError(f"the artifact of job {job.id} is missing from storage", code="artifact_missing")
+    return await _stream_stored(request, uri, job.artifact_sha256, f"{job.id}.joblib", gone)
 
 
 async def download_model_card(request: web.Request) -> web.StreamResponse:
-    async with read_session(request.app[SESSIONS]) as session:
-        job = await get_job(session, request.match_info["job_id"], reader=reader_of(request))
-    if not job.model_artifact_uri:
-        raise NotFoundError(f"job {job.id} has no model (status {job.status})", code="no_artifact")
-    blobs = request.app[BLOBS]
-    try:
-        return await stream_object(
-            request, blobs.artifacts, card_relpath(job.model_artifact_uri), None, f"{job.id}.card.json",
-            content_type="application/json", presign_expiry_s=blobs.presign_expiry_s,
-        )
-    except BlobError as exc:
-        if exc.code not in ("blob_missing", "blob_outside_root"):
-            raise
-        raise NotFoundError(f"job {job.id} has no model card (its model was trained before model cards existed, "
-                            "or the card is missing from storage)", code="no_model_card") from None
+    job, uri = await _job_with_model(request, "model")
+    gone = NotFoundError(
+        f"job {job.id} has no model card (its model was trained before model cards existed, "
+        "or the card is missing from storage)",
+        code="no_model_card",
+    )
+    card = card_relpath(uri)
+    return await _stream_stored(request, card, None, f"{job.id}.card.json", gone, content_type="application/json")
 
 
 _BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}

@@ -11,9 +11,7 @@ import asyncio
 
 from alembic import context
 from sqlalchemy.engine import Connection
-from sqlalchemy.pool import NullPool
 
-from store.engine import create_engine, write_options
 from store.models import Base
 
 config = context.config
@@ -47,14 +45,10 @@ def run_with_connection(connection: Connection) -> None:
 
 
 async def run_async_migrations() -> None:
-    engine = create_engine(_url(), poolclass=NullPool)
-    try:
-        async with engine.connect() as connection:
-            await connection.execution_options(**write_options())
-            await connection.run_sync(run_with_connection)
-            await connection.commit()
-    finally:
-        await engine.dispose()
+    # The same connection set-up as store.migrate (on SQLite: foreign keys off, checked before commit).
+    from store.migrate import migrate_on_connection
+
+    await migrate_on_connection(_url(), run_with_connection)
 
 
 if context.is_offline_mode():

@@ -70,6 +70,13 @@ class Api:
         job: Frame = await self._json("GET", f"/training-jobs/{job_id}", 200)
         return job
 
+    async def artifact(self, job_id: str) -> tuple[bytes, str]:
+        """The job's model as downloaded, and the sha256 the service recorded for it."""
+        async with self.session.get(f"{self.base_url}{API}/training-jobs/{job_id}/artifact",
+                                    headers=self._headers) as r:
+            assert r.status == 200, await r.text()
+            return await r.read(), r.headers["X-Artifact-SHA256"]
+
     async def events(self, job_id: str) -> list[Frame]:
         """The job's persisted events (the audit trail)."""
         body = await self._json("GET", f"/training-jobs/{job_id}/events", 200)

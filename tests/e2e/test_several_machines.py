@@ -1,7 +1,9 @@
 """The several-machine deployment, as far as one machine allows (README "Deploying on several machines").
 
 Two web processes (``mlw serve --no-worker`` on two ports) and two ``mlw worker`` processes
-share one PostgreSQL database, one Redis and one data directory (the shared filesystem).
+share one PostgreSQL database and one Redis, and either one data directory (the shared
+filesystem) or nothing at all: with object storage every process has its own data
+directory and datasets, models and model cards live in an S3 bucket (a moto server).
 Jobs are submitted through both web processes and followed over websockets on both.
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 from pathlib import Path
 
 import aiohttp
@@ -22,6 +25,7 @@ from tests.e2e.clients import Api
 from tests.e2e.conftest import DeploymentFactory, SocketFactory, WebProcess
 from tests.e2e.processes import ManagedProcess
 from tests.job_fixtures import graph_for
+from tests.s3_fixtures import S3Root, make_bucket
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(240)]
 
@@ -36,31 +40,38 @@ class Cluster:
     token: str
     database_url: str
     shared: Path
+    bucket: S3Root | None
 
 
-@pytest.fixture
+@pytest.fixture(params=["shared_filesystem", "object_storage"])
 def cluster(
-    postgres_migrated_database_url: str, own_redis: EmbeddedRedis, new_deployment: DeploymentFactory, tmp_path: Path
+    request: pytest.FixtureRequest, postgres_migrated_database_url: str, own_redis: EmbeddedRedis,
+    new_deployment: DeploymentFactory, tmp_path: Path,
 ) -> Cluster:
-    """Two web processes and two workers on one PostgreSQL database, one Redis and one shared folder."""
+    """Two web processes and two workers on one PostgreSQL database, one Redis and one shared
+    folder, or (object storage) one bucket and a data directory of their own each."""
     shared = tmp_path / "shared"
-    deployment = new_deployment(
-        {
-            "MLW_DATABASE_URL": postgres_migrated_database_url,
-            "MLW_REDIS_URL": own_redis.url,
-            "MLW_DATA_DIR": str(shared / "data"),
-            "MLW_ARTIFACTS_ROOT": str(shared / "artifacts"),
-        }
-    )
+    settings = {"MLW_DATABASE_URL": postgres_migrated_database_url, "MLW_REDIS_URL": own_redis.url}
+    bucket: S3Root | None = None
+    if request.param == "object_storage":
+        bucket = make_bucket(request.getfixturevalue("moto_endpoint"))
+        settings.update(bucket.env(), MLW_DATA_DIR=str(tmp_path / "cli"))
+    else:
+        settings.update(MLW_DATA_DIR=str(shared / "data"), MLW_ARTIFACTS_ROOT=str(shared / "artifacts"))
+    deployment = new_deployment(settings)
     token = deployment.create_user("alice")
-    webs = (deployment.start_web(), deployment.start_web())
-    workers = (deployment.start_worker(), deployment.start_worker())
+
+    def own(name: str) -> dict[str, str]:  # no path in common between the processes
+        return {"MLW_DATA_DIR": str(tmp_path / name)} if bucket else {}
+
+    webs = (deployment.start_web(**own("web-1")), deployment.start_web(**own("web-2")))
+    workers = (deployment.start_worker(**own("worker-1")), deployment.start_worker(**own("worker-2")))
     for worker in workers:
         worker.wait_for_line("shim worker ready")
     for web in webs:
         web.wait_serving()
         web.wait_ready()
-    return Cluster(webs, workers, token, postgres_migrated_database_url, shared)
+    return Cluster(webs, workers, token, postgres_migrated_database_url, shared, bucket)
 
 
 async def _workers_of_jobs(database_url: str, job_ids: list[str]) -> dict[str, str]:
@@ -106,9 +117,20 @@ async def test_two_web_processes_and_two_workers_on_one_redis_and_postgres_run_e
     assert sorted(v["job_id"] for v in versions) == sorted(job_ids)
     jobs = [await apis[i % 2].job(job_id) for i, job_id in enumerate(job_ids)]
     assert sorted(job["model_version"] for job in jobs) == list(range(1, JOBS + 1))
-    artifacts = cluster.shared / "artifacts"
-    for job in jobs:
-        assert (artifacts / job["model_artifact_uri"]).is_file(), "written by a worker under the shared artifacts.root"
+    by_job = {v["job_id"]: v for v in versions}
+    if cluster.bucket is None:
+        artifacts = cluster.shared / "artifacts"
+        for job in jobs:
+            assert (artifacts / job["model_artifact_uri"]).is_file(), "written under the shared artifacts.root"
+    else:
+        stored = set(cluster.bucket.object_keys())
+        for index, job in enumerate(jobs):
+            key = job["model_artifact_uri"].removeprefix(f"s3://{cluster.bucket.bucket}/")
+            assert key in stored, "written by a worker into the bucket"
+            body, recorded = await apis[(index + 1) % 2].artifact(job["id"])  # through either web process
+            assert hashlib.sha256(body).hexdigest() == recorded == by_job[job["id"]]["artifact_sha256"]
+        assert not cluster.shared.exists(), "no shared directory at all"
+        assert not [k for k in stored if "/_tmp/" in k]
 
     # Who ran what: the jobs' `worker` column names the pool child; its parent is an `mlw worker`.
     ran_by = await _workers_of_jobs(cluster.database_url, job_ids)

@@ -19,6 +19,8 @@ const LIVE_TEXT = {
 };
 
 function route(pathname) {
+  const report = pathname.match(/^\/user\/training-jobs\/([^/]+)\/report\/?$/);
+  if (report) return { page: "report", jobId: decodeURIComponent(report[1]) };
   const job = pathname.match(/^\/user\/training-jobs\/([^/]+)\/?$/);
   if (job) return { page: "job", jobId: decodeURIComponent(job[1]) };
   if (/^\/user\/training-jobs\/?$/.test(pathname)) return { page: "jobs" };
@@ -29,6 +31,7 @@ function route(pathname) {
 
 async function loadPage(page) {
   if (page === "job") return import("./dashboard/job_page.js");
+  if (page === "report") return import("./dashboard/report_page.js");
   if (page === "jobs") return import("./dashboard/list_page.js");
   if (page === "pipelines") return import("./pipelines/page.js");
   if (page === "workers") return import("./admin/workers_page.js");

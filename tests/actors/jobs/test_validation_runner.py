@@ -209,3 +209,40 @@ async def test_cancelling_a_running_validation_stops_it_and_a_deadline_fails_it_
     done = await job_world.job(late.id)
     assert (done.status, done.error_code) == ("failed", "timeout")
     assert job_world.terminated == []
+
+
+async def test_versions_may_be_named_by_alias_and_the_job_keeps_the_versions_they_named(job_world: JobWorld) -> None:
+    from store.aliases import set_alias
+
+    first = await _train(job_world, graph_for("logistic_regression"), "breast_cancer")
+    await _train(job_world, graph_for("logistic_regression", hyperparameters={"C": 0.05}), "breast_cancer")
+    async with job_world.sessions.begin() as session:
+        await set_alias(session, first.pipeline_id, "train", "champion", 2, job_world.reader.user_id)
+        await set_alias(session, first.pipeline_id, "train", "challenger", 1, job_world.reader.user_id)
+    graph = with_validation(graph_for("logistic_regression"), versions="champion, challenger", n_bootstrap=100)
+    job = await _validate(job_world, graph)
+    assert job.config["versions"] == [{"ref": "champion", "version": 2}, {"ref": "challenger", "version": 1}]
+    async with job_world.sessions.begin() as session:  # moving an alias after submission changes nothing
+        await set_alias(session, first.pipeline_id, "train", "champion", 1, job_world.reader.user_id)
+    assert await job_world.run(job.id) is Outcome.SUCCEEDED
+    report = await _report(job_world, job.id)
+    assert [(v["version"], v["ref"]) for v in report["versions"]] == [(2, "champion"), (1, "challenger")]
+    assert (report["comparisons"][0]["baseline"], report["comparisons"][0]["version"]) == (2, 1)
+    with pytest.raises(NotFound):
+        await _validate(job_world, with_validation(graph_for("logistic_regression"), versions="staging"))
+
+
+async def test_a_validation_job_takes_its_turn_under_the_users_running_cap_like_any_job(job_world: JobWorld) -> None:
+    from actors.jobs.dispatch import dispatch
+
+    await _train(job_world, graph_for("logistic_regression"), "breast_cancer")
+    job_world.with_settings(max_running_per_user=1, one_active_per_node=False)
+    busy = await job_world.submit(graph_for("logistic_regression", hyperparameters={"C": 0.5}))
+    waiting = await _validate(job_world, with_validation(graph_for("logistic_regression"), n_bootstrap=100))
+    assert busy.id in job_world.sender.sent and waiting.id not in job_world.sender.sent, "its user's slot is taken"
+    assert (await job_world.job(waiting.id)).admitted_at is None
+    assert await job_world.run(busy.id) is Outcome.SUCCEEDED
+    await dispatch(job_world.ctx)  # what the actor does after each job
+    assert job_world.sender.sent[-1] == waiting.id
+    assert job_world.sender.kinds[waiting.id] == "validation", "sent to the validate_model actor"
+    assert await job_world.run(waiting.id) is Outcome.SUCCEEDED

@@ -29,7 +29,8 @@ export async function hydratePipeline(pipelineId, { state, saver, view, jobs, no
   await dataset.load(hydrated.pipeline.dataset_source_id);
   view.setGraph(state.graph);
   for (const job of hydrated.jobs || []) jobs.track(job);
-  const gone = (j) => state.graph.node(j.node_id)?.type !== "train_model";
+  const runnable = new Set(["train_model", "validate_model"]);
+  const gone = (j) => !runnable.has(state.graph.node(j.node_id)?.type);
   notices.setOrphans([...(hydrated.orphan_jobs || []), ...storedOrphans(saver.pipelineId)].filter(gone));
   saver.state("All changes saved", "saved");
   versions.load(state.graph.nodes.filter((n) => n.type === "train_model").map((n) => n.id));

@@ -18,7 +18,7 @@ export function buildCard(node) {
     node.type === "dataset_source" ? null : h("span", { class: "port in", "aria-hidden": "true" }),
     title,
     kind,
-    node.type === "train_model" ? headline : null,
+    node.type === "train_model" || node.type === "validate_model" ? headline : null,
     slot,
     outPort,
   );
@@ -43,7 +43,7 @@ export function patchCard(card, node, info) {
   const label = node.data.label || info.typeLabel;
   setText(card.title, label);
   setText(card.kind, info.familyLabel ? `${info.typeLabel} · ${info.familyLabel}` : info.typeLabel);
-  setText(card.headline, info.headline || "No active version yet");
+  setText(card.headline, info.headline || (node.type === "validate_model" ? "No report yet" : "No active version yet"));
   card.headline.classList.toggle("muted", !info.headline);
   setAttr(card.el, "aria-label", `${label} (${info.typeLabel})`);
   setAttr(card.el, "title", `${label} · ${info.typeLabel} · id ${node.id}`);

@@ -17,6 +17,7 @@ import { renderEmpty, renderName } from "./page_slots.js";
 import { PanelHost } from "./panel_host.js";
 import { LAST_PIPELINE, latestPipeline, rememberPipeline } from "./pipeline_io.js";
 import { startTraining } from "./run.js";
+import { validationHeadline } from "./validate_panel.js";
 import { BoardView } from "./view.js";
 
 export async function mount(main, { live }) {
@@ -56,13 +57,17 @@ export async function mount(main, { live }) {
     (node) => ({
       typeLabel: labelOf(node.type),
       familyLabel: node.type === "train_model" ? familyLabel(node.data.config?.model_type) : null,
-      headline: node.type === "train_model" ? versions.headline(node.id) : null,
+      headline: node.type === "train_model" ? versions.headline(node.id)
+        : node.type === "validate_model" && jobs ? validationHeadline(jobs.forNode(node.id)) : null,
     }),
   );
   const jobs = new NodeJobs(live, (nodeId) => view.statusSlot(nodeId), (nodeId) => {
     panels.jobChanged(nodeId);
     const job = jobs.forNode(nodeId);
-    if (job && job.status === "succeeded") versions.refresh(nodeId);
+    if (job && job.status === "succeeded") {
+      if (state.graph.node(nodeId)?.type === "validate_model") view.render();
+      else versions.refresh(nodeId);
+    }
   });
 
   const saver = new AutoSaver({

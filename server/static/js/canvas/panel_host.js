@@ -5,6 +5,7 @@ import { statusText } from "../status.js";
 import { jobHref } from "./badge.js";
 import { renderNodePanel } from "./panel.js";
 import { renderTrainPanel } from "./train_panel.js";
+import { renderValidatePanel } from "./validate_panel.js";
 
 /** "Latest job: <link>", patched in place as the job changes. */
 function jobSummary(jobs, nodeId) {
@@ -68,12 +69,12 @@ export class PanelHost {
       onRun: (nodeId, config) => this.deps.onRun(nodeId, config),
       jobSummary: (nodeId) => jobSummary(jobs, nodeId),
       isActive: (nodeId) => jobs.isActive(nodeId),
+      latestJob: (nodeId) => jobs.forNode(nodeId),
       jobInsight: (nodeId) => (this.deps.insights ? this.deps.insights.element(nodeId) : null),
     };
     const scroll = this.root.scrollTop;
-    this.current = node.type === "train_model"
-      ? renderTrainPanel(this.root, node, type, ctx)
-      : renderNodePanel(this.root, node, type, ctx);
+    const render = { train_model: renderTrainPanel, validate_model: renderValidatePanel }[node.type] || renderNodePanel;
+    this.current = render(this.root, node, type, ctx);
     this.current.nodeId = node.id;
     // Re-rendering the same node (after a graph edit) keeps the reader's place.
     if (this.shownId === node.id) this.root.scrollTop = scroll;

@@ -30,18 +30,21 @@ export async function startTraining({ state, saver, jobs, announce }, nodeId, co
     announce("Configuration saved; no job was started.");
     return null;
   }
+  const validation = state.graph.node(nodeId)?.type === "validate_model";
+  // run_now is the training form's switch; a validation node always runs when asked.
+  const { run_now: _runNow, ...sent } = config;
   try {
     const job = await post("/training-jobs", {
       dataset_source_id: state.datasetId,
       node_id: nodeId,
       graph: state.graph.toJSON(),
-      config,
+      config: validation ? sent : config,
       pipeline_id: pipelineId || undefined,
       idempotency_key: newKey(),
     });
     jobs.track(job);
     const label = state.graph.node(nodeId)?.data.label || nodeId;
-    announce(`Training job queued for ${label}.`);
+    announce(`${validation ? "Validation" : "Training"} job queued for ${label}.`);
     return null;
   } catch (exc) {
     if (exc instanceof ApiError) {

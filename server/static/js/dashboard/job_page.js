@@ -121,6 +121,8 @@ export async function mount(main, { live, route }) {
         ["Duration", duration(job.started_at, job.finished_at)],
         ["Dataset", job.dataset_source_id],
         ["Model version", job.model_version],
+        ["Report", job.kind === "validation" && job.status === "succeeded"
+          ? h("a", { href: `${location.pathname.replace(/\/$/, "")}/report`, text: "Open the validation report" }) : null],
         ["Experiment tag", job.config?.experiment_tag],
         ["Description", job.config?.description],
         ["Max runtime", job.config?.max_runtime_s ? `${job.config.max_runtime_s} s` : null],
