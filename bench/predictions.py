@@ -57,6 +57,7 @@ def _train(directory: Path, family: str) -> str:
     from actors.ml.artifacts import save_artifact
     from actors.ml.fit import run_training
     from actors.ml.options import DatasetRef, FitOptions
+    from store.blobs import LocalBlobStore
 
     source = directory / "train.parquet"
     if not source.exists():
@@ -74,7 +75,7 @@ def _train(directory: Path, family: str) -> str:
                           FitOptions(curves=False, explain=False), should_stop=lambda: None,
                           on_progress=lambda _: None)
     path = directory / f"{family}.joblib"
-    save_artifact(result.artifact, str(path))
+    save_artifact(result.artifact, LocalBlobStore(directory), path.name)
     return str(path)
 
 
@@ -84,12 +85,14 @@ def _child(kind: str, artifact: str, data: str, output: str, queue: Any) -> None
 
     from actors.ml.batch_predictions import predict_file
     from actors.ml.checkpoints import Checkpoint
+    from store.blobs import LocalBlobStore
 
     model = joblib.load(artifact)
     rows = 0
     started = time.perf_counter()
     if kind == "service":
-        rows = predict_file(model, data, "parquet", output, "parquet", Checkpoint()).rows
+        out = Path(output)
+        rows = predict_file(model, data, "parquet", LocalBlobStore(out.parent), out.name, "parquet", Checkpoint()).rows
     elif kind == "direct":
         frame = pd.read_parquet(data)
         rows = len(model.predict(frame))
