@@ -1,0 +1,29 @@
+"""``PredictionsActor``: the per-job actor of batch-prediction jobs (Celery task ``predict_batch``).
+
+Declared on the global broker when this module is imported, like ``TrainingActor``.
+Everything but its name lives in :class:`actors.jobs.job_actor.JobActor`; the work is
+:class:`actors.jobs.predictions_runner.PredictionsRunner`.
+"""
+
+from __future__ import annotations
+
+from actors.jobs.job_actor import JobActor
+from actors.jobs.kinds import ROUTES
+from store.kinds import JobKind
+
+PREDICTIONS_ACTOR = ROUTES[JobKind.PREDICTIONS].actor_name
+PREDICTIONS_QUEUE = ROUTES[JobKind.PREDICTIONS].queue_name
+
+
+class PredictionsActor(JobActor):
+    """Runs one predictions job: claim, predict chunk by chunk, store the output; always ends terminal."""
+
+    kind = JobKind.PREDICTIONS
+
+    class Meta:
+        actor_name = PREDICTIONS_ACTOR
+        queue_name = PREDICTIONS_QUEUE
+        max_retries = 0
+
+
+__all__ = ["PREDICTIONS_ACTOR", "PREDICTIONS_QUEUE", "PredictionsActor"]
