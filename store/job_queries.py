@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.errors import NotFound
+from store.kinds import JobKind
 from store.models import TrainingJob, TrainingJobEvent
 from store.reader import Reader
 from store.states import ACTIVE, JobStatus
@@ -45,13 +46,20 @@ async def count_active(session: AsyncSession, user_id: str) -> int:
     return int((await session.execute(stmt)).scalar_one())
 
 
-async def active_job_for_node(session: AsyncSession, pipeline_id: str, node_id: str) -> TrainingJob | None:
-    """The newest active job of a node, if any (for ``jobs.one_active_per_node``)."""
+async def active_job_for_node(
+    session: AsyncSession, pipeline_id: str, node_id: str, kind: str = JobKind.TRAINING.value
+) -> TrainingJob | None:
+    """The newest active job of ``kind`` on a node, if any (for ``jobs.one_active_per_node``).
+
+    Only jobs of the same kind count: batch predictions of a node's model never hold back
+    the training of its next version.
+    """
     stmt = (
         select(TrainingJob)
         .where(
             TrainingJob.pipeline_id == pipeline_id,
             TrainingJob.node_id == node_id,
+            TrainingJob.kind == kind,
             TrainingJob.status.in_(_ACTIVE_VALUES),
         )
         .order_by(TrainingJob.created_at.desc(), TrainingJob.id.desc())

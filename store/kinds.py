@@ -16,6 +16,8 @@ class JobKind(enum.StrEnum):
 
     TRAINING = "training"
     VALIDATION = "validation"
+    PREDICTIONS = "predictions"
+    """Batch predictions of one model version over an uploaded dataset (``actors.jobs.predictions_runner``)."""
 
 
 def parse_kind(value: str | JobKind) -> JobKind:

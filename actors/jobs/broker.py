@@ -7,6 +7,7 @@ message is sent as the Celery task named after its actor (``train_model``) eithe
 from __future__ import annotations
 
 from actors.jobs.job_actor import JobActor
+from actors.jobs.predictions_actor import PredictionsActor
 from actors.jobs.training_actor import TrainingActor
 from actors.jobs.validation_actor import ValidationActor
 from actors.jobs.worker_context import ContextFactory
@@ -14,7 +15,7 @@ from shim.brokers.redis import RedisBroker
 from shim.middleware import AsyncIO, WorkerContext
 from store.settings import Settings
 
-JOB_ACTORS: tuple[type[JobActor], ...] = (TrainingActor, ValidationActor)
+JOB_ACTORS: tuple[type[JobActor], ...] = (TrainingActor, ValidationActor, PredictionsActor)
 """Every kind's actor class; each is declared on the jobs' broker."""
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from actors.jobs.predictions_runner import PredictionsRunner
 from actors.jobs.runner import JobRunner
 from actors.jobs.training_runner import TrainingRunner
 from actors.jobs.validation_runner import ValidationRunner
@@ -33,11 +34,13 @@ class KindRoute:
 ROUTES: dict[JobKind, KindRoute] = {
     JobKind.TRAINING: KindRoute(JobKind.TRAINING, "train_model"),
     JobKind.VALIDATION: KindRoute(JobKind.VALIDATION, "validate_model"),
+    JobKind.PREDICTIONS: KindRoute(JobKind.PREDICTIONS, "predict_batch"),
 }
 
 _RUNNERS: dict[JobKind, JobRunner[Any, Any]] = {
     JobKind.TRAINING: TrainingRunner(),
     JobKind.VALIDATION: ValidationRunner(),
+    JobKind.PREDICTIONS: PredictionsRunner(),
 }
 
 

@@ -47,6 +47,18 @@ def _source(path: str, fmt: str) -> tuple[pa.Schema, int, Iterator[pa.RecordBatc
     return schema, rows, batches
 
 
+def read_batches(path: str, fmt: str) -> tuple[pa.Schema, int, Iterator[pa.RecordBatch]]:
+    """The schema, the row count and the record batches of a stored file, read one batch at a time.
+
+    Batches hold at most :data:`CHUNK_ROWS` rows for Parquet (a CSV block for CSV files).
+
+    Raises:
+        actors.errors.TableError: a CSV file that cannot be parsed.
+        pyarrow.ArrowException, OSError: an unreadable Parquet file.
+    """
+    return _source(path, fmt)
+
+
 def sample_batches(
     batches: Iterator[pa.RecordBatch], total: int, size: int, seed: int
 ) -> Iterator[pa.RecordBatch]:

@@ -23,6 +23,7 @@ from store.errors import BlobError
 from store.job_listing import list_jobs
 from store.job_queries import events_since, get_job
 from store.job_view import get_job_view
+from store.kinds import JobKind
 from store.models import TrainingJob
 from store.pipeline_queries import pipeline_names
 from store.reader import Reader
@@ -133,6 +134,9 @@ async def _job_with_model(request: web.Request, missing: str) -> tuple[TrainingJ
     """The request's job and its model's URI, or a 404 (``no_artifact``: the job has no ``missing``)."""
     async with read_session(request.app[SESSIONS]) as session:
         job = await get_job(session, request.match_info["job_id"], reader=reader_of(request))
+    if job.kind != JobKind.TRAINING.value:
+        raise NotFoundError(f"job {job.id} is a {job.kind} job: it has no {missing} (a predictions job's output "
+                            "downloads from /training-jobs/{job_id}/predictions)", code="no_artifact")
     if not job.model_artifact_uri:
         raise NotFoundError(f"job {job.id} has no {missing} (status {job.status})", code="no_artifact")
     return job, job.model_artifact_uri

@@ -92,6 +92,16 @@ class Api:
         async with self.session.get(f"{self.base_url}{API}/ready") as r:
             return r.status, await r.json()
 
+    async def wait_ready(self, ready: bool, within_s: float = 45.0) -> Frame:
+        """Poll ``/ready`` until it answers 200 (``ready``) or anything else (not ``ready``); returns its body."""
+        deadline = time.monotonic() + within_s
+        while True:
+            status, body = await self.ready()
+            if (status == 200) == ready:
+                return body
+            assert time.monotonic() < deadline, f"/ready still {status}: {body}"
+            await asyncio.sleep(0.1)
+
     async def wait_job(self, job_id: str, statuses: frozenset[str] = TERMINAL, within_s: float = 90.0) -> Frame:
         """Poll the job until its status is one of ``statuses``."""
         deadline = time.monotonic() + within_s
@@ -201,6 +211,13 @@ class LiveSocket:
             elif frame["type"].startswith("job.") and frame.get("job_id") == job_id and "seq" in frame:
                 seq = max(seq, int(frame["seq"]))
         return status, seq
+
+    async def wait_converged(self, job_id: str, truth: tuple[str, int], within_s: float = 30.0) -> None:
+        """Wait until :meth:`view_of` the job is ``truth`` (status, last seq)."""
+        deadline = time.monotonic() + within_s
+        while self.view_of(job_id) != truth:
+            assert time.monotonic() < deadline, f"client stuck at {self.view_of(job_id)} for {job_id}, truth {truth}"
+            await asyncio.sleep(0.05)
 
     async def wait_closed(self) -> int | None:
         """Wait until the connection has ended, whichever side ended it; returns the close code."""

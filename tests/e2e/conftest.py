@@ -4,6 +4,7 @@
   one worker beside it), with two users, for the whole module.
 - ``new_deployment``: a function-scoped builder of several-process deployments on a Redis and
   a database the test chooses; every process it started is stopped afterwards.
+- ``new_node``: a deployment of one web process and N workers on ``own_redis`` and SQLite, users created.
 - ``own_redis``: an append-only :class:`EmbeddedRedis` the test may stop and restart.
 - ``http`` / ``open_socket``: the test's HTTP session and authenticated websockets, closed afterwards.
 - ``training_csv``: a synthetic classification CSV on which a random forest fits in seconds.
@@ -140,6 +141,48 @@ def new_deployment() -> Iterator[DeploymentFactory]:
     finally:
         for built in made:
             built.stop()
+
+
+@dataclasses.dataclass(frozen=True)
+class Node:
+    """A web process and ``mlw worker`` processes on one Redis and one SQLite database, with users' tokens."""
+
+    deployment: Deployment
+    web: WebProcess
+    port: int
+    workers: tuple[ManagedProcess, ...]
+    tokens: dict[str, str]
+    database_url: str
+
+
+NodeFactory = Callable[..., Node]
+
+
+@pytest.fixture
+def new_node(own_redis: EmbeddedRedis, new_deployment: DeploymentFactory, tmp_path: Path) -> NodeFactory:
+    """Builds ``mlw serve --no-worker`` and ``workers`` separate ``mlw worker``s on ``own_redis``.
+
+    ``new_node(workers, users=("alice",), **settings)`` creates the users first (which applies
+    the migrations), starts the web process on a free port and the workers, and returns once
+    every worker is ready and ``/ready`` says so; everything is stopped after the test.
+    """
+
+    def build(workers: int, users: tuple[str, ...] = ("alice",), **settings: str) -> Node:
+        data_dir = tmp_path / "data"
+        database_url = f"sqlite+aiosqlite:///{data_dir / 'mlw.db'}"
+        deployment = new_deployment({"MLW_REDIS_URL": own_redis.url, "MLW_DATABASE_URL": database_url,
+                                     "MLW_DATA_DIR": str(data_dir), **settings})
+        tokens = {name: deployment.create_user(name) for name in users}
+        port = free_port()
+        web = deployment.start_web(port=port)
+        started = tuple(deployment.start_worker() for _ in range(workers))
+        web.wait_serving()
+        for worker in started:
+            worker.wait_for_line("shim worker ready")
+        web.wait_ready()
+        return Node(deployment, web, port, started, tokens, database_url)
+
+    return build
 
 
 @pytest.fixture

@@ -147,6 +147,15 @@ class ManagedProcess:
         return proc.returncode
 
 
+def worker_processes(workers: Sequence[ManagedProcess]) -> dict[int, int]:
+    """Every live process of each worker (itself and its descendants), mapped to the worker's index."""
+    owners: dict[int, int] = {}
+    for index, worker in enumerate(workers):
+        owners[worker.pid] = index
+        owners.update({child.pid: index for child in _descendants(worker.pid)})
+    return owners
+
+
 def _descendants(pid: int) -> list[psutil.Process]:
     try:
         return list(psutil.Process(pid).children(recursive=True))

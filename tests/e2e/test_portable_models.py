@@ -11,6 +11,7 @@ identical to the service's batch predictions of the same rows.
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import json
 from pathlib import Path
@@ -19,11 +20,9 @@ from typing import Any
 import aiohttp
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
-from actors.ml.artifacts import load_model
-from actors.ml.table_read import read_frame
-from store.blobs import LocalBlobStore
 from tests.e2e.clients import Api
 from tests.e2e.conftest import SingleNode
 from tests.e2e.portable_env import ModelEnv
@@ -39,7 +38,7 @@ REGRESSORS = {"linear_regression": {}, "random_forest": {"n_estimators": 20}, "x
 PREDICT_IN_MODEL_ENV = """
 import json, sys
 import joblib, numpy as np, pandas as pd
-frame = pd.read_csv(sys.argv[1]).drop(columns=["label", "amount"])
+frame = pd.read_csv(sys.argv[1], float_precision="round_trip").drop(columns=["label", "amount"])
 out = {}
 for name in json.loads(sys.argv[2]):
     model = joblib.load(f"{sys.argv[3]}/{name}.joblib")
@@ -113,6 +112,7 @@ async def test_every_family_downloaded_predicts_in_a_bare_model_environment_exac
         trains = [n["id"] for n in graph["nodes"] if n["type"] == "train_model"]
         jobs = {node: (await alice.submit(dataset, graph, node))["id"] for node in trains}
         cards: dict[str, dict[str, Any]] = {}
+        predictions: dict[str, str] = {}
         for node, job_id in jobs.items():
             done = await alice.wait_job(job_id, within_s=300)
             assert done["status"] == "succeeded", done
@@ -121,24 +121,35 @@ async def test_every_family_downloaded_predicts_in_a_bare_model_environment_exac
             (models / f"{node}.joblib").write_bytes(body)
             card, _ = await _download(alice, f"/training-jobs/{job_id}/model-card")
             cards[node] = json.loads(card)
+            # The service's batch predictions of the same rows, by the version's alias.
+            path = f"/pipelines/{done['pipeline_id']}/nodes/{node}/versions/active/predictions"
+            submitted = await alice._json("POST", path, 202, json={"dataset_id": dataset, "format": "parquet"})
+            predictions[node] = submitted["id"]
+        outputs: dict[str, pd.DataFrame] = {}
+        for node, job_id in predictions.items():
+            done = await alice.wait_job(job_id, within_s=300)
+            assert done["status"] == "succeeded", done
+            body, headers = await _download(alice, f"/training-jobs/{job_id}/predictions")
+            assert hashlib.sha256(body).hexdigest() == headers["X-Artifact-SHA256"]
+            outputs[node] = pq.read_table(io.BytesIO(body)).to_pandas()
 
     printed = env.run_code(PREDICT_IN_MODEL_ENV, str(csv), json.dumps(trains), str(models))
     portable = json.loads(printed.strip().splitlines()[-1])
 
     assert portable.pop("_project_importable") is False
-    service_rows = read_frame(str(csv), "csv", max_full_rows=10**9, sample_rows=10**9, seed=0).frame
-    service_rows = service_rows.drop(columns=["label", "amount"])
     for node in trains:
-        card = cards[node]
+        card, service = cards[node], outputs[node]
         assert card["artifact"]["sha256"] == hashlib.sha256((models / f"{node}.joblib").read_bytes()).hexdigest()
         other = "amount" if node.startswith("cls-") else "label"
         assert [c["name"] for c in card["inputs"]] == ["age", "city", "income", "score", other]
-        service = load_model(LocalBlobStore(models), f"{node}.joblib", card["artifact"]["sha256"])
-        expected = service.predict(service_rows)
+        assert len(service) == 3_000 and list(service.columns[:6]) == ["age", "city", "income", "score", "label",
+                                                                       "amount"]
         if node.startswith("cls-"):
-            assert portable[node]["predict"] == list(expected), node
             assert portable[node]["classes"] == card["classes"] == ["high", "low"]
-            np.testing.assert_array_equal(np.asarray(portable[node]["proba"]), service.predict_proba(service_rows))
+            assert portable[node]["predict"] == list(service["prediction"]), node
+            np.testing.assert_array_equal(np.asarray(portable[node]["proba"]),
+                                          service[["probability_high", "probability_low"]].to_numpy())
         else:
+            assert "probability_high" not in service.columns
             np.testing.assert_array_equal(np.asarray(portable[node]["predict"], dtype=np.float64),
-                                          np.asarray(expected, dtype=np.float64))
+                                          service["prediction"].to_numpy())

@@ -10,10 +10,7 @@ agree on the job's final state and on its whole event trail.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import time
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -21,8 +18,8 @@ from sqlalchemy import text
 
 from server.redis_server import EmbeddedRedis
 from store.engine import create_engine
-from tests.e2e.clients import TERMINAL, Api, LiveSocket
-from tests.e2e.conftest import DeploymentFactory, SocketFactory, WebProcess
+from tests.e2e.clients import TERMINAL, Api
+from tests.e2e.conftest import Node, NodeFactory, SocketFactory
 from tests.job_fixtures import graph_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -31,27 +28,10 @@ LONG_FIT = graph_for("random_forest", hyperparameters={"n_estimators": 150, "max
 QUICK_FIT = graph_for("random_forest", hyperparameters={"n_estimators": 10, "max_depth": 4})
 
 
-@dataclasses.dataclass(frozen=True)
-class Node:
-    web: WebProcess
-    token: str
-    database_url: str
-
-
 @pytest.fixture
-def node(own_redis: EmbeddedRedis, new_deployment: DeploymentFactory, tmp_path: Path) -> Node:
+def node(new_node: NodeFactory) -> Node:
     """``mlw serve --no-worker`` and one ``mlw worker`` on ``own_redis`` and a SQLite database."""
-    data_dir = tmp_path / "data"
-    database_url = f"sqlite+aiosqlite:///{data_dir / 'mlw.db'}"
-    deployment = new_deployment(
-        {"MLW_REDIS_URL": own_redis.url, "MLW_DATABASE_URL": database_url, "MLW_DATA_DIR": str(data_dir)}
-    )
-    token = deployment.create_user("alice")  # also applies the migrations
-    web, worker = deployment.start_web(), deployment.start_worker()
-    web.wait_serving()
-    worker.wait_for_line("shim worker ready")
-    web.wait_ready()
-    return Node(web, token, database_url)
+    return new_node(workers=1)
 
 
 async def _database_truth(database_url: str, job_id: str) -> tuple[str, int, int | None, list[int]]:
@@ -74,56 +54,39 @@ async def _database_truth(database_url: str, job_id: str) -> tuple[str, int, int
         await engine.dispose()
 
 
-async def _wait_ready(api: Api, ready: bool, within_s: float = 30.0) -> dict[str, Any]:
-    deadline = time.monotonic() + within_s
-    while True:
-        status, body = await api.ready()
-        if (status == 200) == ready:
-            return body
-        assert time.monotonic() < deadline, f"/ready still {status}: {body}"
-        await asyncio.sleep(0.1)
-
-
-async def _converged(sock: LiveSocket, job_id: str, truth: tuple[str, int], within_s: float = 30.0) -> None:
-    deadline = time.monotonic() + within_s
-    while sock.view_of(job_id) != truth:
-        assert time.monotonic() < deadline, f"client stuck at {sock.view_of(job_id)}, truth {truth}"
-        await asyncio.sleep(0.05)
-
-
 async def test_every_client_converges_to_the_true_final_state_when_redis_restarts_during_a_job(
     node: Node, own_redis: EmbeddedRedis, http: aiohttp.ClientSession, open_socket: SocketFactory, training_csv: Path
 ) -> None:
-    api = Api(http, node.web.url, node.token)
+    api = Api(http, node.web.url, node.tokens["alice"])
     dataset = await api.upload_dataset(training_csv)
     pipeline_id = await api.save_pipeline(dataset, LONG_FIT)
-    by_pipeline = await open_socket(node.web.url, node.token)
+    by_pipeline = await open_socket(node.web.url, node.tokens["alice"])
     await by_pipeline.subscribe([{"pipeline_id": pipeline_id}])
-    by_user = await open_socket(node.web.url, node.token)
+    by_user = await open_socket(node.web.url, node.tokens["alice"])
     await by_user.subscribe([{"user": "me"}])
 
     job_id = (await api.submit(dataset, LONG_FIT))["id"]
-    by_job = await open_socket(node.web.url, node.token)
+    by_job = await open_socket(node.web.url, node.tokens["alice"])
     await by_job.subscribe([{"job_id": job_id}])
     clients = [by_pipeline, by_user, by_job]
     await by_pipeline.wait_for(lambda f: f["type"] == "job.progress" and f["job_id"] == job_id)
 
     await asyncio.to_thread(own_redis.stop)
-    body = await _wait_ready(api, ready=False)
+    body = await api.wait_ready(ready=False)
     assert not body["checks"]["redis"]["ok"] and not body["checks"]["hub"]["ok"], body
     # The fit goes on without Redis; its remaining events reach the database only.
     done = await api.wait_job(job_id, TERMINAL, within_s=60)
     assert done["status"] == "succeeded", done
     missed_live = [sock.view_of(job_id) for sock in clients]
     await asyncio.to_thread(own_redis.start)
-    await _wait_ready(api, ready=True)
+    await api.wait_ready(ready=True)
 
     status, last_seq, version, seqs = await _database_truth(node.database_url, job_id)
     assert (status, last_seq, version) == (done["status"], done["last_seq"], done["model_version"])
     assert seqs == list(range(1, last_seq + 1))
     assert all(view != (status, last_seq) for view in missed_live), "the end happened while Redis was down"
     for sock in clients:
-        await _converged(sock, job_id, (status, last_seq))
+        await sock.wait_converged(job_id, (status, last_seq))
         await sock.sync("converged")
     stored = await api.events(job_id)
     for sock in (by_pipeline, by_user):
@@ -131,7 +94,7 @@ async def test_every_client_converges_to_the_true_final_state_when_redis_restart
     first = by_job.seqs(job_id)[0]
     assert by_job.persisted(job_id) == stored[first - 1 :]
 
-    late = await open_socket(node.web.url, node.token)
+    late = await open_socket(node.web.url, node.tokens["alice"])
     snapshot = await late.subscribe([{"pipeline_id": pipeline_id}], since={job_id: 0})
     assert [(j["id"], j["status"], j["last_seq"]) for j in snapshot["jobs"]] == [(job_id, status, last_seq)]
     await late.sync("replayed")
@@ -147,7 +110,7 @@ async def test_every_client_converges_to_the_true_final_state_when_redis_restart
 async def test_a_worker_whose_job_ends_while_redis_is_down_takes_the_next_job_once_redis_is_back(
     node: Node, own_redis: EmbeddedRedis, http: aiohttp.ClientSession, training_csv: Path
 ) -> None:
-    api = Api(http, node.web.url, node.token)
+    api = Api(http, node.web.url, node.tokens["alice"])
     dataset = await api.upload_dataset(training_csv)
     job_id = (await api.submit(dataset, LONG_FIT))["id"]
     await api.wait_job(job_id, frozenset({"running"}))
@@ -155,7 +118,7 @@ async def test_a_worker_whose_job_ends_while_redis_is_down_takes_the_next_job_on
     assert (await api.wait_job(job_id, TERMINAL, within_s=60))["status"] == "succeeded"
     await asyncio.sleep(1.0)  # the worker has tried (and failed) to ack the finished task by now
     await asyncio.to_thread(own_redis.start)
-    await _wait_ready(api, ready=True)
+    await api.wait_ready(ready=True)
 
     next_id = (await api.submit(dataset, QUICK_FIT))["id"]
     assert (await api.wait_job(next_id, TERMINAL, within_s=20))["status"] == "succeeded"

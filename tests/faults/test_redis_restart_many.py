@@ -57,16 +57,17 @@ from shim.common import xq_name
 from store.engine import create_engine
 from tests.e2e.clients import TERMINAL, Api, Frame, LiveSocket
 from tests.e2e.conftest import (  # noqa: F401 - fixtures used by name
-    DeploymentFactory,
+    Node,
+    NodeFactory,
     SocketFactory,
-    WebProcess,
     http,
     new_deployment,
+    new_node,
     open_socket,
     own_redis,
     training_csv,
 )
-from tests.e2e.processes import ManagedProcess
+from tests.e2e.processes import worker_processes
 from tests.job_fixtures import graph_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -84,26 +85,6 @@ TRAINING_QUEUE = "training"
 """The Redis list of the training actor's messages (``actors.jobs.training_actor``, not imported: it needs a broker)."""
 DEAD_LETTERS = f"dramatiq:{xq_name(TRAINING_QUEUE)}"
 """The shim's dead-letter list of the training queue: messages whose actor failed for good."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Cluster:
-    """The running deployment: one web process, two workers, two users' tokens."""
-
-    web: WebProcess
-    workers: tuple[ManagedProcess, ManagedProcess]
-    alice: str
-    bob: str
-    database_url: str
-
-    def worker_of(self) -> dict[int, int]:
-        """Every live process of each ``mlw worker``, mapped to that worker's index."""
-        owners: dict[int, int] = {}
-        for index, worker in enumerate(self.workers):
-            root = psutil.Process(worker.pid)
-            owners[root.pid] = index
-            owners.update({child.pid: index for child in root.children(recursive=True)})
-        return owners
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,27 +135,9 @@ def _plan() -> list[Planned]:
 
 
 @pytest.fixture
-def cluster(own_redis: EmbeddedRedis, new_deployment: DeploymentFactory, tmp_path: Path) -> Cluster:
+def cluster(new_node: NodeFactory) -> Node:
     """``mlw serve --no-worker`` and two ``mlw worker`` (one training process each) on ``own_redis``."""
-    data_dir = tmp_path / "data"
-    database_url = f"sqlite+aiosqlite:///{data_dir / 'mlw.db'}"
-    deployment = new_deployment(
-        {
-            "MLW_REDIS_URL": own_redis.url,
-            "MLW_DATABASE_URL": database_url,
-            "MLW_DATA_DIR": str(data_dir),
-            "MLW_WORKER_CONCURRENCY": "1",
-        }
-    )
-    alice = deployment.create_user("alice")  # also applies the migrations
-    bob = deployment.create_user("bob")
-    web = deployment.start_web()
-    workers = (deployment.start_worker(), deployment.start_worker())
-    web.wait_serving()
-    for worker in workers:
-        worker.wait_for_line("shim worker ready")
-    web.wait_ready()
-    return Cluster(web, workers, alice, bob, database_url)
+    return new_node(workers=2, users=("alice", "bob"), MLW_WORKER_CONCURRENCY="1")
 
 
 def _persistence(server: EmbeddedRedis) -> dict[str, str]:
@@ -251,29 +214,12 @@ async def _statuses(database_url: str) -> dict[str, str]:
     return {job_id: truth.status for job_id, truth in jobs.items()}
 
 
-async def _wait_ready(api: Api, ready: bool, within_s: float = 45.0) -> Frame:
-    deadline = time.monotonic() + within_s
-    while True:
-        status, body = await api.ready()
-        if (status == 200) == ready:
-            return body
-        assert time.monotonic() < deadline, f"/ready still {status}: {body}"
-        await asyncio.sleep(0.1)
-
-
-async def _converged(sock: LiveSocket, job_id: str, truth: tuple[str, int], within_s: float = 30.0) -> None:
-    deadline = time.monotonic() + within_s
-    while sock.view_of(job_id) != truth:
-        assert time.monotonic() < deadline, f"client stuck at {sock.view_of(job_id)} for {job_id}, truth {truth}"
-        await asyncio.sleep(0.05)
-
-
 def _status_trail(events: list[Frame]) -> list[str]:
     return [e["status"] for e in events if e["type"] == "job.status"]
 
 
 async def test_every_job_ends_once_and_database_api_and_clients_agree_when_redis_crashes_under_20_jobs(
-    cluster: Cluster,
+    cluster: Node,
     own_redis: EmbeddedRedis,
     http: aiohttp.ClientSession,
     open_socket: SocketFactory,
@@ -282,8 +228,8 @@ async def test_every_job_ends_once_and_database_api_and_clients_agree_when_redis
     persistence = _persistence(own_redis)
     assert persistence["appendonly"] == "yes", "queued messages must outlive the crash"
     assert persistence["appendfsync"] in ("everysec", "always"), persistence
-    apis = {"alice": Api(http, cluster.web.url, cluster.alice), "bob": Api(http, cluster.web.url, cluster.bob)}
-    tokens = {"alice": cluster.alice, "bob": cluster.bob}
+    tokens = cluster.tokens
+    apis = {owner: Api(http, cluster.web.url, token) for owner, token in tokens.items()}
     datasets = {owner: await api.upload_dataset(training_csv) for owner, api in apis.items()}
     graphs = {"a1": ("alice", None), "a2": ("alice", OTHER_SPLIT), "b": ("bob", None)}
     pipelines = {
@@ -327,7 +273,7 @@ async def test_every_job_ends_once_and_database_api_and_clients_agree_when_redis
     queued_at_crash = {j for j, t in at_crash.items() if t.status == "queued"}
     assert len(running_at_crash) >= 1 and len(queued_at_crash) >= JOBS // 2, at_crash
 
-    body = await _wait_ready(api, ready=False)
+    body = await api.wait_ready(ready=False)
     assert not body["checks"]["redis"]["ok"] and not body["checks"]["hub"]["ok"], body
     # Redis stays away until every fit running at the crash is over: ended (so its ack fails) or
     # lost with its pool process (the reaper retries it once Redis is back). The API keeps
@@ -346,7 +292,7 @@ async def test_every_job_ends_once_and_database_api_and_clients_agree_when_redis
     assert seen_live_end == [], seen_live_end
     await asyncio.to_thread(own_redis.start)
     restarted_at = time.monotonic()
-    await _wait_ready(api, ready=True)
+    await api.wait_ready(ready=True)
 
     finals: dict[str, Frame] = {}
     for job in jobs:
@@ -393,7 +339,7 @@ async def test_every_job_ends_once_and_database_api_and_clients_agree_when_redis
         )
 
     # Both workers reconnected: the jobs that waited in Redis through the crash ran on both.
-    owners = cluster.worker_of()
+    owners = worker_processes(cluster.workers)
     ran_after = {owners.get(_pid(truths[j].worker)) for j in queued_at_crash}
     assert ran_after == {0, 1}, ran_after
 
@@ -405,14 +351,14 @@ async def test_every_job_ends_once_and_database_api_and_clients_agree_when_redis
         assert sock.job_ids() == watched, "a client hears of exactly the jobs on its topics"
         for job_id in watched:
             truth = truths[job_id]
-            await _converged(sock, job_id, (truth.status, truth.last_seq))
+            await sock.wait_converged(job_id, (truth.status, truth.last_seq))
         await sock.sync("converged")
         for job_id in watched:
             assert sock.persisted(job_id) == await by_id[job_id].api.events(job_id), "every event once, in order"
         assert sock.close_code is None
     for job in jobs:
         truth = truths[job.id]
-        await _converged(job.socket, job.id, (truth.status, truth.last_seq))
+        await job.socket.wait_converged(job.id, (truth.status, truth.last_seq))
         await job.socket.sync("converged")
         stored = await job.api.events(job.id)
         assert job.socket.persisted(job.id) == stored[job.joined_at_seq :], job.id

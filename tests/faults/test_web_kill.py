@@ -45,19 +45,17 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.redis_server import EmbeddedRedis, free_port
-from store.engine import create_engine, create_session_factory
-from store.users import create_user
+from store.engine import create_engine
 from tests.e2e.clients import TERMINAL, Api, Frame, LiveSocket
 from tests.e2e.conftest import (  # noqa: F401 - fixtures of the end-to-end package, used here
-    Deployment,
-    DeploymentFactory,
-    WebProcess,
+    Node,
+    NodeFactory,
     new_deployment,
+    new_node,
     own_redis,
     training_csv,
 )
-from tests.e2e.processes import API, ManagedProcess, http_status
+from tests.e2e.processes import API, http_status
 from tests.job_fixtures import graph_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -83,45 +81,10 @@ QUICK_FIT = graph_for("random_forest", hyperparameters={"n_estimators": 10, "max
 # --- the deployment ----------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class Node:
-    deployment: Deployment
-    web: WebProcess
-    port: int
-    workers: tuple[ManagedProcess, ManagedProcess]
-    tokens: dict[str, str]
-    database_url: str
-
-
-async def _create_users(database_url: str) -> dict[str, str]:
-    engine = create_engine(database_url)
-    try:
-        tokens: dict[str, str] = {}
-        for name in USERS:
-            async with create_session_factory(engine).begin() as session:
-                tokens[name] = (await create_user(session, name))[1]
-        return tokens
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture
-def node(own_redis: EmbeddedRedis, new_deployment: DeploymentFactory, tmp_path: Path) -> Node:
+def node(new_node: NodeFactory) -> Node:
     """``mlw serve --no-worker`` on a fixed port and two ``mlw worker``s, two users."""
-    data_dir = tmp_path / "data"
-    database_url = f"sqlite+aiosqlite:///{data_dir / 'mlw.db'}"
-    deployment = new_deployment(
-        {"MLW_REDIS_URL": own_redis.url, "MLW_DATABASE_URL": database_url, "MLW_DATA_DIR": str(data_dir)}
-    )
-    port = free_port()  # outside the ephemeral range: fifty clients dial it while it is down
-    web = deployment.start_web(port=port)
-    web.wait_serving()  # migrations applied: the workers and this process may open the database
-    workers = (deployment.start_worker(), deployment.start_worker())
-    tokens = asyncio.run(_create_users(database_url))
-    for worker in workers:
-        worker.wait_for_line("shim worker ready")
-    web.wait_ready()
-    return Node(deployment, web, port, workers, tokens, database_url)
+    return new_node(workers=2, users=USERS)
 
 
 @pytest.fixture

@@ -69,6 +69,7 @@ from tests.e2e.clients import TERMINAL, Api, Frame, LiveSocket
 from tests.e2e.conftest import Deployment, DeploymentFactory, SocketFactory, WebProcess
 from tests.e2e.processes import ManagedProcess
 from tests.job_fixtures import JobWorld, graph_for
+from tests.s3_fixtures import S3Root, make_bucket
 
 # The end-to-end package's fixtures, for this sibling package.
 http, new_deployment, open_socket, own_redis, training_csv = (
@@ -129,6 +130,23 @@ class Cluster:
     token: str
     database_url: str
     data_dir: Path
+    bucket: S3Root | None = None
+
+    def model_files(self) -> set[str]:
+        """The stored model files (``.joblib``), relative to ``uploads/models``, on either backend."""
+        if self.bucket is None:
+            return {f for f in _files(self.data_dir / "uploads" / "models") if f.endswith(".joblib")}
+        prefix = f"{self.bucket.prefix}/uploads/models/"
+        keys = self.bucket.object_keys()
+        assert not [k for k in keys if "/_tmp/" in k], "no temporary object stays"
+        return {k.removeprefix(prefix) for k in keys if k.startswith(prefix) and k.endswith(".joblib")}
+
+    def read_model(self, uri: str) -> bytes:
+        """The bytes of the model a row names."""
+        if self.bucket is None:
+            return (self.data_dir / uri).read_bytes()
+        key = uri.removeprefix(f"s3://{self.bucket.bucket}/")
+        return bytes(self.bucket.client().get_object(Bucket=self.bucket.bucket, Key=key)["Body"].read())
 
     def owner_of(self, pid: int) -> ManagedProcess:
         """The running ``mlw worker`` of which ``pid`` is a pool child (not the main process)."""
@@ -138,14 +156,18 @@ class Cluster:
         raise AssertionError(f"pid {pid} is no pool child of a running worker")
 
 
-@pytest.fixture
-def cluster(own_redis: EmbeddedRedis, new_deployment: DeploymentFactory, tmp_path: Path) -> Cluster:
-    """``mlw serve --no-worker`` and two ``mlw worker`` processes (concurrency 1) on SQLite and ``own_redis``."""
+@pytest.fixture(params=["local_storage", pytest.param("object_storage", marks=pytest.mark.timeout(480))])
+def cluster(
+    request: pytest.FixtureRequest, own_redis: EmbeddedRedis, new_deployment: DeploymentFactory, tmp_path: Path
+) -> Cluster:
+    """``mlw serve --no-worker`` and two ``mlw worker`` processes (concurrency 1) on SQLite and ``own_redis``;
+    datasets and models in the data directory, or in an S3 bucket (moto)."""
     data_dir = tmp_path / "data"
     database_url = f"sqlite+aiosqlite:///{data_dir / 'mlw.db'}"
+    bucket = make_bucket(request.getfixturevalue("moto_endpoint")) if request.param == "object_storage" else None
     deployment = new_deployment(
         {"MLW_REDIS_URL": own_redis.url, "MLW_DATABASE_URL": database_url, "MLW_DATA_DIR": str(data_dir),
-         **CLUSTER_SETTINGS}
+         **CLUSTER_SETTINGS, **(bucket.env() if bucket else {})}
     )
     token = deployment.create_user("alice")  # also applies the migrations
     web = deployment.start_web()
@@ -154,7 +176,7 @@ def cluster(own_redis: EmbeddedRedis, new_deployment: DeploymentFactory, tmp_pat
     for worker in workers:
         worker.wait_for_line("shim worker ready")
     web.wait_ready()
-    return Cluster(deployment, web, workers, token, database_url, data_dir)
+    return Cluster(deployment, web, workers, token, database_url, data_dir, bucket)
 
 
 def _fit_under_way(sock: LiveSocket, job_id: str, attempt: int) -> bool:
@@ -271,7 +293,7 @@ JOB_COLUMNS = ("status", "attempt", "last_seq", "model_version", "model_artifact
 
 
 async def _check_job(
-    api: Api, engine: AsyncEngine, job: Frame, row: Any, kills: list[Kill], versions: list[Any], root: Path
+    api: Api, engine: AsyncEngine, job: Frame, row: Any, kills: list[Kill], versions: list[Any], cluster: Cluster
 ) -> list[float]:
     """Everything one job must show after its kills; returns the seconds from each kill to its event."""
     job_id, planned = job["id"], len(kills)
@@ -304,8 +326,8 @@ async def _check_job(
         assert (job["status"], job["attempt"]) == ("succeeded", planned + 1), job
         assert mine == [(job["model_version"], job["model_artifact_uri"])], "exactly one version"
         assert len(version_events) == 1
-        artifact = root / job["model_artifact_uri"]
-        assert hashlib.sha256(artifact.read_bytes()).hexdigest() == job["artifact_sha256"]
+        artifact = cluster.read_model(job["model_artifact_uri"])
+        assert hashlib.sha256(artifact).hexdigest() == job["artifact_sha256"]
     return delays
 
 
@@ -338,7 +360,7 @@ async def test_every_job_reaches_its_due_end_when_workers_are_killed_mid_fit_twe
         delays: list[float] = []
         for job_id in jobs:
             mine = [k for k in kills if k.job_id == job_id]
-            delays += await _check_job(api, engine, ended[job_id], rows[job_id], mine, versions, cluster.data_dir)
+            delays += await _check_job(api, engine, ended[job_id], rows[job_id], mine, versions, cluster)
         # For the record (no timing assertion): how long each kill took to show in the trail.
         print(f"kill to worker_lost event: max {max(delays):.1f} s, mean {sum(delays) / len(delays):.1f} s")
     finally:
@@ -351,9 +373,7 @@ async def test_every_job_reaches_its_due_end_when_workers_are_killed_mid_fit_twe
     listed = sorted((v["version"], v["job_id"]) for v in await api.versions(pipeline_id))
     assert listed == sorted((v.version, v.job_id) for v in versions), "the API lists the same versions"
     # Each succeeded job left its artifact, and no killed attempt left a partial or temporary file.
-    assert _files(cluster.data_dir / "uploads" / "models") == {
-        str(Path(ended[j]["model_artifact_uri"]).relative_to("uploads/models")) for j in succeeded
-    }
+    assert cluster.model_files() == {ended[j]["model_artifact_uri"].rpartition("uploads/models/")[2] for j in succeeded}
 
     # After twenty kills the deployment still works: the workers left (replacements included) take a new job.
     for worker in cluster.workers:

@@ -46,14 +46,6 @@ class LoadCluster:
         """Resident memory of the web process, in bytes."""
         return int(psutil.Process(self.web.process.pid).memory_info().rss)
 
-    def worker_pids(self) -> dict[int, int]:
-        """Every live process of each worker, mapped to that worker's index (0 or 1)."""
-        owners: dict[int, int] = {}
-        for index, worker in enumerate(self.workers):
-            root = psutil.Process(worker.pid)
-            owners[root.pid] = index
-            owners.update({child.pid: index for child in root.children(recursive=True)})
-        return owners
 
 
 def raise_open_file_limit(wanted: int = OPEN_FILES) -> int:

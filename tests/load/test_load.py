@@ -22,7 +22,7 @@ from sqlalchemy import text
 
 from store.engine import create_engine
 from tests.e2e.clients import TERMINAL, Api, Frame, LiveSocket
-from tests.e2e.processes import API
+from tests.e2e.processes import API, worker_processes
 from tests.job_fixtures import graph_for
 from tests.load.conftest import USERS, LoadCluster
 
@@ -101,7 +101,7 @@ async def test_two_hundred_jobs_queued_at_once_by_ten_users_on_two_workers_all_s
         submit_s = time.monotonic() - started
         ids = [str(job["id"]) for job in submitted]
         assert len(set(ids)) == USERS * JOBS_PER_USER
-        done = await wait_terminal(apis, ids, 180.0, lambda: worker_pids.update(load_cluster.worker_pids()))
+        done = await wait_terminal(apis, ids, 180.0, lambda: worker_pids.update(worker_processes(load_cluster.workers)))
         total_s = time.monotonic() - started
 
         failed = {j: (job["status"], job["error_code"], job["error_message"]) for j, job in done.items()

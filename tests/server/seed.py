@@ -155,6 +155,27 @@ async def add_job(
     return job_id, version
 
 
+async def add_predictions_job(
+    settings: Settings, who: Person, pipeline_id: str, node_id: str, dataset_id: str, *, version: int = 1,
+    fmt: str = "csv",
+) -> str:
+    """Insert a succeeded predictions job of ``version`` with a small output file, as its actor records it."""
+    async with writer(settings) as session:
+        created = await create_job(
+            session, pipeline_id=pipeline_id, node_id=node_id, dataset_source_id=dataset_id, user_id=who.id,
+            model_type="logistic_regression", hyperparameters={}, kind="predictions",
+            config={"version": version, "version_ref": str(version), "format": fmt},
+        )
+        job_id = created.job.id
+        await transition(session, job_id, "running", expected="queued")
+        relpath = f"uploads/predictions/{pipeline_id}/{job_id}.{fmt}"
+        stored = open_blobs(settings).artifacts.put_bytes(relpath, b"sepal,petal,prediction\n0.1,0.3,a\n")
+        changes = {"model_artifact_uri": stored.uri, "artifact_sha256": stored.sha256,
+                   "metrics": {"predictions": {"rows": 1, "format": fmt, "version": version}}}
+        await transition(session, job_id, "succeeded", expected="running", changes=changes)
+    return job_id
+
+
 def validation_graph(train_ids: tuple[str, ...] = ("train-1",), *, fed_by: str = "train-1") -> dict[str, Any]:
     """:func:`graph` plus a ``validate_model`` node ``val-1`` fed by ``fed_by``."""
     out = graph(train_ids)

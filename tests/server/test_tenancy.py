@@ -17,6 +17,7 @@ from tests.server.conftest import API, People, Person
 from tests.server.seed import (
     SAMPLE_REPORT,
     add_job,
+    add_predictions_job,
     add_validation_job,
     graph,
     save_pipeline,
@@ -32,6 +33,7 @@ class AliceObjects:
     done_job: str
     queued_job: str
     validation_job: str
+    predictions_job: str
 
 
 @pytest.fixture
@@ -51,7 +53,8 @@ async def alices(client: TestClient[Any, Any], people: People, settings: Setting
     champion = f"{API}/pipelines/{pipeline_id}/nodes/train-1/aliases/champion"
     assert (await client.post(champion, json={"version": 1}, headers=people.alice.headers)).status == 200
     validation = await add_validation_job(settings, people.alice, pipeline_id, dataset_id, SAMPLE_REPORT)
-    return AliceObjects(dataset_id, pipeline_id, done, queued, validation)
+    predicted = await add_predictions_job(settings, people.alice, pipeline_id, "train-1", dataset_id)
+    return AliceObjects(dataset_id, pipeline_id, done, queued, validation, predicted)
 
 
 def _requests(o: AliceObjects) -> list[tuple[str, str, dict[str, Any] | None, int]]:
@@ -69,6 +72,9 @@ def _requests(o: AliceObjects) -> list[tuple[str, str, dict[str, Any] | None, in
         ("GET", f"/training-jobs/{o.done_job}/events", None, 200),
         ("GET", f"/training-jobs/{o.done_job}/artifact", None, 200),
         ("GET", f"/training-jobs/{o.done_job}/model-card", None, 200),
+        ("GET", f"/training-jobs/{o.predictions_job}/predictions", None, 200),
+        ("POST", f"{versions}/1/predictions", {"dataset_id": o.dataset_id}, 202),
+        ("POST", f"{versions}/champion/predictions", {"dataset_id": o.dataset_id, "format": "parquet"}, 202),
         ("POST", f"/training-jobs/{o.queued_job}/cancel", None, 202),
         ("GET", f"/pipelines/{o.pipeline_id}", None, 200),
         ("PUT", "/pipelines", {"dataset_source_id": o.dataset_id, "graph": graph(("train-1", "train-2"))}, 200),
@@ -130,7 +136,8 @@ async def test_an_admin_write_on_another_users_object_creates_nothing_and_says_w
     assert "admins read every user's objects but write only their own" in error["message"]
     assert error["details"]["rule"] == "admins_write_own_objects"
     jobs = await (await client.get(f"{API}/training-jobs", headers=people.admin.headers)).json()
-    assert len(jobs["items"]) == 4  # alice's two succeeded jobs, her queued one and her validation; no admin's
+    # alice's two succeeded jobs, her queued one, her validation and her predictions job; no admin's
+    assert len(jobs["items"]) == 5
     versions = f"{API}/pipelines/{alices.pipeline_id}/nodes/train-1/versions"
     before = (await (await client.get(versions, headers=people.alice.headers)).json())["active_version"]
     resp = await client.post(f"{versions}/2/promote", headers=people.admin.headers)
@@ -170,7 +177,7 @@ async def test_listings_never_show_another_users_objects(
         assert (await resp.json())["items"], path
     resp = await client.get(f"{API}/training-jobs", headers=people.admin.headers)
     assert {j["id"] for j in (await resp.json())["items"]} == {alices.done_job, alices.queued_job,
-                                                               alices.validation_job}
+                                                               alices.validation_job, alices.predictions_job}
 
 
 async def test_saving_over_another_users_pipeline_reports_none_of_their_jobs(

@@ -115,6 +115,18 @@ async def test_active_counts_and_the_active_job_of_a_node(
     assert active is not None and active.id == first.id
 
 
+async def test_the_active_job_of_a_node_counts_only_jobs_of_the_same_kind(
+    session_factory: async_sessionmaker[AsyncSession], tenants: Tenants
+) -> None:
+    predicting = await new_job(session_factory, tenants.alice, kind="predictions")
+    pid = tenants.alice.pipeline.pipeline_id
+    async with session_factory() as session:
+        assert await active_job_for_node(session, pid, "train") is None, "predictions never hold back training"
+        found = await active_job_for_node(session, pid, "train", kind="predictions")
+        assert await count_active(session, tenants.alice.user.id) == 1, "every kind counts towards the quota"
+    assert found is not None and found.id == predicting.id
+
+
 async def test_stale_jobs_are_running_jobs_without_a_recent_heartbeat(
     session_factory: async_sessionmaker[AsyncSession], tenants: Tenants
 ) -> None:
