@@ -24,6 +24,7 @@ def test_a_fresh_job_row_matches_the_response_schema_and_has_no_hand_off_yet() -
         dataset_source_id="d",
         user_id="u",
         status="queued",
+        kind="training",
         model_type="xgboost",
         hyperparameters={"max_depth": 3},
         resolved_hyperparameters={"max_depth": 3},

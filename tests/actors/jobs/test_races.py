@@ -70,7 +70,7 @@ async def test_two_hundred_cancel_versus_finish_races_each_end_in_exactly_one_te
 
         async def finish() -> Any:
             await asyncio.sleep(rng.random() * finish_late)
-            return await finish_succeeded(job_world.ctx, running, result, stored)
+            return await finish_succeeded(job_world.ctx, running, result, stored.uri, stored.sha256)
 
         async def cancel() -> Any:
             await asyncio.sleep(rng.random() * cancel_late)
