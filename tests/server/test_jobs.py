@@ -120,6 +120,33 @@ async def test_listings_filter_by_status_node_model_type_and_date(
     assert len(await ids(created_before=future)) == 3
 
 
+async def test_both_listings_filter_by_one_or_several_kinds_and_refuse_an_unknown_one(
+    client: TestClient[Any, Any], people: People, settings: Settings, pipeline: tuple[str, str]
+) -> None:
+    training = await _job(settings, people.alice, pipeline, status="failed")
+    validation = await _job(settings, people.alice, pipeline, node_id="validate-1", kind="validation")
+    predictions = await _job(settings, people.alice, pipeline, kind="predictions")
+
+    async def ids(path: str, **params: Any) -> set[str]:
+        resp = await client.get(f"{API}/{path}", params=params, headers=people.alice.headers)
+        assert resp.status == 200, await resp.text()
+        page = JobPage.model_validate(await resp.json())
+        assert all(job.kind.value in params.get("kind", [job.kind.value]) for job in page.items)
+        return {job.id for job in page.items}
+
+    for path in ("training-jobs", "users/me/training-jobs"):
+        assert await ids(path) == {training, validation, predictions}
+        assert await ids(path, kind="training") == {training}
+        assert await ids(path, kind="validation") == {validation}
+        assert await ids(path, kind=["predictions", "validation"]) == {validation, predictions}
+        assert await ids(path, kind="training", status="queued") == set()
+        resp = await client.get(f"{API}/{path}", params={"kind": "serving"}, headers=people.alice.headers)
+        assert resp.status == 422
+        error = (await resp.json())["error"]
+        assert error["details"]["field"] == "kind.0"  # the first (and only) value of the repeatable field
+        assert "kind" in error["message"] and "validation" in error["message"]
+
+
 async def test_sorting_by_a_metric_uses_its_direction_and_pages_with_a_cursor(
     client: TestClient[Any, Any], people: People, settings: Settings, pipeline: tuple[str, str]
 ) -> None:
