@@ -91,9 +91,8 @@ async def add_job(
     hyperparameters: dict[str, Any] | None = None,
     model_type: str = "logistic_regression",
     progress: dict[str, Any] | None = None,
-    kind: str = "training",
 ) -> tuple[str, int | None]:
-    """Insert a job of ``kind`` and walk it to ``status``; a succeeded job gets an artifact and a version.
+    """Insert a job and walk it to ``status``; a succeeded job gets an artifact and a version.
 
     Returns the job id and its model version (None unless succeeded).
     """
@@ -109,7 +108,6 @@ async def add_job(
             model_type=model_type,
             hyperparameters=params,
             resolved_hyperparameters=params,
-            kind=kind,
         )
         job_id = created.job.id
         if status in ("running", "succeeded", "failed", "cancelling"):

@@ -9,9 +9,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server.schemas.jobs import EventsOut, JobOut, JobPage
+from store.jobs import create_job
 from store.settings import Settings
 from tests.server.conftest import API, People, Person
-from tests.server.seed import add_job, graph, save_pipeline, upload_csv
+from tests.server.seed import add_job, graph, save_pipeline, upload_csv, writer
 
 NODE = "train-1"
 
@@ -124,8 +125,15 @@ async def test_both_listings_filter_by_one_or_several_kinds_and_refuse_an_unknow
     client: TestClient[Any, Any], people: People, settings: Settings, pipeline: tuple[str, str]
 ) -> None:
     training = await _job(settings, people.alice, pipeline, status="failed")
-    validation = await _job(settings, people.alice, pipeline, node_id="validate-1", kind="validation")
-    predictions = await _job(settings, people.alice, pipeline, kind="predictions")
+    made: dict[str, str] = {}
+    async with writer(settings) as session:
+        for kind in ("validation", "predictions"):
+            created = await create_job(
+                session, pipeline_id=pipeline[1], node_id=f"{kind}-1", dataset_source_id=pipeline[0],
+                user_id=people.alice.id, model_type="logistic_regression", hyperparameters={}, kind=kind,
+            )
+            made[kind] = created.job.id
+    validation, predictions = made["validation"], made["predictions"]
 
     async def ids(path: str, **params: Any) -> set[str]:
         resp = await client.get(f"{API}/{path}", params=params, headers=people.alice.headers)
