@@ -118,3 +118,12 @@ def test_predictions_run_on_a_version_and_an_alias_download_and_report_missing_c
     # The predictions job's own page offers its download too.
     page.goto(f"{live_server.url}/user/training-jobs/{job_id}")
     expect(page.get_by_role("button", name="Download predictions (PARQUET)")).to_be_visible()
+
+    # The job list filters by kind: the three predictions jobs, then the training jobs alone.
+    page.goto(f"{live_server.url}/user/training-jobs?kind=predictions")
+    rows = page.locator("tr[data-job-id]")
+    expect(rows).to_have_count(3)
+    expect(rows.first).to_contain_text("predictions")
+    page.get_by_label("Kind", exact=True).select_option("training")
+    expect(rows).to_have_count(len(jobs))
+    assert "kind=training" in page.url
