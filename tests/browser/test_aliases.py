@@ -93,6 +93,14 @@ def test_the_owner_sets_moves_and_removes_an_alias_and_reads_its_history(
         ("set", None, 1),
     ]
 
+    # A change made elsewhere (the API, another tab) reaches the open page over the websocket: no reload.
+    _api(live_server, user_token, f"{node}/aliases/canary", {"version": 2})
+    expect(row(2).locator('.chip[data-alias="canary"]')).to_be_visible()
+    expect(panel.locator('tr[data-alias="canary"]')).to_contain_text("v2")
+    _api(live_server, user_token, f"{node}/versions/1/promote", {})
+    expect(row(1).locator('.chip[data-alias="active"]')).to_be_visible()
+    expect(row(3).locator('.chip[data-alias="active"]')).to_have_count(0)
+
     # A long history pages: the newest 20 first, then the older ones on request.
     for version in (1, 2) * 10:
         _api(live_server, user_token, f"{node}/aliases/champion", {"version": version})
