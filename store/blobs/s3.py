@@ -268,8 +268,9 @@ class S3BlobStore(BlobStore):
     def _last_written(self, name: str, upload_id: str, initiated: datetime) -> datetime:
         """When an unfinished multipart upload last received a part (its start if none): a long
         upload still streaming stays fresh, like a local temporary file being written."""
-        parts = self.client.list_parts(Bucket=self.bucket, Key=name, UploadId=upload_id).get("Parts", [])
-        return max((part["LastModified"] for part in parts), default=initiated)
+        # (moto, the test server, reports a fixed Initiated date; real stores the upload's start)
+        pages = self.client.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=name, UploadId=upload_id)
+        return max((part["LastModified"] for page in pages for part in page.get("Parts", [])), default=initiated)
 
     def list(self, prefix: str) -> list[str]:
         start = self._name(prefix) if prefix else (f"{self.prefix}/" if self.prefix else "")
