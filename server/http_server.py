@@ -9,6 +9,7 @@ writes those as ``text/plain``. :class:`JsonErrorRequestHandler` writes them as 
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 from typing import Any
 
@@ -86,6 +87,13 @@ async def serve_until_signalled(app: web.Application, host: str, port: int, *, s
         loop.add_signal_handler(sig, stop.set)
     runner = app_runner(app, shutdown_timeout=shutdown_timeout)
     await runner.setup()
+    # What is alive once the app has started (modules, pandas and scikit-learn among them,
+    # the app itself) lives as long as the process: out of the collector's generations with
+    # it. A full collection walked all of it with the GIL held, about 0.5 s on a loaded
+    # machine, and the garbage of large requests (a 995-node graph is tens of thousands of
+    # objects) triggered one every few requests: every other request stalled that long.
+    gc.collect()
+    gc.freeze()
     try:
         await web.TCPSite(runner, host, port).start()
         await stop.wait()
