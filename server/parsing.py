@@ -12,6 +12,7 @@ from aiohttp import web
 
 from server.errors import BadRequest, PayloadTooLarge, UnprocessableEntity, validation_error
 from server.keys import OFFLOAD, READER, SETTINGS
+from server.large_body import has_graph, validate_graph_body
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 
@@ -93,7 +94,7 @@ async def read_json(request: web.Request, model: type[M]) -> M:
     if len(raw) > OFFLOAD_BODY_BYTES and reader is not None and reader.user_id is not None:
         # Decoding and checking a large graph takes tens of milliseconds of CPU per 100 KB:
         # on the bounded executor, under the user's share, not on the event loop.
-        return await request.app[OFFLOAD].run(reader.user_id, _validate, raw, model)
+        return await request.app[OFFLOAD].run(reader.user_id, _validate_large, raw, model)
     return _validate(raw, model)
 
 
@@ -114,6 +115,15 @@ def _validate(raw: bytes, model: type[M]) -> M:
         if any(err["type"] == "json_invalid" for err in exc.errors()):
             raise BadRequest("the request body is not valid JSON", details={"field": "body"}) from None
         raise validation_error(exc, location="body") from None
+    _check_values(parsed, "body")
+    return parsed
+
+
+def _validate_large(raw: bytes, model: type[M]) -> M:
+    """:func:`_validate` for a large body: a graph body in small steps (see :mod:`server.large_body`)."""
+    parsed = validate_graph_body(raw, model) if has_graph(model) else None
+    if parsed is None:
+        return _validate(raw, model)
     _check_values(parsed, "body")
     return parsed
 

@@ -34,6 +34,18 @@ async def get_job(session: AsyncSession, job_id: str, *, reader: Reader) -> Trai
     return job
 
 
+async def job_graph(session: AsyncSession, job_id: str) -> dict[str, Any]:
+    """The graph job ``job_id`` runs (not loaded with the row: see ``TrainingJob.graph``).
+
+    Raises:
+        NotFound: there is no such job.
+    """
+    graph = (await session.execute(select(TrainingJob.graph).where(TrainingJob.id == job_id))).scalar_one_or_none()
+    if graph is None:
+        raise NotFound("job", job_id)
+    return dict(graph)
+
+
 async def find_by_idempotency_key(session: AsyncSession, user_id: str, key: str) -> TrainingJob | None:
     """The job ``user_id`` created with idempotency ``key``, if any."""
     stmt = select(TrainingJob).where(TrainingJob.user_id == user_id, TrainingJob.idempotency_key == key)

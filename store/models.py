@@ -166,8 +166,12 @@ class TrainingJob(Base):
     hyperparameters: Mapped[dict[str, Any]]
     resolved_hyperparameters: Mapped[dict[str, Any]]
     config: Mapped[dict[str, Any]]
-    graph: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    """The graph the job runs, as submitted: later edits of the pipeline do not change it."""
+    graph: Mapped[dict[str, Any]] = mapped_column(default=dict, deferred=True, deferred_raiseload=True)
+    """The graph the job runs, as submitted: later edits of the pipeline do not change it.
+
+    Not loaded with the row (read it with :func:`store.job_queries.job_graph`): a 1,000-node
+    graph is about 180 KB of JSON, and decoding it on every status read, cancel, transition
+    and admission held the web process's event loop for nothing (issue 13)."""
     metrics: Mapped[dict[str, Any] | None]
     warnings: Mapped[list[Any]] = mapped_column(default=list)
     progress: Mapped[dict[str, Any] | None]

@@ -26,6 +26,7 @@ from store.blobs import BlobStore, StoredBlob
 from store.datasets import get_dataset
 from store.errors import BlobError
 from store.insights import save_insights
+from store.job_queries import job_graph
 from store.kinds import JobKind
 from store.models import TrainingJob
 from store.reader import Reader
@@ -39,6 +40,8 @@ class TrainingWork:
     """A training job's input, and its learning curve as the fit draws it."""
 
     dataset: StoredDataset
+    graph: dict[str, Any]
+    """The job's graph (not loaded with its row: see ``TrainingJob.graph``)."""
     curve: CurveLog = field(default_factory=CurveLog)
     curve_sent: int = 0
 
@@ -71,14 +74,17 @@ class TrainingRunner(JobRunner[TrainingWork, TrainingResult]):
     crash_code = "training_error"
 
     async def prepare(self, ctx: JobContext, job: TrainingJob) -> TrainingWork:
-        return TrainingWork(await stored_dataset(ctx, job.dataset_source_id))
+        dataset = await stored_dataset(ctx, job.dataset_source_id)
+        async with ctx.sessions() as session:
+            graph = await job_graph(session, job.id)
+        return TrainingWork(dataset, graph)
 
     def compute(
         self, ctx: JobContext, job: TrainingJob, work: TrainingWork, *,
         should_stop: Callable[[], str | None], on_progress: Callable[[dict[str, Any]], None],
     ) -> TrainingResult:
         return train_on_stored(
-            job.graph,
+            work.graph,
             job.node_id,
             work.dataset,
             ctx.fit_options(),

@@ -27,6 +27,7 @@ from actors.ml.evaluation import EvaluationInputs, VersionInput, evaluate_versio
 from actors.ml.options import DatasetRef
 from store.errors import BlobError
 from store.insights import save_insights
+from store.job_queries import job_graph
 from store.jobs import EVENT_WARNING, append_event, transition
 from store.kinds import JobKind
 from store.models import ModelVersion, TrainingJob
@@ -72,6 +73,7 @@ class ValidationRunner(JobRunner[StoredInputs, dict[str, Any]]):
             rows = list(await session.scalars(select(ModelVersion).where(
                 ModelVersion.pipeline_id == job.pipeline_id, ModelVersion.node_id == train_node,
                 ModelVersion.version.in_(list(wanted)))))
+            graph = await job_graph(session, job.id)
         by_number = {row.version: row for row in rows}
         versions: list[VersionInput] = []
         for number, ref in wanted.items():
@@ -87,7 +89,7 @@ class ValidationRunner(JobRunner[StoredInputs, dict[str, Any]]):
         dataset = await stored_dataset(ctx, str(other)) if other else None
         unfetched = DatasetRef("", pipeline_dataset.format)
         inputs = EvaluationInputs(
-            graph=job.graph, train_node_id=train_node, pipeline_dataset=unfetched,
+            graph=graph, train_node_id=train_node, pipeline_dataset=unfetched,
             dataset=unfetched if dataset else None,
             versions=versions, resamples=int(config.get("n_bootstrap") or 1000),
             seed=int(config.get("random_state") or 0),

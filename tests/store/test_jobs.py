@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.errors import DuplicateIdempotencyKey, IllegalTransition, InvalidInput, NotFound
-from store.job_queries import events_since, find_by_idempotency_key, get_job
+from store.job_queries import events_since, find_by_idempotency_key, get_job, job_graph
 from store.jobs import (
     EVENT_VERSION,
     EVENT_WARNING,
@@ -33,7 +33,9 @@ SYSTEM = Reader.system()
 async def _snapshot(factory: async_sessionmaker[AsyncSession], job_id: str) -> tuple[dict[str, Any], list[Any]]:
     async with factory() as session:
         job = await get_job(session, job_id, reader=SYSTEM)
-        row = {c.key: getattr(job, c.key) for c in TrainingJob.__table__.columns}
+        # The graph is not loaded with the row (TrainingJob.graph is deferred): read on its own.
+        row = {c.key: getattr(job, c.key) for c in TrainingJob.__table__.columns if c.key != "graph"}
+        row["graph"] = await job_graph(session, job_id)
         return row, await events_since(session, job_id, 0, reader=SYSTEM)
 
 
