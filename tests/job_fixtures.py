@@ -6,7 +6,10 @@ Registered for every test package by ``pytest_plugins`` in ``tests/conftest.py``
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import itertools
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,23 +31,62 @@ from store.settings import Settings, load_settings
 from store.users import create_user
 
 
+def graph_node(node_id: str, node_type: str, config: dict[str, Any] | None = None, *, x: int = 0, y: int = 0,
+               label: str | None = None) -> dict[str, Any]:
+    """One node in the canvas JSON shape; its label is its id unless given."""
+    return {"id": node_id, "type": node_type, "position": {"x": x, "y": y},
+            "data": {"label": node_id if label is None else label, "config": config or {}}}
+
+
 def graph_for(model_type: str, target: str = "target", *, split: dict[str, Any] | None = None,
-              hyperparameters: dict[str, Any] | None = None, **train_config: Any) -> dict[str, Any]:
-    """dataset_source -> train_test_split -> train_model, in the canvas JSON shape."""
+              hyperparameters: dict[str, Any] | None = None, before_split: Sequence[dict[str, Any]] = (),
+              middle: Sequence[dict[str, Any]] = (),
+              train_ids: Sequence[str] = ("train",), labels: dict[str, str] | None = None,
+              **train_config: Any) -> dict[str, Any]:
+    """dataset_source ``src`` -> ``before_split``... -> train_test_split ``split`` -> ``middle``... -> train_model,
+    in the canvas JSON shape.
 
-    def node(node_id: str, node_type: str, x: int, config: dict[str, Any]) -> dict[str, Any]:
-        return {"id": node_id, "type": node_type, "position": {"x": x, "y": 0},
-                "data": {"label": node_id, "config": config}}
-
+    Args:
+        model_type: Every train node's model family.
+        target: Every train node's target column.
+        split: The split node's config (default: a quarter held out, seed 7).
+        hyperparameters: Every train node's hyperparameters (default: none, the family's defaults).
+        before_split: Nodes (see :func:`graph_node`) chained between the source and the split.
+        middle: Nodes chained between the split and the train nodes.
+        train_ids: One train node per id, each fed by the last node before them.
+        labels: Node labels by id, where a test needs other labels than the ids.
+        **train_config: More config of every train node (``task``, ``max_runtime_s``...).
+    """
     train = {"model_type": model_type, "target": target, "hyperparameters": hyperparameters or {}, **train_config}
-    return {
-        "nodes": [
-            node("src", "dataset_source", 0, {}),
-            node("split", "train_test_split", 200, split or {"test_size": 0.25, "random_state": 7}),
-            node("train", "train_model", 400, train),
-        ],
-        "edges": [{"id": "e1", "source": "src", "target": "split"}, {"id": "e2", "source": "split", "target": "train"}],
-    }
+    names = labels or {}
+    chain = [graph_node("src", "dataset_source", label=names.get("src")), *before_split,
+             graph_node("split", "train_test_split", dict(split or {"test_size": 0.25, "random_state": 7}), x=200,
+                        label=names.get("split")),
+             *middle]
+    trains = [graph_node(node_id, "train_model", dict(train), x=200 * len(chain), y=100 * i,
+                         label=names.get(node_id)) for i, node_id in enumerate(train_ids)]
+    links = [(a["id"], b["id"]) for a, b in itertools.pairwise(chain)] + [(chain[-1]["id"], t) for t in train_ids]
+    return {"nodes": chain + trains,
+            "edges": [{"id": f"e{i}", "source": a, "target": b} for i, (a, b) in enumerate(links, start=1)]}
+
+
+@functools.cache
+def _breast_cancer() -> pd.DataFrame:
+    frame = load_breast_cancer(as_frame=True).frame
+    features = frame.drop(columns=["target"])
+    scaled = ((features - features.mean()) / features.std()).round(6)
+    scaled["target"] = frame["target"]
+    return scaled
+
+
+def breast_cancer_frame() -> pd.DataFrame:
+    """scikit-learn's breast cancer data (569 x 30, ``target``) with standardised features.
+
+    Standardised because on the raw features lbfgs runs all 1000 iterations of a logistic
+    regression (seconds a fit, times every job of the suite); scaled, it converges in milliseconds.
+    A fresh copy each call, so that a test may change it.
+    """
+    return _breast_cancer().copy()
 
 
 def long_chain(graph: dict[str, Any], total_nodes: int) -> dict[str, Any]:
@@ -114,6 +156,11 @@ class JobWorld:
         settings = self.ctx.settings
         self.ctx.settings = dataclasses.replace(settings, jobs=dataclasses.replace(settings.jobs, **jobs))
 
+    def with_insights(self, **insights: Any) -> None:
+        """Replace ``insights.*`` settings of the context (e.g. ``explain=False``)."""
+        settings = self.ctx.settings
+        self.ctx.settings = dataclasses.replace(settings, insights=dataclasses.replace(settings.insights, **insights))
+
 
 def _write(frame: pd.DataFrame, path: Path) -> tuple[str, str]:
     frame.to_csv(path, index=False)
@@ -158,7 +205,7 @@ async def job_world(
     async with session_factory.begin() as session:
         user, _token = await create_user(session, "alice")
         frames = {
-            "breast_cancer": load_breast_cancer(as_frame=True).frame,
+            "breast_cancer": breast_cancer_frame(),
             "diabetes": load_diabetes(as_frame=True).frame,
             "slow": slow_dataset_frame,
         }

@@ -7,13 +7,13 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
+from sklearn.datasets import load_diabetes, load_wine
 
 from actors.ml.options import DatasetRef
 from tests.actors.fit_helpers import write_dataset
+from tests.job_fixtures import breast_cancer_frame
 
 LOADERS: dict[str, Callable[..., Any]] = {
-    "breast_cancer": load_breast_cancer,
     "wine": load_wine,
     "diabetes": load_diabetes,
 }
@@ -21,8 +21,10 @@ LOADERS: dict[str, Callable[..., Any]] = {
 
 @pytest.fixture(scope="session")
 def sklearn_frames() -> dict[str, pd.DataFrame]:
-    """The three bundled datasets as frames with a ``target`` column."""
-    return {name: loader(as_frame=True).frame for name, loader in LOADERS.items()}
+    """The three bundled datasets as frames with a ``target`` column (breast cancer standardised, see
+    :func:`tests.job_fixtures.breast_cancer_frame`)."""
+    return {"breast_cancer": breast_cancer_frame(), **{name: loader(as_frame=True).frame
+                                                       for name, loader in LOADERS.items()}}
 
 
 @pytest.fixture(scope="session")

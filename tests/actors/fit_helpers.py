@@ -1,4 +1,4 @@
-"""Builders for graphs and dataset files used across the engine tests."""
+"""Builders for graphs and dataset files used across the engine tests (graphs through ``tests.job_fixtures``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from actors.ml.options import DatasetRef
+from tests.job_fixtures import graph_for, graph_node
 
 
 def write_dataset(frame: pd.DataFrame, directory: Path, name: str, fmt: str = "csv") -> DatasetRef:
@@ -23,8 +24,7 @@ def write_dataset(frame: pd.DataFrame, directory: Path, name: str, fmt: str = "c
 
 def node(node_id: str, node_type: str, **config: Any) -> dict[str, Any]:
     """A graph node in the canvas JSON shape."""
-    return {"id": node_id, "type": node_type, "position": {"x": 0, "y": 0},
-            "data": {"label": node_id, "config": config}}
+    return graph_node(node_id, node_type, config)
 
 
 def chain(*nodes: dict[str, Any]) -> dict[str, Any]:
@@ -36,10 +36,6 @@ def chain(*nodes: dict[str, Any]) -> dict[str, Any]:
 
 def training_graph(model_type: str, target: str = "target", *, middle: tuple[dict[str, Any], ...] = (),
                    split: dict[str, Any] | None = None, **train_config: Any) -> dict[str, Any]:
-    """dataset_source -> train_test_split -> middle... -> train_model."""
-    return chain(
-        node("src", "dataset_source"),
-        node("split", "train_test_split", **(split if split is not None else {"test_size": 0.25})),
-        *middle,
-        node("train", "train_model", model_type=model_type, target=target, **train_config),
-    )
+    """:func:`tests.job_fixtures.graph_for` with the engine tests' split: a quarter held out on the fit's own seed."""
+    return graph_for(model_type, target, split=split if split is not None else {"test_size": 0.25}, middle=middle,
+                     **train_config)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import LiveServer
+from tests.job_fixtures import graph_node
 
 API = "/ml-workflow/api"
 
@@ -132,15 +132,15 @@ def seed_three_versions(page: Page, server: LiveServer, token: str, csv: Path) -
     assert upload.status == 201, upload.text()
     dataset_id = upload.json()["id"]
 
-    def node(node_id: str, node_type: str, x: int, label: str, config: dict[str, Any]) -> dict[str, Any]:
-        data = {"label": label, "config": config}
-        return {"id": node_id, "type": node_type, "position": {"x": x, "y": 40}, "data": data}
-
+    # Built by hand: the canvas shows this graph as saved, so its positions, labels and the source's dataset id
+    # are what the browser tests see and drag from (graph_for lays nodes out for machines, not for a viewport).
     graph = {
         "nodes": [
-            node("source", "dataset_source", 40, "Churn data", {"dataset_source_id": dataset_id}),
-            node("split", "train_test_split", 340, "Split", {"test_size": 0.25, "random_state": 1}),
-            node("forest", "train_model", 640, "Churn forest", {"model_type": "random_forest", "target": "label"}),
+            graph_node("source", "dataset_source", {"dataset_source_id": dataset_id}, x=40, y=40, label="Churn data"),
+            graph_node("split", "train_test_split", {"test_size": 0.25, "random_state": 1}, x=340, y=40,
+                       label="Split"),
+            graph_node("forest", "train_model", {"model_type": "random_forest", "target": "label"}, x=640, y=40,
+                       label="Churn forest"),
         ],
         "edges": [
             {"id": "e1", "source": "source", "target": "split"},

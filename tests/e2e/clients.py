@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from sqlalchemy import text
 
+from store.engine import create_engine
 from tests.e2e.processes import API, WS_PATH
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
@@ -227,3 +229,14 @@ class LiveSocket:
     async def close(self) -> None:
         await self.ws.close()
         await self._reader
+
+
+async def workers_of(database_url: str) -> dict[str, str]:
+    """The ``worker`` (``host:pid``) that ran each job of the deployment's database, by job id."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT id, worker FROM training_jobs"))).all()
+    finally:
+        await engine.dispose()
+    return {str(row.id): str(row.worker) for row in rows}

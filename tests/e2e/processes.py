@@ -2,28 +2,26 @@
 
 Every process runs in its own session (process group), so a stop that has to fall back
 to SIGKILL also takes down the children it started (prefork worker children, the worker
-beside ``mlw serve``).
+beside ``mlw serve``). The environment, command line, readiness poll and group kill are the
+benchmarks' (``bench/_cluster.py``), so that tests and benches start ``mlw`` one way.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import psutil  # type: ignore[import-untyped]
 
-REPO = Path(__file__).resolve().parents[2]
-API = "/ml-workflow/api"
-WS_PATH = "/ml-workflow/ws"
+from bench._cluster import API, REPO, WS_PATH, clean_env, http_status, kill_group, mlw
+from bench._cluster import wait_http as wait_url
+
+__all__ = ["API", "REPO", "WS_PATH", "ManagedProcess", "http_status", "mlw", "process_env", "run_mlw", "wait_http",
+           "worker_processes"]
+
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 30.0
 
@@ -45,16 +43,7 @@ FAST_JOB_SETTINGS = {
 
 def process_env(settings: Mapping[str, str]) -> dict[str, str]:
     """This environment without any ``MLW_*`` variable, plus the fast job settings and ``settings``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLW_")}
-    env.update(FAST_JOB_SETTINGS)
-    env.update(PYTHONUNBUFFERED="1", PYTHONPATH=str(REPO))
-    env.update(settings)
-    return env
-
-
-def mlw(*args: str) -> list[str]:
-    """The ``mlw`` command line, run as a module so that it works from the checkout."""
-    return [sys.executable, "-m", "server.cli", *args]
+    return clean_env({**FAST_JOB_SETTINGS, **settings})
 
 
 class ManagedProcess:
@@ -135,11 +124,11 @@ class ManagedProcess:
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                _kill_group(proc.pid)
+                kill_group(proc.pid)
                 proc.wait()
         # Children that outlived their parent (they share its process group) must not leak.
         self.left_behind = [" ".join(p.cmdline()) for p in descendants if _alive(p)]
-        _kill_group(proc.pid)
+        kill_group(proc.pid)
         if self._pump is not None:
             self._pump.join(10)
         if proc.stdout is not None:
@@ -170,11 +159,6 @@ def _alive(process: psutil.Process) -> bool:
         return False
 
 
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
 def run_mlw(env: Mapping[str, str], *args: str, timeout: float = 60.0) -> list[str]:
     """Run one short ``mlw`` command to completion; returns its output lines (fails on a non-zero exit)."""
     done = subprocess.run(
@@ -185,23 +169,9 @@ def run_mlw(env: Mapping[str, str], *args: str, timeout: float = 60.0) -> list[s
     return done.stdout.splitlines()
 
 
-def http_status(url: str) -> int | None:
-    """The status of ``GET url``, or ``None`` when nothing answers."""
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-    except (urllib.error.URLError, OSError):
-        return None
-
-
 def wait_http(process: ManagedProcess, url: str, status: int = 200, timeout: float = START_TIMEOUT_S) -> None:
     """Poll ``url`` until it answers ``status`` while ``process`` keeps running."""
-    deadline = time.monotonic() + timeout
-    while http_status(url) != status:
-        if not process.running:
-            raise AssertionError(f"{process.name} exited while waiting for {url}:\n{process.tail()}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{url} did not answer {status} within {timeout:g} s:\n{process.tail()}")
-        time.sleep(0.2)
+    try:
+        wait_url(url, status, timeout, alive=lambda: process.running)
+    except RuntimeError as exc:
+        raise AssertionError(f"{process.name}: {exc}:\n{process.tail()}") from None

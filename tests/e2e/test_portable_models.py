@@ -27,6 +27,7 @@ from tests.e2e.clients import Api
 from tests.e2e.conftest import SingleNode
 from tests.e2e.portable_env import ModelEnv
 from tests.e2e.processes import API
+from tests.job_fixtures import graph_node
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -54,12 +55,12 @@ print(json.dumps(out))
 
 
 def _node(node_id: str, node_type: str, **config: Any) -> dict[str, Any]:
-    return {"id": node_id, "type": node_type, "position": {"x": 0, "y": 0},
-            "data": {"label": node_id, "config": config}}
+    return graph_node(node_id, node_type, config)
 
 
 def _graph() -> dict[str, Any]:
     """src -> split, then per task: drop the other target -> impute -> encode -> scale -> one train node per family."""
+    # Built by hand: two branches after the split, each with its own train nodes, a shape graph_for does not make.
     nodes = [_node("src", "dataset_source"), _node("split", "train_test_split", test_size=0.25, random_state=3)]
     edges = [{"id": "e-src", "source": "src", "target": "split"}]
     for prefix, other, target, families in (("cls", "amount", "label", CLASSIFIERS),

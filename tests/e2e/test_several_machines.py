@@ -17,11 +17,9 @@ from pathlib import Path
 import aiohttp
 import psutil  # type: ignore[import-untyped]
 import pytest
-from sqlalchemy import text
 
 from server.redis_server import EmbeddedRedis
-from store.engine import create_engine
-from tests.e2e.clients import Api
+from tests.e2e.clients import Api, workers_of
 from tests.e2e.conftest import DeploymentFactory, SocketFactory, WebProcess
 from tests.e2e.processes import ManagedProcess
 from tests.job_fixtures import graph_for
@@ -74,18 +72,6 @@ def cluster(
     return Cluster(webs, workers, token, postgres_migrated_database_url, shared, bucket)
 
 
-async def _workers_of_jobs(database_url: str, job_ids: list[str]) -> dict[str, str]:
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            rows = (await conn.execute(text("SELECT id, worker FROM training_jobs"))).all()
-    finally:
-        await engine.dispose()
-    found = {str(row.id): str(row.worker) for row in rows}
-    assert sorted(found) == sorted(job_ids)
-    return found
-
-
 async def test_two_web_processes_and_two_workers_on_one_redis_and_postgres_run_every_job_once(
     cluster: Cluster, http: aiohttp.ClientSession, open_socket: SocketFactory, training_csv: Path
 ) -> None:
@@ -133,6 +119,7 @@ async def test_two_web_processes_and_two_workers_on_one_redis_and_postgres_run_e
         assert not [k for k in stored if "/_tmp/" in k]
 
     # Who ran what: the jobs' `worker` column names the pool child; its parent is an `mlw worker`.
-    ran_by = await _workers_of_jobs(cluster.database_url, job_ids)
+    ran_by = await workers_of(cluster.database_url)
+    assert sorted(ran_by) == sorted(job_ids)
     parents = {psutil.Process(int(name.rsplit(":", 1)[1])).ppid() for name in ran_by.values()}
     assert parents == {worker.pid for worker in cluster.workers}, ran_by

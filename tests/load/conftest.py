@@ -16,13 +16,13 @@ from pathlib import Path
 
 import psutil  # type: ignore[import-untyped]
 import pytest
-from sklearn.datasets import load_breast_cancer
 
 from server.redis_server import EmbeddedRedis
 from store.engine import create_engine, create_session_factory
 from store.users import create_user
 from tests.e2e.conftest import Deployment, WebProcess
 from tests.e2e.processes import ManagedProcess
+from tests.job_fixtures import breast_cancer_frame
 
 USERS = 10
 OPEN_FILES = 8192
@@ -73,8 +73,7 @@ async def _create_users(database_url: str, count: int) -> tuple[str, ...]:
 @pytest.fixture(scope="module")
 def breast_cancer_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """scikit-learn's breast cancer data (569 x 30, target ``target``): a logistic regression fits in milliseconds."""
-    data = load_breast_cancer(as_frame=True)
-    frame = data.frame.rename(columns=lambda name: str(name).replace(" ", "_"))
+    frame = breast_cancer_frame().rename(columns=lambda name: str(name).replace(" ", "_"))
     path = tmp_path_factory.mktemp("load-data") / "breast_cancer.csv"
     frame.to_csv(path, index=False)
     return path

@@ -18,10 +18,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import text
 
-from store.engine import create_engine
-from tests.e2e.clients import TERMINAL, Api, Frame, LiveSocket
+from tests.e2e.clients import TERMINAL, Api, Frame, LiveSocket, workers_of
 from tests.e2e.processes import API, worker_processes
 from tests.job_fixtures import graph_for
 from tests.load.conftest import USERS, LoadCluster
@@ -76,17 +74,6 @@ async def wait_terminal(
         await asyncio.sleep(0.5)
 
 
-async def workers_of(database_url: str, job_ids: list[str]) -> dict[str, str]:
-    """The ``worker`` (``host:pid``) that ran each job, read from the database."""
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            rows = (await conn.execute(text("SELECT id, worker FROM training_jobs"))).all()
-    finally:
-        await engine.dispose()
-    return {str(row.id): str(row.worker) for row in rows if str(row.id) in set(job_ids)}
-
-
 async def test_two_hundred_jobs_queued_at_once_by_ten_users_on_two_workers_all_succeed_with_gap_free_versions(
     load_cluster: LoadCluster, breast_cancer_csv: Path
 ) -> None:
@@ -118,7 +105,8 @@ async def test_two_hundred_jobs_queued_at_once_by_ten_users_on_two_workers_all_s
             assert {str(v["job_id"]) for v in versions} == set(own)
             assert sorted(int(done[j]["model_version"]) for j in own) == sorted(numbers)
 
-    ran_on = await workers_of(load_cluster.database_url, ids)
+    ran_on = {job_id: worker for job_id, worker in (await workers_of(load_cluster.database_url)).items()
+              if job_id in set(ids)}
     assert sorted(ran_on) == sorted(ids)
     pids = {job: int(worker.rsplit(":", 1)[1]) for job, worker in ran_on.items()}
     strangers = {pid for pid in pids.values() if pid not in worker_pids}

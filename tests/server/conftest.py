@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiohttp import web
@@ -17,6 +17,10 @@ from store.engine import create_engine, create_session_factory
 from store.migrate import upgrade
 from store.settings import Settings, load_settings
 from store.users import create_user
+
+if TYPE_CHECKING:  # hub_helpers imports this module: the fixtures below import it when they run
+    from server.hub import HubConfig
+    from tests.server.hub_helpers import Jobs
 
 API = "/ml-workflow/api"
 
@@ -114,3 +118,33 @@ ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 async def client(app: web.Application, people: People, aiohttp_client: ClientFactory) -> TestClient[Any, Any]:
     """A test client of the running app (users exist before it starts)."""
     return await aiohttp_client(app)
+
+
+@pytest.fixture
+def hub_config() -> HubConfig:
+    """The hub's configuration for ``hub_client``; a module overrides this fixture to test other limits."""
+    from tests.server.hub_helpers import TEST_CONFIG
+
+    return TEST_CONFIG
+
+
+@pytest.fixture
+async def hub_client(
+    settings: Settings, people: People, aiohttp_client: ClientFactory, hub_config: HubConfig
+) -> TestClient[Any, Any]:
+    """The app with the hub, running, its Redis subscription up."""
+    from server.hub import RedisState
+    from tests.server.hub_helpers import hub_app, hub_of
+
+    client = await aiohttp_client(hub_app(settings, hub_config))
+    await hub_of(client).fanout.wait_for(RedisState.UP)
+    return client
+
+
+@pytest.fixture
+async def jobs(settings: Settings, redis_url: str) -> AsyncIterator[Jobs]:
+    """Writes jobs and their events as a worker would, published on the test Redis."""
+    from tests.server.hub_helpers import jobs_writer
+
+    async with jobs_writer(settings, redis_url) as writer:
+        yield writer

@@ -28,6 +28,7 @@ from store.pipelines import upsert_pipeline
 from store.reader import Reader
 from store.settings import Settings
 from tests.server.conftest import Person
+from tests.server.seed import graph
 
 TEST_CONFIG = HubConfig(backoff_initial_s=0.05, backoff_max_s=0.5, auth_timeout_s=2.0, send_timeout_s=5.0)
 
@@ -37,28 +38,6 @@ def hub_app(settings: Settings, config: HubConfig = TEST_CONFIG) -> web.Applicat
     app = create_app(settings, extra_contexts=[make_hub_ctx(config)])
     add_hub_route(app)
     return app
-
-
-def graph() -> dict[str, Any]:
-    train = {"model_type": "logistic_regression", "task": "classification", "target": "label"}
-    return {
-        "nodes": [
-            {"id": "src", "type": "dataset_source", "position": {"x": 0, "y": 0}, "data": {"label": "D", "config": {}}},
-            {
-                "id": "split",
-                "type": "train_test_split",
-                "position": {"x": 1, "y": 0},
-                "data": {"label": "S", "config": {"test_size": 0.25, "random_state": 0}},
-            },
-            {
-                "id": "train-1",
-                "type": "train_model",
-                "position": {"x": 2, "y": 0},
-                "data": {"label": "T", "config": train},
-            },
-        ],
-        "edges": [{"id": "a", "source": "src", "target": "split"}, {"id": "b", "source": "split", "target": "train-1"}],
-    }
 
 
 @dataclasses.dataclass

@@ -16,37 +16,16 @@ from store.engine import create_engine, create_session_factory
 from store.jobs import create_job, transition, update_progress
 from store.settings import Settings
 from store.versions import create_model_version
+from tests.job_fixtures import graph_for, graph_node
 from tests.server.conftest import API, Person
 
 IRIS_CSV = "sepal,petal,label\n" + "".join(f"{i * 0.1:.1f},{(i % 7) * 0.3:.1f},{'ab'[i % 2]}\n" for i in range(40))
 
 
 def graph(train_ids: tuple[str, ...] = ("train-1",), *, split_size: float = 0.25) -> dict[str, Any]:
-    """A canvas graph: dataset -> split -> one train_model node per id."""
-    nodes: list[dict[str, Any]] = [
-        {"id": "src", "type": "dataset_source", "position": {"x": 0, "y": 0}, "data": {"label": "Data", "config": {}}},
-        {
-            "id": "split",
-            "type": "train_test_split",
-            "position": {"x": 100, "y": 0},
-            "data": {"label": "Split", "config": {"test_size": split_size, "random_state": 0}},
-        },
-    ]
-    edges = [{"id": "e-src-split", "source": "src", "target": "split"}]
-    for i, node_id in enumerate(train_ids):
-        nodes.append(
-            {
-                "id": node_id,
-                "type": "train_model",
-                "position": {"x": 200, "y": 100 * i},
-                "data": {
-                    "label": "Train",
-                    "config": {"model_type": "logistic_regression", "task": "classification", "target": "label"},
-                },
-            }
-        )
-        edges.append({"id": f"e-split-{node_id}", "source": "split", "target": node_id})
-    return {"nodes": nodes, "edges": edges}
+    """A canvas graph: dataset -> split -> one logistic-regression train_model node per id, on ``label``."""
+    return graph_for("logistic_regression", "label", split={"test_size": split_size, "random_state": 0},
+                     train_ids=train_ids, task="classification")
 
 
 async def upload_csv(client: TestClient[Any, Any], who: Person, text: str = IRIS_CSV, name: str | None = None) -> str:
@@ -183,8 +162,8 @@ async def add_predictions_job(
 def validation_graph(train_ids: tuple[str, ...] = ("train-1",), *, fed_by: str = "train-1") -> dict[str, Any]:
     """:func:`graph` plus a ``validate_model`` node ``val-1`` fed by ``fed_by``."""
     out = graph(train_ids)
-    out["nodes"].append({"id": "val-1", "type": "validate_model", "position": {"x": 300, "y": 0},
-                         "data": {"label": "Validate", "config": {"versions": "1", "n_bootstrap": 100}}})
+    out["nodes"].append(graph_node("val-1", "validate_model", {"versions": "1", "n_bootstrap": 100}, x=800,
+                                   label="Validate"))
     out["edges"].append({"id": "e-val", "source": fed_by, "target": "val-1"})
     return out
 

@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
-from server.hub import CloseCode, RedisState
+from server.hub import CloseCode
 from store.jobs import update_progress
-from store.settings import Settings
-from tests.server.conftest import ClientFactory, People
-from tests.server.hub_helpers import Jobs, connect, hub_app, hub_of, jobs_writer
-
-
-@pytest.fixture
-async def hub_client(settings: Settings, people: People, aiohttp_client: ClientFactory) -> TestClient[Any, Any]:
-    """The app with the hub, running, its Redis subscription up."""
-    client = await aiohttp_client(hub_app(settings))
-    await hub_of(client).fanout.wait_for(RedisState.UP)
-    return client
-
-
-@pytest.fixture
-async def jobs(settings: Settings, redis_url: str) -> AsyncIterator[Jobs]:
-    async with jobs_writer(settings, redis_url) as writer:
-        yield writer
+from tests.server.conftest import People
+from tests.server.hub_helpers import Jobs, connect, hub_of
 
 
 async def test_a_subscriber_receives_a_jobs_events_in_seq_order_after_a_snapshot(

@@ -7,21 +7,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from server.hub import RedisState
 from store.settings import Settings
-from tests.server.conftest import API, ClientFactory, People
-from tests.server.hub_helpers import Socket, connect, hub_app, hub_of
+from tests.server.conftest import API, People
+from tests.server.hub_helpers import Socket, connect
 from tests.server.seed import add_job, graph, save_pipeline, upload_csv
 
 NODE = "train-1"
-
-
-@pytest.fixture
-async def hub_client(settings: Settings, people: People, aiohttp_client: ClientFactory) -> TestClient[Any, Any]:
-    """The app with the hub, running, its Redis subscription up."""
-    client = await aiohttp_client(hub_app(settings))
-    await hub_of(client).fanout.wait_for(RedisState.UP)
-    return client
 
 
 @pytest.fixture

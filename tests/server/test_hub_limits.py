@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -15,22 +14,14 @@ from server.hub import HUB_PATH, CloseCode, HubConfig, RedisState
 from store.jobs import create_job
 from store.settings import Settings
 from tests.server.conftest import ClientFactory, People, Person
-from tests.server.hub_helpers import TEST_CONFIG, Jobs, Socket, connect, hub_app, hub_of, jobs_writer
+from tests.server.hub_helpers import TEST_CONFIG, Jobs, Socket, connect, hub_app, hub_of
 
 LIMITED = dataclasses.replace(TEST_CONFIG, max_sockets_per_user=2, snapshot_warnings_per_job=3, snapshot_cache_s=60.0)
 
 
 @pytest.fixture
-async def hub_client(settings: Settings, people: People, aiohttp_client: ClientFactory) -> TestClient[Any, Any]:
-    client = await aiohttp_client(hub_app(settings, LIMITED))
-    await hub_of(client).fanout.wait_for(RedisState.UP)
-    return client
-
-
-@pytest.fixture
-async def jobs(settings: Settings, redis_url: str) -> AsyncIterator[Jobs]:
-    async with jobs_writer(settings, redis_url) as writer:
-        yield writer
+def hub_config() -> HubConfig:
+    return LIMITED
 
 
 async def _handshake_status(client: TestClient[Any, Any], who: Person) -> tuple[int, dict[str, Any], str]:

@@ -14,7 +14,7 @@ from store.pipelines import upsert_pipeline
 from store.reader import Reader
 from store.types import utcnow
 from store.users import create_user, hash_token, live_token_hashes, revoke_token
-from tests.server.hub_helpers import graph
+from tests.server.seed import graph
 
 
 async def _seed(sessions: async_sessionmaker[AsyncSession]) -> dict[str, str]:

@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 import redis
 from aiohttp.test_utils import TestClient
 
-from server.hub import RedisState
 from store.jobs import transition
-from store.settings import Settings
-from tests.server.conftest import API, ClientFactory, People
-from tests.server.hub_helpers import Jobs, connect, hub_app, hub_of, jobs_writer
+from tests.server.conftest import API, People
+from tests.server.hub_helpers import Jobs, connect
 
 WORKER = "gpu-host-7:48213"
-
-
-@pytest.fixture
-async def hub_client(settings: Settings, people: People, aiohttp_client: ClientFactory) -> TestClient[Any, Any]:
-    client = await aiohttp_client(hub_app(settings))
-    await hub_of(client).fanout.wait_for(RedisState.UP)
-    return client
-
-
-@pytest.fixture
-async def jobs(settings: Settings, redis_url: str) -> AsyncIterator[Jobs]:
-    async with jobs_writer(settings, redis_url) as writer:
-        yield writer
 
 
 async def _start_on_worker(jobs: Jobs, people: People, job_id: str) -> None:

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient
 from server.schemas.jobs import JobOut
 from store.graph_hash import graph_hash, pipeline_id_for
 from store.settings import Settings
+from tests.job_fixtures import graph_for
 from tests.server.conftest import API, People, RecordingSender
 from tests.server.seed import add_job, graph, upload_csv
 
@@ -239,7 +240,7 @@ async def test_max_runtime_has_one_limit_the_setting_in_schema_openapi_and_error
 async def test_a_training_node_with_two_inputs_is_refused_at_submit_and_at_save_naming_it(
     client: TestClient[Any, Any], people: People, dataset_id: str, sender: RecordingSender
 ) -> None:
-    g = graph()
+    g = graph()  # a second input into the train node: a shape no builder makes
     g["nodes"].append({"id": "side", "type": "scale", "data": {"config": {}}})
     g["edges"] += [
         {"id": "e-src-side", "source": "src", "target": "side"},
@@ -268,16 +269,9 @@ MIXED_CSV = "size,color,price,grade,label\n" + "".join(
 
 
 def _mixed(train_config: dict[str, Any], middle: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
-    g = graph()
-    g["nodes"][2]["data"]["config"] = train_config
-    nodes, edges = g["nodes"], [g["edges"][0]]
-    before = "split"
-    for step in middle:
-        nodes.insert(-1, step)
-        edges.append({"id": f"e-{before}-{step['id']}", "source": before, "target": step["id"]})
-        before = step["id"]
-    edges.append({"id": f"e-{before}-train-1", "source": before, "target": "train-1"})
-    return {"nodes": nodes, "edges": edges}
+    config = dict(train_config)
+    return graph_for(config.pop("model_type"), config.pop("target"), split={"test_size": 0.25, "random_state": 0},
+                     middle=middle, train_ids=("train-1",), **config)
 
 
 async def test_a_text_column_without_an_encode_step_is_422_at_submit_naming_node_field_and_column(

@@ -14,25 +14,10 @@ from store.jobs import create_job
 from store.models import DatasetSource, Pipeline, TrainingJob, User
 from store.pipelines import upsert_pipeline
 from store.reader import Reader
+from tests.job_fixtures import graph_for
 
-GRAPH: dict[str, Any] = {
-    "nodes": [
-        {"id": "src", "type": "dataset_source", "position": {"x": 0, "y": 0}, "data": {"label": "Data", "config": {}}},
-        {
-            "id": "split",
-            "type": "train_test_split",
-            "position": {"x": 100, "y": 0},
-            "data": {"label": "Split", "config": {"test_size": 0.25, "random_state": 0}},
-        },
-        {
-            "id": "train",
-            "type": "train_model",
-            "position": {"x": 200, "y": 0},
-            "data": {"label": "Train", "config": {"model_type": "random_forest", "hyperparameters": {}}},
-        },
-    ],
-    "edges": [{"id": "e1", "source": "src", "target": "split"}, {"id": "e2", "source": "split", "target": "train"}],
-}
+GRAPH: dict[str, Any] = graph_for("random_forest", split={"test_size": 0.25, "random_state": 0},
+                                  labels={"src": "Data", "split": "Split", "train": "Train"})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,26 +9,12 @@ import pytest
 
 from store.errors import InvalidInput
 from store.graph_hash import graph_hash, pipeline_id_for
-from tests.store.conftest import GRAPH
+from tests.job_fixtures import graph_for, graph_node
 
 
 def _graph() -> dict[str, Any]:
-    graph = copy.deepcopy(GRAPH)
-    graph["nodes"].insert(
-        1,
-        {
-            "id": "imp",
-            "type": "impute",
-            "position": {"x": 50, "y": 50},
-            "data": {"label": "Impute", "config": {"strategy": "mean", "columns": ["x"]}},
-        },
-    )
-    graph["edges"] = [
-        {"id": "e1", "source": "src", "target": "imp"},
-        {"id": "e2", "source": "imp", "target": "split"},
-        {"id": "e3", "source": "split", "target": "train"},
-    ]
-    return graph
+    impute = graph_node("imp", "impute", {"strategy": "mean", "columns": ["x"]})
+    return graph_for("random_forest", split={"test_size": 0.25, "random_state": 0}, before_split=(impute,))
 
 
 def _node(graph: dict[str, Any], node_id: str) -> dict[str, Any]:

@@ -6,14 +6,12 @@ import dataclasses
 import hashlib
 from pathlib import Path
 
-from sklearn.datasets import load_breast_cancer
-
 from actors.jobs.runner import Outcome
 from actors.ml.artifacts import load_artifact
 from store.blobs import open_blobs
 from store.datasets import create_dataset
 from store.settings import load_settings
-from tests.job_fixtures import JobWorld, graph_for
+from tests.job_fixtures import JobWorld, breast_cancer_frame, graph_for
 from tests.s3_fixtures import S3Root
 
 
@@ -23,7 +21,7 @@ async def _on_s3(world: JobWorld, root: S3Root, tmp_path: Path, body: bytes | No
     settings = dataclasses.replace(world.ctx.settings, data=dataclasses.replace(world.ctx.settings.data,
                                    root=s3.data.root), s3=s3.s3)
     world.ctx.settings, world.ctx.blobs = settings, open_blobs(settings)
-    frame = load_breast_cancer(as_frame=True).frame
+    frame = breast_cancer_frame()
     text = frame.to_csv(index=False).encode()
     stored = world.ctx.storage.data.put_bytes("datasets/bc.csv", text if body is None else body)
     async with world.sessions.begin() as session:

@@ -87,7 +87,7 @@ async def test_progress_is_published_without_a_seq_and_kept_on_the_row(job_world
 @pytest.mark.parametrize(
     ("graph", "code", "field"),
     [
-        (
+        (  # by hand: a graph without a split, which graph_for never makes
             {"nodes": [{"id": "src", "type": "dataset_source", "position": {"x": 0, "y": 0},
                         "data": {"label": "s", "config": {}}},
                        {"id": "train", "type": "train_model", "position": {"x": 1, "y": 0},

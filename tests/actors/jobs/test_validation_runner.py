@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import itertools
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn import metrics as skm
-from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
 
 from actors.errors import InvalidGraph, InvalidNodeConfig
@@ -27,13 +25,12 @@ from store.errors import NotFound
 from store.insights import get_insights
 from store.models import TrainingJob
 from store.reader import Reader
-from tests.job_fixtures import JobWorld, graph_for
+from tests.job_fixtures import JobWorld, breast_cancer_frame, graph_for, graph_node
 
 
 def with_validation(graph: dict[str, Any], **config: Any) -> dict[str, Any]:
     """``graph`` with a ``validate_model`` node ``val`` fed by its ``train`` node."""
-    node = {"id": "val", "type": "validate_model", "position": {"x": 600, "y": 0},
-            "data": {"label": "val", "config": config}}
+    node = graph_node("val", "validate_model", config, x=600)
     return {"nodes": [*graph["nodes"], node],
             "edges": [*graph["edges"], {"id": "e-val", "source": "train", "target": "val"}]}
 
@@ -79,7 +76,7 @@ async def test_two_versions_are_scored_on_the_test_rows_exactly_as_scikit_learn_
     assert await job_world.run(job.id) is Outcome.SUCCEEDED
 
     report = await _report(job_world, job.id)
-    frame = load_breast_cancer(as_frame=True).frame
+    frame = breast_cancer_frame()
     _, test = train_test_split(frame, test_size=0.25, random_state=7)
     assert report["rows"] == len(test) and report["data"]["source"] == "test_partition"
     y_true = test["target"].to_numpy()
@@ -128,17 +125,9 @@ def _shop(rows: int, seed: int) -> pd.DataFrame:
 
 
 def _shop_graph(**validation: Any) -> dict[str, Any]:
-    def node(node_id: str, node_type: str, config: dict[str, Any]) -> dict[str, Any]:
-        return {"id": node_id, "type": node_type, "position": {"x": 0, "y": 0},
-                "data": {"label": node_id, "config": config}}
-
-    nodes = [node("src", "dataset_source", {}), node("split", "train_test_split", {"test_size": 0.3,
-             "random_state": 1}), node("impute", "impute", {"strategy": "mean"}),
-             node("encode", "encode", {"method": "onehot"}),
-             node("train", "train_model", {"model_type": "logistic_regression", "target": "target"})]
-    chain = ["src", "split", "impute", "encode", "train"]
-    edges = [{"id": f"e{i}", "source": a, "target": b} for i, (a, b) in enumerate(itertools.pairwise(chain))]
-    return with_validation({"nodes": nodes, "edges": edges}, **validation)
+    steps = (graph_node("impute", "impute", {"strategy": "mean"}), graph_node("encode", "encode", {"method": "onehot"}))
+    return with_validation(graph_for("logistic_regression", split={"test_size": 0.3, "random_state": 1},
+                                     middle=steps), **validation)
 
 
 async def test_unseen_categories_missing_columns_and_far_values_are_warnings_not_crashes(

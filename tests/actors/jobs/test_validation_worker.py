@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from sklearn import metrics as skm
-from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
 
 from actors.jobs.service import SubmitRequest, cancel_training_job, submit_training_job
@@ -28,7 +27,7 @@ from tests.actors.jobs.test_worker_process import (  # noqa: F401 - fixtures
     worker,
     worker_env,
 )
-from tests.job_fixtures import JobWorld, graph_for
+from tests.job_fixtures import JobWorld, breast_cancer_frame, graph_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -56,7 +55,7 @@ async def test_a_validation_job_runs_in_a_worker_and_its_numbers_are_scikit_lear
     assert (done.status, done.kind, done.error_message) == ("succeeded", "validation", None)
     assert done.worker and done.worker.split(":")[-1].isdigit()
     report = await _report(live_world, job.id)
-    _, test = train_test_split(load_breast_cancer(as_frame=True).frame, test_size=0.25, random_state=7)
+    _, test = train_test_split(breast_cancer_frame(), test_size=0.25, random_state=7)
     for entry, trained in zip(report["versions"], (first, second), strict=True):
         model = load_model(live_world.ctx.storage.artifacts, trained.model_artifact_uri or "",
                            trained.artifact_sha256 or "")
