@@ -35,6 +35,8 @@ RF_MAX_BATCH = 50
 # scikit-learn warns about this combination because warm_start usually means new data;
 # here every batch sees the same rows, so the result equals a one-shot fit.
 _EXPECTED_WARNINGS = ("class_weight presets",)
+CURVE_FAMILIES = frozenset({"random_forest", "xgboost", "lightgbm"})
+"""Families whose fit records a learning curve (scikit-learn's lbfgs exposes no per-iteration loss)."""
 PREDICT_IS_ARGMAX = frozenset({"random_forest", "xgboost", "lightgbm"})
 """Families whose classifier ``predict`` is exactly the first argmax of ``predict_proba``
 (XGBoost's binary ``p > 0.5`` included: ``1 - p`` is exact for ``p >= 0.5``), so the

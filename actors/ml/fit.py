@@ -14,10 +14,11 @@ import pandas.api.types as ptypes
 from numpy.typing import NDArray
 
 from actors.errors import InvalidGraph, InvalidNodeConfig, ModelError, TrainingError
+from actors.ml.allocator import pin_allocator_thresholds
 from actors.ml.checkpoints import Checkpoint
 from actors.ml.curves import CurveLog
 from actors.ml.dataset import load_dataset
-from actors.ml.estimators import PREDICT_IS_ARGMAX, build_estimator, fit_estimator
+from actors.ml.estimators import CURVE_FAMILIES, PREDICT_IS_ARGMAX, build_estimator, fit_estimator
 from actors.ml.explain import ExplainInputs, ExplainLimits, explain_model
 from actors.ml.families import CLASSIFICATION, REGRESSION, resolve_hyperparameters
 from actors.ml.fit_curves import FitMonitor
@@ -111,6 +112,7 @@ def run_training(
         ModelError: a subclass naming the failure (``JobCancelled``/``DeadlineExceeded``
             when ``should_stop`` fired).
     """
+    pin_allocator_thresholds()
     try:
         with FIT_LOCK:
             return _run(graph, node_id, dataset, options, Checkpoint(should_stop, on_progress), pipeline_hash,
@@ -154,7 +156,7 @@ def _run(
     transformed_at = time.perf_counter()
     checkpoint.check("before fit")
     model = build_estimator(job.model_type, task, hyperparameters)
-    x_fit, y_fit, monitor, stopping = _fit_plan(hyperparameters, task, classes, options, curve,
+    x_fit, y_fit, monitor, stopping = _fit_plan(job.model_type, hyperparameters, task, classes, options, curve,
                                                  x_train, y_train, x_test, y_test_raw)
     fit_messages = fit_estimator(job.model_type, model, x_fit, y_fit, checkpoint, monitor)
     if stopping is not None:
@@ -214,7 +216,7 @@ def _run(
 
 
 def _fit_plan(
-    hyperparameters: dict[str, Any], task: str, classes: NDArray[Any] | None, options: FitOptions,
+    model_type: str, hyperparameters: dict[str, Any], task: str, classes: NDArray[Any] | None, options: FitOptions,
     curve: CurveLog, x_train: NDArray[np.float64], y_train: NDArray[Any], x_test: NDArray[np.float64],
     y_test_raw: NDArray[Any],
 ) -> tuple[NDArray[np.float64], NDArray[Any], FitMonitor | None, dict[str, Any] | None]:
@@ -223,11 +225,12 @@ def _fit_plan(
     Early stopping fits on the train rows minus a seeded validation share and stops on that
     share; the test rows are not even handed to the fit. Without it, the fit sees every
     train row and the curve's held-out series scores the test rows, which cannot change it.
+    A family that records no curve gets no monitor (nor a copy of the held-out rows).
     """
     rounds = hyperparameters.get("early_stopping_rounds")
     n_classes = 0 if classes is None else len(classes)
     if rounds is None:
-        if not options.curves:
+        if not options.curves or model_type not in CURVE_FAMILIES:
             return x_train, y_train, None, None
         held = encoded_held_out(x_test, y_test_raw, classes)
         return x_train, y_train, FitMonitor(curve, task, held if len(held[1]) else None, "test",

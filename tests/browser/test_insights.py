@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import LiveServer
 from tests.browser.steps import build_pipeline, run_training, sign_in, wait_for_status
@@ -24,6 +24,31 @@ new MutationObserver(() => {
   if (count !== null && window.__counts[window.__counts.length - 1] !== count) window.__counts.push(count);
 }).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['data-count']});
 """
+
+
+_DATA_URL = "const url = c ? c.toDataURL() : null"
+SETTLED_SCRIPT = f"""
+async (c) => {{
+  // uPlot commits its drawing in a later task; two animation frames with equal pixels mean it is drawn.
+  const frame = () => new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
+  const blank = Object.assign(document.createElement("canvas"), {{width: c.width, height: c.height}}).toDataURL();
+  let previous = null;
+  for (let i = 0; i < 100; i += 1) {{
+    await frame();
+    {_DATA_URL};
+    if (url === previous && url !== blank) return url;
+    previous = url;
+  }}
+  return null;
+}}
+"""
+
+
+def _drawn(figure: Locator) -> str:
+    """The learning curve's canvas as a PNG data URL, once uPlot has finished drawing it."""
+    url = figure.locator("canvas").first.evaluate(SETTLED_SCRIPT)
+    assert isinstance(url, str) and url.startswith("data:image/png"), url
+    return url
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +95,7 @@ def test_a_300_round_curve_grows_live_and_the_job_page_shows_the_same_curve_afte
     caption = curve.locator("figcaption")
     expect(caption).to_contain_text("After 300 rounds: train log loss")
     before = caption.inner_text()
+    pixels = _drawn(curve)
     expect(page.locator("table.importance-table tbody tr")).to_have_count(12)
     expect(page.get_by_role("img", name="ROC curve")).to_be_visible()
     expect(page.get_by_role("img", name="Calibration")).to_be_visible()
@@ -79,4 +105,7 @@ def test_a_300_round_curve_grows_live_and_the_job_page_shows_the_same_curve_afte
     expect(curve).to_have_attribute("data-last", "300")
     expect(caption).to_have_text(before)
     expect(curve.locator("canvas").first).to_be_visible()
+    # The same stored points drawn again give the very same pixels: every point of every series.
+    same = f"([sel, want]) => {{ const c = document.querySelector(sel); {_DATA_URL}; return url === want; }}"
+    page.wait_for_function(same, arg=["section .learning-curve canvas", pixels], timeout=20_000)
     page.screenshot(path=str(Path(__file__).resolve().parents[2] / "docs" / "ui-insights.png"), full_page=True)
