@@ -17,12 +17,13 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import func, literal_column, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.jobs import TransitionResult, transition
 from store.models import TrainingJob, User
 from store.states import JobStatus
+from store.submission_writes import connection_of, in_statuses
 from store.turns import Waiting, has_room, next_turns
 from store.types import utcnow
 
@@ -113,6 +114,23 @@ async def any_waiting(session: AsyncSession) -> bool:
     return (await session.execute(select(TrainingJob.id).where(_waiting()).limit(1))).first() is not None
 
 
+def _build_waiting_users() -> Any:
+    """The users with waiting jobs and how many slots each holds (``_waiting`` and ``_holding`` prebuilt)."""
+    jobs = TrainingJob.__table__
+    waiting = (jobs.c.status == literal_column(f"'{JobStatus.QUEUED.value}'")) & jobs.c.admitted_at.is_(None)
+    users = select(jobs.c.user_id).where(waiting).distinct().subquery("waiting_users")
+    held = jobs.alias("held")
+    holds = in_statuses(held.c.status, _RUNNING_STATUSES) | (
+        (held.c.status == literal_column(f"'{JobStatus.QUEUED.value}'")) & held.c.admitted_at.is_not(None)
+    )
+    count = select(func.count()).select_from(held).where(held.c.user_id == users.c.user_id, holds).scalar_subquery()
+    return select(users.c.user_id, count)
+
+
+_RUNNING_STATUSES = (JobStatus.RUNNING, JobStatus.CANCELLING)
+_WAITING_USERS = _build_waiting_users()
+
+
 def _rooms(users: list[str], holding: Mapping[str, int], cap: int, limit: int | None) -> dict[str, int | None]:
     """How many more jobs each user with waiting jobs may be admitted now (``None``: any number)."""
     rooms: dict[str, int | None] = {}
@@ -162,16 +180,13 @@ async def admit_next(session: AsyncSession, cap: int, *, limit: int | None = Non
     """
     if _postgres(session):
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DISPATCH_LOCK})
-    users = sorted((await session.scalars(select(TrainingJob.user_id).where(_waiting()).distinct())).all())
-    if not users:
+    # One statement: every dispatch (each submission's included) asks it, and under load it
+    # usually finds every waiting job's user at the cap.
+    found = (await (await connection_of(session)).execute(_WAITING_USERS)).tuples().all()
+    if not found:
         return []
-    holding = dict(
-        (await session.execute(
-            select(TrainingJob.user_id, func.count())
-            .where(TrainingJob.user_id.in_(users), _holding())
-            .group_by(TrainingJob.user_id)
-        )).tuples().all()
-    )
+    users = sorted(user for user, _ in found)
+    holding = {user: int(n) for user, n in found if n}
     rooms = _rooms(users, holding, cap, limit)
     if not rooms:
         return []  # every waiting job's user is at the cap: the common case under load

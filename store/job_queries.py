@@ -13,6 +13,7 @@ from store.kinds import JobKind
 from store.models import TrainingJob, TrainingJobEvent
 from store.reader import Reader
 from store.states import ACTIVE, JobStatus
+from store.submission_writes import count_active_jobs
 
 _ACTIVE_VALUES = sorted(s.value for s in ACTIVE)
 
@@ -42,8 +43,7 @@ async def find_by_idempotency_key(session: AsyncSession, user_id: str, key: str)
 
 async def count_active(session: AsyncSession, user_id: str) -> int:
     """How many of ``user_id``'s jobs are queued, running or cancelling."""
-    stmt = select(func.count()).where(TrainingJob.user_id == user_id, TrainingJob.status.in_(_ACTIVE_VALUES))
-    return int((await session.execute(stmt)).scalar_one())
+    return await count_active_jobs(session, user_id)  # every submission asks: a prebuilt statement
 
 
 async def active_job_for_node(

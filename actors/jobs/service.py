@@ -22,17 +22,16 @@ from actors.ml.node_types import VALIDATE_MODEL
 from actors.ml.options import FitOptions
 from actors.ml.validation import ValidatedJob, validate_job
 from store.admission import admit_next
-from store.datasets import get_dataset_head
 from store.errors import DuplicateIdempotencyKey, NotFound
 from store.graph_hash import graph_hash
 from store.job_queries import active_job_for_node, count_active, find_by_idempotency_key, get_job
 from store.jobs import transition
 from store.lineage import record_replacement
 from store.models import Pipeline, TrainingJob, User
-from store.pipelines import upsert_pipeline
 from store.reader import Reader
 from store.settings import JobsSettings
 from store.states import TERMINAL, JobStatus
+from store.submission_writes import save_submitted_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -187,9 +186,8 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
         return await submit_validation_job(ctx, reader, request)
     user_id = reader.user_id
     jobs_cfg = ctx.settings.jobs
-    async with ctx.sessions() as session:
-        dataset = await get_dataset_head(session, request.dataset_source_id, reader=reader)
-        columns = [str(c["name"]) if isinstance(c, Mapping) else str(c) for c in dataset.columns]
+    dataset = await ctx.dataset_heads.get(ctx.sessions, request.dataset_source_id, reader=reader)
+    columns = [str(c["name"]) if isinstance(c, Mapping) else str(c) for c in dataset.columns]
     # Validating, hashing and fingerprinting a large graph is CPU work: off the event loop,
     # and before the write transaction, so neither other requests nor the write lock wait on it.
     args = (request, columns, list(dataset.columns), ctx.fit_options())
@@ -211,9 +209,7 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
             if existing is not None:
                 created.append(same_submission(existing, request, prepared.fingerprint))
                 return []
-        pipeline = await upsert_pipeline(
-            session, dataset_source_id=dataset.id, graph=graph, reader=reader, digest=prepared.digest
-        )
+        pipeline = await save_submitted_pipeline(session, dataset=dataset, graph=graph, digest=prepared.digest)
         if request.pipeline_id and request.pipeline_id != pipeline.pipeline_id:
             # The canvas ran a graph whose data path changed since its last save.
             await record_replacement(session, pipeline, request.pipeline_id)
