@@ -41,9 +41,9 @@ async def find_by_idempotency_key(session: AsyncSession, user_id: str, key: str)
     return (await session.scalars(stmt)).one_or_none()
 
 
-async def count_active(session: AsyncSession, user_id: str) -> int:
-    """How many of ``user_id``'s jobs are queued, running or cancelling."""
-    return await count_active_jobs(session, user_id)  # every submission asks: a prebuilt statement
+async def count_active(session: AsyncSession, user_id: str, *, at_most: int | None = None) -> int:
+    """How many of ``user_id``'s jobs are queued, running or cancelling (counting stops at ``at_most``)."""
+    return await count_active_jobs(session, user_id, at_most=at_most)  # every submission asks: prebuilt
 
 
 async def active_job_for_node(

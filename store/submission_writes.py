@@ -62,17 +62,22 @@ def in_statuses(column: Any, statuses: frozenset[Any] | tuple[Any, ...]) -> Any:
     return column.in_([literal_column(f"'{s.value}'") for s in sorted(statuses, key=lambda s: s.value)])
 
 
-COUNT_ACTIVE: Select[tuple[int]] = (
-    select(func.count())
-    .select_from(_JOBS)
-    .where(_JOBS.c.user_id == bindparam("user_id"), in_statuses(_JOBS.c.status, ACTIVE))
-)
+_ACTIVE_OF_USER = (_JOBS.c.user_id == bindparam("user_id"), in_statuses(_JOBS.c.status, ACTIVE))
+COUNT_ACTIVE: Select[tuple[int]] = select(func.count()).select_from(_JOBS).where(*_ACTIVE_OF_USER)
+_SOME_ACTIVE = select(_JOBS.c.id).where(*_ACTIVE_OF_USER).limit(bindparam("at_most")).subquery()
+COUNT_ACTIVE_UP_TO: Select[tuple[int]] = select(func.count()).select_from(_SOME_ACTIVE)
 
 
-async def count_active_jobs(session: AsyncSession, user_id: str) -> int:
-    """How many of ``user_id``'s jobs are queued, running or cancelling (``store.job_queries.count_active``)."""
+async def count_active_jobs(session: AsyncSession, user_id: str, *, at_most: int | None = None) -> int:
+    """How many of ``user_id``'s jobs are queued, running or cancelling (``store.job_queries.count_active``).
+
+    With ``at_most``, counting stops there: a quota check needs no more, and a user with
+    thousands of queued jobs then costs no more to check than one with a few.
+    """
     conn = await connection_of(session)
-    return int((await conn.execute(COUNT_ACTIVE, {"user_id": user_id})).scalar_one())
+    if at_most is None:
+        return int((await conn.execute(COUNT_ACTIVE, {"user_id": user_id})).scalar_one())
+    return int((await conn.execute(COUNT_ACTIVE_UP_TO, {"user_id": user_id, "at_most": at_most})).scalar_one())
 
 
 async def save_submitted_pipeline(

@@ -99,7 +99,7 @@ async def submit_predictions_job(ctx: JobContext, reader: Reader, request: Predi
         if not version.artifact_uri or not version.artifact_sha256:
             raise NotFound("artifact", f"{request.pipeline_id}/{request.node_id}/v{version.version}")
         dataset = await get_dataset(session, request.dataset_source_id, reader=reader)
-        if await count_active(session, user_id) >= jobs_cfg.max_active_per_user:
+        if await count_active(session, user_id, at_most=jobs_cfg.max_active_per_user) >= jobs_cfg.max_active_per_user:
             raise QuotaExceeded(
                 f"you already have {jobs_cfg.max_active_per_user} active jobs (jobs.max_active_per_user)",
                 details={"max_active_per_user": jobs_cfg.max_active_per_user},

@@ -141,7 +141,7 @@ async def check_room(
                 f"node {node_id!r} already has an active job ({active.id}, {active.status})",
                 details={"active_job_id": active.id, "status": active.status},
             )
-    if await count_active(session, user_id) >= jobs_cfg.max_active_per_user:
+    if await count_active(session, user_id, at_most=jobs_cfg.max_active_per_user) >= jobs_cfg.max_active_per_user:
         raise QuotaExceeded(
             f"you already have {jobs_cfg.max_active_per_user} active jobs (jobs.max_active_per_user)",
             details={"max_active_per_user": jobs_cfg.max_active_per_user},
