@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.cursor import Cursor, after, decode_cursor, encode_cursor
 from store.errors import IllegalTransition, InvalidInput
+from store.kinds import JobKind, parse_kind
 from store.models import Pipeline, TrainingJob
 from store.ordering import METRIC_PARTITION, ascending, is_metric, metric_value
 from store.reader import Reader
@@ -41,6 +42,11 @@ def _statuses(status: str | JobStatus | Iterable[str | JobStatus]) -> list[str]:
         return sorted({parse_status(s).value for s in values})
     except IllegalTransition as exc:
         raise InvalidInput("status", str(exc)) from None
+
+
+def _kinds(kind: str | JobKind | Iterable[str | JobKind]) -> list[str]:
+    values = [kind] if isinstance(kind, str) else list(kind)
+    return sorted({parse_kind(k).value for k in values})
 
 
 def search_clauses(*, tag: str | None = None, text: str | None = None) -> list[Any]:
@@ -111,6 +117,7 @@ async def list_jobs(
     pipeline_id: str | None = None,
     node_id: str | None = None,
     status: str | JobStatus | Iterable[str | JobStatus] | None = None,
+    kind: str | JobKind | Iterable[str | JobKind] | None = None,
     model_type: str | None = None,
     tag: str | None = None,
     text: str | None = None,
@@ -124,10 +131,11 @@ async def list_jobs(
 
     ``order_by`` is ``-created_at`` (newest first), ``created_at`` or a test metric (best
     first, rows without it last). ``created_after`` is inclusive and ``created_before``
-    exclusive; ``tag`` and ``text`` are those of :func:`search_clauses`.
+    exclusive; ``tag`` and ``text`` are those of :func:`search_clauses`. ``status`` and
+    ``kind`` take one value or several (any of them matches).
 
     Raises:
-        InvalidInput: a bad ``limit``, ``status``, ``order_by``, time bound or ``cursor``; names it.
+        InvalidInput: a bad ``limit``, ``status``, ``kind``, ``order_by``, time bound or ``cursor``; names it.
     """
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput("limit", f"must be between 1 and {MAX_PAGE}")
@@ -142,6 +150,8 @@ async def list_jobs(
         clauses.append(TrainingJob.node_id == node_id)
     if status is not None:
         clauses.append(TrainingJob.status.in_(_statuses(status)))
+    if kind is not None:
+        clauses.append(TrainingJob.kind.in_(_kinds(kind)))
     if model_type is not None:
         clauses.append(TrainingJob.model_type == model_type)
     clauses.extend(search_clauses(tag=tag, text=text))

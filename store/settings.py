@@ -138,6 +138,8 @@ class DataSettings:
     max_columns: int = dataclasses.field(default=2000, metadata=_check(_positive))
     max_bytes_per_user: int = dataclasses.field(default=5 * 1024**3, metadata=_check(_non_negative))
     root: str = dataclasses.field(default="", metadata=_check(_storage_root))
+    temp_max_age_s: float = dataclasses.field(default=86400.0, metadata=_check(_non_negative))
+    temp_sweep_interval_s: float = dataclasses.field(default=600.0, metadata=_check(_positive))
 
 
 @dataclasses.dataclass(frozen=True)

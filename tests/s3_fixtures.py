@@ -3,6 +3,10 @@
 One server per test run (session fixture), one fresh bucket per test. moto is a test
 dependency, so it is always installed after ``make venv``; without it the tests that need
 it skip, except under ``CI=true`` where that is an error. Nothing leaves 127.0.0.1.
+
+``storage`` is where a test deployment keeps datasets and models: its data directory, or a
+bucket. It is the data directory unless a test asks for both backends with
+:func:`on_both_storages`, which runs it once per backend (``[local_storage]``, ``[object_storage]``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -135,3 +140,64 @@ def make_bucket(endpoint: str) -> S3Root:
 def s3_root(moto_endpoint: str) -> S3Root:
     """A fresh bucket for one test."""
     return make_bucket(moto_endpoint)
+
+
+LOCAL_STORAGE, OBJECT_STORAGE = "local_storage", "object_storage"
+MODELS = "uploads/models/"
+
+
+@dataclass(frozen=True)
+class Storage:
+    """Where a test deployment keeps datasets and models: ``data_dir``, or ``bucket`` when set.
+
+    The data directory exists either way (the SQLite database and each process's scratch
+    space live there); with a bucket, nothing the service stores is written to it.
+    """
+
+    data_dir: Path
+    bucket: S3Root | None = None
+
+    def env(self) -> dict[str, str]:
+        """``MLW_*`` variables of a process using this storage."""
+        return {"MLW_DATA_DIR": str(self.data_dir), **(self.bucket.env() if self.bucket else {})}
+
+    def model_files(self) -> set[str]:
+        """The stored model files (``.joblib``), relative to ``uploads/models/``."""
+        if self.bucket is None:
+            root = self.data_dir / MODELS
+            return {str(p.relative_to(root)) for p in root.rglob("*.joblib") if not p.name.startswith(".")}
+        prefix = f"{self.bucket.prefix}/{MODELS}"
+        keys = self.bucket.object_keys()
+        return {k.removeprefix(prefix) for k in keys if k.startswith(prefix) and k.endswith(".joblib")}
+
+    def read_model(self, uri: str) -> bytes:
+        """The bytes of the object a row's ``artifact_uri`` names."""
+        if self.bucket is None:
+            return (self.data_dir / uri).read_bytes()
+        key = uri.removeprefix(f"s3://{self.bucket.bucket}/")
+        return bytes(self.bucket.client().get_object(Bucket=self.bucket.bucket, Key=key)["Body"].read())
+
+    def temporary(self) -> list[str]:
+        """Temporary objects of unfinished writes: ``<prefix>/_tmp/`` keys and unfinished multipart
+        uploads in the bucket, or hidden ``.*.tmp`` files beside the stored ones."""
+        if self.bucket is None:
+            return sorted(str(p.relative_to(self.data_dir)) for p in self.data_dir.rglob(".*.tmp"))
+        client, name = self.bucket.client(), self.bucket.bucket
+        uploads = client.list_multipart_uploads(Bucket=name).get("Uploads", [])
+        return sorted([k for k in self.bucket.object_keys() if "/_tmp/" in k] + [u["Key"] for u in uploads])
+
+
+def on_both_storages(object_storage_timeout_s: int | None = None) -> Any:
+    """Runs a test once on the data directory and once on a bucket (``storage`` fixture)."""
+    marks = [pytest.mark.timeout(object_storage_timeout_s)] if object_storage_timeout_s else []
+    return pytest.mark.parametrize(
+        "storage", [LOCAL_STORAGE, pytest.param(OBJECT_STORAGE, marks=marks)], indirect=True
+    )
+
+
+@pytest.fixture
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    """The data directory ``tmp_path/data``, and a fresh bucket when the test runs on object storage."""
+    kind = getattr(request, "param", LOCAL_STORAGE)
+    bucket = make_bucket(request.getfixturevalue("moto_endpoint")) if kind == OBJECT_STORAGE else None
+    return Storage(tmp_path / "data", bucket)

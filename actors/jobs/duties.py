@@ -1,4 +1,5 @@
-"""A worker node's background duties: its liveness record for ``/ready`` and the reaper.
+"""A worker node's background duties: its liveness record for ``/ready``, the reaper and the
+sweep of temporary objects (``actors.jobs.temp_sweep``).
 
 They run once per worker node, on a thread of its main process, from the node's ready hook
 to its shutdown hook (``shim.brokers.node``).
@@ -29,7 +30,7 @@ WORKER_BEAT_S = 5.0
 
 
 class WorkerDuties:
-    """A worker's background thread: liveness key for ``/ready`` and the reaper."""
+    """A worker's background thread: liveness key for ``/ready``, the reaper and the temporary-object sweep."""
 
     def __init__(self, contexts: ContextFactory) -> None:
         self._contexts = contexts
@@ -68,6 +69,7 @@ class WorkerDuties:
 
     async def _main(self) -> None:
         from actors.jobs.reaper import RedisLock, reap_forever
+        from actors.jobs.temp_sweep import sweep_forever
 
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
         owned = self._contexts.build(terminate=False)
@@ -79,6 +81,7 @@ class WorkerDuties:
         # because every reaper write is conditional on the job's status (and a running job's attempt).
         lock = ForkSafeLock(RedisLock(client, ttl_s=self._settings.jobs.stale_after_s), FORK_GATE)
         reaper = asyncio.create_task(reap_forever(ctx, lock, self._stop))
+        sweeper = asyncio.create_task(sweep_forever(ctx.settings, ctx.storage, client, self.hostname, self._stop))
         try:
             while not self._stop.is_set():
                 try:
@@ -90,6 +93,7 @@ class WorkerDuties:
         finally:
             self._stop.set()
             await reaper
+            await sweeper
             with contextlib.suppress(Exception):  # the key expires on its own
                 await client.delete(key)
             await owned.close()

@@ -12,20 +12,16 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from actors.errors import IdempotencyKeyReused, QuotaExceeded
+from actors.errors import IdempotencyKeyReused
 from actors.jobs.context import JobContext
-from actors.jobs.outcomes import commit_then_publish
-from actors.jobs.service import send_submitted
+from actors.jobs.submission import check_quota, record_then_send
 from actors.ml.batch_predictions import FORMATS
-from store.admission import admit_next
 from store.datasets import get_dataset
-from store.errors import DuplicateIdempotencyKey, InvalidInput, NotFound
-from store.job_queries import count_active, find_by_idempotency_key
-from store.jobs import create_job
+from store.errors import InvalidInput, NotFound
+from store.jobs import TransitionResult, create_job
 from store.kinds import JobKind
 from store.models import TrainingJob
 from store.reader import Reader
@@ -85,48 +81,25 @@ async def submit_predictions_job(ctx: JobContext, reader: Reader, request: Predi
         raise InvalidInput("format", f"must be one of {', '.join(FORMATS)}")
     user_id = reader.user_id
     jobs_cfg = ctx.settings.jobs
-    created: list[TrainingJob] = []
-    admitted: list[TrainingJob] = []
 
-    async def work(session: AsyncSession) -> list[dict[str, Any]] | None:
-        if request.idempotency_key:
-            existing = await find_by_idempotency_key(session, user_id, request.idempotency_key)
-            if existing is not None:
-                created.append(_same(existing, request))
-                return []
+    async def create(session: AsyncSession) -> TransitionResult:
         version = await resolve_version_ref(session, request.pipeline_id, request.node_id, request.version,
                                             reader=reader)
         if not version.artifact_uri or not version.artifact_sha256:
             raise NotFound("artifact", f"{request.pipeline_id}/{request.node_id}/v{version.version}")
         dataset = await get_dataset(session, request.dataset_source_id, reader=reader)
-        if await count_active(session, user_id, at_most=jobs_cfg.max_active_per_user) >= jobs_cfg.max_active_per_user:
-            raise QuotaExceeded(
-                f"you already have {jobs_cfg.max_active_per_user} active jobs (jobs.max_active_per_user)",
-                details={"max_active_per_user": jobs_cfg.max_active_per_user},
-            )
+        await check_quota(session, jobs_cfg, user_id)
         config = {"version": version.version, "version_ref": str(request.version), "format": request.format,
                   "artifact_uri": version.artifact_uri, "artifact_sha256": version.artifact_sha256,
                   "source_job_id": version.job_id, "max_runtime_s": jobs_cfg.default_max_runtime_s}
-        result = await create_job(
+        return await create_job(
             session, pipeline_id=request.pipeline_id, node_id=request.node_id, dataset_source_id=dataset.id,
             user_id=user_id, model_type=version.model_type, hyperparameters={}, config=config,
             kind=JobKind.PREDICTIONS, idempotency_key=request.idempotency_key,
             request_sha256=request.fingerprint() if request.idempotency_key else None,
         )
-        created.append(result.job)
-        admitted.extend(await admit_next(session, jobs_cfg.max_running_per_user))
-        return [result.event]
 
-    try:
-        events = await commit_then_publish(ctx, user_id, work)
-    except DuplicateIdempotencyKey:
-        async with ctx.sessions() as session:
-            twin = await find_by_idempotency_key(session, user_id, request.idempotency_key or "")
-        if twin is None:
-            raise
-        return _same(twin, request)
-    job = created[0]
-    if events == []:
-        return job
-    await send_submitted(ctx, job, admitted)
-    return job
+    def same(job: TrainingJob) -> TrainingJob:
+        return _same(job, request)
+
+    return await record_then_send(ctx, user_id, request.idempotency_key, same, create)

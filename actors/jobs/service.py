@@ -10,26 +10,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from actors.errors import ActiveJobConflict, BrokerUnavailable, IdempotencyKeyReused, QuotaExceeded
+from actors.errors import IdempotencyKeyReused
 from actors.jobs.context import JobContext
-from actors.jobs.dispatch import dispatch_quietly, send_admitted
-from actors.jobs.outcomes import commit_then_publish, finish_failed
+from actors.jobs.dispatch import dispatch_quietly
+from actors.jobs.outcomes import commit_then_publish
 from actors.jobs.policy import resolve_max_runtime
+from actors.jobs.submission import check_room, record_then_send
 from actors.ml.node_types import VALIDATE_MODEL
 from actors.ml.options import FitOptions
 from actors.ml.validation import ValidatedJob, validate_job
-from store.admission import admit_next
-from store.errors import DuplicateIdempotencyKey, NotFound
+from store.errors import NotFound
 from store.graph_hash import graph_hash
-from store.job_queries import active_job_for_node, count_active, find_by_idempotency_key, get_job
-from store.jobs import transition
+from store.job_queries import get_job
+from store.jobs import TransitionResult, transition
 from store.lineage import record_replacement
-from store.models import Pipeline, TrainingJob, User
+from store.models import Pipeline, TrainingJob
 from store.reader import Reader
-from store.settings import JobsSettings
 from store.states import TERMINAL, JobStatus
 from store.submission_writes import save_submitted_pipeline
 
@@ -114,40 +112,6 @@ def graph_with_config(graph: Mapping[str, Any], node_id: str, config: Mapping[st
     return merged
 
 
-async def _lock_for_submission(session: AsyncSession, user_id: str, pipeline_id: str) -> None:
-    """Serialize submissions that share a user or a node (quota and one-active checks).
-
-    On PostgreSQL row locks do it; SQLite write transactions are already serial.
-    """
-    if session.bind.dialect.name == "postgresql":
-        await session.execute(select(User.id).where(User.id == user_id).with_for_update())
-        await session.execute(select(Pipeline.pipeline_id).where(Pipeline.pipeline_id == pipeline_id).with_for_update())
-
-
-async def check_room(
-    session: AsyncSession, jobs_cfg: JobsSettings, user_id: str, pipeline_id: str, node_id: str
-) -> None:
-    """The admission checks of every kind of job, under the submission lock.
-
-    Raises:
-        ActiveJobConflict: the node already has an active job (``jobs.one_active_per_node``).
-        QuotaExceeded: the user has ``jobs.max_active_per_user`` active jobs.
-    """
-    await _lock_for_submission(session, user_id, pipeline_id)
-    if jobs_cfg.one_active_per_node:
-        active = await active_job_for_node(session, pipeline_id, node_id)
-        if active is not None:
-            raise ActiveJobConflict(
-                f"node {node_id!r} already has an active job ({active.id}, {active.status})",
-                details={"active_job_id": active.id, "status": active.status},
-            )
-    if await count_active(session, user_id, at_most=jobs_cfg.max_active_per_user) >= jobs_cfg.max_active_per_user:
-        raise QuotaExceeded(
-            f"you already have {jobs_cfg.max_active_per_user} active jobs (jobs.max_active_per_user)",
-            details={"max_active_per_user": jobs_cfg.max_active_per_user},
-        )
-
-
 @dataclass(frozen=True)
 class _Prepared:
     """What a submission computes before its transaction (see :func:`_prepare`)."""
@@ -200,44 +164,22 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
     job_config = {key: train_cfg.get(key) for key in JOB_CONFIG_KEYS}
     job_config.update(max_runtime_s=max_runtime, task=validated.task, target=validated.target)
 
-    created: list[TrainingJob] = []
-    admitted: list[TrainingJob] = []
-
-    async def work(session: AsyncSession) -> list[dict[str, Any]] | None:
-        if request.idempotency_key:
-            existing = await find_by_idempotency_key(session, user_id, request.idempotency_key)
-            if existing is not None:
-                created.append(same_submission(existing, request, prepared.fingerprint))
-                return []
+    async def create(session: AsyncSession) -> TransitionResult:
         pipeline = await save_submitted_pipeline(session, dataset=dataset, graph=graph, digest=prepared.digest)
         if request.pipeline_id and request.pipeline_id != pipeline.pipeline_id:
             # The canvas ran a graph whose data path changed since its last save.
             await record_replacement(session, pipeline, request.pipeline_id)
         await check_room(session, jobs_cfg, user_id, pipeline.pipeline_id, request.node_id)
-        result = await create_job_with_graph(
+        return await create_job_with_graph(
             session, pipeline=pipeline, request=request, user_id=user_id, graph=graph,
             model_type=validated.model_type, resolved=validated.resolved_hyperparameters, config=job_config,
             warnings=validated.warnings, fingerprint=prepared.fingerprint,
         )
-        created.append(result.job)
-        # In turn, under jobs.max_running_per_user: this job and any other waiting one.
-        admitted.extend(await admit_next(session, jobs_cfg.max_running_per_user))
-        return [result.event]
 
-    try:
-        events = await commit_then_publish(ctx, user_id, work)
-    except DuplicateIdempotencyKey:
-        # A concurrent twin with the same key won; hand back its job.
-        async with ctx.sessions() as session:
-            twin = await find_by_idempotency_key(session, user_id, request.idempotency_key or "")
-        if twin is None:
-            raise
-        return same_submission(twin, request, prepared.fingerprint)
-    job = created[0]
-    if events == []:
-        return job
-    await send_submitted(ctx, job, admitted)
-    return job
+    def same(job: TrainingJob) -> TrainingJob:
+        return same_submission(job, request, prepared.fingerprint)
+
+    return await record_then_send(ctx, user_id, request.idempotency_key, same, create)
 
 
 async def create_job_with_graph(
@@ -252,7 +194,7 @@ async def create_job_with_graph(
     config: Mapping[str, Any],
     warnings: list[dict[str, Any]],
     fingerprint: str | None = None,
-) -> Any:
+) -> TransitionResult:
     """Insert the queued job with the graph it will run (its own snapshot).
 
     ``fingerprint`` is ``request.fingerprint()`` when the caller computed it already.
@@ -292,25 +234,6 @@ def node_type_of(graph: Mapping[str, Any], node_id: str) -> str | None:
             kind = node.get("type")
             return kind if isinstance(kind, str) else None
     return None
-
-
-async def send_submitted(ctx: JobContext, job: TrainingJob, admitted: list[TrainingJob]) -> None:
-    """Send the admitted jobs' messages; a job left waiting is sent when its turn comes.
-
-    The submitted job itself is failed when its message cannot be sent, so the caller
-    learns at once that the broker is away (others admitted with it wait for the next dispatch).
-    """
-    report = await send_admitted(ctx, admitted)
-    exc = report.failed.get(job.id)
-    if exc is not None:
-        log.error("could not send the message of job %s: %s", job.id, exc)
-        await finish_failed(
-            ctx, job, "broker_unavailable", f"the job could not be queued: {exc}", expected=(JobStatus.QUEUED,)
-        )
-        raise BrokerUnavailable(
-            "the job was recorded but could not be queued; it has been marked failed",
-            details={"job_id": job.id},
-        ) from exc
 
 
 async def _move_for_cancel(

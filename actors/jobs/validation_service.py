@@ -16,17 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.errors import InvalidGraph, InvalidNodeConfig
 from actors.jobs.context import JobContext
-from actors.jobs.outcomes import commit_then_publish
 from actors.jobs.policy import resolve_max_runtime
-from actors.jobs.service import SubmitRequest, check_room, graph_with_config, same_submission, send_submitted
+from actors.jobs.service import SubmitRequest, graph_with_config, same_submission
+from actors.jobs.submission import check_room, record_then_send
 from actors.ml.node_types import TRAIN_MODEL, VALIDATE_MODEL, resolve_node_config
-from store.admission import admit_next
 from store.aliases import ACTIVE_ALIAS
 from store.datasets import get_dataset
-from store.errors import DuplicateIdempotencyKey
 from store.graph_hash import graph_hash
-from store.job_queries import find_by_idempotency_key
-from store.jobs import create_job
+from store.jobs import TransitionResult, create_job
 from store.kinds import JobKind
 from store.models import ModelVersion, TrainingJob
 from store.pipelines import upsert_pipeline
@@ -128,15 +125,8 @@ async def submit_validation_job(ctx: JobContext, reader: Reader, request: Submit
             other_row = await get_dataset(session, str(other), reader=reader)
             other_columns = [str(c["name"]) if isinstance(c, Mapping) else str(c) for c in other_row.columns]
     fingerprint = request.fingerprint() if request.idempotency_key else None
-    created: list[TrainingJob] = []
-    admitted: list[TrainingJob] = []
 
-    async def work(session: AsyncSession) -> list[dict[str, Any]] | None:
-        if request.idempotency_key:
-            existing = await find_by_idempotency_key(session, user_id, request.idempotency_key)
-            if existing is not None:
-                created.append(same_submission(existing, request, fingerprint))
-                return []
+    async def create(session: AsyncSession) -> TransitionResult:
         pipeline = await upsert_pipeline(session, dataset_source_id=dataset.id, graph=graph, reader=reader,
                                          digest=graph_hash(graph))
         versions = await _versions(session, pipeline.pipeline_id, train_node, refs, reader)
@@ -154,25 +144,14 @@ async def submit_validation_job(ctx: JobContext, reader: Reader, request: Submit
             "max_runtime_s": max_runtime,
             "target": target,
         }
-        result = await create_job(
+        return await create_job(
             session, pipeline_id=pipeline.pipeline_id, node_id=request.node_id, dataset_source_id=dataset.id,
             user_id=user_id, model_type=versions[0][1].model_type, hyperparameters={}, config=job_config,
             graph=graph, idempotency_key=request.idempotency_key, request_sha256=fingerprint,
             kind=JobKind.VALIDATION,
         )
-        created.append(result.job)
-        admitted.extend(await admit_next(session, jobs_cfg.max_running_per_user))
-        return [result.event]
 
-    try:
-        events = await commit_then_publish(ctx, user_id, work)
-    except DuplicateIdempotencyKey:
-        async with ctx.sessions() as session:
-            twin = await find_by_idempotency_key(session, user_id, request.idempotency_key or "")
-        if twin is None:
-            raise
-        return same_submission(twin, request, fingerprint)
-    job = created[0]
-    if events != []:
-        await send_submitted(ctx, job, admitted)
-    return job
+    def same(job: TrainingJob) -> TrainingJob:
+        return same_submission(job, request, fingerprint)
+
+    return await record_then_send(ctx, user_id, request.idempotency_key, same, create)

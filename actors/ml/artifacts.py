@@ -28,7 +28,7 @@ def save_artifact(obj: Any, store: BlobStore, key: str) -> StoredBlob:
     Raises:
         ArtifactError: the artifact could not be written.
     """
-    return _write(store, key, lambda out: joblib.dump(obj, out))
+    return write_object(store, key, lambda out: joblib.dump(obj, out))
 
 
 def save_bytes(data: bytes, store: BlobStore, key: str) -> StoredBlob:
@@ -37,17 +37,37 @@ def save_bytes(data: bytes, store: BlobStore, key: str) -> StoredBlob:
     Raises:
         ArtifactError: the object could not be written.
     """
-    return _write(store, key, lambda out: out.write(data))
+    return write_object(store, key, lambda out: out.write(data))
 
 
-def _write(store: BlobStore, key: str, write: Callable[[IO[bytes]], object]) -> StoredBlob:
+def write_object(
+    store: BlobStore,
+    key: str,
+    write: Callable[[IO[bytes]], object],
+    *,
+    what: str = "write artifact",
+    failures: tuple[type[Exception], ...] = (Exception,),
+) -> StoredBlob:
+    """Stream ``write``'s bytes under ``key``, committed only once ``write`` returns.
+
+    Args:
+        store: Where the object goes.
+        key: Its key in ``store``.
+        write: Writes the whole object to the binary stream it is given.
+        what: The failing action as the error message names it ("cannot <what> <key>").
+        failures: The exceptions of ``write`` reported as :class:`ArtifactError`; any other
+            (a cancellation raised from inside ``write``) passes through as it is.
+
+    Raises:
+        ArtifactError: the object could not be written; nothing was committed.
+    """
     try:
         with store.writer(key) as out:
             write(out)  # type: ignore[arg-type]  # a BlobWriter is a binary stream
     except BlobError as exc:
-        raise ArtifactError(f"cannot write artifact {key}: {exc.message}", field="artifact.path") from exc
-    except Exception as exc:
-        raise ArtifactError(f"cannot write artifact {key}: {exc}", field="artifact.path") from exc
+        raise ArtifactError(f"cannot {what} {key}: {exc.message}", field="artifact.path") from exc
+    except failures as exc:
+        raise ArtifactError(f"cannot {what} {key}: {exc}", field="artifact.path") from exc
     assert out.result is not None
     return out.result
 

@@ -18,11 +18,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from actors.errors import ArtifactError, DatasetError, TableError
+from actors.errors import DatasetError, TableError
+from actors.ml.artifacts import write_object
 from actors.ml.checkpoints import Checkpoint
 from actors.ml.table_read import CHUNK_ROWS, read_batches
 from store.blobs import BlobStore
-from store.errors import BlobError
 
 FORMATS = ("csv", "parquet")
 PREDICTION = "prediction"
@@ -139,15 +139,7 @@ def predict_file(
         finally:
             writer.close()
 
-    try:
-        with store.writer(key) as out:
-            write(out)  # type: ignore[arg-type]  # a BlobWriter is a binary stream
-    except BlobError as exc:
-        raise ArtifactError(f"cannot store predictions {key}: {exc.message}", field="artifact.path") from exc
-    except OSError as exc:
-        raise ArtifactError(f"cannot store predictions {key}: {exc}", field="artifact.path") from exc
-    stored = out.result
-    assert stored is not None
+    stored = write_object(store, key, write, what="store predictions", failures=(OSError,))
     return PredictionsWritten(stored.uri, stored.sha256, done, list(layout.schema.names), layout.prediction,
                               layout.probabilities)
 

@@ -124,8 +124,7 @@ FAMILIES: Mapping[str, ModelFamily] = MappingProxyType({
         ), True, "Bagged decision trees (scikit-learn)."),
         ModelFamily("xgboost", "XGBoost", TASKS, (
             _n_estimators(10_000, "boosting rounds"),
-            Param("learning_rate", "float", "Shrinkage applied to each round.", default=0.1, minimum=0.0,
-                  maximum=1.0, exclusive_minimum=True),
+            _unit("learning_rate", 0.1, "Shrinkage applied to each round.", advanced=False),
             Param("max_depth", "int", "Maximum tree depth (0 = no limit).", default=6, minimum=0, maximum=100),
             _nonneg("min_child_weight", 1.0, "Minimum hessian sum in a child."),
             _unit("subsample", 1.0, "Fraction of rows sampled per round."),
@@ -140,8 +139,7 @@ FAMILIES: Mapping[str, ModelFamily] = MappingProxyType({
         ), True, "Gradient-boosted trees (XGBoost)."),
         ModelFamily("lightgbm", "LightGBM", TASKS, (
             _n_estimators(10_000, "boosting rounds"),
-            Param("learning_rate", "float", "Shrinkage applied to each round.", default=0.1, minimum=0.0,
-                  maximum=1.0, exclusive_minimum=True),
+            _unit("learning_rate", 0.1, "Shrinkage applied to each round.", advanced=False),
             Param("num_leaves", "int", "Maximum leaves per tree.", default=31, minimum=2, maximum=131_072),
             Param("max_depth", "int", "Maximum tree depth (-1 = no limit).", default=-1, minimum=-1, maximum=1000),
             Param("min_child_samples", "int", "Minimum rows in a leaf.", default=20, minimum=1,

@@ -13,6 +13,7 @@ So each client sees each job's persisted events in seq order, without gaps or du
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -60,7 +61,12 @@ class _Resync:
     pass
 
 
-_Item = _Event | _Frame | Subscribe | Unsubscribe | _Resync
+@dataclasses.dataclass(frozen=True)
+class _Flush:
+    sent: asyncio.Event
+
+
+_Item = _Event | _Frame | Subscribe | Unsubscribe | _Resync | _Flush
 
 
 class HubClient:
@@ -157,6 +163,18 @@ class HubClient:
         except asyncio.QueueFull:
             self.close(CloseCode.TOO_SLOW, "too slow: send queue full; reconnect with since")
 
+    async def flush(self, timeout_s: float) -> None:
+        """Wait (at most ``timeout_s``) until everything queued so far has been written.
+
+        Closing for the peer's own errors comes after the error frames that explain it: a
+        close sent at once would overtake them, since the sender task writes them later.
+        """
+        sent = asyncio.Event()
+        self._put(_Flush(sent))
+        if self.closed_with is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(sent.wait(), timeout_s)
+
     def close(self, code: int, reason: str) -> None:
         """Stop queueing and start closing the socket (once)."""
         if self.closed_with is None:
@@ -177,6 +195,8 @@ class HubClient:
                 await self._send_json(unsubscribed_frame(item.topics, item.ref))
             elif isinstance(item, _Resync):
                 await self._on_resync()
+            elif isinstance(item, _Flush):
+                item.sent.set()
             else:
                 await self._send_json(item.frame)
 

@@ -27,8 +27,12 @@ from redis.backoff import NoBackoff
 from server.background import Background, keep_subscribed
 from server.hub.policy import HubConfig, backoff_delays
 from server.serialize import ADMIN_ONLY_EVENT_KEYS, event_for
+from store.alias_events import ALIAS_CHANGED
 
 log = logging.getLogger(__name__)
+
+NODE_EVENT_TYPES = frozenset({ALIAS_CHANGED})
+"""Events of a node rather than of a job: no ``job_id``, no ``seq``; routed by ``pipeline_id`` (and owner)."""
 
 
 class RedisState(enum.StrEnum):
@@ -226,8 +230,8 @@ class Fanout:
         except ValueError:
             log.warning("ignoring a message on %s that is not JSON", channel)
             return
-        if not isinstance(event, dict) or not isinstance(event.get("job_id"), str):
-            log.warning("ignoring a message on %s that is not a job event", channel)
+        if not _is_event(event):
+            log.warning("ignoring a message on %s that is neither a job event nor a node event", channel)
             return
         published = Published(event, data)
         for listener in list(self._listeners):
@@ -235,6 +239,15 @@ class Fanout:
                 listener.deliver(owner, published)
             except Exception:  # one broken socket must not stop the stream for the others
                 log.exception("listener failed on an event of job %s", event.get("job_id"))
+
+
+def _is_event(event: Any) -> bool:
+    """A job event (it names its job), or an event of a node with no job (``alias.changed``: its pipeline)."""
+    if not isinstance(event, dict):
+        return False
+    if isinstance(event.get("job_id"), str):
+        return True
+    return event.get("type") in NODE_EVENT_TYPES and isinstance(event.get("pipeline_id"), str)
 
 
 def _text(value: Any, *, errors: str = "strict") -> str:

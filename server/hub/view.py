@@ -25,7 +25,7 @@ from aiohttp import WSMsgType, web
 from server.errors import ApiError, TooManyRequests, to_api_error
 from server.hub.client import HubClient
 from server.hub.errors import AuthError, ProtocolError
-from server.hub.policy import CloseCode
+from server.hub.policy import CloseCode, HubConfig
 from server.hub.protocol import Auth, Ping, Subscribe, error_frame, frame_ref, parse_frame, welcome_frame
 from server.hub.service import Hub
 from server.hub.source import Principal
@@ -167,7 +167,7 @@ async def _serve(hub: Hub, ws: web.WebSocketResponse, principal: Principal) -> N
     sender = asyncio.create_task(_send_loop(client), name="hub-sender")
     hub.register(client)
     try:
-        await _read_loop(client, ws, config.max_topics, config.max_errors)
+        await _read_loop(client, ws, config)
     finally:
         hub.unregister(client)
         sender.cancel()
@@ -185,7 +185,8 @@ async def _send_loop(client: HubClient) -> None:
         client.close(CloseCode.INTERNAL_ERROR, "internal error; reconnect with since")
 
 
-async def _read_loop(client: HubClient, ws: web.WebSocketResponse, max_topics: int, max_errors: int) -> None:
+async def _read_loop(client: HubClient, ws: web.WebSocketResponse, config: HubConfig) -> None:
+    max_topics, max_errors = config.max_topics, config.max_errors
     errors = 0
     async for msg in ws:
         if msg.type is WSMsgType.BINARY:
@@ -201,6 +202,7 @@ async def _read_loop(client: HubClient, ws: web.WebSocketResponse, max_topics: i
         except ProtocolError as exc:
             errors += 1
             if errors > max_errors:
+                await client.flush(config.send_timeout_s)
                 client.close(CloseCode.TOO_MANY_ERRORS, f"too many invalid frames; last: {exc.field}: {exc.message}")
                 return
             client.reply(error_frame(exc.code, exc.field, exc.message, frame_ref(msg.data)))

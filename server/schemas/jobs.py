@@ -85,6 +85,9 @@ class JobListQuery(RequestModel):
     pipeline_id: str | None = Field(default=None, min_length=1, max_length=128)
     node_id: str | None = Field(default=None, min_length=1, max_length=128)
     status: list[JobStatus] | None = Field(default=None, description="Repeat the parameter for several statuses.")
+    kind: list[JobKind] | None = Field(
+        default=None, description="The job's kind (training, validation, predictions); repeat it for several kinds."
+    )
     model_type: ModelType | None = None
     tag: str | None = Field(default=None, min_length=1, max_length=200, description="The exact experiment tag.")
     q: str | None = Field(

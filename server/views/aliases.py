@@ -1,7 +1,9 @@
 """Named aliases of a training node (``active``, ``champion``, ...): list, read, set/move, remove, history.
 
 Every write goes through :func:`store.aliases.set_alias` / :func:`store.aliases.remove_alias`,
-which write the alias and its history row in one transaction. ``active`` is the alias the
+which write the alias and its history row in one transaction, run by
+:func:`actors.jobs.alias_changes.change_alias`, which publishes its ``alias.changed`` event after
+the commit. ``active`` is the alias the
 service uses by default; setting it here is the same as promoting the version.
 """
 
@@ -11,9 +13,10 @@ from typing import Any
 
 from aiohttp import web
 
+from actors.jobs.alias_changes import change_alias
 from server.auth import reader_of
 from server.errors import NotFoundError, UnprocessableEntity
-from server.keys import SESSIONS, USER
+from server.keys import SERVICE, SESSIONS, USER
 from server.parsing import parse_query, read_json
 from server.routing import Operation
 from server.schemas.aliases import (
@@ -26,6 +29,7 @@ from server.schemas.aliases import (
 )
 from server.serialize import iso, version_json
 from server.views.versions import NODE, require_node
+from store.alias_events import change_action
 from store.alias_names import ALIAS_PATTERN, check_alias_name
 from store.aliases import (
     ACTIVE_ALIAS,
@@ -36,9 +40,8 @@ from store.aliases import (
     remove_alias,
     set_alias,
 )
-from store.engine import read_session
+from store.engine import Session, read_session
 from store.models import ModelAliasHistory
-from store.pipelines import get_pipeline
 from store.version_refs import alias_target, resolve_version_ref
 
 ALIAS = {**NODE, "alias": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": ALIAS_PATTERN}}
@@ -51,16 +54,10 @@ def _path(request: web.Request) -> tuple[str, str, str]:
 
 def change_json(entry: ModelAliasHistory) -> dict[str, Any]:
     """One history row as the API shows it: who moved the alias, from which version, to which, when."""
-    if entry.previous_version is None:
-        action = "set"
-    elif entry.version is None:
-        action = "remove"
-    else:
-        action = "move"
     return {
         "id": entry.id,
         "alias": entry.alias,
-        "action": action,
+        "action": change_action(entry),
         "from_version": entry.previous_version,
         "to_version": entry.version,
         "changed_at": iso(entry.changed_at),
@@ -123,19 +120,22 @@ async def set_node_alias(request: web.Request) -> web.Response:
     pipeline_id, node_id, name = _path(request)
     body = await read_json(request, SetAliasIn)
     reader = reader_of(request)
-    async with request.app[SESSIONS].begin() as session:
-        await get_pipeline(session, pipeline_id, reader=reader)
+
+    async def write(session: Session) -> AliasChange:
         target = await resolve_version_ref(session, pipeline_id, node_id, body.version, reader=reader)
-        change = await set_alias(session, pipeline_id, node_id, name, target.version, by=request[USER].name)
+        return await set_alias(session, pipeline_id, node_id, name, target.version, by=request[USER].name)
+
+    change = await change_alias(request.app[SERVICE], reader, pipeline_id, write)
     return web.json_response(_write_json(pipeline_id, node_id, change))
 
 
 async def remove_node_alias(request: web.Request) -> web.Response:
     pipeline_id, node_id, name = _path(request)
-    reader = reader_of(request)
-    async with request.app[SESSIONS].begin() as session:
-        await get_pipeline(session, pipeline_id, reader=reader)
-        change = await remove_alias(session, pipeline_id, node_id, name, by=request[USER].name)
+
+    async def write(session: Session) -> AliasChange:
+        return await remove_alias(session, pipeline_id, node_id, name, by=request[USER].name)
+
+    change = await change_alias(request.app[SERVICE], reader_of(request), pipeline_id, write)
     return web.json_response(_write_json(pipeline_id, node_id, change))
 
 

@@ -99,6 +99,7 @@ async def _job_listing(request: web.Request, *, mine: bool) -> web.Response:
             pipeline_id=query.pipeline_id,
             node_id=query.node_id,
             status=query.status or None,
+            kind=query.kind or None,
             model_type=query.model_type,
             tag=query.tag,
             text=query.q,

@@ -6,16 +6,17 @@ from typing import Any
 
 from aiohttp import web
 
+from actors.jobs.alias_changes import change_alias
 from server.auth import reader_of
 from server.errors import ConflictError, NotFoundError, UnprocessableEntity
-from server.keys import SESSIONS, USER
+from server.keys import SERVICE, SESSIONS, USER
 from server.parsing import parse_query, read_optional_json
 from server.routing import Operation, integer_problem
 from server.schemas.common import NoFieldsIn
 from server.schemas.versions import CompareOut, CompareQuery, PromoteOut, VersionListQuery, VersionsOut
 from server.serialize import iso, version_json
 from server.versions_diff import compare_versions
-from store.aliases import ACTIVE_ALIAS, active_version, aliases_by_version, set_alias
+from store.aliases import ACTIVE_ALIAS, AliasChange, active_version, aliases_by_version, set_alias
 from store.engine import Session, read_session
 from store.models import ModelVersion
 from store.pipelines import get_pipeline
@@ -99,23 +100,26 @@ async def promote_version(request: web.Request) -> web.Response:
     number = version_number(request)
     await read_optional_json(request, NoFieldsIn)
     reader = reader_of(request)
-    async with request.app[SESSIONS].begin() as session:
-        await get_pipeline(session, pipeline_id, reader=reader)
+    previous: list[int | None] = []
+
+    async def write(session: Session) -> AliasChange:
         target = await get_version(session, pipeline_id, node_id, number, reader=reader)
         if target.deleted_at is not None:
             raise ConflictError(
                 f"version {number} was deleted and cannot be promoted", code="version_deleted",
                 details={"field": "version"},
             )
-        previous = await active_version(session, pipeline_id, node_id)
-        change = await set_alias(session, pipeline_id, node_id, ACTIVE_ALIAS, number, by=request[USER].name)
+        previous.append(await active_version(session, pipeline_id, node_id))
+        return await set_alias(session, pipeline_id, node_id, ACTIVE_ALIAS, number, by=request[USER].name)
+
+    change = await change_alias(request.app[SERVICE], reader, pipeline_id, write)
     return web.json_response(
         {
             "pipeline_id": pipeline_id,
             "node_id": node_id,
             "alias": ACTIVE_ALIAS,
             "version": number,
-            "previous_version": previous,
+            "previous_version": previous[0],
             "updated_at": iso(change.entry.changed_at),
             "updated_by": change.entry.changed_by,
         }

@@ -16,6 +16,7 @@ import hashlib
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
@@ -150,6 +151,15 @@ class BlobStore(abc.ABC):
     @abc.abstractmethod
     def delete(self, key: str) -> bool:
         """Remove the object; False when there was none."""
+
+    @abc.abstractmethod
+    def sweep_temporary(self, older_than: datetime) -> list[str]:
+        """Remove what writes that never finished left behind (a temporary object, an unfinished
+        multipart upload) when it was last written before ``older_than``; returns what went.
+
+        A write in progress keeps what it writes fresh (a local file's mtime, an upload's latest
+        part), so ``older_than`` need only lie further back than the longest pause of a writer.
+        """
 
     @abc.abstractmethod
     def list(self, prefix: str) -> list[str]:

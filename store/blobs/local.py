@@ -10,13 +10,18 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
 from store.blobs.base import CHUNK_BYTES, BlobStore, BlobWriter, StoredBlob, check_key, verify
 from store.errors import BlobError
+
+_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+"""A writer's temporary file: ``.<name>.<8 random characters>.tmp`` (``tempfile.mkstemp``) beside its target."""
 
 
 class _FileWriter(BlobWriter):
@@ -116,6 +121,16 @@ class LocalBlobStore(BlobStore):
         with contextlib.suppress(OSError):
             path.parent.rmdir()  # only when empty
         return True
+
+    def sweep_temporary(self, older_than: datetime) -> list[str]:
+        cutoff = older_than.timestamp()
+        removed = []
+        for path in self.root.rglob(".*.tmp"):
+            with contextlib.suppress(OSError):  # gone meanwhile, or not ours to remove
+                if _TEMP_NAME.match(path.name) and path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed.append(path.relative_to(self.root).as_posix())
+        return sorted(removed)
 
     def list(self, prefix: str) -> list[str]:
         folder = prefix.rpartition("/")[0]

@@ -4,8 +4,9 @@ A write streams to a temporary key under ``<prefix>/_tmp/`` (a multipart upload 
 passes one part, so memory holds at most one part), and is committed by a server-side
 copy to its key when the writer closes cleanly; the temporary object is then removed. A
 process killed while writing leaves at most a temporary object or an unfinished
-multipart upload, never an object under a real key (a bucket lifecycle rule expires the
-leftovers; see docs/deploy.md). Each process makes its own client after a fork.
+multipart upload, never an object under a real key; the workers' sweep
+(:meth:`S3BlobStore.sweep_temporary`, ``actors.jobs.temp_sweep``) removes such leftovers.
+Each process makes its own client after a fork.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,7 +106,7 @@ class _S3Writer(BlobWriter):
         self.buffer.clear()
 
     def discard(self) -> None:
-        """Drop what was sent (best effort: a lifecycle rule catches the rest)."""
+        """Drop what was sent (best effort: the sweep catches the rest)."""
         with contextlib.suppress(Exception):
             if self.upload_id is not None:
                 self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.temp, UploadId=self.upload_id)
@@ -241,6 +243,34 @@ class S3BlobStore(BlobStore):
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise _unavailable(key, exc) from exc
         return existed
+
+    def sweep_temporary(self, older_than: datetime) -> list[str]:
+        temp = self._name(TMP_PREFIX)
+        removed: list[str] = []
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=temp):
+                for item in page.get("Contents", []):
+                    if item["LastModified"] < older_than:
+                        self.client.delete_object(Bucket=self.bucket, Key=item["Key"])
+                        removed.append(item["Key"])
+            uploads = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=temp)
+            for listing in uploads:
+                for upload in listing.get("Uploads", []):
+                    if self._last_written(upload["Key"], upload["UploadId"], upload["Initiated"]) < older_than:
+                        self.client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+                        removed.append(f"{upload['Key']} (unfinished upload)")
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise _unavailable(TMP_PREFIX, exc) from exc
+        return sorted(removed)
+
+    def _last_written(self, name: str, upload_id: str, initiated: datetime) -> datetime:
+        """When an unfinished multipart upload last received a part (its start if none): a long
+        upload still streaming stays fresh, like a local temporary file being written."""
+        # (moto, the test server, reports a fixed Initiated date; real stores the upload's start)
+        pages = self.client.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=name, UploadId=upload_id)
+        return max((part["LastModified"] for page in pages for part in page.get("Parts", [])), default=initiated)
 
     def list(self, prefix: str) -> list[str]:
         start = self._name(prefix) if prefix else (f"{self.prefix}/" if self.prefix else "")

@@ -19,10 +19,10 @@ pytestmark = pytest.mark.browser
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
-def _api(server: LiveServer, token: str, path: str, body: Any = None) -> Any:
+def _api(server: LiveServer, token: str, path: str, body: Any = None, method: str | None = None) -> Any:
     data = json.dumps(body).encode() if body is not None else None
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    request = urllib.request.Request(server.url + API + path, data=data, headers=headers)
+    request = urllib.request.Request(server.url + API + path, data=data, headers=headers, method=method)
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
@@ -93,6 +93,14 @@ def test_the_owner_sets_moves_and_removes_an_alias_and_reads_its_history(
         ("set", None, 1),
     ]
 
+    # A change made elsewhere (the API, another tab) reaches the open page over the websocket: no reload.
+    _api(live_server, user_token, f"{node}/aliases/canary", {"version": 2})
+    expect(row(2).locator('.chip[data-alias="canary"]')).to_be_visible()
+    expect(panel.locator('tr[data-alias="canary"]')).to_contain_text("v2")
+    _api(live_server, user_token, f"{node}/versions/1/promote", {})
+    expect(row(1).locator('.chip[data-alias="active"]')).to_be_visible()
+    expect(row(3).locator('.chip[data-alias="active"]')).to_have_count(0)
+
     # A long history pages: the newest 20 first, then the older ones on request.
     for version in (1, 2) * 10:
         _api(live_server, user_token, f"{node}/aliases/champion", {"version": version})
@@ -103,3 +111,16 @@ def test_the_owner_sets_moves_and_removes_an_alias_and_reads_its_history(
     expect(history).to_have_count(22)  # 2 + 20 changes of champion
     expect(history.last).to_contain_text("set to v2")
     expect(panel.get_by_role("button", name="Older changes")).to_have_count(0)
+
+
+def test_the_canvas_node_card_follows_a_promotion_made_elsewhere_without_a_reload(
+    page: Page, live_server: LiveServer, user_token: str, dataset_csv: Path
+) -> None:
+    pipeline_id, _ = seed_three_versions(page, live_server, user_token, dataset_csv)
+    sign_in(page, live_server.url, user_token, path=f"/?pipeline={pipeline_id}")
+    metric = page.locator('.node[data-node-id="forest"] .node-metric')
+    expect(metric).to_contain_text("Active v1")
+    _api(live_server, user_token, f"/pipelines/{pipeline_id}/nodes/forest/versions/3/promote", {})
+    expect(metric).to_contain_text("Active v3")  # the alias.changed event, over the websocket
+    _api(live_server, user_token, f"/pipelines/{pipeline_id}/nodes/forest/aliases/active", None, method="DELETE")
+    expect(metric).to_contain_text("Active v1")

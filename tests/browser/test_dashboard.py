@@ -235,7 +235,7 @@ def test_the_dashboard_view_round_trips_through_its_url_with_whole_day_date_boun
     out = page.evaluate(
         """async () => {
              const f = await import('/static/js/dashboard/list_filters.js');
-             const href = 'http://x/user/training-jobs?status=failed&model=xgboost&tag=b&pipeline=p1'
+             const href = 'http://x/user/training-jobs?status=failed&kind=predictions&model=xgboost&tag=b&pipeline=p1'
                + '&from=2026-11-02&to=2026-11-03&q=churn&order=rmse&limit=50&cursor=c2&trail=%5B%22%22%2C%22c1%22%5D';
              const view = f.readView(href);
              const again = f.readView(f.viewUrl(view, 'http://x/user/training-jobs').href);
@@ -254,10 +254,10 @@ def test_the_dashboard_view_round_trips_through_its_url_with_whole_day_date_boun
     )
     assert out["same"] and out["trail"] == ["", "c1"]
     query = out["query"]
-    keys = ("status", "model_type", "tag", "pipeline_id", "q", "order_by", "limit", "cursor")
+    keys = ("status", "kind", "model_type", "tag", "pipeline_id", "q", "order_by", "limit", "cursor")
     assert {k: query[k] for k in keys} == {
-        "status": "failed", "model_type": "xgboost", "tag": "b", "pipeline_id": "p1", "q": "churn",
-        "order_by": "rmse", "limit": 50, "cursor": "c2",
+        "status": "failed", "kind": "predictions", "model_type": "xgboost", "tag": "b", "pipeline_id": "p1",
+        "q": "churn", "order_by": "rmse", "limit": 50, "cursor": "c2",
     }
     assert out["hours"] == 48 and out["fromLocal"] == 0  # both days whole, in local time
     assert out["bad"] == ["-created_at", 20, []]

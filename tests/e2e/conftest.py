@@ -4,7 +4,8 @@
   one worker beside it), with two users, for the whole module.
 - ``new_deployment``: a function-scoped builder of several-process deployments on a Redis and
   a database the test chooses; every process it started is stopped afterwards.
-- ``new_node``: a deployment of one web process and N workers on ``own_redis`` and SQLite, users created.
+- ``new_node``: a deployment of one web process and N workers on ``own_redis`` and SQLite, users created;
+  datasets and models in ``storage`` (the data directory, or a bucket: ``tests.s3_fixtures``).
 - ``own_redis``: an append-only :class:`EmbeddedRedis` the test may stop and restart.
 - ``http`` / ``open_socket``: the test's HTTP session and authenticated websockets, closed afterwards.
 - ``training_csv``: a synthetic classification CSV on which a random forest fits in seconds.
@@ -28,6 +29,7 @@ import pytest
 from server.redis_server import EmbeddedRedis, free_port
 from tests.e2e.clients import LiveSocket
 from tests.e2e.processes import API, ManagedProcess, mlw, process_env, run_mlw, wait_http
+from tests.s3_fixtures import Storage
 
 ADMIN_BANNER = "a local admin was created"
 
@@ -153,13 +155,14 @@ class Node:
     workers: tuple[ManagedProcess, ...]
     tokens: dict[str, str]
     database_url: str
+    storage: Storage
 
 
 NodeFactory = Callable[..., Node]
 
 
 @pytest.fixture
-def new_node(own_redis: EmbeddedRedis, new_deployment: DeploymentFactory, tmp_path: Path) -> NodeFactory:
+def new_node(own_redis: EmbeddedRedis, new_deployment: DeploymentFactory, storage: Storage) -> NodeFactory:
     """Builds ``mlw serve --no-worker`` and ``workers`` separate ``mlw worker``s on ``own_redis``.
 
     ``new_node(workers, users=("alice",), **settings)`` creates the users first (which applies
@@ -168,10 +171,9 @@ def new_node(own_redis: EmbeddedRedis, new_deployment: DeploymentFactory, tmp_pa
     """
 
     def build(workers: int, users: tuple[str, ...] = ("alice",), **settings: str) -> Node:
-        data_dir = tmp_path / "data"
-        database_url = f"sqlite+aiosqlite:///{data_dir / 'mlw.db'}"
+        database_url = f"sqlite+aiosqlite:///{storage.data_dir / 'mlw.db'}"
         deployment = new_deployment({"MLW_REDIS_URL": own_redis.url, "MLW_DATABASE_URL": database_url,
-                                     "MLW_DATA_DIR": str(data_dir), **settings})
+                                     **storage.env(), **settings})
         tokens = {name: deployment.create_user(name) for name in users}
         port = free_port()
         web = deployment.start_web(port=port)
@@ -180,7 +182,7 @@ def new_node(own_redis: EmbeddedRedis, new_deployment: DeploymentFactory, tmp_pa
         for worker in started:
             worker.wait_for_line("shim worker ready")
         web.wait_ready()
-        return Node(deployment, web, port, started, tokens, database_url)
+        return Node(deployment, web, port, started, tokens, database_url, storage)
 
     return build
 

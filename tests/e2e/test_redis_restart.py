@@ -4,12 +4,15 @@ The deployment is a web process (``mlw serve --no-worker``) and a separate ``mlw
 on a Redis server the test controls. Redis goes down while the worker fits; whatever the
 worker publishes meanwhile is lost for pub/sub. Once Redis is back, the hub resubscribes
 and refills every client from the database, so the database, the API and every client
-agree on the job's final state and on its whole event trail.
+agree on the job's final state and on its whole event trail. The model the worker stored
+during the outage is served as recorded, with the data directory or an S3 bucket (moto) as
+the store.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from pathlib import Path
 
 import aiohttp
@@ -21,6 +24,7 @@ from store.engine import create_engine
 from tests.e2e.clients import TERMINAL, Api
 from tests.e2e.conftest import Node, NodeFactory, SocketFactory
 from tests.job_fixtures import graph_for
+from tests.s3_fixtures import on_both_storages
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -54,6 +58,7 @@ async def _database_truth(database_url: str, job_id: str) -> tuple[str, int, int
         await engine.dispose()
 
 
+@on_both_storages()
 async def test_every_client_converges_to_the_true_final_state_when_redis_restarts_during_a_job(
     node: Node, own_redis: EmbeddedRedis, http: aiohttp.ClientSession, open_socket: SocketFactory, training_csv: Path
 ) -> None:
@@ -85,6 +90,10 @@ async def test_every_client_converges_to_the_true_final_state_when_redis_restart
     assert (status, last_seq, version) == (done["status"], done["last_seq"], done["model_version"])
     assert seqs == list(range(1, last_seq + 1))
     assert all(view != (status, last_seq) for view in missed_live), "the end happened while Redis was down"
+    # Storage did not need Redis: the model written in the outage is complete, recorded and served.
+    body, sha256 = await api.artifact(job_id)
+    assert hashlib.sha256(body).hexdigest() == sha256 and body == node.storage.read_model(done["model_artifact_uri"])
+    assert len(node.storage.model_files()) == 1 and node.storage.temporary() == []
     for sock in clients:
         await sock.wait_converged(job_id, (status, last_seq))
         await sock.sync("converged")

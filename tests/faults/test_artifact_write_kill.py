@@ -8,6 +8,10 @@ certain, in the middle of writing its artifact. The test SIGKILLs the whole work
 and checks that no version row exists and no object sits under a real model key. A fresh
 worker (through the proxy, now passing everything) then gets the job back from the reaper
 and finishes it: one version, whose recorded sha256 is the sha256 of the object it names.
+
+What earlier killed writers left in the bucket (a temporary object written but never
+committed, an unfinished multipart upload) is removed by the workers' sweep once older than
+``data.temp_max_age_s`` (here 5 s): no lifecycle rule is needed.
 """
 
 from __future__ import annotations
@@ -31,13 +35,14 @@ from tests.e2e import conftest as e2e
 from tests.e2e.clients import Api
 from tests.e2e.conftest import DeploymentFactory
 from tests.job_fixtures import graph_for
-from tests.s3_fixtures import make_bucket
+from tests.s3_fixtures import Storage, make_bucket
 
 http, new_deployment, own_redis, training_csv = e2e.http, e2e.new_deployment, e2e.own_redis, e2e.training_csv
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 QUICK_FIT = graph_for("random_forest", hyperparameters={"n_estimators": 10, "max_depth": 4})
+TEMP_MAX_AGE_S = 5
 _HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "expect", "keep-alive"}
 
 
@@ -108,6 +113,20 @@ class HoldingProxy:
             return web.Response(status=answer.status, body=payload, headers=out)
 
 
+def _leave_killed_writes(storage: Storage) -> list[str]:
+    """What writers killed before their commit leave: a whole temporary object, an upload that never completed."""
+    bucket = storage.bucket
+    assert bucket is not None
+    client, temp = bucket.client(), f"{bucket.prefix}/_tmp/"
+    client.put_object(Bucket=bucket.bucket, Key=f"{temp}1f-old.card.json", Body=b"{}")
+    upload = client.create_multipart_upload(Bucket=bucket.bucket, Key=f"{temp}2e-old.joblib")
+    client.upload_part(Bucket=bucket.bucket, Key=f"{temp}2e-old.joblib", UploadId=upload["UploadId"], PartNumber=1,
+                       Body=b"x" * 1024)
+    left = storage.temporary()
+    assert len(left) == 2, left
+    return left
+
+
 async def _versions(database_url: str) -> list[tuple[str, str, str]]:
     engine = create_engine(database_url)
     try:
@@ -130,8 +149,11 @@ async def test_a_worker_killed_while_writing_its_model_to_s3_leaves_no_version_o
         deployment = new_deployment({
             **bucket.env(), "MLW_REDIS_URL": own_redis.url, "MLW_DATABASE_URL": database_url,
             "MLW_DATA_DIR": str(tmp_path / "cli"), "MLW_JOBS_STALE_AFTER_S": "3", "MLW_JOBS_REAPER_INTERVAL_S": "0.5",
-            "MLW_JOBS_MAX_ATTEMPTS": "3",
+            "MLW_JOBS_MAX_ATTEMPTS": "3", "MLW_DATA_TEMP_MAX_AGE_S": str(TEMP_MAX_AGE_S),
+            "MLW_DATA_TEMP_SWEEP_INTERVAL_S": "0.5",
         })
+        storage = Storage(tmp_path / "cli", bucket)
+        leftovers = _leave_killed_writes(storage)
         token = deployment.create_user("alice")
         web_process = deployment.start_web(MLW_DATA_DIR=str(tmp_path / "web"))
         doomed = deployment.start_worker(MLW_DATA_DIR=str(tmp_path / "worker-1"), MLW_S3_ENDPOINT_URL=proxy.url)
@@ -171,7 +193,10 @@ async def test_a_worker_killed_while_writing_its_model_to_s3_leaves_no_version_o
         assert hashlib.sha256(body).hexdigest() == sha256, "the version names a complete object"
         models = [k for k in bucket.object_keys() if k.startswith("mlw/uploads/models/")]
         assert sorted(models) == sorted([key, key.removesuffix(".joblib") + ".card.json"])
-        assert not [k for k in bucket.object_keys() if "/_tmp/" in k], "no temporary object stays"
+        deadline = time.monotonic() + TEMP_MAX_AGE_S + 30
+        while (left := storage.temporary()) != []:
+            assert time.monotonic() < deadline, f"temporary objects stay: {left} (earlier leftovers {leftovers})"
+            await asyncio.sleep(0.25)
         downloaded = await http.get(f"{web_process.url}/ml-workflow/api/training-jobs/{job_id}/artifact",
                                     headers={"Authorization": f"Bearer {token}"})
         assert downloaded.status == 200 and await downloaded.read() == body

@@ -32,6 +32,12 @@ What the crash exercises, and how the test shows each part held:
   it agree, each client's persisted trail is the job's stored trail (gap-free, in order, once).
 
 Finally a fresh job succeeds with its events delivered live.
+
+The test runs once with the data directory as the store and once with an S3 bucket (moto):
+the jobs that waited through the crash read their dataset from the bucket, the fits that
+ended in the outage committed their models to it, and every version's model is served as
+recorded, with no temporary object left. The bucket's run takes 8 jobs instead of 20: the
+crash, the outage and the queue behind them are the same, and Redis sees none of the storage.
 """
 
 # The e2e fixtures are imported into this module so pytest finds them; tests name them as parameters.
@@ -41,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import time
 from collections import Counter
 from pathlib import Path
@@ -69,10 +76,12 @@ from tests.e2e.conftest import (  # noqa: F401 - fixtures used by name
 )
 from tests.e2e.processes import worker_processes
 from tests.job_fixtures import graph_for
+from tests.s3_fixtures import MODELS, on_both_storages
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 JOBS = 20
+JOBS_ON_OBJECT_STORAGE = 8
 LONG = {"n_estimators": 150, "max_depth": 10}
 """About 2.5 s of fit on an idle machine: still running when Redis dies."""
 QUICK = {"n_estimators": 10, "max_depth": 4}
@@ -124,11 +133,11 @@ class Truth:
     seqs: list[int]
 
 
-def _plan() -> list[Planned]:
-    """20 jobs: a long fit for each worker first, then quick fits with a long one now and then."""
+def _plan(jobs: int) -> list[Planned]:
+    """``jobs`` jobs: a long fit for each worker first, then quick fits with a long one now and then."""
     plan = [Planned("alice", "a1", LONG), Planned("bob", "b", LONG)]
     cycle = [("alice", "a1"), ("bob", "b"), ("alice", "a2")]
-    for index in range(JOBS - len(plan)):
+    for index in range(jobs - len(plan)):
         owner, pipeline = cycle[index % len(cycle)]
         plan.append(Planned(owner, pipeline, LONG if index % 5 == 4 else QUICK))
     return plan
@@ -218,6 +227,7 @@ def _status_trail(events: list[Frame]) -> list[str]:
     return [e["status"] for e in events if e["type"] == "job.status"]
 
 
+@on_both_storages()
 async def test_every_job_ends_once_and_database_api_and_clients_agree_when_redis_crashes_under_20_jobs(
     cluster: Node,
     own_redis: EmbeddedRedis,
@@ -247,8 +257,9 @@ async def test_every_job_ends_once_and_database_api_and_clients_agree_when_redis
         by_pipeline[key] = await open_socket(cluster.web.url, tokens[owner])
         await by_pipeline[key].subscribe([{"pipeline_id": pipelines[key]}])
 
+    job_count = JOBS if cluster.storage.bucket is None else JOBS_ON_OBJECT_STORAGE
     jobs: list[Submitted] = []
-    for planned in _plan():
+    for planned in _plan(job_count):
         split = graphs[planned.pipeline][1]
         graph = graph_for("random_forest", split=split, hyperparameters=planned.hyperparameters)
         job_id = (await apis[planned.owner].submit(datasets[planned.owner], graph))["id"]
@@ -271,7 +282,7 @@ async def test_every_job_ends_once_and_database_api_and_clients_agree_when_redis
     at_crash, _ = await _database_truth(cluster.database_url)
     running_at_crash = {j: _pid(t.worker) for j, t in at_crash.items() if t.status == "running"}
     queued_at_crash = {j for j, t in at_crash.items() if t.status == "queued"}
-    assert len(running_at_crash) >= 1 and len(queued_at_crash) >= JOBS // 2, at_crash
+    assert len(running_at_crash) >= 1 and len(queued_at_crash) >= job_count // 2, at_crash
 
     body = await api.wait_ready(ready=False)
     assert not body["checks"]["redis"]["ok"] and not body["checks"]["hub"]["ok"], body
@@ -337,6 +348,17 @@ async def test_every_job_ends_once_and_database_api_and_clients_agree_when_redis
         assert sorted((v["version"], v["job_id"]) for v in listed) == sorted(
             (version, job_id) for p, _n, version, job_id in versions if p == pipeline_id
         )
+
+    # Storage: each version's model is served as recorded; a model beyond them can only be a lost fit's.
+    served = set()
+    for job in jobs:
+        body, sha256 = await job.api.artifact(job.id)
+        uri = finals[job.id]["model_artifact_uri"]
+        assert hashlib.sha256(body).hexdigest() == sha256 and body == cluster.storage.read_model(uri), job.id
+        served.add(uri.rpartition(MODELS)[2])
+    orphans = cluster.storage.model_files() - served
+    assert all(any(job_id in name for job_id in lost) for name in orphans), orphans
+    assert cluster.storage.temporary() == []
 
     # Both workers reconnected: the jobs that waited in Redis through the crash ran on both.
     owners = worker_processes(cluster.workers)

@@ -19,7 +19,10 @@ The test proves that:
 - jobs submitted after the restart are delivered live, and no job is lost or run twice:
   one succeeded job, one attempt and one model version per submission, versions gap-free;
 - nothing is left running: the killed group is empty at once, and every other process
-  stops cleanly at the end.
+  stops cleanly at the end;
+- storage takes no harm: the models the workers stored during the outage are served by the
+  new web process as recorded (sha256), one per job and no temporary object, both with the
+  data directory and with an S3 bucket (moto) as the store (``[local_storage]``, ``[object_storage]``).
 """
 
 # The e2e fixtures are imported into this module so pytest finds them; tests name them as parameters.
@@ -31,6 +34,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import hashlib
 import os
 import signal
 import time
@@ -57,6 +61,7 @@ from tests.e2e.conftest import (  # noqa: F401 - fixtures of the end-to-end pack
 )
 from tests.e2e.processes import API, http_status
 from tests.job_fixtures import graph_for
+from tests.s3_fixtures import MODELS, on_both_storages
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -273,6 +278,7 @@ async def wait_database(
 # --- the test --------------------------------------------------------------------------------
 
 
+@on_both_storages()
 async def test_jobs_continue_through_a_web_process_sigkill_and_fifty_reconnecting_clients_converge_to_the_database(
     node: Node, database: AsyncEngine, training_csv: Path
 ) -> None:
@@ -437,6 +443,17 @@ async def test_jobs_continue_through_a_web_process_sigkill_and_fifty_reconnectin
             assert sorted(int(v["version"]) for v in versions) == list(range(1, len(mine) + 1))
             assert sorted(str(v["job_id"]) for v in versions) == sorted(mine)
             assert sorted(int(final[j].model_version or 0) for j in mine) == list(range(1, len(mine) + 1))
+
+        # The models the workers stored with no web process are served by the new one, as recorded,
+        # and nothing else is stored: one model per job, no temporary object.
+        uris = set()
+        for job_id, owner in owner_of.items():
+            uri = (await apis[owner].job(job_id))["model_artifact_uri"]
+            body, sha256 = await apis[owner].artifact(job_id)
+            assert hashlib.sha256(body).hexdigest() == sha256 and body == node.storage.read_model(uri), job_id
+            uris.add(uri.rpartition(MODELS)[2])
+        assert node.storage.model_files() == uris
+        assert node.storage.temporary() == []
 
         await asyncio.gather(*(c.close() for c in clients))
 

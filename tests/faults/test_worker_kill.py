@@ -69,7 +69,7 @@ from tests.e2e.clients import TERMINAL, Api, Frame, LiveSocket
 from tests.e2e.conftest import Deployment, DeploymentFactory, SocketFactory, WebProcess
 from tests.e2e.processes import ManagedProcess
 from tests.job_fixtures import JobWorld, graph_for
-from tests.s3_fixtures import S3Root, make_bucket
+from tests.s3_fixtures import Storage, on_both_storages
 
 # The end-to-end package's fixtures, for this sibling package.
 http, new_deployment, open_socket, own_redis, training_csv = (
@@ -129,24 +129,7 @@ class Cluster:
     workers: list[ManagedProcess]
     token: str
     database_url: str
-    data_dir: Path
-    bucket: S3Root | None = None
-
-    def model_files(self) -> set[str]:
-        """The stored model files (``.joblib``), relative to ``uploads/models``, on either backend."""
-        if self.bucket is None:
-            return {f for f in _files(self.data_dir / "uploads" / "models") if f.endswith(".joblib")}
-        prefix = f"{self.bucket.prefix}/uploads/models/"
-        keys = self.bucket.object_keys()
-        assert not [k for k in keys if "/_tmp/" in k], "no temporary object stays"
-        return {k.removeprefix(prefix) for k in keys if k.startswith(prefix) and k.endswith(".joblib")}
-
-    def read_model(self, uri: str) -> bytes:
-        """The bytes of the model a row names."""
-        if self.bucket is None:
-            return (self.data_dir / uri).read_bytes()
-        key = uri.removeprefix(f"s3://{self.bucket.bucket}/")
-        return bytes(self.bucket.client().get_object(Bucket=self.bucket.bucket, Key=key)["Body"].read())
+    storage: Storage
 
     def owner_of(self, pid: int) -> ManagedProcess:
         """The running ``mlw worker`` of which ``pid`` is a pool child (not the main process)."""
@@ -156,18 +139,13 @@ class Cluster:
         raise AssertionError(f"pid {pid} is no pool child of a running worker")
 
 
-@pytest.fixture(params=["local_storage", pytest.param("object_storage", marks=pytest.mark.timeout(480))])
-def cluster(
-    request: pytest.FixtureRequest, own_redis: EmbeddedRedis, new_deployment: DeploymentFactory, tmp_path: Path
-) -> Cluster:
+@pytest.fixture
+def cluster(own_redis: EmbeddedRedis, new_deployment: DeploymentFactory, storage: Storage) -> Cluster:
     """``mlw serve --no-worker`` and two ``mlw worker`` processes (concurrency 1) on SQLite and ``own_redis``;
-    datasets and models in the data directory, or in an S3 bucket (moto)."""
-    data_dir = tmp_path / "data"
-    database_url = f"sqlite+aiosqlite:///{data_dir / 'mlw.db'}"
-    bucket = make_bucket(request.getfixturevalue("moto_endpoint")) if request.param == "object_storage" else None
+    datasets and models in ``storage`` (the data directory, or an S3 bucket on moto)."""
+    database_url = f"sqlite+aiosqlite:///{storage.data_dir / 'mlw.db'}"
     deployment = new_deployment(
-        {"MLW_REDIS_URL": own_redis.url, "MLW_DATABASE_URL": database_url, "MLW_DATA_DIR": str(data_dir),
-         **CLUSTER_SETTINGS, **(bucket.env() if bucket else {})}
+        {"MLW_REDIS_URL": own_redis.url, "MLW_DATABASE_URL": database_url, **CLUSTER_SETTINGS, **storage.env()}
     )
     token = deployment.create_user("alice")  # also applies the migrations
     web = deployment.start_web()
@@ -176,7 +154,7 @@ def cluster(
     for worker in workers:
         worker.wait_for_line("shim worker ready")
     web.wait_ready()
-    return Cluster(deployment, web, workers, token, database_url, data_dir, bucket)
+    return Cluster(deployment, web, workers, token, database_url, storage)
 
 
 def _fit_under_way(sock: LiveSocket, job_id: str, attempt: int) -> bool:
@@ -285,10 +263,6 @@ def _payload(value: Any) -> dict[str, Any]:
     return json.loads(value) if isinstance(value, str | bytes) else dict(value)
 
 
-def _files(root: Path) -> set[str]:
-    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
-
-
 JOB_COLUMNS = ("status", "attempt", "last_seq", "model_version", "model_artifact_uri", "artifact_sha256", "error_code")
 
 
@@ -326,11 +300,12 @@ async def _check_job(
         assert (job["status"], job["attempt"]) == ("succeeded", planned + 1), job
         assert mine == [(job["model_version"], job["model_artifact_uri"])], "exactly one version"
         assert len(version_events) == 1
-        artifact = cluster.read_model(job["model_artifact_uri"])
+        artifact = cluster.storage.read_model(job["model_artifact_uri"])
         assert hashlib.sha256(artifact).hexdigest() == job["artifact_sha256"]
     return delays
 
 
+@on_both_storages(object_storage_timeout_s=480)
 async def test_every_job_reaches_its_due_end_when_workers_are_killed_mid_fit_twenty_times(
     cluster: Cluster, http: aiohttp.ClientSession, open_socket: SocketFactory, training_csv: Path
 ) -> None:
@@ -373,7 +348,9 @@ async def test_every_job_reaches_its_due_end_when_workers_are_killed_mid_fit_twe
     listed = sorted((v["version"], v["job_id"]) for v in await api.versions(pipeline_id))
     assert listed == sorted((v.version, v.job_id) for v in versions), "the API lists the same versions"
     # Each succeeded job left its artifact, and no killed attempt left a partial or temporary file.
-    assert cluster.model_files() == {ended[j]["model_artifact_uri"].rpartition("uploads/models/")[2] for j in succeeded}
+    stored = cluster.storage.model_files()
+    assert stored == {ended[j]["model_artifact_uri"].rpartition("uploads/models/")[2] for j in succeeded}
+    assert cluster.storage.temporary() == [], "no temporary object stays"
 
     # After twenty kills the deployment still works: the workers left (replacements included) take a new job.
     for worker in cluster.workers:

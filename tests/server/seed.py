@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,6 +10,7 @@ from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from actors.ml.model_card import card_bytes, card_relpath, model_card, with_artifact
 from store.blobs import open_blobs
 from store.engine import create_engine, create_session_factory
 from store.jobs import create_job, transition, update_progress
@@ -119,8 +119,12 @@ async def add_job(
             blobs = open_blobs(settings).artifacts
             stored = blobs.put_bytes(relpath, b"model-bytes-" + job_id.encode())
             sha = stored.sha256
-            card = {"format": "mlw.model-card/1", "model_type": model_type, "artifact": {"sha256": sha}}
-            blobs.put_bytes(f"uploads/models/{pipeline_id}/{job_id}.card.json", json.dumps(card).encode())
+            # The card as the training actor writes it (actors.ml.model_card), for a one-column model.
+            card_metrics = {"model_type": model_type, "task": "classification", "target": "target",
+                            "features": ["x"], "train": metrics or {}, "test": metrics or {}}
+            card = with_artifact(model_card(card_metrics, [{"name": "x", "dtype": "float64"}]),
+                                 f"{job_id}.joblib", sha)
+            blobs.put_bytes(card_relpath(relpath), card_bytes(card))
             mv = await create_model_version(
                 session,
                 pipeline_id=pipeline_id,

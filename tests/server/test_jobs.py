@@ -9,9 +9,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server.schemas.jobs import EventsOut, JobOut, JobPage
+from store.jobs import create_job
 from store.settings import Settings
 from tests.server.conftest import API, People, Person
-from tests.server.seed import add_job, graph, save_pipeline, upload_csv
+from tests.server.seed import add_job, graph, save_pipeline, upload_csv, writer
 
 NODE = "train-1"
 
@@ -118,6 +119,40 @@ async def test_listings_filter_by_status_node_model_type_and_date(
     future = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
     assert await ids(created_after=future) == []
     assert len(await ids(created_before=future)) == 3
+
+
+async def test_both_listings_filter_by_one_or_several_kinds_and_refuse_an_unknown_one(
+    client: TestClient[Any, Any], people: People, settings: Settings, pipeline: tuple[str, str]
+) -> None:
+    training = await _job(settings, people.alice, pipeline, status="failed")
+    made: dict[str, str] = {}
+    async with writer(settings) as session:
+        for kind in ("validation", "predictions"):
+            created = await create_job(
+                session, pipeline_id=pipeline[1], node_id=f"{kind}-1", dataset_source_id=pipeline[0],
+                user_id=people.alice.id, model_type="logistic_regression", hyperparameters={}, kind=kind,
+            )
+            made[kind] = created.job.id
+    validation, predictions = made["validation"], made["predictions"]
+
+    async def ids(path: str, **params: Any) -> set[str]:
+        resp = await client.get(f"{API}/{path}", params=params, headers=people.alice.headers)
+        assert resp.status == 200, await resp.text()
+        page = JobPage.model_validate(await resp.json())
+        assert all(job.kind.value in params.get("kind", [job.kind.value]) for job in page.items)
+        return {job.id for job in page.items}
+
+    for path in ("training-jobs", "users/me/training-jobs"):
+        assert await ids(path) == {training, validation, predictions}
+        assert await ids(path, kind="training") == {training}
+        assert await ids(path, kind="validation") == {validation}
+        assert await ids(path, kind=["predictions", "validation"]) == {validation, predictions}
+        assert await ids(path, kind="training", status="queued") == set()
+        resp = await client.get(f"{API}/{path}", params={"kind": "serving"}, headers=people.alice.headers)
+        assert resp.status == 422
+        error = (await resp.json())["error"]
+        assert error["details"]["field"] == "kind.0"  # the first (and only) value of the repeatable field
+        assert "kind" in error["message"] and "validation" in error["message"]
 
 
 async def test_sorting_by_a_metric_uses_its_direction_and_pages_with_a_cursor(

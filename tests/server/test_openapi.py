@@ -47,6 +47,7 @@ def test_query_parameters_come_from_the_same_models_the_handlers_validate_with()
         "pipeline_id",
         "node_id",
         "status",
+        "kind",
         "model_type",
         "created_after",
         "created_before",
@@ -56,6 +57,12 @@ def test_query_parameters_come_from_the_same_models_the_handlers_validate_with()
     }
     assert params["status"]["schema"]["type"] == "array"
     assert params["status"]["explode"] is True
+    assert params["kind"]["schema"]["type"] == "array"
+    assert params["kind"]["explode"] is True
+    assert params["kind"]["schema"]["items"] == {"$ref": "#/components/schemas/JobKind"}
+    assert set(doc["components"]["schemas"]["JobKind"]["enum"]) == {"training", "validation", "predictions"}
+    mine = {p["name"] for p in doc["paths"]["/ml-workflow/api/users/me/training-jobs"]["get"]["parameters"]}
+    assert "kind" in mine
     assert params["limit"]["schema"]["maximum"] == 200
     assert "JobListQuery" not in doc["components"]["schemas"]
 

@@ -7,11 +7,13 @@ are scoped to the caller's rows for everyone, admins included (docs/security.md 
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from server.app import OPERATIONS
 from store.settings import Settings
 from tests.server.conftest import API, People, Person
 from tests.server.seed import (
@@ -72,6 +74,7 @@ def _requests(o: AliceObjects) -> list[tuple[str, str, dict[str, Any] | None, in
         ("GET", f"/training-jobs/{o.done_job}/events", None, 200),
         ("GET", f"/training-jobs/{o.done_job}/artifact", None, 200),
         ("GET", f"/training-jobs/{o.done_job}/model-card", None, 200),
+        ("GET", f"/training-jobs/{o.done_job}/insights", None, 200),
         ("GET", f"/training-jobs/{o.predictions_job}/predictions", None, 200),
         ("POST", f"{versions}/1/predictions", {"dataset_id": o.dataset_id}, 202),
         ("POST", f"{versions}/champion/predictions", {"dataset_id": o.dataset_id, "format": "parquet"}, 202),
@@ -98,6 +101,20 @@ def _requests(o: AliceObjects) -> list[tuple[str, str, dict[str, Any] | None, in
         ("DELETE", f"/training-jobs/{o.done_job}", None, 409),
         ("DELETE", f"/pipelines/{o.pipeline_id}", None, 409),
     ]
+
+
+def test_the_matrix_holds_every_route_with_an_id() -> None:
+    """A route added later (with a path id) fails here until it has its row in :func:`_requests`."""
+    o = AliceObjects("dataset-1", "pipeline-1", "done-1", "queued-1", "validation-1", "predictions-1")
+    rows = [(method, path.split("?", 1)[0]) for method, path, _, _ in _requests(o)]
+    missing = []
+    for op in OPERATIONS:
+        if "{" not in op.path or op.path.startswith("/admin/"):
+            continue  # no id to guess; /admin/... are the admins' own (docs/security.md section 1)
+        pattern = re.compile("^" + re.sub(r"\\{[a-z_]+\\}", "[^/]+", re.escape(op.path)) + "$")
+        if not any(method == op.method and pattern.match(path) for method, path in rows):
+            missing.append(f"{op.method} {op.path}")
+    assert missing == []
 
 
 def _admin_status(method: str, owner_status: int) -> int:
@@ -188,3 +205,19 @@ async def test_saving_over_another_users_pipeline_reports_none_of_their_jobs(
     resp = await client.put(f"{API}/pipelines", json=body, headers=people.bob.headers)
     assert resp.status == 201
     assert (await resp.json())["active_jobs_on_previous"] == []
+
+
+async def test_a_validation_on_ones_own_model_never_reads_another_users_dataset(
+    client: TestClient[Any, Any], people: People, alices: AliceObjects
+) -> None:
+    bobs = await upload_csv(client, people.bob)
+    graph_ = validation_graph(("train-1", "train-2"))
+    body = {"dataset_source_id": alices.dataset_id, "node_id": "val-1", "graph": graph_,
+            "config": {"versions": "1", "dataset_source_id": bobs}}
+    before = (await (await client.get(f"{API}/users/me/training-jobs", headers=people.alice.headers)).json())["items"]
+    resp = await client.post(f"{API}/training-jobs", json=body, headers=people.alice.headers)
+    assert resp.status == 404, await resp.text()
+    error = (await resp.json())["error"]
+    assert error["details"]["kind"] == "dataset" and bobs in error["message"]  # bob's dataset looks missing
+    after = (await (await client.get(f"{API}/users/me/training-jobs", headers=people.alice.headers)).json())["items"]
+    assert after == before

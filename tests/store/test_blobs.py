@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import urllib.request
+from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from store.blobs import BlobStore, LocalBlobStore, open_blobs, open_root
+from store.blobs.s3 import S3BlobStore
 from store.errors import BlobError
 from store.settings import load_settings
+from store.types import utcnow
 from tests.s3_fixtures import S3Root
 
 
@@ -127,3 +132,57 @@ def test_the_settings_choose_the_backend_of_each_root(tmp_path: Path, s3_root: S
                                      base_dir=tmp_path))
     assert split.data.root_uri == s3_root.url
     assert split.artifacts.root_uri == (tmp_path / "models").as_uri()
+
+
+@contextlib.contextmanager
+def _write_killed_midway(store: BlobStore, key: str, size: int) -> Iterator[None]:
+    """A write as a killed process leaves it (started, ``size`` bytes sent, never finished) for the block."""
+    writing = store.writer(key)
+    writing.__enter__().write(b"x" * size)
+    try:
+        yield
+    finally:
+        writing.__exit__(RuntimeError, RuntimeError("killed"), None)
+
+
+def _leftovers(store: BlobStore) -> list[str]:
+    if isinstance(store, S3BlobStore):
+        temp = f"{store.prefix}/_tmp/"
+        objects = store.client.list_objects_v2(Bucket=store.bucket, Prefix=temp).get("Contents", [])
+        uploads = store.client.list_multipart_uploads(Bucket=store.bucket, Prefix=temp).get("Uploads", [])
+        return sorted([o["Key"] for o in objects] + [u["Key"] for u in uploads])
+    assert isinstance(store, LocalBlobStore)
+    return sorted(p.name for p in store.root.rglob(".*.tmp"))
+
+
+def test_the_sweep_removes_what_unfinished_writes_left_once_older_than_the_cutoff_and_nothing_else(
+    blob_store: BlobStore,
+) -> None:
+    blob_store.put_bytes("uploads/models/p/kept.joblib", b"a model")
+    s3 = blob_store if isinstance(blob_store, S3BlobStore) else None
+    # On S3 one part and a byte: the killed write is an unfinished multipart upload.
+    size = s3.options.part_bytes + 1 if s3 else 100
+    with _write_killed_midway(blob_store, "uploads/models/p/killed.joblib", size):
+        if s3 is not None:  # killed between writing its temporary object and committing it
+            s3.client.put_object(Bucket=s3.bucket, Key=f"{s3.prefix}/_tmp/0f-killed.card.json", Body=b"{}")
+        left = _leftovers(blob_store)
+        assert len(left) == (2 if s3 else 1), left
+
+        assert blob_store.sweep_temporary(utcnow() - timedelta(hours=1)) == [], "newer than the cutoff: kept"
+        assert _leftovers(blob_store) == left
+        removed = blob_store.sweep_temporary(utcnow() + timedelta(minutes=1))
+        assert len(removed) == len(left), removed
+        assert _leftovers(blob_store) == []
+        assert blob_store.sweep_temporary(utcnow() + timedelta(minutes=1)) == []
+
+    assert blob_store.list("") == ["uploads/models/p/kept.joblib"]
+    assert blob_store.get_bytes("uploads/models/p/kept.joblib") == b"a model"
+
+
+def test_the_local_sweep_leaves_hidden_files_that_are_no_writer_s_alone(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "root")
+    (tmp_path / "root" / "datasets").mkdir(parents=True)
+    for name in (".keep.tmp", ".notes", "report.tmp"):
+        (tmp_path / "root" / "datasets" / name).write_bytes(b"not a writer's")
+    assert store.sweep_temporary(utcnow() + timedelta(minutes=1)) == []
+    assert len(list((tmp_path / "root" / "datasets").iterdir())) == 3

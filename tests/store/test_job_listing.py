@@ -116,6 +116,28 @@ async def test_the_tag_filter_and_the_text_search_narrow_the_listing(
     assert await listed(text="nothing") == set()
 
 
+async def test_the_kind_filter_takes_one_or_several_kinds_and_names_the_field_of_a_bad_one(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    reader, pipeline_id, jobs = await _seed(session_factory)
+    async with session_factory.begin() as session:
+        trained = (await list_jobs(session, reader=reader, limit=1)).items[0]
+        made = await create_job(
+            session, pipeline_id=pipeline_id, node_id="v", dataset_source_id=trained.dataset_source_id,
+            user_id=reader.user_id or "", model_type="xgboost", hyperparameters={}, kind="validation",
+        )
+    async with session_factory() as session:
+        assert [r.id for r in (await list_jobs(session, reader=reader, kind="validation")).items] == [made.job.id]
+        only_training = await list_jobs(session, reader=reader, kind=["training"])
+        assert {r.id for r in only_training.items} == set(jobs.values())
+        both = await list_jobs(session, reader=reader, kind=["training", "validation"])
+        assert len(both.items) == len(jobs) + 1
+        assert (await list_jobs(session, reader=reader, kind="predictions")).items == []
+        with pytest.raises(InvalidInput) as caught:
+            await list_jobs(session, reader=reader, kind=["training", "serving"])
+        assert caught.value.field == "kind"
+
+
 async def test_oldest_first_pages_in_creation_order_and_a_cursor_only_fits_its_own_order(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:

@@ -86,6 +86,21 @@ export const put = (path, json, options = {}) => request("PUT", path, { ...optio
 export const patch = (path, json, options = {}) => request("PATCH", path, { ...options, json });
 export const del = (path, options) => request("DELETE", path, options);
 
+/** GET `path` and save the answer as the file `filename` in the browser; resolves to its size in bytes. */
+export async function saveDownload(path, filename) {
+  const response = await request("GET", path, { raw: true });
+  const blob = await response.blob();
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+  return blob.size;
+}
+
 /** A query string from an object; arrays repeat the key, blanks are left out. */
 export function query(params) {
   const search = new URLSearchParams();

@@ -13,7 +13,8 @@ function topicKey(topic) {
 
 /**
  * One live connection per page. Listeners receive every job frame (snapshot jobs are
- * delivered as `{type: "snapshot.job", job}` so callers handle one stream).
+ * delivered as `{type: "snapshot.job", job}` so callers handle one stream) and the
+ * `alias.changed` frames of the pipelines (or the user) subscribed to.
  */
 export class LiveClient {
   constructor() {
@@ -97,6 +98,8 @@ export class LiveClient {
     if (typeof frame.type === "string" && frame.type.startsWith("job.")) {
       if (typeof frame.seq === "number") this.noteSeq(frame.job_id, frame.seq);
       this.emit(frame);
+    } else if (frame.type === "alias.changed") {
+      this.emit(frame); // a node's alias was set, moved or removed: no job, no seq
     }
   }
 

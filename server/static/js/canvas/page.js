@@ -159,8 +159,14 @@ export async function mount(main, { live }) {
   }
 
   // ---- saving ------------------------------------------------------------------------------
+  // An alias moved (here, on the dashboard, by another tab): the node card's "Active vN" follows.
+  const unlistenAliases = live.onEvent((frame) => {
+    if (frame.type === "alias.changed" && frame.pipeline_id === saver.pipelineId) versions.refresh(frame.node_id);
+  });
+
   function onSaved(result) {
     const id = result.pipeline.pipeline_id;
+    live.subscribe({ pipeline_id: id });
     rememberPipeline(id);
     notices.remember();
     const running = result.active_jobs_on_previous || [];
@@ -171,6 +177,7 @@ export async function mount(main, { live }) {
   const wanted =
     params.get("pipeline") || (params.has("new") ? null : localStorage.getItem(LAST_PIPELINE) || (await latestPipeline()));
   if (wanted) await hydratePipeline(wanted, { state, saver, view, jobs, notices, versions, dataset, showNotice });
+  if (saver.pipelineId) live.subscribe({ pipeline_id: saver.pipelineId });
   renderName(nameSlot, { state, saver, showNotice });
   dataset.render();
   view.render();
@@ -187,6 +194,7 @@ export async function mount(main, { live }) {
     saver.flushOnExit();
     jobs.stop();
     insights.stop();
+    unlistenAliases();
     window.removeEventListener("pagehide", onExit);
     window.removeEventListener("mlw:error", onError);
   };

@@ -25,11 +25,13 @@ function describe(change) {
 /**
  * Render the alias panel of a node into `box`.
  * @param {HTMLElement} box
- * @param {{nodeBase: string, versions: () => object[], changed: () => Promise<void>}} opts
- *   nodeBase: the node's API path; versions: the node's versions now; changed: after a write.
- * @returns {{reload: () => Promise<void>, prepare: (version: number) => void}}
+ * @param {{nodeBase: string, versions: () => object[], changed: () => Promise<void>,
+ *   predict: ((alias: string) => void) | null}} opts
+ *   nodeBase: the node's API path; versions: the node's versions now; changed: after a write;
+ *   predict: an alias row's "Predict" (none without it).
+ * @returns {{reload: () => Promise<void>, prepare: (version: number) => void, items: () => object[]}}
  */
-export function renderAliases(box, { nodeBase, versions, changed }) {
+export function renderAliases(box, { nodeBase, versions, changed, predict = null }) {
   const state = { items: [] };
   const message = h("p", { class: "muted", role: "status", "aria-live": "polite" });
   const listBox = h("div");
@@ -191,7 +193,16 @@ export function renderAliases(box, { nodeBase, versions, changed }) {
           "aria-label": `Remove ${a.alias}`,
           on: { click: () => remove(a.alias) },
         });
-    return h("div", { class: "row-actions" }, history, removal);
+    const predictions = predict
+      ? h("button", {
+          type: "button",
+          class: "secondary small",
+          text: "Predict",
+          "aria-label": `Predict with ${a.alias}`,
+          on: { click: () => predict(a.alias) },
+        })
+      : null;
+    return h("div", { class: "row-actions" }, history, predictions, removal);
   }
 
   function renderList() {
@@ -238,5 +249,5 @@ export function renderAliases(box, { nodeBase, versions, changed }) {
     name.focus();
   }
 
-  return { reload, prepare };
+  return { reload, prepare, items: () => state.items };
 }

@@ -6,6 +6,7 @@ import { fetchInsights, findingsView, liveCurveView } from "../insights.js";
 import { ACTIVE, statusText } from "../status.js";
 import { jobHeader } from "./job_header.js";
 import { duration } from "./list_rows.js";
+import { downloadPredictions, modelOf } from "./predictions.js";
 import { confusionMatrix, historyTable, hyperTable, metricsTable, warningText } from "./tables.js";
 import { renderVersions } from "./versions.js";
 
@@ -44,6 +45,17 @@ async function downloadArtifact(job, status) {
   }
 }
 
+/** A predictions job's model and, once it succeeded, its download. */
+function predictionsFact(job) {
+  const status = h("span", { class: "muted", "aria-live": "polite" });
+  const format = (job.config?.format || "csv").toUpperCase();
+  const download = job.status === "succeeded"
+    ? h("button", { type: "button", class: "small", text: `Download predictions (${format})`,
+        on: { click: () => downloadPredictions(job, status) } })
+    : null;
+  return h("span", {}, `${modelOf(job)} → ${format} `, download, " ", status);
+}
+
 export async function mount(main, { live, route }) {
   const jobId = route.jobId;
   const header = h("div");
@@ -53,6 +65,7 @@ export async function mount(main, { live, route }) {
   const hyper = h("div");
   const versionsBox = h("div");
   const aliasesBox = h("div");
+  const predictionsBox = h("div");
   const curve = liveCurveView(jobId);
   const findingsBox = h("div");
   replace(
@@ -64,6 +77,7 @@ export async function mount(main, { live, route }) {
       header,
       section("Model versions of this node", versionsBox),
       section("Aliases", aliasesBox),
+      section("Batch predictions", predictionsBox),
       h("div", { class: "grid2" }, section("Metrics", metricsBox), section("Hyperparameters", hyper)),
       section("Learning curve", curve.el),
       section("What the model learned", findingsBox),
@@ -121,6 +135,7 @@ export async function mount(main, { live, route }) {
         ["Duration", duration(job.started_at, job.finished_at)],
         ["Dataset", job.dataset_source_id],
         ["Model version", job.model_version],
+        ["Predictions", job.kind === "predictions" ? predictionsFact(job) : null],
         ["Report", job.kind === "validation" && job.status === "succeeded"
           ? h("a", { href: `${location.pathname.replace(/\/$/, "")}/report`, text: "Open the validation report" }) : null],
         ["Experiment tag", job.config?.experiment_tag],
@@ -144,7 +159,9 @@ export async function mount(main, { live, route }) {
       versionsFor = key;
       const node = {
         pipelineId: job.pipeline_id, nodeId: job.node_id, jobId: job.id, changed: () => refresh(), aliasesBox,
+        predictionsBox, live,
       };
+      versions?.stop();
       versions = await renderVersions(versionsBox, node);
     } else if (versions && job.model_version != null) {
       await versions.reload();
@@ -153,7 +170,15 @@ export async function mount(main, { live, route }) {
   }
 
   const refresh = debounce(() => load().catch((e) => console.warn(e)), 250);
+  // An alias of this node moved (here, in another tab, by the API): the header's active version, the chips and
+  // the alias panel follow. load() reloads the versions itself when the job has one.
+  const aliasesMoved = debounce(() => (current?.model_version != null ? load() : versions?.reload())
+    ?.catch((e) => console.warn(e)), 250);
   const unlisten = live.onEvent((frame) => {
+    if (frame.type === "alias.changed") {
+      if (current && frame.pipeline_id === current.pipeline_id && frame.node_id === current.node_id) aliasesMoved();
+      return;
+    }
     if (frame.job_id !== jobId || frame.type === "snapshot.job") return;
     curve.receive(frame);
     if (frame.type === "job.progress") {
@@ -167,6 +192,10 @@ export async function mount(main, { live, route }) {
     refresh();
   });
   live.subscribe({ job_id: jobId });
-  await load();
-  return () => unlisten();
+  const job = await load();
+  live.subscribe({ pipeline_id: job.pipeline_id }); // the node's alias changes
+  return () => {
+    unlisten();
+    versions?.stop();
+  };
 }

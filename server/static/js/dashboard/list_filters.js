@@ -14,7 +14,13 @@ export const ORDERS = [
     `${m} (${LOWER_FIRST.has(m) ? "lowest" : "highest"} first)`,
   ]),
 ];
-const KEYS = ["status", "model", "tag", "pipeline", "from", "to", "q", "order", "limit", "cursor", "trail"];
+export const KINDS = [
+  ["", "All kinds"],
+  ["training", "Training"],
+  ["validation", "Validation"],
+  ["predictions", "Predictions"],
+];
+const KEYS = ["status", "kind", "model", "tag", "pipeline", "from", "to", "q", "order", "limit", "cursor", "trail"];
 
 /** The view named by a URL: every key a string ("" = not set); `trail` the cursors of earlier pages. */
 export function readView(href) {
@@ -61,6 +67,7 @@ export function apiQuery(view) {
   }
   return {
     status: view.status || undefined,
+    kind: view.kind || undefined,
     model_type: view.model || undefined,
     tag: view.tag || undefined,
     pipeline_id: view.pipeline || undefined,
@@ -92,6 +99,7 @@ function field(text, control) {
  */
 export function filterForm(view, ctx) {
   const status = select(uid("f-status"), [["", "All statuses"], ...STATUSES.map((s) => [s, statusLabel(s)])], view.status);
+  const kind = select(uid("f-kind"), KINDS, view.kind);
   const model = select(uid("f-model"), [["", "All families"], ...ctx.families.map((f) => [f.model_type, f.label])], view.model);
   const pipelines = [["", "All pipelines"], ...ctx.pipelines.map((p) => [p.pipeline_id, p.name || p.pipeline_id])];
   if (view.pipeline && !ctx.pipelines.some((p) => p.pipeline_id === view.pipeline)) pipelines.push([view.pipeline, view.pipeline]);
@@ -105,6 +113,7 @@ export function filterForm(view, ctx) {
   const limit = select(uid("f-limit"), sizes.map((n) => [n, `${n} per page`]), view.limit);
   const read = () => ({
     status: status.value,
+    kind: kind.value,
     model: model.value,
     pipeline: pipeline.value,
     tag: tag.value.trim(),
@@ -114,7 +123,7 @@ export function filterForm(view, ctx) {
     order: order.value,
     limit: Number(limit.value),
   });
-  for (const control of [status, model, pipeline, from, to, order, limit]) {
+  for (const control of [status, kind, model, pipeline, from, to, order, limit]) {
     control.addEventListener("change", () => ctx.apply(read()));
   }
   const form = h(
@@ -122,6 +131,7 @@ export function filterForm(view, ctx) {
     { class: "filters", role: "search", "aria-label": "Filter and sort training jobs" },
     field("Search", q),
     field("Status", status),
+    field("Kind", kind),
     field("Model family", model),
     field("Pipeline", pipeline),
     field("Experiment tag", tag),

@@ -55,7 +55,7 @@ export async function mount(main, { live }) {
 
   function render() {
     replace(body, state.items.map((job) => jobRow(job, families, view.order)));
-    const filtered = view.status || view.model || view.tag || view.pipeline || view.from || view.to || view.q;
+    const filtered = view.status || view.kind || view.model || view.tag || view.pipeline || view.from || view.to || view.q;
     empty.textContent = state.items.length
       ? ""
       : filtered
@@ -126,7 +126,7 @@ export async function mount(main, { live }) {
       }
       return;
     }
-    if (frame.type === "snapshot.job") return;
+    if (frame.type === "snapshot.job" || !frame.job_id) return; // alias.changed: no row shows aliases
     if (known) refreshRow(frame.job_id).catch((e) => console.warn(e));
     else if (!view.cursor && view.order === "-created_at") reload(); // a new job, or one that now matches
   });

@@ -57,7 +57,7 @@ export function jobRow(job, families, order) {
       }),
     ),
     h("td", {}, h("a", { href: jobHref, title: `Node id ${job.node_id}`, text: job.node_label || job.node_id })),
-    h("td", { text: family ? family.label : job.model_type }),
+    h("td", { text: `${family ? family.label : job.model_type}${job.kind && job.kind !== "training" ? ` · ${job.kind}` : ""}` }),
     h("td", {}, statusPill(job.status, statusText(job))),
     h("td", { class: "num", text: job.model_version != null ? `v${job.model_version}` : "—" }),
     h("td", { class: "num", text: metric ? `${metric.name} ${num(metric.value, 3)}` : "—" }),

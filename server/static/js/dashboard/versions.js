@@ -1,20 +1,22 @@
-// A node's model versions: sortable table, promote (rollback), aliases, side-by-side comparison, chart.
+// A node's model versions: sortable table, promote (rollback), aliases, batch predictions, comparison, chart.
 
 import { get, post, query } from "../api.js";
 import { confirmDialog } from "../confirm.js";
 import { h, replace } from "../dom.js";
 import { renderAliases } from "./aliases.js";
 import { renderComparison } from "./compare.js";
+import { renderPredictions } from "./predictions.js";
 import { METRIC_ORDER as METRICS } from "./tables.js";
 import { metricOf } from "./version_metrics.js";
 import { renderVersionChart } from "./versions_chart.js";
 import { nextSort, versionsTable } from "./versions_table.js";
 
 /**
- * Render the versions of (pipelineId, nodeId) into `box`, and the node's alias panel into `aliasesBox` when given.
- * @returns {Promise<{reload: () => Promise<void>}>}
+ * Render the versions of (pipelineId, nodeId) into `box`, the node's alias panel into `aliasesBox` and its
+ * batch-predictions panel into `predictionsBox` (followed on `live`) when given.
+ * @returns {Promise<{reload: () => Promise<void>, stop: () => void}>}
  */
-export async function renderVersions(box, { pipelineId, nodeId, jobId, changed, aliasesBox }) {
+export async function renderVersions(box, { pipelineId, nodeId, jobId, changed, aliasesBox, predictionsBox, live }) {
   const nodeBase = `/pipelines/${encodeURIComponent(pipelineId)}/nodes/${encodeURIComponent(nodeId)}`;
   const base = `${nodeBase}/versions`;
   const state = { items: [], active: null, sort: { key: "version", dir: "descending" }, chartMetric: null };
@@ -32,14 +34,22 @@ export async function renderVersions(box, { pipelineId, nodeId, jobId, changed, 
     compareBox,
   );
 
+  let predictions = null;
   const aliases = aliasesBox
     ? renderAliases(aliasesBox, {
         nodeBase,
         versions: () => state.items,
+        predict: predictionsBox ? (alias) => predictions?.prepare(alias) : null,
         changed: async () => {
           await reload();
           changed?.(); // moving `active` changes the job page's header
         },
+      })
+    : null;
+
+  predictions = predictionsBox && live
+    ? renderPredictions(predictionsBox, {
+        nodeBase, live, versions: () => state.items, aliases: () => aliases?.items() ?? [],
       })
     : null;
 
@@ -73,8 +83,10 @@ export async function renderVersions(box, { pipelineId, nodeId, jobId, changed, 
     };
     const { items, active, sort } = state;
     const onAlias = aliases ? (version) => aliases.prepare(version) : null;
+    const onPredict = predictions ? (version) => predictions.prepare(version) : null;
     const names = metricNames();
-    replace(tableBox, versionsTable({ items, names, active, sort, jobId, onSort, onPromote: promote, onAlias }));
+    const table = versionsTable({ items, names, active, sort, jobId, onSort, onPromote: promote, onAlias, onPredict });
+    replace(tableBox, table);
   }
 
   function renderChart() {
@@ -102,10 +114,11 @@ export async function renderVersions(box, { pipelineId, nodeId, jobId, changed, 
     }
     renderChart();
     await aliases?.reload();
+    await predictions?.reload();
     // A promotion changes aliases only: keep the comparison the user is looking at.
     if (state.items.map((v) => v.version).join(",") !== before) renderComparison(compareBox, state.items, state.active);
   }
 
   await reload();
-  return { reload };
+  return { reload, stop: () => predictions?.stop() };
 }

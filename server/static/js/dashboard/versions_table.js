@@ -1,4 +1,4 @@
-// The versions table: rows sorted by version or a metric, sort buttons, alias chips, promote buttons.
+// The versions table: rows sorted by version or a metric, sort buttons, alias chips, predict and promote buttons.
 
 import { h, num, when } from "../dom.js";
 import { aliasChip } from "./aliases.js";
@@ -44,7 +44,15 @@ function aliasCell(v, onAlias) {
   return h("td", { class: "aliases-cell" }, chips.length ? chips : h("span", { class: "muted", text: "—" }), " ", set);
 }
 
-function versionRow(v, { names, active, jobId, onPromote, onAlias }) {
+function predictCell(v, onPredict) {
+  if (!onPredict || v.deleted_at) return h("td", {}, h("span", { class: "muted", text: "—" }));
+  const label = `Predict with v${v.version}`;
+  return h("td", {}, h("button", {
+    type: "button", class: "secondary small", text: "Predict", "aria-label": label, on: { click: () => onPredict(v.version) },
+  }));
+}
+
+function versionRow(v, { names, active, jobId, onPromote, onAlias, onPredict }) {
   const isActive = v.version === active;
   return h(
     "tr",
@@ -54,6 +62,7 @@ function versionRow(v, { names, active, jobId, onPromote, onAlias }) {
     h("td", { text: v.model_type }),
     names.map((m) => h("td", { class: "num", text: num(metricOf(v, m)) })),
     aliasCell(v, onAlias),
+    onPredict ? predictCell(v, onPredict) : null,
     h(
       "td",
       {},
@@ -79,10 +88,12 @@ function versionRow(v, { names, active, jobId, onPromote, onAlias }) {
 /**
  * The table of `items` with a column per metric in `names`.
  * @param {{items, names, active, sort, jobId, onSort: (key) => void, onPromote: (version) => void,
- *   onAlias: ((version) => void) | null}} opts onAlias: the row's "Set alias" (none without it)
+ *   onAlias: ((version) => void) | null, onPredict: ((version) => void) | null}} opts
+ *   onAlias: the row's "Set alias"; onPredict: the row's "Predict" column (neither shown without its callback)
  */
-export function versionsTable({ items, names, active, sort, jobId, onSort, onPromote, onAlias = null }) {
-  const rows = sortVersions(items, sort).map((v) => versionRow(v, { names, active, jobId, onPromote, onAlias }));
+export function versionsTable({ items, names, active, sort, jobId, onSort, onPromote, onAlias = null, onPredict = null }) {
+  const options = { names, active, jobId, onPromote, onAlias, onPredict };
+  const rows = sortVersions(items, sort).map((v) => versionRow(v, options));
   return h(
     "table",
     { class: "versions" },
@@ -98,6 +109,7 @@ export function versionsTable({ items, names, active, sort, jobId, onSort, onPro
         h("th", { scope: "col", text: "Model" }),
         names.map((m) => sortHeader(sort, m, `${m} (test)`, onSort)),
         h("th", { scope: "col", text: "Aliases" }),
+        onPredict ? h("th", { scope: "col", text: "Predictions" }) : null,
         h("th", { scope: "col", text: "Job" }),
         h("th", { scope: "col", text: "Active" }),
       ),
