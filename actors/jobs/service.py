@@ -101,15 +101,29 @@ def same_submission(job: TrainingJob, request: SubmitRequest, fingerprint: str |
 
 
 def graph_with_config(graph: Mapping[str, Any], node_id: str, config: Mapping[str, Any] | None) -> dict[str, Any]:
-    merged = copy.deepcopy(dict(graph))
-    if config is None:
+    """``graph`` with ``config`` as node ``node_id``'s ``data.config``; ``graph`` is left as it was.
+
+    Only what changes is copied (the graph's dict, its node list, that node and its data);
+    the rest is shared with ``graph``, which nothing downstream modifies: a deep copy of every
+    submitted graph cost more than validating it.
+    """
+    merged = dict(graph)
+    nodes = merged.get("nodes")
+    if config is None or not isinstance(nodes, list):
         return merged
-    for node in merged.get("nodes") or []:
-        if isinstance(node, dict) and node.get("id") == node_id:
-            data = node.setdefault("data", {})
-            if isinstance(data, dict):
-                data["config"] = copy.deepcopy(dict(config))
+    merged["nodes"] = [_with_config(node, config) if _is_node(node, node_id) else node for node in nodes]
     return merged
+
+
+def _is_node(node: Any, node_id: str) -> bool:
+    return isinstance(node, dict) and node.get("id") == node_id
+
+
+def _with_config(node: dict[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    data = node.get("data", {})
+    if not isinstance(data, dict):
+        return node
+    return {**node, "data": {**data, "config": copy.deepcopy(dict(config))}}
 
 
 @dataclass(frozen=True)
