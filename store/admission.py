@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from store.jobs import TransitionResult, transition
 from store.models import TrainingJob, User
 from store.states import JobStatus
+from store.submission_writes import connection_of
 from store.turns import Waiting, has_room, next_turns
 from store.types import utcnow
 
@@ -113,6 +114,28 @@ async def any_waiting(session: AsyncSession) -> bool:
     return (await session.execute(select(TrainingJob.id).where(_waiting()).limit(1))).first() is not None
 
 
+_WAITING_USERS = text(
+    # The users with waiting jobs, one index seek each (a loose index scan on
+    # (status, admitted_at, user_id): DISTINCT would read every waiting job), and the slots
+    # each holds, counted as two index ranges of (user_id, status, admitted_at). Every
+    # dispatch asks this, each submission's included; under load it usually finds every
+    # waiting job's user at the cap.
+    "WITH RECURSIVE waiting(user_id) AS ("
+    " SELECT (SELECT min(user_id) FROM training_jobs WHERE status = 'queued' AND admitted_at IS NULL)"
+    " UNION ALL"
+    " SELECT (SELECT min(j.user_id) FROM training_jobs AS j"
+    "  WHERE j.status = 'queued' AND j.admitted_at IS NULL AND j.user_id > waiting.user_id)"
+    " FROM waiting WHERE waiting.user_id IS NOT NULL)"
+    " SELECT waiting.user_id,"
+    " (SELECT count(*) FROM training_jobs AS h"
+    "  WHERE h.user_id = waiting.user_id AND h.status IN ('running', 'cancelling'))"
+    " + (SELECT count(*) FROM training_jobs AS h"
+    "  WHERE h.user_id = waiting.user_id AND h.status = 'queued' AND h.admitted_at IS NOT NULL)"
+    " FROM waiting WHERE waiting.user_id IS NOT NULL"
+)
+"""``(user_id, holding)`` of every user with a waiting job: :func:`_waiting` and :func:`_holding` as one statement."""
+
+
 def _rooms(users: list[str], holding: Mapping[str, int], cap: int, limit: int | None) -> dict[str, int | None]:
     """How many more jobs each user with waiting jobs may be admitted now (``None``: any number)."""
     rooms: dict[str, int | None] = {}
@@ -162,16 +185,13 @@ async def admit_next(session: AsyncSession, cap: int, *, limit: int | None = Non
     """
     if _postgres(session):
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DISPATCH_LOCK})
-    users = sorted((await session.scalars(select(TrainingJob.user_id).where(_waiting()).distinct())).all())
-    if not users:
+    # One statement: every dispatch (each submission's included) asks it, and under load it
+    # usually finds every waiting job's user at the cap.
+    found = (await (await connection_of(session)).execute(_WAITING_USERS)).tuples().all()
+    if not found:
         return []
-    holding = dict(
-        (await session.execute(
-            select(TrainingJob.user_id, func.count())
-            .where(TrainingJob.user_id.in_(users), _holding())
-            .group_by(TrainingJob.user_id)
-        )).tuples().all()
-    )
+    users = sorted(user for user, _ in found)
+    holding = {user: int(n) for user, n in found if n}
     rooms = _rooms(users, holding, cap, limit)
     if not rooms:
         return []  # every waiting job's user is at the cap: the common case under load

@@ -13,6 +13,7 @@ from store.kinds import JobKind
 from store.models import TrainingJob, TrainingJobEvent
 from store.reader import Reader
 from store.states import ACTIVE, JobStatus
+from store.submission_writes import count_active_jobs
 
 _ACTIVE_VALUES = sorted(s.value for s in ACTIVE)
 
@@ -52,10 +53,9 @@ async def find_by_idempotency_key(session: AsyncSession, user_id: str, key: str)
     return (await session.scalars(stmt)).one_or_none()
 
 
-async def count_active(session: AsyncSession, user_id: str) -> int:
-    """How many of ``user_id``'s jobs are queued, running or cancelling."""
-    stmt = select(func.count()).where(TrainingJob.user_id == user_id, TrainingJob.status.in_(_ACTIVE_VALUES))
-    return int((await session.execute(stmt)).scalar_one())
+async def count_active(session: AsyncSession, user_id: str, *, at_most: int | None = None) -> int:
+    """How many of ``user_id``'s jobs are queued, running or cancelling (counting stops at ``at_most``)."""
+    return await count_active_jobs(session, user_id, at_most=at_most)  # every submission asks: prebuilt
 
 
 async def active_job_for_node(

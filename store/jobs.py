@@ -26,6 +26,7 @@ from store.errors import DuplicateIdempotencyKey, IllegalTransition, InvalidInpu
 from store.kinds import JobKind, parse_kind
 from store.models import TrainingJob, TrainingJobEvent
 from store.states import ACTIVE, TERMINAL, JobStatus, check_transition, parse_status
+from store.submission_writes import insert_event_row, insert_job_row
 from store.types import new_id, utcnow
 
 EVENT_STATUS = "job.status"
@@ -162,42 +163,41 @@ async def create_job(
     if not model_type:
         raise InvalidInput("model_type", "must be a non-empty string")
     now = utcnow()
-    job = TrainingJob(
-        id=job_id or new_id(),
-        pipeline_id=pipeline_id,
-        node_id=node_id,
-        dataset_source_id=dataset_source_id,
-        user_id=user_id,
-        status=JobStatus.QUEUED.value,
-        kind=job_kind.value,
-        model_type=model_type,
-        hyperparameters=dict(hyperparameters),
-        resolved_hyperparameters=dict(resolved_hyperparameters or {}),
-        config=dict(config or {}),
-        graph=dict(graph or {}),
-        warnings=[dict(w) for w in warnings],
-        attempt=1,
-        idempotency_key=idempotency_key,
-        request_sha256=request_sha256,
-        last_seq=1,
-        created_at=now,
-        updated_at=now,
-    )
+    values: dict[str, Any] = {
+        "id": job_id or new_id(),
+        "pipeline_id": pipeline_id,
+        "node_id": node_id,
+        "dataset_source_id": dataset_source_id,
+        "user_id": user_id,
+        "status": JobStatus.QUEUED.value,
+        "kind": job_kind.value,
+        "model_type": model_type,
+        "hyperparameters": dict(hyperparameters),
+        "resolved_hyperparameters": dict(resolved_hyperparameters or {}),
+        "config": dict(config or {}),
+        "graph": dict(graph or {}),
+        "warnings": [dict(w) for w in warnings],
+        "attempt": 1,
+        "idempotency_key": idempotency_key,
+        "request_sha256": request_sha256,
+        "last_seq": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+    # Core inserts, not the ORM's unit of work: this is the write of every submission, and
+    # the returned row is built from the values it inserted instead of being read back.
+    job = TrainingJob(**values)
     event = _event(EVENT_STATUS, job, 1, JobStatus.QUEUED.value, now, {"previous_status": None})
-    first = TrainingJobEvent(job_id=job.id, seq=1, type=EVENT_STATUS, payload=event, created_at=now)
+    first = {"job_id": job.id, "seq": 1, "type": EVENT_STATUS, "payload": event, "created_at": now}
     if idempotency_key is None:
-        # Nothing but a duplicate key can collide here: no savepoint, one flush for both rows.
-        session.add_all([job, first])
-        await session.flush()
-        return TransitionResult(job=job, event=event, previous=None)
-    try:
-        async with session.begin_nested():
-            session.add(job)
-            await session.flush()
-    except IntegrityError:
-        raise DuplicateIdempotencyKey(idempotency_key) from None
-    session.add(first)
-    await session.flush()
+        await insert_job_row(session, values)  # nothing but a duplicate key can collide: no savepoint
+    else:
+        try:
+            async with session.begin_nested():
+                await insert_job_row(session, values)
+        except IntegrityError:
+            raise DuplicateIdempotencyKey(idempotency_key) from None
+    await insert_event_row(session, first)
     return TransitionResult(job=job, event=event, previous=None)
 
 

@@ -149,7 +149,8 @@ class TrainingJob(Base):
         UniqueConstraint("user_id", "idempotency_key"),
         Index("ix_training_jobs_user_id_created_at", "user_id", "created_at"),
         Index("ix_training_jobs_pipeline_id_node_id", "pipeline_id", "node_id"),
-        Index("ix_training_jobs_status", "status"),
+        Index("ix_training_jobs_status_admitted_at_user_id", "status", "admitted_at", "user_id"),
+        Index("ix_training_jobs_user_id_status_admitted_at", "user_id", "status", "admitted_at"),
         Index("ix_training_jobs_created_at_id", "created_at", "id"),
     )
 

@@ -19,6 +19,7 @@ from actors.jobs.cancel_signal import CancelSignals
 from actors.jobs.publish import Publisher
 from actors.ml.options import FitOptions
 from store.blobs import Blobs, open_blobs
+from store.dataset_heads import DatasetHeads
 from store.settings import Settings
 
 Offloader = Callable[..., Awaitable[Any]]
@@ -65,6 +66,8 @@ class JobContext:
             off the event loop; None runs them inline (workers, tests).
         blobs: Where datasets are read and artifacts written; :attr:`storage` opens it
             from the settings when not given.
+        dataset_heads: The datasets' ids, owners and columns a submission validates against,
+            read once per process.
     """
 
     settings: Settings
@@ -78,6 +81,7 @@ class JobContext:
     poll_s: float = 0.05
     offload: Offloader | None = None
     blobs: Blobs | None = None
+    dataset_heads: DatasetHeads = field(default_factory=DatasetHeads)
 
     @property
     def storage(self) -> Blobs:

@@ -21,16 +21,15 @@ from actors.jobs.submission import check_room, record_then_send
 from actors.ml.node_types import VALIDATE_MODEL
 from actors.ml.options import FitOptions
 from actors.ml.validation import ValidatedJob, validate_job
-from store.datasets import get_dataset_head
 from store.errors import NotFound
 from store.graph_hash import graph_hash
 from store.job_queries import get_job
 from store.jobs import TransitionResult, transition
 from store.lineage import record_replacement
 from store.models import Pipeline, TrainingJob
-from store.pipelines import upsert_pipeline
 from store.reader import Reader
 from store.states import TERMINAL, JobStatus
+from store.submission_writes import save_submitted_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -102,15 +101,29 @@ def same_submission(job: TrainingJob, request: SubmitRequest, fingerprint: str |
 
 
 def graph_with_config(graph: Mapping[str, Any], node_id: str, config: Mapping[str, Any] | None) -> dict[str, Any]:
-    merged = copy.deepcopy(dict(graph))
-    if config is None:
+    """``graph`` with ``config`` as node ``node_id``'s ``data.config``; ``graph`` is left as it was.
+
+    Only what changes is copied (the graph's dict, its node list, that node and its data);
+    the rest is shared with ``graph``, which nothing downstream modifies: a deep copy of every
+    submitted graph cost more than validating it.
+    """
+    merged = dict(graph)
+    nodes = merged.get("nodes")
+    if config is None or not isinstance(nodes, list):
         return merged
-    for node in merged.get("nodes") or []:
-        if isinstance(node, dict) and node.get("id") == node_id:
-            data = node.setdefault("data", {})
-            if isinstance(data, dict):
-                data["config"] = copy.deepcopy(dict(config))
+    merged["nodes"] = [_with_config(node, config) if _is_node(node, node_id) else node for node in nodes]
     return merged
+
+
+def _is_node(node: Any, node_id: str) -> bool:
+    return isinstance(node, dict) and node.get("id") == node_id
+
+
+def _with_config(node: dict[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    data = node.get("data", {})
+    if not isinstance(data, dict):
+        return node
+    return {**node, "data": {**data, "config": copy.deepcopy(dict(config))}}
 
 
 @dataclass(frozen=True)
@@ -151,9 +164,8 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
         return await submit_validation_job(ctx, reader, request)
     user_id = reader.user_id
     jobs_cfg = ctx.settings.jobs
-    async with ctx.sessions() as session:
-        dataset = await get_dataset_head(session, request.dataset_source_id, reader=reader)
-        columns = [str(c["name"]) if isinstance(c, Mapping) else str(c) for c in dataset.columns]
+    dataset = await ctx.dataset_heads.get(ctx.sessions, request.dataset_source_id, reader=reader)
+    columns = [str(c["name"]) if isinstance(c, Mapping) else str(c) for c in dataset.columns]
     # Validating, hashing and fingerprinting a large graph is CPU work: off the event loop,
     # and before the write transaction, so neither other requests nor the write lock wait on it.
     args = (request, columns, list(dataset.columns), ctx.fit_options())
@@ -167,9 +179,7 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
     job_config.update(max_runtime_s=max_runtime, task=validated.task, target=validated.target)
 
     async def create(session: AsyncSession) -> TransitionResult:
-        pipeline = await upsert_pipeline(
-            session, dataset_source_id=dataset.id, graph=graph, reader=reader, digest=prepared.digest
-        )
+        pipeline = await save_submitted_pipeline(session, dataset=dataset, graph=graph, digest=prepared.digest)
         if request.pipeline_id and request.pipeline_id != pipeline.pipeline_id:
             # The canvas ran a graph whose data path changed since its last save.
             await record_replacement(session, pipeline, request.pipeline_id)

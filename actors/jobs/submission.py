@@ -72,7 +72,8 @@ async def check_quota(session: AsyncSession, jobs_cfg: JobsSettings, user_id: st
     Raises:
         QuotaExceeded: the user is at the limit.
     """
-    if await count_active(session, user_id) >= jobs_cfg.max_active_per_user:
+    limit = jobs_cfg.max_active_per_user
+    if await count_active(session, user_id, at_most=limit) >= limit:  # counting stops at the limit
         raise QuotaExceeded(
             f"you already have {jobs_cfg.max_active_per_user} active jobs (jobs.max_active_per_user)",
             details={"max_active_per_user": jobs_cfg.max_active_per_user},

@@ -11,7 +11,7 @@ from actors.ml.model_card import card_relpath
 from server.auth import reader_of
 from server.downloads import stream_object
 from server.errors import NotFoundError, UnprocessableEntity
-from server.json_out import large_json_response
+from server.json_out import json_response, large_json_response
 from server.keys import BLOBS, OFFLOAD, ROWS, SERVICE, SESSIONS
 from server.parsing import OFFLOAD_BODY_BYTES, parse_query, read_json, read_optional_json
 from server.routing import Operation
@@ -62,7 +62,8 @@ async def submit_job(request: web.Request) -> web.Response:
 async def cancel_job(request: web.Request) -> web.Response:
     await read_optional_json(request, NoFieldsIn)
     job = await cancel_training_job(request.app[SERVICE], reader_of(request), request.match_info["job_id"])
-    return web.json_response(job_json(job), status=202)
+    # A job may carry a thousand warnings or large metrics: such a document is encoded off the loop.
+    return await json_response(request, job_json(job), status=202)
 
 
 async def _named(session: Session, items: list[dict[str, Any]], reader: Reader) -> list[dict[str, Any]]:

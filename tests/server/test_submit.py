@@ -16,10 +16,11 @@ from aiohttp.test_utils import TestClient
 
 from server.schemas.jobs import JobOut
 from store.graph_hash import graph_hash, pipeline_id_for
+from store.jobs import create_job
 from store.settings import Settings
 from tests.job_fixtures import graph_for
 from tests.server.conftest import API, People, RecordingSender
-from tests.server.seed import add_job, graph, upload_csv
+from tests.server.seed import add_job, graph, upload_csv, writer
 
 
 def _body(dataset_id: str, **extra: Any) -> dict[str, Any]:
@@ -201,6 +202,44 @@ async def test_cancel_is_202_and_idempotent(
     resp = await client.post(f"{API}/training-jobs/{running}/cancel", headers=people.alice.headers)
     assert resp.status == 202
     assert (await resp.json())["status"] == "cancelling"
+
+
+async def test_cancelling_a_job_with_thousands_of_warnings_answers_all_of_them(
+    client: TestClient[Any, Any], people: People, dataset_id: str, settings: Settings
+) -> None:
+    created = await (
+        await client.post(f"{API}/training-jobs", json=_body(dataset_id), headers=people.alice.headers)
+    ).json()
+    warnings = [{"code": "leakage", "message": f"column c{i} may leak the target"} for i in range(3000)]
+    async with writer(settings) as session:
+        job = await create_job(
+            session, pipeline_id=created["pipeline_id"], node_id="train-1", dataset_source_id=dataset_id,
+            user_id=people.alice.id, model_type="logistic_regression", hyperparameters={}, warnings=warnings,
+        )
+
+    resp = await client.post(f"{API}/training-jobs/{job.job.id}/cancel", headers=people.alice.headers)
+
+    assert resp.status == 202
+    body = await resp.json()
+    assert (body["status"], body["warnings"]) == ("cancelled", warnings)
+
+
+async def test_a_dataset_deleted_after_a_submission_read_it_is_404_for_the_next(
+    client: TestClient[Any, Any], people: People, dataset_id: str
+) -> None:
+    """The service keeps a dataset's columns once read; the database still refuses a deleted one."""
+    invalid = _body(dataset_id, node_id="no-such-node")
+    refused = await client.post(f"{API}/training-jobs", json=invalid, headers=people.alice.headers)
+    assert refused.status == 422, "the dataset was read (and kept) to validate the graph"
+    deleted = await client.delete(f"{API}/datasets/{dataset_id}", headers=people.alice.headers)
+    assert deleted.status == 204
+
+    resp = await client.post(f"{API}/training-jobs", json=_body(dataset_id), headers=people.alice.headers)
+
+    assert resp.status == 404
+    error = (await resp.json())["error"]
+    assert error["code"] == "not_found"
+    assert dataset_id in error["message"]
 
 
 async def test_cancelling_an_unknown_job_is_404(client: TestClient[Any, Any], people: People) -> None:

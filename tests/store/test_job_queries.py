@@ -109,6 +109,8 @@ async def test_active_counts_and_the_active_job_of_a_node(
     pid = tenants.alice.pipeline.pipeline_id
     async with session_factory() as session:
         assert await count_active(session, tenants.alice.user.id) == 2
+        assert await count_active(session, tenants.alice.user.id, at_most=1) == 1, "counting stops at at_most"
+        assert await count_active(session, tenants.alice.user.id, at_most=5) == 2
         assert await count_active(session, tenants.bob.user.id) == 0
         active = await active_job_for_node(session, pid, "train")
         assert await active_job_for_node(session, pid, "nobody") is None

@@ -84,7 +84,8 @@ async def test_constraint_names_are_the_same_on_every_database(migrated_engine: 
     assert found["ix"] == {
         "ix_training_jobs_user_id_created_at",
         "ix_training_jobs_pipeline_id_node_id",
-        "ix_training_jobs_status",
+        "ix_training_jobs_status_admitted_at_user_id",
+        "ix_training_jobs_user_id_status_admitted_at",
         "ix_training_jobs_created_at_id",
     }
 
