@@ -1,4 +1,4 @@
-"""Builders for graphs and dataset files used across the engine tests."""
+"""Builders for graphs and dataset files used across the tests of the ML side (actors/ml)."""
 
 from __future__ import annotations
 
