@@ -18,7 +18,7 @@ from actors.jobs.cancel_signal import RedisCancelSignals
 from actors.jobs.context import JobContext, Sender
 from actors.jobs.publish import RedisPublisher
 from server.auth import auth_ctx, auth_middleware
-from server.keys import BLOBS, ENGINE, OFFLOAD, OPENAPI, PUBLIC_ROUTES, REDIS, ROWS, SENDER, SERVICE, SESSIONS, SETTINGS
+from server.keys import BLOBS, ENGINE, JOBS, OFFLOAD, OPENAPI, PUBLIC_ROUTES, REDIS, ROWS, SENDER, SESSIONS, SETTINGS
 from server.middleware import error_middleware
 from server.offload import Offload
 from server.openapi import build_openapi, set_property
@@ -85,7 +85,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
 async def service_ctx(app: web.Application) -> AsyncIterator[None]:
     """The :class:`~actors.jobs.context.JobContext` of ``actors.jobs.service`` (submit, cancel)."""
     client = app[REDIS]
-    app[SERVICE] = JobContext(
+    app[JOBS] = JobContext(
         settings=app[SETTINGS],
         sessions=app[SESSIONS],
         publisher=RedisPublisher(client),

@@ -1,6 +1,6 @@
 """HTTP errors of the REST API and their translation at the edge.
 
-Views raise :class:`ApiError` subclasses, or let store and engine errors propagate; the
+Views raise :class:`ApiError` subclasses, or let store and ML (``ModelError``) errors propagate; the
 error middleware turns every exception into ``{"error": {"code", "message", "details"}}``
 with the status chosen by :func:`to_api_error`.
 """

@@ -25,8 +25,8 @@ SESSIONS: web.AppKey[Sessions] = web.AppKey("sessions")
 ROWS = web.AppKey("rows", RowReads)
 """Hot single-statement reads without the ORM (:mod:`store.row_reads`)."""
 REDIS: web.AppKey[aioredis.Redis] = web.AppKey("redis")
-SERVICE = web.AppKey("service", JobContext)
-"""The context the POST handlers pass to ``actors.jobs.service`` (submit, cancel)."""
+JOBS = web.AppKey("jobs", JobContext)
+"""The app's :class:`~actors.jobs.context.JobContext`, passed by the POST handlers to the job services."""
 SENDER: web.AppKey[Sender | None] = web.AppKey("sender")
 """Sends a job's training message (``JobContext.sender``)."""
 OFFLOAD = web.AppKey("offload", Offload)

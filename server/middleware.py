@@ -1,7 +1,7 @@
 """The error middleware: every failure leaves the server as a JSON error document.
 
 Router misses (404, 405), body-size violations (413), bodies that cannot be decoded
-(400, 415), validation failures, store and engine errors and unexpected exceptions all
+(400, 415), validation failures, store and ML (``ModelError``) errors and unexpected exceptions all
 become ``{"error": {...}}`` responses; an unexpected exception is logged here and answered
 with a 500 that carries no traceback.
 """

@@ -2,8 +2,8 @@
 
 The fetch runs inside the fit's thread, so the job's heartbeats and cancel checks go on
 while a large object downloads. A local store hands over its own file; S3 streams the
-object into this worker's scratch directory (removed when the fit ends). The engine
-checks the recorded sha256 either way.
+object into this worker's scratch directory (removed when the fit ends). The ML side
+(``actors.ml``) checks the recorded sha256 either way.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ class TrainingResult:
     """Everything a successful job produced.
 
     Attributes:
-        pipeline: The fitted pipeline the engine evaluated.
+        pipeline: The fitted pipeline that was evaluated.
         metrics: ``{"train", "test", "rows", "features", "target", ...}`` (DESIGN 9)
             plus reproducibility metadata.
         warnings: ``{code, message, node_id?}`` entries to record on the job.

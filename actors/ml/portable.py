@@ -115,7 +115,7 @@ def portable_pipeline(fitted: FittedPipeline, raw: pd.DataFrame) -> Pipeline:
     """The scikit-learn ``Pipeline`` equal to ``fitted``, built on rows shaped like the dataset.
 
     Args:
-        fitted: The engine's fitted pipeline.
+        fitted: The fitted pipeline a training job produced.
         raw: Rows of the dataset as read for training (the first :data:`TEMPLATE_ROWS`
             are used; the target column is dropped).
     """

@@ -16,7 +16,7 @@ from aiohttp import web
 from actors.jobs.alias_changes import change_alias
 from server.auth import reader_of
 from server.errors import NotFoundError, UnprocessableEntity
-from server.keys import SERVICE, SESSIONS, USER
+from server.keys import JOBS, SESSIONS, USER
 from server.parsing import parse_query, read_json
 from server.routing import Operation
 from server.schemas.aliases import (
@@ -125,7 +125,7 @@ async def set_node_alias(request: web.Request) -> web.Response:
         target = await resolve_version_ref(session, pipeline_id, node_id, body.version, reader=reader)
         return await set_alias(session, pipeline_id, node_id, name, target.version, by=request[USER].name)
 
-    change = await change_alias(request.app[SERVICE], reader, pipeline_id, write)
+    change = await change_alias(request.app[JOBS], reader, pipeline_id, write)
     return web.json_response(_write_json(pipeline_id, node_id, change))
 
 
@@ -135,7 +135,7 @@ async def remove_node_alias(request: web.Request) -> web.Response:
     async def write(session: Session) -> AliasChange:
         return await remove_alias(session, pipeline_id, node_id, name, by=request[USER].name)
 
-    change = await change_alias(request.app[SERVICE], reader_of(request), pipeline_id, write)
+    change = await change_alias(request.app[JOBS], reader_of(request), pipeline_id, write)
     return web.json_response(_write_json(pipeline_id, node_id, change))
 
 

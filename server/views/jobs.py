@@ -12,7 +12,7 @@ from server.auth import reader_of
 from server.downloads import stream_object
 from server.errors import NotFoundError, UnprocessableEntity
 from server.json_out import json_response, large_json_response
-from server.keys import BLOBS, OFFLOAD, ROWS, SERVICE, SESSIONS
+from server.keys import BLOBS, JOBS, OFFLOAD, ROWS, SESSIONS
 from server.parsing import OFFLOAD_BODY_BYTES, parse_query, read_json, read_optional_json
 from server.routing import Operation
 from server.schemas.common import NoFieldsIn
@@ -53,7 +53,7 @@ async def submit_job(request: web.Request) -> web.Response:
         submission = await request.app[OFFLOAD].run(reader.user_id or "", _submission, body, large)
     else:
         submission = _submission(body, large)
-    job = await submit_training_job(request.app[SERVICE], reader, submission)
+    job = await submit_training_job(request.app[JOBS], reader, submission)
     if large:
         return await large_json_response(request, job_json(job), status=202)
     return web.json_response(job_json(job), status=202)
@@ -61,7 +61,7 @@ async def submit_job(request: web.Request) -> web.Response:
 
 async def cancel_job(request: web.Request) -> web.Response:
     await read_optional_json(request, NoFieldsIn)
-    job = await cancel_training_job(request.app[SERVICE], reader_of(request), request.match_info["job_id"])
+    job = await cancel_training_job(request.app[JOBS], reader_of(request), request.match_info["job_id"])
     # A job may carry a thousand warnings or large metrics: such a document is encoded off the loop.
     return await json_response(request, job_json(job), status=202)
 

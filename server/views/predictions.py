@@ -13,7 +13,7 @@ from actors.jobs.predictions_service import PredictionsRequest, submit_predictio
 from server.auth import reader_of
 from server.downloads import stream_object
 from server.errors import NotFoundError
-from server.keys import BLOBS, SERVICE, SESSIONS
+from server.keys import BLOBS, JOBS, SESSIONS
 from server.parsing import read_json
 from server.routing import Operation
 from server.schemas.jobs import JobOut
@@ -37,7 +37,7 @@ async def submit_predictions(request: web.Request) -> web.Response:
         pipeline_id=request.match_info["pipeline_id"], node_id=request.match_info["node_id"], version=version,
         dataset_source_id=body.dataset_id, format=body.format, idempotency_key=body.idempotency_key,
     )
-    job = await submit_predictions_job(request.app[SERVICE], reader_of(request), submission)
+    job = await submit_predictions_job(request.app[JOBS], reader_of(request), submission)
     return web.json_response(job_json(job), status=202)
 
 

@@ -9,7 +9,7 @@ from aiohttp import web
 from actors.jobs.alias_changes import change_alias
 from server.auth import reader_of
 from server.errors import ConflictError, NotFoundError, UnprocessableEntity
-from server.keys import SERVICE, SESSIONS, USER
+from server.keys import JOBS, SESSIONS, USER
 from server.parsing import parse_query, read_optional_json
 from server.routing import Operation, integer_problem
 from server.schemas.common import NoFieldsIn
@@ -112,7 +112,7 @@ async def promote_version(request: web.Request) -> web.Response:
         previous.append(await active_version(session, pipeline_id, node_id))
         return await set_alias(session, pipeline_id, node_id, ACTIVE_ALIAS, number, by=request[USER].name)
 
-    change = await change_alias(request.app[SERVICE], reader, pipeline_id, write)
+    change = await change_alias(request.app[JOBS], reader, pipeline_id, write)
     return web.json_response(
         {
             "pipeline_id": pipeline_id,

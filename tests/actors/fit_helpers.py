@@ -1,4 +1,4 @@
-"""Builders for graphs and dataset files used across the engine tests (graphs through ``tests.job_fixtures``)."""
+"""Builders for graphs and dataset files for the tests of the ML side (graphs through ``tests.job_fixtures``)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from sklearn.datasets import load_diabetes
 
 from actors.jobs.runner import Outcome, run_job
-from server.keys import SERVICE
+from server.keys import JOBS
 from store.settings import Settings
 from tests.job_fixtures import graph_for
 from tests.server.conftest import API, People, Person
@@ -65,7 +65,7 @@ async def _train(client: TestClient[Any, Any], who: Person, dataset_id: str) -> 
     resp = await client.post(f"{API}/training-jobs", json=body, headers=who.headers)
     assert resp.status == 202, await resp.text()
     job_id = (await resp.json())["id"]
-    assert await run_job(client.app[SERVICE], job_id) is Outcome.SUCCEEDED
+    assert await run_job(client.app[JOBS], job_id) is Outcome.SUCCEEDED
     resp = await client.get(f"{API}/training-jobs/{job_id}", headers=who.headers)
     job: dict[str, Any] = await resp.json()
     return job

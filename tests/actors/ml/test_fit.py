@@ -1,4 +1,4 @@
-"""The engine's fits equal direct library fits on the same split, to 1e-9."""
+"""The fits of actors/ml equal direct library fits on the same split, to 1e-9."""
 
 from __future__ import annotations
 

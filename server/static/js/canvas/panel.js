@@ -2,6 +2,7 @@
 
 import { h, uid } from "../dom.js";
 import { buildField, fieldMatches } from "./fields.js";
+import { advancedSection, fieldGroups, readWidgets } from "./run_form.js";
 
 /** The part every node panel shares: title, label, input, delete. */
 export function panelHeader(node, ctx) {
@@ -32,6 +33,13 @@ function inputSelector(node, ctx) {
     else if (current) ctx.onDisconnect(current.id);
   });
   return h("div", { class: "field" }, h("label", { for: id, text: "Input from" }), select);
+}
+
+/** The form of a node's panel, `class` added to `node-form`, opening with the shared header. */
+export function panelForm(node, ctx, attrs, ...children) {
+  const { class: extra, ...rest } = attrs;
+  const form = { class: extra ? `node-form ${extra}` : "node-form", novalidate: true, "aria-labelledby": "panel-title" };
+  return h("form", { ...form, ...rest }, ...panelHeader(node, ctx), ...children);
 }
 
 export function deleteButton(node, ctx) {
@@ -69,15 +77,7 @@ export function showFieldErrors(widgets, error, general) {
 export function renderNodePanel(container, node, nodeType, ctx) {
   const general = h("p", { class: "form-error", role: "alert" });
   const widgets = [];
-  const read = () => {
-    const config = {};
-    for (const w of widgets) {
-      const value = w.read();
-      if (value !== undefined) config[w.path] = value;
-    }
-    return config;
-  };
-  const onChange = () => ctx.onConfig(node.id, read());
+  const onChange = () => ctx.onConfig(node.id, readWidgets(widgets));
   for (const param of nodeType.config) {
     widgets.push(
       buildField(param, node.data.config[param.name], {
@@ -88,20 +88,14 @@ export function renderNodePanel(container, node, nodeType, ctx) {
       }),
     );
   }
-  const basic = widgets.filter((_, i) => !nodeType.config[i].advanced).map((w) => w.el);
-  const advanced = widgets.filter((_, i) => nodeType.config[i].advanced).map((w) => w.el);
-  const form = h(
-    "form",
-    {
-      class: "node-form",
-      novalidate: true,
-      "aria-labelledby": "panel-title",
-      on: { submit: (ev) => ev.preventDefault() },
-    },
-    ...panelHeader(node, ctx),
+  const { basic, advanced } = fieldGroups(widgets, nodeType.config);
+  const form = panelForm(
+    node,
+    ctx,
+    { on: { submit: (ev) => ev.preventDefault() } },
     h("p", { class: "muted", text: nodeType.description }),
     basic,
-    advanced.length ? h("details", { class: "advanced" }, h("summary", { text: "Advanced" }), advanced) : null,
+    advancedSection(advanced),
     general,
     deleteButton(node, ctx),
   );

@@ -2,7 +2,8 @@
 
 import { h } from "../dom.js";
 import { buildField } from "./fields.js";
-import { deleteButton, panelHeader, showFieldErrors } from "./panel.js";
+import { deleteButton, panelForm, showFieldErrors } from "./panel.js";
+import { advancedSection, followJob, readWidgets, runOnSubmit } from "./run_form.js";
 
 const LABELS = {
   model_type: "Model family",
@@ -79,26 +80,16 @@ export function renderTrainPanel(container, node, nodeType, ctx) {
         h("legend", { text: `Hyperparameters (${family.label})` }),
         h("p", { class: "help", text: "Blank fields use the defaults shown as placeholders." }),
         basic,
-        advanced.length ? h("details", { class: "advanced" }, h("summary", { text: "Advanced" }), advanced) : null,
+        advancedSection(advanced),
       ),
     );
   };
 
-  const readHyper = () => {
-    const out = {};
-    for (const { param, widget } of hyperWidgets) {
-      const value = widget.read();
-      if (value !== undefined) out[param.name] = value;
-    }
-    return out;
-  };
+  const readHyper = () => readWidgets(hyperWidgets.map((x) => x.widget), (w) => w.path.slice("hyperparameters.".length));
 
   const read = () => {
-    const out = {};
-    for (const name of ["model_type", "task", "target", "experiment_tag", "description", "max_runtime_s"]) {
-      const value = widgets[name].read();
-      if (value !== undefined) out[name] = value;
-    }
+    const names = ["model_type", "task", "target", "experiment_tag", "description", "max_runtime_s"];
+    const out = readWidgets(names.map((name) => widgets[name]));
     out.hyperparameters = readHyper();
     out.run_now = widgets.run_now.control.checked;
     return out;
@@ -131,10 +122,10 @@ export function renderTrainPanel(container, node, nodeType, ctx) {
     if (blocked.textContent !== why) blocked.textContent = why;
   };
 
-  const form = h(
-    "form",
-    { class: "node-form train-form", novalidate: true, "aria-labelledby": "panel-title" },
-    ...panelHeader(node, ctx),
+  const form = panelForm(
+    node,
+    ctx,
+    { class: "train-form" },
     status,
     insightSlot,
     widgets.model_type.el,
@@ -159,43 +150,29 @@ export function renderTrainPanel(container, node, nodeType, ctx) {
       blocked,
     ),
   );
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    showErrors(null);
-    const invalid = allWidgets().filter((w) => !w.validate());
-    if (invalid.length) {
-      invalid[0].control.focus?.();
-      return;
-    }
-    const values = read();
-    busy = true;
-    syncButton();
-    try {
-      const error = await ctx.onRun(node.id, values);
-      if (error) showErrors(error);
-    } finally {
-      busy = false;
-      syncButton();
-    }
-  });
-
   const allWidgets = () => [...Object.values(widgets), ...hyperWidgets.map((x) => x.widget)];
   const showErrors = (error) => showFieldErrors(allWidgets(), error, general);
+  runOnSubmit(form, {
+    widgets: allWidgets,
+    values: read,
+    run: (values) => ctx.onRun(node.id, values),
+    showErrors,
+    setBusy: (value) => {
+      busy = value;
+      syncButton();
+    },
+  });
 
   renderHyper();
   syncTask();
   syncButton();
   container.replaceChildren(form);
-  const summary = ctx.jobSummary(node.id);
-  status.replaceChildren(summary.el);
   // Job updates patch the summary and the button; the form itself is never rebuilt.
-  const refreshStatus = () => {
-    summary.update();
+  const refreshStatus = followJob(status, node, ctx, () => {
     // Moved only when the node's latest job changes: its live chart keeps drawing meanwhile.
     const shown = ctx.jobInsight ? ctx.jobInsight(node.id) : null;
     if (insightSlot.firstElementChild !== shown) insightSlot.replaceChildren(shown || "");
     syncButton();
-  };
-  refreshStatus();
+  });
   return { showErrors, refreshStatus, nodeId: node.id };
 }

@@ -2,7 +2,8 @@
 
 import { h } from "../dom.js";
 import { buildField } from "./fields.js";
-import { deleteButton, panelHeader, showFieldErrors } from "./panel.js";
+import { deleteButton, panelForm, showFieldErrors } from "./panel.js";
+import { advancedSection, fieldGroups, followJob, readWidgets, runOnSubmit } from "./run_form.js";
 
 const LABELS = {
   versions: "Versions",
@@ -45,62 +46,42 @@ export function renderValidatePanel(container, node, nodeType, ctx) {
       onChange: () => ctx.onConfig(node.id, read()),
     }),
   );
-  const read = () => {
-    const out = {};
-    for (const w of widgets) {
-      const value = w.read();
-      if (value !== undefined) out[w.path] = value;
-    }
-    return out;
-  };
-  const basic = widgets.filter((_, i) => !nodeType.config[i].advanced).map((w) => w.el);
-  const advanced = widgets.filter((_, i) => nodeType.config[i].advanced).map((w) => w.el);
+  const read = () => readWidgets(widgets);
+  const { basic, advanced } = fieldGroups(widgets, nodeType.config);
   const submit = h("button", { type: "submit", class: "primary", text: "Run validation" });
   let busy = false;
   const syncButton = () => {
     submit.disabled = busy || ctx.isActive(node.id);
   };
-  const form = h(
-    "form",
-    { class: "node-form validate-form", novalidate: true, "aria-labelledby": "panel-title" },
-    ...panelHeader(node, ctx),
+  const form = panelForm(
+    node,
+    ctx,
+    { class: "validate-form" },
     status,
     reportLink,
     h("p", { class: "muted", text: nodeType.description }),
     basic,
-    h("details", { class: "advanced" }, h("summary", { text: "Advanced" }), advanced),
+    advancedSection(advanced),
     h("div", { class: "panel-footer" }, general, h("div", { class: "actions" }, submit, deleteButton(node, ctx))),
   );
   const showErrors = (error) => showFieldErrors(widgets, error, general);
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    showErrors(null);
-    const invalid = widgets.filter((w) => !w.validate());
-    if (invalid.length) {
-      invalid[0].control.focus?.();
-      return;
-    }
-    busy = true;
-    syncButton();
-    try {
-      const error = await ctx.onRun(node.id, { ...read(), run_now: true });
-      if (error) showErrors(error);
-    } finally {
-      busy = false;
+  runOnSubmit(form, {
+    widgets: () => widgets,
+    values: () => ({ ...read(), run_now: true }),
+    run: (values) => ctx.onRun(node.id, values),
+    showErrors,
+    setBusy: (value) => {
+      busy = value;
       syncButton();
-    }
+    },
   });
   container.replaceChildren(form);
-  const summary = ctx.jobSummary(node.id);
-  status.replaceChildren(summary.el);
-  const refreshStatus = () => {
-    summary.update();
+  const refreshStatus = followJob(status, node, ctx, () => {
     const job = ctx.latestJob(node.id);
     const ready = Boolean(job && job.status === "succeeded");
     reportLink.hidden = !ready;
     if (ready && reportLink.getAttribute("href") !== reportHref(job.id)) reportLink.setAttribute("href", reportHref(job.id));
     syncButton();
-  };
-  refreshStatus();
+  });
   return { showErrors, refreshStatus, nodeId: node.id };
 }
