@@ -16,6 +16,7 @@ from aiohttp import web
 
 from actors.jobs.cancel_signal import RedisCancelSignals
 from actors.jobs.context import JobContext, Sender
+from actors.jobs.group_commit import SubmissionBatches
 from actors.jobs.publish import RedisPublisher
 from server.auth import auth_ctx, auth_middleware
 from server.keys import BLOBS, ENGINE, JOBS, OFFLOAD, OPENAPI, PUBLIC_ROUTES, REDIS, ROWS, SENDER, SESSIONS, SETTINGS
@@ -93,6 +94,8 @@ async def service_ctx(app: web.Application) -> AsyncIterator[None]:
         sender=app[SENDER],
         offload=app[OFFLOAD].run,
         blobs=app[BLOBS],
+        # One SQLite writer at a time: submissions arriving together share a transaction.
+        submission_batches=SubmissionBatches() if app[ENGINE].dialect.name == "sqlite" else None,
     )
     yield
 

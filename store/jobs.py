@@ -127,8 +127,18 @@ async def _load(session: AsyncSession, job_id: str) -> TrainingJob:
     return job
 
 
-async def create_job(
-    session: AsyncSession,
+@dataclasses.dataclass(frozen=True)
+class QueuedJob:
+    """A new queued job, not yet written: its two rows and what :func:`create_job` returns."""
+
+    values: dict[str, Any]
+    """The ``training_jobs`` row."""
+    first: dict[str, Any]
+    """Its first ``training_job_events`` row (seq 1)."""
+    result: TransitionResult
+
+
+def queued_job(
     *,
     pipeline_id: str,
     node_id: str,
@@ -144,17 +154,12 @@ async def create_job(
     request_sha256: str | None = None,
     job_id: str | None = None,
     kind: str | JobKind = JobKind.TRAINING,
-) -> TransitionResult:
-    """Insert a queued job and its first ``job.status`` event (seq 1).
+) -> QueuedJob:
+    """The rows of a new queued job and its first event (:func:`create_job` without the writes).
 
-    ``graph`` is the job's own snapshot of the pipeline graph it will run; ``warnings``
-    are those known at submission (e.g. leakage). ``request_sha256`` fingerprints the
-    submission that carried ``idempotency_key`` (a retry must match it). ``kind`` picks the
-    actor that runs the job (``store.kinds.JobKind``).
+    A batch of submissions (``actors.jobs.group_commit``) builds them before its transaction.
 
     Raises:
-        DuplicateIdempotencyKey: the user already has a job with ``idempotency_key``
-            (look it up with ``find_by_idempotency_key``); the caller's transaction stays usable.
         InvalidInput: an empty ``node_id`` or ``model_type``, or an unknown ``kind``.
     """
     job_kind = parse_kind(kind)
@@ -184,21 +189,60 @@ async def create_job(
         "created_at": now,
         "updated_at": now,
     }
-    # Core inserts, not the ORM's unit of work: this is the write of every submission, and
-    # the returned row is built from the values it inserted instead of being read back.
+    # The returned row is built from the values to insert instead of being read back.
     job = TrainingJob(**values)
     event = _event(EVENT_STATUS, job, 1, JobStatus.QUEUED.value, now, {"previous_status": None})
     first = {"job_id": job.id, "seq": 1, "type": EVENT_STATUS, "payload": event, "created_at": now}
+    return QueuedJob(values, first, TransitionResult(job=job, event=event, previous=None))
+
+
+async def create_job(
+    session: AsyncSession,
+    *,
+    pipeline_id: str,
+    node_id: str,
+    dataset_source_id: str,
+    user_id: str,
+    model_type: str,
+    hyperparameters: Mapping[str, Any],
+    resolved_hyperparameters: Mapping[str, Any] | None = None,
+    config: Mapping[str, Any] | None = None,
+    graph: Mapping[str, Any] | None = None,
+    warnings: Sequence[Mapping[str, Any]] = (),
+    idempotency_key: str | None = None,
+    request_sha256: str | None = None,
+    job_id: str | None = None,
+    kind: str | JobKind = JobKind.TRAINING,
+) -> TransitionResult:
+    """Insert a queued job and its first ``job.status`` event (seq 1).
+
+    ``graph`` is the job's own snapshot of the pipeline
+    graph it will run; ``warnings`` are those known at submission (e.g. leakage).
+    ``request_sha256`` fingerprints the submission that carried ``idempotency_key`` (a retry
+    must match it). ``kind`` picks the actor that runs the job (``store.kinds.JobKind``).
+
+    Raises:
+        DuplicateIdempotencyKey: the user already has a job with ``idempotency_key``
+            (look it up with ``find_by_idempotency_key``); the caller's transaction stays usable.
+        InvalidInput: an empty ``node_id`` or ``model_type``, or an unknown ``kind``.
+    """
+    new = queued_job(
+        pipeline_id=pipeline_id, node_id=node_id, dataset_source_id=dataset_source_id, user_id=user_id,
+        model_type=model_type, hyperparameters=hyperparameters, resolved_hyperparameters=resolved_hyperparameters,
+        config=config, graph=graph, warnings=warnings, idempotency_key=idempotency_key,
+        request_sha256=request_sha256, job_id=job_id, kind=kind,
+    )
+    # Core inserts, not the ORM's unit of work: this is the write of every submission.
     if idempotency_key is None:
-        await insert_job_row(session, values)  # nothing but a duplicate key can collide: no savepoint
+        await insert_job_row(session, new.values)  # nothing but a duplicate key can collide: no savepoint
     else:
         try:
             async with session.begin_nested():
-                await insert_job_row(session, values)
+                await insert_job_row(session, new.values)
         except IntegrityError:
             raise DuplicateIdempotencyKey(idempotency_key) from None
-    await insert_event_row(session, first)
-    return TransitionResult(job=job, event=event, previous=None)
+    await insert_event_row(session, new.first)
+    return new.result
 
 
 async def transition(

@@ -80,6 +80,32 @@ async def count_active_jobs(session: AsyncSession, user_id: str, *, at_most: int
     return int((await conn.execute(COUNT_ACTIVE_UP_TO, {"user_id": user_id, "at_most": at_most})).scalar_one())
 
 
+def pipeline_row(dataset: DatasetHead, graph: Mapping[str, Any], digest: str) -> dict[str, Any]:
+    """The ``pipelines`` row a submission of ``graph`` (hashed to ``digest``) upserts."""
+    now = utcnow()
+    return {
+        "pipeline_id": pipeline_id_for(dataset.id, digest), "dataset_source_id": dataset.id,
+        "owner_id": dataset.owner_id, "graph": graph, "graph_hash": digest, "name": None,
+        "created_at": now, "updated_at": now,
+    }
+
+
+async def save_pipeline_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Upsert many :func:`pipeline_row` rows in one statement (``executemany``), as one batch of submissions.
+
+    Raises:
+        sqlalchemy.exc.IntegrityError: a row's dataset no longer exists (the whole statement fails).
+    """
+    await (await connection_of(session)).execute(_UPSERT_PIPELINE, rows)
+
+
+async def insert_job_rows(session: AsyncSession, jobs: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
+    """Insert many ``training_jobs`` rows, then their first events, as two ``executemany``."""
+    conn = await connection_of(session)
+    await conn.execute(INSERT_JOB, jobs)
+    await conn.execute(INSERT_EVENT, events)
+
+
 async def save_submitted_pipeline(
     session: AsyncSession, *, dataset: DatasetHead, graph: Mapping[str, Any], digest: str
 ) -> Pipeline:
@@ -92,12 +118,8 @@ async def save_submitted_pipeline(
     Raises:
         NotFound: the dataset no longer exists.
     """
-    now = utcnow()
-    pipeline_id = pipeline_id_for(dataset.id, digest)
-    values = {
-        "pipeline_id": pipeline_id, "dataset_source_id": dataset.id, "owner_id": dataset.owner_id,
-        "graph": graph, "graph_hash": digest, "name": None, "created_at": now, "updated_at": now,
-    }
+    values = pipeline_row(dataset, graph, digest)
+    pipeline_id = values["pipeline_id"]
     conn = await connection_of(session)
     try:
         await conn.execute(_UPSERT_PIPELINE, values)

@@ -11,7 +11,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,6 +21,9 @@ from actors.ml.options import FitOptions
 from store.blobs import Blobs, open_blobs
 from store.dataset_heads import DatasetHeads
 from store.settings import Settings
+
+if TYPE_CHECKING:  # group_commit imports this module
+    from actors.jobs.group_commit import SubmissionBatches
 
 Offloader = Callable[..., Awaitable[Any]]
 """Runs ``fn(*args)`` for a user off the event loop: ``await offload(user_id, fn, *args)``
@@ -68,6 +71,8 @@ class JobContext:
             from the settings when not given.
         dataset_heads: The datasets' ids, owners and columns a submission validates against,
             read once per process.
+        submission_batches: Writes concurrent submissions in one transaction (the web
+            process on SQLite, ``actors.jobs.group_commit``); None records each alone.
     """
 
     settings: Settings
@@ -82,6 +87,7 @@ class JobContext:
     offload: Offloader | None = None
     blobs: Blobs | None = None
     dataset_heads: DatasetHeads = field(default_factory=DatasetHeads)
+    submission_batches: SubmissionBatches | None = None
 
     @property
     def storage(self) -> Blobs:

@@ -6,7 +6,7 @@ import copy
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from actors.errors import IdempotencyKeyReused
 from actors.jobs.context import JobContext
 from actors.jobs.dispatch import dispatch_quietly
+from actors.jobs.group_commit import Submission
 from actors.jobs.outcomes import commit_then_publish
 from actors.jobs.policy import resolve_max_runtime
 from actors.jobs.submission import check_room, record_then_send
@@ -24,12 +25,12 @@ from actors.ml.validation import ValidatedJob, validate_job
 from store.errors import NotFound
 from store.graph_hash import graph_hash
 from store.job_queries import get_job
-from store.jobs import TransitionResult, transition
+from store.jobs import TransitionResult, queued_job, transition
 from store.lineage import record_replacement
 from store.models import Pipeline, TrainingJob
 from store.reader import Reader
 from store.states import TERMINAL, JobStatus
-from store.submission_writes import save_submitted_pipeline
+from store.submission_writes import pipeline_row, save_submitted_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,20 @@ async def submit_training_job(ctx: JobContext, reader: Reader, request: SubmitRe
     def same(job: TrainingJob) -> TrainingJob:
         return same_submission(job, request, prepared.fingerprint)
 
-    return await record_then_send(ctx, user_id, request.idempotency_key, same, create)
+    def alone() -> Awaitable[TrainingJob]:
+        return record_then_send(ctx, user_id, request.idempotency_key, same, create)
+
+    pipeline = pipeline_row(dataset, graph, prepared.digest)
+    replaces = bool(request.pipeline_id) and request.pipeline_id != pipeline["pipeline_id"]
+    if ctx.submission_batches is None or request.idempotency_key or replaces:
+        return await alone()
+    queued = queued_job(
+        pipeline_id=pipeline["pipeline_id"], node_id=request.node_id, dataset_source_id=request.dataset_source_id,
+        user_id=user_id, model_type=validated.model_type, hyperparameters=_raw_hyperparameters(graph, request.node_id),
+        resolved_hyperparameters=validated.resolved_hyperparameters, config=job_config, graph=graph,
+        warnings=validated.warnings,
+    )
+    return await ctx.submission_batches.submit(ctx, Submission(user_id, pipeline, queued, alone))
 
 
 async def create_job_with_graph(

@@ -59,11 +59,24 @@ async def check_room(
     if jobs_cfg.one_active_per_node:
         active = await active_job_for_node(session, pipeline_id, node_id)
         if active is not None:
-            raise ActiveJobConflict(
-                f"node {node_id!r} already has an active job ({active.id}, {active.status})",
-                details={"active_job_id": active.id, "status": active.status},
-            )
+            raise node_conflict(node_id, active.id, active.status)
     await check_quota(session, jobs_cfg, user_id)
+
+
+def node_conflict(node_id: str, active_id: str, status: str) -> ActiveJobConflict:
+    """The refusal of a job on a node that already has an active one (``jobs.one_active_per_node``)."""
+    return ActiveJobConflict(
+        f"node {node_id!r} already has an active job ({active_id}, {status})",
+        details={"active_job_id": active_id, "status": status},
+    )
+
+
+def quota_exceeded(jobs_cfg: JobsSettings) -> QuotaExceeded:
+    """The refusal of a job to a user with ``jobs.max_active_per_user`` active ones."""
+    return QuotaExceeded(
+        f"you already have {jobs_cfg.max_active_per_user} active jobs (jobs.max_active_per_user)",
+        details={"max_active_per_user": jobs_cfg.max_active_per_user},
+    )
 
 
 async def check_quota(session: AsyncSession, jobs_cfg: JobsSettings, user_id: str) -> None:
@@ -74,10 +87,7 @@ async def check_quota(session: AsyncSession, jobs_cfg: JobsSettings, user_id: st
     """
     limit = jobs_cfg.max_active_per_user
     if await count_active(session, user_id, at_most=limit) >= limit:  # counting stops at the limit
-        raise QuotaExceeded(
-            f"you already have {jobs_cfg.max_active_per_user} active jobs (jobs.max_active_per_user)",
-            details={"max_active_per_user": jobs_cfg.max_active_per_user},
-        )
+        raise quota_exceeded(jobs_cfg)
 
 
 async def record_then_send(
@@ -136,11 +146,16 @@ async def send_submitted(ctx: JobContext, job: TrainingJob, admitted: list[Train
     report = await send_admitted(ctx, admitted)
     exc = report.failed.get(job.id)
     if exc is not None:
-        log.error("could not send the message of job %s: %s", job.id, exc)
-        await finish_failed(
-            ctx, job, "broker_unavailable", f"the job could not be queued: {exc}", expected=(JobStatus.QUEUED,)
-        )
-        raise BrokerUnavailable(
-            "the job was recorded but could not be queued; it has been marked failed",
-            details={"job_id": job.id},
-        ) from exc
+        raise await fail_unsent(ctx, job, exc) from exc
+
+
+async def fail_unsent(ctx: JobContext, job: TrainingJob, exc: Exception) -> BrokerUnavailable:
+    """Fail a just-submitted job whose message could not be sent; returns the error to raise."""
+    log.error("could not send the message of job %s: %s", job.id, exc)
+    await finish_failed(
+        ctx, job, "broker_unavailable", f"the job could not be queued: {exc}", expected=(JobStatus.QUEUED,)
+    )
+    return BrokerUnavailable(
+        "the job was recorded but could not be queued; it has been marked failed",
+        details={"job_id": job.id},
+    )
