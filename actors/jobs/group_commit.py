@@ -83,6 +83,8 @@ class SubmissionBatches:
         self._waiting: list[Submission] = []
         self._writer: asyncio.Task[None] | None = None
         self._finishing: set[asyncio.Task[None]] = set()
+        self.last_batch_size = 0
+        """How many submissions the last batch held (those that went away before it started left out)."""
 
     async def submit(self, ctx: JobContext, submission: Submission) -> TrainingJob:
         """Record ``submission`` with whichever others wait, publish its event, send what was admitted.
@@ -117,6 +119,7 @@ class SubmissionBatches:
     async def _write(self, ctx: JobContext, batch: list[Submission]) -> None:
         if not batch:
             return
+        self.last_batch_size = len(batch)
         jobs_cfg = ctx.settings.jobs
         try:
             async with ctx.sessions.begin() as session:

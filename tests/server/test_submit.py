@@ -6,7 +6,9 @@ broker. Events reach the real Redis publisher.
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import dataclasses
 import json
 from typing import Any
 
@@ -14,6 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
+from server.keys import JOBS
 from server.schemas.jobs import JobOut
 from store.graph_hash import graph_hash, pipeline_id_for
 from store.jobs import create_job
@@ -377,3 +380,44 @@ async def test_classification_of_a_continuous_target_is_422_at_submit_not_a_work
         headers=people.alice.headers,
     )
     assert resp.status == 202, await resp.text()
+
+
+async def test_concurrent_submissions_of_two_users_keep_each_quota_and_each_node_to_one_job(
+    client: TestClient[Any, Any], people: People, dataset_id: str, sender: RecordingSender
+) -> None:
+    # Through the real app on SQLite, where concurrent submissions share write transactions.
+    ctx = client.app[JOBS]
+    ctx.settings = dataclasses.replace(
+        ctx.settings, jobs=dataclasses.replace(ctx.settings.jobs, max_active_per_user=3, one_active_per_node=False)
+    )
+    bob_dataset = await upload_csv(client, people.bob)
+    posts = [(people.alice, _body(dataset_id)) for _ in range(5)] + [(people.bob, _body(bob_dataset)) for _ in range(5)]
+    responses = await asyncio.gather(
+        *(client.post(f"{API}/training-jobs", json=body, headers=who.headers) for who, body in posts)
+    )
+    outcomes = [r.status if r.status == 202 else (await r.json())["error"]["code"] for r in responses]
+    refused = ["too_many_active_jobs"] * 2
+    assert sorted(map(str, outcomes[:5])) == sorted(map(str, outcomes[5:])) == ["202"] * 3 + refused
+    created = [await r.json() for r in responses if r.status == 202]
+    assert len({job["id"] for job in created}) == 6
+    for who in (people.alice, people.bob):
+        listing = await (await client.get(f"{API}/users/me/training-jobs", headers=who.headers)).json()
+        mine = {job["id"] for job in created if job["user_id"] == who.id}
+        assert {job["id"] for job in listing["items"]} == mine
+        for job_id in mine:
+            trail = await (await client.get(f"{API}/training-jobs/{job_id}/events", headers=who.headers)).json()
+            assert [e["status"] for e in trail["events"]] == ["queued"]
+
+    # One node, one active job: of three concurrent submissions to a fresh node, one wins.
+    ctx.settings = dataclasses.replace(
+        ctx.settings, jobs=dataclasses.replace(ctx.settings.jobs, max_active_per_user=20, one_active_per_node=True)
+    )
+    fresh = _body(dataset_id, graph=graph(("train-2",)), node_id="train-2")
+    responses = await asyncio.gather(
+        *(client.post(f"{API}/training-jobs", json=fresh, headers=people.alice.headers) for _ in range(3))
+    )
+    assert sorted(r.status for r in responses) == [202, 409, 409]
+    (winner,) = [await r.json() for r in responses if r.status == 202]
+    for r in responses:
+        if r.status == 409:
+            assert (await r.json())["error"]["details"]["active_job_id"] == winner["id"]
