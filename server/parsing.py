@@ -33,6 +33,37 @@ def _number_problem(value: Any) -> str | None:
     return None
 
 
+def _plainly_fine(value: Any) -> bool:
+    """Whether every value is surely fine, decided without naming any path (the common case).
+
+    Every request body is walked; building the dotted path of each value cost more than the
+    checks. Anything not plainly fine (or of a type not expected here) is left to the full walk.
+    """
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            for key in item:
+                if type(key) is not str or "\x00" in key:
+                    return False
+            stack.extend(item.values())
+        elif kind is list or kind is tuple:
+            stack.extend(item)
+        elif kind is str:
+            if "\x00" in item:
+                return False
+        elif kind is float:
+            if not math.isfinite(item):
+                return False
+        elif kind is int:
+            if abs(item) > MAX_JSON_INT:
+                return False
+        elif kind is not bool and item is not None:
+            return False
+    return True
+
+
 def json_value_problem(value: Any, path: str = "") -> tuple[str, str] | None:
     """The first value of a decoded JSON document the service cannot store faithfully.
 
@@ -43,6 +74,8 @@ def json_value_problem(value: Any, path: str = "") -> tuple[str, str] | None:
     Returns:
         ``(field, problem)`` naming the dotted path, or ``None`` when every value is fine.
     """
+    if _plainly_fine(value):
+        return None
     stack: list[tuple[str, Any]] = [(path, value)]
     while stack:
         where, item = stack.pop()
