@@ -187,8 +187,7 @@ async def _alone(submission: Submission) -> None:
 async def _after_commit(ctx: JobContext, accepted: list[Submission], admitted: list[TrainingJob]) -> None:
     """Publish the committed events, then send the admitted jobs' messages; answer every member."""
     try:
-        for submission in accepted:
-            await ctx.publisher.publish(submission.user_id, submission.queued.result.event)
+        await ctx.publisher.publish_all([(s.user_id, s.queued.result.event) for s in accepted])
         report = await send_admitted(ctx, admitted)
         for submission in accepted:
             exc = report.failed.get(submission.job.id)

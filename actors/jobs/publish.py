@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
@@ -41,6 +41,9 @@ class Publisher(Protocol):
     async def publish(self, user_id: str | int, event: Mapping[str, Any]) -> None:
         """Publish one event to the user's channel; never raises for transport errors."""
 
+    async def publish_all(self, events: Sequence[tuple[str | int, Mapping[str, Any]]]) -> None:
+        """Publish ``(user_id, event)`` pairs in order (a batch's events); never raises for transport errors."""
+
 
 class RedisPublisher:
     """Publishes events with ``PUBLISH mlw:events:{user_id}``.
@@ -58,6 +61,16 @@ class RedisPublisher:
         except (RedisError, OSError) as exc:
             log.warning("event for job %s not published (%s); the database keeps it", event.get("job_id"), exc)
 
+    async def publish_all(self, events: Sequence[tuple[str | int, Mapping[str, Any]]]) -> None:
+        # One round trip for the lot: a batch of submissions has one event each.
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for user_id, event in events:
+                    pipe.publish(channel_for(user_id), encode_event(event))
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            log.warning("%d events not published (%s); the database keeps them", len(events), exc)
+
 
 class CollectingPublisher:
     """An in-process publisher that keeps every event, for tests that drive actors directly."""
@@ -72,6 +85,10 @@ class CollectingPublisher:
         async with self._changed:
             self.events.append((channel_for(user_id), decoded))
             self._changed.notify_all()
+
+    async def publish_all(self, events: Sequence[tuple[str | int, Mapping[str, Any]]]) -> None:
+        for user_id, event in events:
+            await self.publish(user_id, event)
 
     def of_job(self, job_id: str, *, persisted_only: bool = False) -> list[dict[str, Any]]:
         """The events of one job in publication order (``persisted_only`` drops progress)."""
