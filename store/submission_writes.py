@@ -91,12 +91,16 @@ def pipeline_row(dataset: DatasetHead, graph: Mapping[str, Any], digest: str) ->
 
 
 async def save_pipeline_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Upsert many :func:`pipeline_row` rows in one statement (``executemany``), as one batch of submissions.
+    """Upsert :func:`pipeline_row` rows of a batch of submissions, each pipeline once.
+
+    Submissions of one graph share its pipeline; the upsert keeps the last row's graph and
+    time, so upserting only each pipeline's last row leaves the table exactly as all would.
 
     Raises:
         sqlalchemy.exc.IntegrityError: a row's dataset no longer exists (the whole statement fails).
     """
-    await (await connection_of(session)).execute(_UPSERT_PIPELINE, rows)
+    last = {row["pipeline_id"]: row for row in rows}
+    await (await connection_of(session)).execute(_UPSERT_PIPELINE, list(last.values()))
 
 
 async def insert_job_rows(session: AsyncSession, jobs: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
