@@ -25,19 +25,16 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actors.jobs.broker import build_broker
-from actors.jobs.cancel_signal import RedisCancelSignals
-from actors.jobs.context import JobContext
-from actors.jobs.publish import RedisPublisher
-from actors.jobs.sending import make_sender
 from actors.jobs.service import cancel_training_job
 from actors.jobs.training_actor import TRAINING_ACTOR, TRAINING_QUEUE
 from store.models import ModelVersion
-from store.settings import load_settings
+from store.settings import Settings
 from tests.actors.jobs.test_worker_process import (
     LONG,
     REPO,
     SQLITE_ONLY,
     WorkerProcess,
+    rewired,
     wait_progress,
     wait_status,
     worker,
@@ -56,20 +53,14 @@ async def named_world(
     job_world: JobWorld, worker_env: dict[str, str], session_factory: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[JobWorld]:
     """The job world sending as the web process does: ``train_model`` declared before any worker."""
-    settings = load_settings({k: v for k, v in worker_env.items() if k.startswith("MLW_")})
-    client = aioredis.Redis.from_url(worker_env["MLW_REDIS_URL"])
-    broker = build_broker(settings)  # as mlw serve builds it: the job actors declared, no worker
-    assert TRAINING_ACTOR in broker.named_tasks
-    job_world.ctx = JobContext(
-        settings=settings, sessions=session_factory, publisher=RedisPublisher(client),
-        cancel_signals=RedisCancelSignals(client),
-        sender=make_sender(broker, settings.jobs),
-    )
-    try:
-        yield job_world
-    finally:
-        await client.aclose()
-        broker.close()
+
+    def broker(settings: Settings) -> Any:
+        built = build_broker(settings)  # as mlw serve builds it: the job actors declared, no worker
+        assert TRAINING_ACTOR in built.named_tasks
+        return built
+
+    async with rewired(job_world, worker_env, session_factory, broker) as world:
+        yield world
 
 
 def celery(env: dict[str, str], *args: str) -> str:

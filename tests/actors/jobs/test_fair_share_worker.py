@@ -6,7 +6,6 @@ import itertools
 from collections.abc import Iterator
 
 import pytest
-from sklearn.datasets import load_breast_cancer
 
 from actors.jobs.service import SubmitRequest, submit_training_job
 from store.datasets import create_dataset
@@ -15,10 +14,11 @@ from store.users import create_user
 from tests.actors.jobs.test_worker_process import (  # noqa: F401 - fixtures
     WorkerProcess,
     live_world,
+    running_worker,
     wait_status,
     worker_env,
 )
-from tests.job_fixtures import JobWorld, _write, graph_for
+from tests.job_fixtures import JobWorld, _write, breast_cancer_frame, graph_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -27,17 +27,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 def two_slot_worker(worker_env: dict[str, str]) -> Iterator[WorkerProcess]:  # noqa: F811
     """One ``mlw worker`` with two pool children and ``jobs.max_running_per_user = 1``."""
     worker_env.update(MLW_WORKER_CONCURRENCY="2", MLW_JOBS_MAX_RUNNING_PER_USER="1")
-    process = WorkerProcess(worker_env)
-    process.start()
-    try:
+    with running_worker(worker_env) as process:
         yield process
-    finally:
-        process.stop()
-        print("\n".join(process.lines[-60:]))
 
 
 async def _bob(world: JobWorld) -> tuple[Reader, str]:
-    frame = load_breast_cancer(as_frame=True).frame
+    frame = breast_cancer_frame()
     path, sha256 = _write(frame, world.ctx.settings.data_dir / "bob.csv")
     async with world.sessions.begin() as session:
         bob, _ = await create_user(session, "bob")
@@ -54,8 +49,9 @@ async def test_with_two_slots_and_a_cap_of_one_another_users_job_starts_while_on
 ) -> None:
     live_world.with_settings(one_active_per_node=False, max_running_per_user=1)
     bob, bob_dataset = await _bob(live_world)
-    long_graph = graph_for("random_forest", hyperparameters={"n_estimators": 150})
-    alice_jobs = [await live_world.submit(long_graph, dataset="slow") for _ in range(3)]
+    # The first run must outlast bob's start; the two behind it only have to queue, so they are short.
+    alice_jobs = [await live_world.submit(graph_for("random_forest", hyperparameters={"n_estimators": trees}),
+                                          dataset="slow") for trees in (150, 20, 20)]
     await wait_status(live_world, alice_jobs[0].id, "running")
 
     short = SubmitRequest(dataset_source_id=bob_dataset, node_id="train", graph=graph_for("logistic_regression"))

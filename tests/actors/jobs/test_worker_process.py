@@ -8,13 +8,11 @@ the database, which is the truth.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +25,10 @@ from actors.jobs.context import JobContext
 from actors.jobs.publish import RedisPublisher
 from actors.jobs.sending import make_sender
 from actors.jobs.service import cancel_training_job
+from bench._cluster import clean_env
 from shim.brokers.redis import RedisBroker
-from store.settings import load_settings
+from store.settings import Settings, load_settings
+from tests.e2e.processes import ManagedProcess, mlw
 from tests.job_fixtures import JobWorld, graph_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -41,77 +41,52 @@ ENV_SETTINGS = {
     "MLW_JOBS_REAPER_INTERVAL_S": "0.5",
     "MLW_JOBS_CANCEL_GRACE_S": "5",
     "MLW_WORKER_CONCURRENCY": "1",
+    # No worker test reads the explain stage's findings (tests/actors/jobs/test_runner_insights.py does, in
+    # process); it would add seconds to minutes of SHAP after every fit on the ``slow`` dataset.
+    "MLW_INSIGHTS_EXPLAIN": "false",
 }
 
 
-class WorkerProcess:
-    """An ``mlw worker`` subprocess whose output is collected in the background."""
+class WorkerProcess(ManagedProcess):
+    """An ``mlw worker`` subprocess whose output is collected in the background; :meth:`start` waits for it."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.lines: list[str] = []
-        self.ready = threading.Event()
-        self.proc: subprocess.Popen[str] | None = None
+        super().__init__("worker", mlw("worker", "--loglevel", "info"), env)
 
-    def start(self, timeout: float = 90.0) -> None:
-        self.ready.clear()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "worker", "--loglevel", "info"],
-            cwd=REPO, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self._pump_thread = threading.Thread(target=self._pump, args=(self.proc,), daemon=True)
-        self._pump_thread.start()
-        if not self.ready.wait(timeout):
+    def start(self, timeout: float = 90.0) -> WorkerProcess:
+        """Start the worker and wait until it says it is ready."""
+        super().start()
+        try:
+            self.wait_for_line("shim worker ready", timeout)
+        except AssertionError:
             self.stop()
-            raise AssertionError("worker did not start:\n" + "\n".join(self.lines[-40:]))
+            raise
+        return self
 
-    def _pump(self, proc: subprocess.Popen[str]) -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            self.lines.append(line.rstrip())
-            if "shim worker ready" in line:
-                self.ready.set()
 
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._pump_thread.join(10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+@contextlib.contextmanager
+def running_worker(env: dict[str, str]) -> Iterator[WorkerProcess]:
+    """A started worker, stopped on exit; then its last lines are printed (pytest shows them when a test failed)."""
+    process = WorkerProcess(env).start()
+    try:
+        yield process
+    finally:
+        process.stop()
+        print(process.tail())
 
 
 @pytest.fixture
 def worker_env(job_world: JobWorld, redis_url: str, migrated_database_url: str) -> dict[str, str]:
     """Environment for a worker that shares the test's database, data dir and Redis."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLW_")}
-    env.update(ENV_SETTINGS)
-    env.update(
-        MLW_REDIS_URL=redis_url,
-        MLW_DATABASE_URL=migrated_database_url,
-        MLW_DATA_DIR=str(job_world.ctx.settings.data_dir),
-        PYTHONPATH=str(REPO),
-    )
-    return env
+    return clean_env({**ENV_SETTINGS, "MLW_REDIS_URL": redis_url, "MLW_DATABASE_URL": migrated_database_url,
+                      "MLW_DATA_DIR": str(job_world.ctx.settings.data_dir)})
 
 
 @pytest.fixture
 def worker(worker_env: dict[str, str]) -> Iterator[WorkerProcess]:
     """A running ``mlw worker`` (one prefork child)."""
-    process = WorkerProcess(worker_env)
-    process.start()
-    try:
+    with running_worker(worker_env) as process:
         yield process
-    finally:
-        process.stop()
-        print("\n".join(process.lines[-60:]))  # shown by pytest when the test failed
 
 
 @pytest.fixture
@@ -119,16 +94,28 @@ async def live_world(
     job_world: JobWorld, worker_env: dict[str, str], session_factory: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[JobWorld]:
     """The job world, rewired to the worker's Redis: real publisher, cancel signals and sender."""
+
+    def broker(settings: Settings) -> Any:
+        return RedisBroker(url=worker_env["MLW_REDIS_URL"], visibility_timeout_s=settings.worker.visibility_timeout_s)
+
+    async with rewired(job_world, worker_env, session_factory, broker) as world:
+        yield world
+
+
+@contextlib.asynccontextmanager
+async def rewired(world: JobWorld, worker_env: dict[str, str], sessions: async_sessionmaker[AsyncSession],
+                  broker_for: Callable[[Settings], Any]) -> AsyncIterator[JobWorld]:
+    """``world`` on the worker's settings and Redis (real publisher and cancel signals), sending through the
+    broker ``broker_for`` builds; its Redis client and broker are closed on exit."""
     settings = load_settings({k: v for k, v in worker_env.items() if k.startswith("MLW_")})
     client = aioredis.Redis.from_url(worker_env["MLW_REDIS_URL"])
-    broker = RedisBroker(url=worker_env["MLW_REDIS_URL"], visibility_timeout_s=settings.worker.visibility_timeout_s)
-    job_world.ctx = JobContext(
-        settings=settings, sessions=session_factory, publisher=RedisPublisher(client),
-        cancel_signals=RedisCancelSignals(client),
-        sender=make_sender(broker, settings.jobs),
+    broker = broker_for(settings)
+    world.ctx = JobContext(
+        settings=settings, sessions=sessions, publisher=RedisPublisher(client),
+        cancel_signals=RedisCancelSignals(client), sender=make_sender(broker, settings.jobs),
     )
     try:
-        yield job_world
+        yield world
     finally:
         await client.aclose()
         broker.close()
@@ -227,7 +214,7 @@ async def test_sigkill_of_the_worker_child_mid_fit_is_retried_or_fails_with_work
         await wait_progress(live_world, job.id)
         running = await live_world.job(job.id)
         child_pid = int((running.worker or "").rsplit(":", 1)[-1])
-        assert child_pid != process.proc.pid if process.proc else True
+        assert child_pid != process.pid
         os.kill(child_pid, signal.SIGKILL)
         done = await wait_status(live_world, job.id, "succeeded", "failed", "cancelled", within_s=180)
         assert done.status == expected
