@@ -134,7 +134,8 @@ class SubmissionBatches:
             # each runs alone, so that a failure is only ever its own.
             log.info("a batch of %d submissions failed (%s); each is recorded alone", len(batch), exc)
             for submission in batch:
-                await _alone(submission)
+                if not submission.done.done():  # its caller went away: not recorded, as before its batch
+                    await _alone(submission)
             return
         for submission, error in refused:
             _answer(submission, error)
