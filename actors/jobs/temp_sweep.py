@@ -6,13 +6,15 @@ worker writing a model, a web process storing an upload) leaves that temporary o
 behind, on S3 possibly an unfinished multipart upload. The workers remove those older than
 ``data.temp_max_age_s``, so no bucket lifecycle rule or cron job is needed. Each worker's
 duties thread tries every ``data.temp_sweep_interval_s``; a Redis key taken with
-``SET NX PX`` for one interval lets one worker of the deployment sweep per interval.
+``SET NX PX`` for one interval (one key per pair of roots) lets one worker of the
+deployment sweep per interval.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from datetime import datetime, timedelta
 
@@ -26,7 +28,17 @@ from store.types import utcnow
 
 log = logging.getLogger(__name__)
 
-SWEEP_KEY = "mlw:blobs:temp-sweep"
+SWEEP_KEY_PREFIX = "mlw:blobs:temp-sweep:"
+
+
+def sweep_key(settings: Settings) -> str:
+    """The once-per-interval key of the stores ``settings`` names.
+
+    Keyed by the two roots, so deployments (or test runs) sharing one Redis with stores of
+    their own each sweep theirs, and workers of one deployment share one key.
+    """
+    roots = f"{settings.data_root}\n{settings.artifacts_url}".encode()
+    return SWEEP_KEY_PREFIX + hashlib.sha256(roots).hexdigest()[:16]
 
 
 def sweep_temporary(blobs: Blobs, max_age_s: float, now: datetime | None = None) -> list[str]:
@@ -56,7 +68,7 @@ async def sweep_once(settings: Settings, blobs: Blobs, client: aioredis.Redis, h
     if data.temp_max_age_s <= 0:
         return None
     interval_ms = max(1, int(data.temp_sweep_interval_s * 1000))
-    if not await client.set(SWEEP_KEY, holder, nx=True, px=interval_ms):
+    if not await client.set(sweep_key(settings), holder, nx=True, px=interval_ms):
         return None
     removed = await asyncio.to_thread(sweep_temporary, blobs, data.temp_max_age_s)
     if removed:

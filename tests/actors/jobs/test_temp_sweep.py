@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from actors.jobs.temp_sweep import SWEEP_KEY, sweep_once
+from actors.jobs.temp_sweep import sweep_key, sweep_once
 from store.blobs import Blobs, open_blobs
 from store.blobs.local import LocalBlobStore
 from store.blobs.s3 import S3BlobStore
@@ -86,11 +86,24 @@ async def test_one_worker_per_interval_removes_what_killed_writers_left_and_keep
     await asyncio.sleep(MAX_AGE_S + 1.1)
     assert await sweep_once(settings, blobs, client, "worker-2") is None, "worker-1 swept within the interval"
     assert len(_temporary(blobs)) == 1
-    assert await client.get(SWEEP_KEY) == b"worker-1"
+    assert await client.get(sweep_key(settings)) == b"worker-1"
 
-    await client.delete(SWEEP_KEY)  # the interval is over
+    await client.delete(sweep_key(settings))  # the interval is over
     off = dataclasses.replace(settings, data=dataclasses.replace(settings.data, temp_max_age_s=0.0))
     assert await sweep_once(off, blobs, client, "worker-2") is None, "0 turns the sweep off"
     assert len(_temporary(blobs)) == 1
     removed = await sweep_once(settings, blobs, client, "worker-2")
     assert removed is not None and len(removed) == 1 and _temporary(blobs) == []
+
+
+def test_the_once_per_interval_key_belongs_to_the_stores_so_deployments_sharing_a_redis_do_not_block_each_other(
+    tmp_path: Path,
+) -> None:
+    def deployment(data_dir: str, artifacts: str = "") -> Settings:
+        return load_settings({}, overrides={"data": {"data_dir": data_dir}, "artifacts": {"root": artifacts}},
+                             base_dir=tmp_path)
+
+    one = deployment(str(tmp_path / "one"))
+    assert sweep_key(one) == sweep_key(deployment(str(tmp_path / "one")))
+    assert sweep_key(one) != sweep_key(deployment(str(tmp_path / "two")))
+    assert sweep_key(one) != sweep_key(deployment(str(tmp_path / "one"), "s3://bucket/models"))
