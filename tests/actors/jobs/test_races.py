@@ -66,16 +66,25 @@ async def test_two_hundred_cancel_versus_finish_races_each_end_in_exactly_one_te
         key = job_world.ctx.artifact_key(running.pipeline_id, running.id)
         stored = job_world.ctx.storage.artifacts.put_bytes(key, b"artifact")
 
-        # Alternate which side starts late, so that each wins a share of the races.
-        finish_late, cancel_late = (0.01, 0.001) if index % 2 else (0.001, 0.01)
+        # Each side gets a head start in half the rounds, so that each wins a share of them. The
+        # cancel's head start is its request (a transaction, a publish, a signal: many
+        # milliseconds on a loaded machine), so there the finish waits until it is in and the
+        # two endings race from then on.
+        cancel_first = index % 2 == 1
+        cancel_requested = asyncio.Event()
 
         async def finish() -> Any:
-            await asyncio.sleep(rng.random() * finish_late)
+            if cancel_first:
+                await cancel_requested.wait()
+            await asyncio.sleep(rng.random() * (0.01 if cancel_first else 0.001))
             return await finish_succeeded(job_world.ctx, running, result, stored.uri, stored.sha256)
 
         async def cancel() -> Any:
-            await asyncio.sleep(rng.random() * cancel_late)
-            await cancel_training_job(job_world.ctx, job_world.reader, running.id)
+            await asyncio.sleep(rng.random() * (0.001 if cancel_first else 0.01))
+            try:
+                await cancel_training_job(job_world.ctx, job_world.reader, running.id)
+            finally:
+                cancel_requested.set()
             # The actor's checkpoint would then end it; emulate that second step at a random moment.
             await asyncio.sleep(rng.random() * 0.01)
             from actors.jobs.outcomes import finish_cancelled
