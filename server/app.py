@@ -18,6 +18,7 @@ from actors.jobs.cancel_signal import RedisCancelSignals
 from actors.jobs.context import JobContext, Sender
 from actors.jobs.group_commit import SubmissionBatches
 from actors.jobs.publish import RedisPublisher
+from actors.jobs.temp_sweep import sweep_local
 from server.auth import auth_ctx, auth_middleware
 from server.keys import BLOBS, ENGINE, JOBS, OFFLOAD, OPENAPI, PUBLIC_ROUTES, REDIS, ROWS, SENDER, SESSIONS, SETTINGS
 from server.middleware import error_middleware
@@ -81,6 +82,12 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     finally:
         app[ROWS].close()
         await engine.dispose()
+
+
+async def scratch_ctx(app: web.Application) -> AsyncIterator[None]:
+    """At start, what a killed web process left in this machine's scratch folder goes (spooled uploads)."""
+    await sweep_local(app[SETTINGS], app[BLOBS])
+    yield
 
 
 async def service_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -152,6 +159,7 @@ def create_app(
     app[SETTINGS] = settings
     app[BLOBS] = open_blobs(settings)
     app[SENDER] = sender
+    app.cleanup_ctx.append(scratch_ctx)
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(offload_ctx)
     app.cleanup_ctx.append(redis_ctx)

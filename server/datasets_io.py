@@ -19,6 +19,7 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import BadHttpMessage
 
 from server.errors import BadRequest, PayloadTooLarge, UnprocessableEntity
+from store.blobs.scratch import UPLOAD_PREFIX, UPLOAD_SUFFIX
 
 CHUNK_BYTES = 256 * 1024
 MAX_NAME_CHARS = 255
@@ -85,7 +86,7 @@ async def _stream_to(part: BodyPartReader, path: Path, max_bytes: int) -> tuple[
 
 def _temp_file(tmp_dir: Path) -> Path:
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=tmp_dir)
+    fd, name = tempfile.mkstemp(prefix=UPLOAD_PREFIX, suffix=UPLOAD_SUFFIX, dir=tmp_dir)
     os.close(fd)
     return Path(name)
 

@@ -7,7 +7,8 @@ behind, on S3 possibly an unfinished multipart upload. The workers remove those 
 ``data.temp_max_age_s``, so no bucket lifecycle rule or cron job is needed. Each worker's
 duties thread tries every ``data.temp_sweep_interval_s``; a Redis key taken with
 ``SET NX PX`` for one interval (one key per pair of roots) lets one worker of the
-deployment sweep per interval.
+deployment sweep per interval. Each machine's scratch folder (spooled uploads, downloads)
+is swept by every worker on each interval and by the web process when it starts.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from store.blobs import Blobs
+from store.blobs.scratch import sweep_scratch
 from store.errors import BlobError
 from store.settings import Settings
 from store.types import utcnow
@@ -76,12 +78,27 @@ async def sweep_once(settings: Settings, blobs: Blobs, client: aioredis.Redis, h
     return removed
 
 
+async def sweep_local(settings: Settings, blobs: Blobs) -> list[str] | None:
+    """Sweep this machine's scratch folder (``store.blobs.scratch``); None when the sweep is off.
+
+    Not behind the deployment's key: each machine has its own folder.
+    """
+    if settings.data.temp_max_age_s <= 0:
+        return None
+    older_than = utcnow() - timedelta(seconds=settings.data.temp_max_age_s)
+    removed = await asyncio.to_thread(sweep_scratch, blobs.scratch, older_than)
+    if removed:
+        log.warning("removed %d spooled upload(s) or download(s) of killed processes: %s", len(removed), removed)
+    return removed
+
+
 async def sweep_forever(
     settings: Settings, blobs: Blobs, client: aioredis.Redis, holder: str, stop: asyncio.Event
 ) -> None:
     """Sweep every ``data.temp_sweep_interval_s`` until ``stop`` is set; errors are logged, not fatal."""
     while not stop.is_set():
         try:
+            await sweep_local(settings, blobs)
             await sweep_once(settings, blobs, client, holder)
         except (RedisError, OSError, BlobError) as exc:
             log.warning("temporary-object sweep skipped: %s", exc)

@@ -35,11 +35,6 @@ DATASETS_SUBDIR = "datasets"
 """Uploads are stored under the key ``datasets/<id>.parquet`` of the data store (``data.root``)."""
 
 
-def datasets_dir(data_dir: Path) -> Path:
-    """This process's local datasets folder: the spool of uploads being received."""
-    return data_dir / DATASETS_SUBDIR
-
-
 def _display_name(filename: str) -> str:
     """The file name without directories or control characters: a label, never a path."""
     base = Path(filename.replace("\\", "/")).name
@@ -73,7 +68,7 @@ async def upload_dataset(request: web.Request) -> web.Response:
     assert reader.user_id is not None
     await _check_quota(request, reader.user_id, 1)  # already full: refused before a byte is read
     blobs = request.app[BLOBS]
-    upload = await receive_upload(request, datasets_dir(settings.data_dir) / "tmp", settings.data.max_upload_mb * MIB)
+    upload = await receive_upload(request, blobs.scratch, settings.data.max_upload_mb * MIB)
     stored: StoredBlob | None = None
     try:
         fmt = detect_format(upload.filename, upload.content_type, upload.head)

@@ -27,6 +27,7 @@ import botocore.config
 import botocore.exceptions
 
 from store.blobs.base import CHUNK_BYTES, BlobStore, BlobWriter, StoredBlob, check_key, verify
+from store.blobs.scratch import DOWNLOAD_PREFIX
 from store.errors import BlobError
 
 if TYPE_CHECKING:
@@ -214,7 +215,7 @@ class S3BlobStore(BlobStore):
     @contextlib.contextmanager
     def local_file(self, key: str, *, sha256: str | None = None) -> Iterator[Path]:
         self.scratch.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix="download-", suffix=f"-{key.rpartition('/')[2]}", dir=self.scratch)
+        fd, name = tempfile.mkstemp(prefix=DOWNLOAD_PREFIX, suffix=f"-{key.rpartition('/')[2]}", dir=self.scratch)
         path = Path(name)
         try:
             digest = hashlib.sha256()

@@ -121,7 +121,7 @@ async def test_a_client_that_disconnects_mid_upload_leaves_nothing_behind(
     _reader, writer = await asyncio.open_connection(str(client.server.host), int(client.server.port or 0))
     writer.write(head + full[: len(full) // 2])
     await writer.drain()
-    tmp_dir = settings.data_dir / "datasets" / "tmp"
+    tmp_dir = settings.data_dir / "scratch"
     for _ in range(500):  # until the server streams the part to its temporary file
         if tmp_dir.exists() and any(tmp_dir.iterdir()):
             break

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from actors.jobs.temp_sweep import sweep_key, sweep_once
+from actors.jobs.temp_sweep import sweep_key, sweep_local, sweep_once
 from store.blobs import Blobs, open_blobs
 from store.blobs.local import LocalBlobStore
 from store.blobs.s3 import S3BlobStore
@@ -107,3 +107,21 @@ def test_the_once_per_interval_key_belongs_to_the_stores_so_deployments_sharing_
     assert sweep_key(one) == sweep_key(deployment(str(tmp_path / "one")))
     assert sweep_key(one) != sweep_key(deployment(str(tmp_path / "two")))
     assert sweep_key(one) != sweep_key(deployment(str(tmp_path / "one"), "s3://bucket/models"))
+
+
+async def test_each_worker_sweeps_its_machines_scratch_folder_without_the_deployments_key(
+    settings: Settings, client: aioredis.Redis
+) -> None:
+    blobs = open_blobs(settings)
+    blobs.scratch.mkdir(parents=True, exist_ok=True)
+    left = blobs.scratch / "upload-killed.part"
+    left.write_bytes(b"half an upload")
+    await client.set(sweep_key(settings), "another-worker")  # another worker holds this interval's key
+    await asyncio.sleep(MAX_AGE_S + 0.2)
+    kept = blobs.scratch / "download-live-model.joblib"
+    kept.write_bytes(b"being read")
+
+    assert await sweep_local(settings, blobs) == ["upload-killed.part"]
+    assert not left.exists() and kept.exists()
+    off = dataclasses.replace(settings, data=dataclasses.replace(settings.data, temp_max_age_s=0.0))
+    assert await sweep_local(off, blobs) is None
