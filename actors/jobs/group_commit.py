@@ -11,7 +11,7 @@ the pipelines, jobs and events as three ``executemany``, one admission, one ``CO
 Every guarantee of the single path (``actors.jobs.submission.record_then_send``) holds:
 
 - The checks come before any write and count the batch's own earlier members: a user's
-  ``jobs.max_active_per_user``-th job is refused (429) whichever batch the others were in,
+  ``jobs.max_active_per_user``-th job is refused (409) whichever batch the others were in,
   and a second job on a node is refused (409) when the first is in the same batch.
 - A database error (a dataset deleted since its head was read, a full disk) rolls the whole
   batch back and each member runs alone on the single path, so it fails only the one whose
