@@ -16,7 +16,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -138,23 +138,32 @@ class QueuedJob:
     result: TransitionResult
 
 
-def queued_job(
-    *,
-    pipeline_id: str,
-    node_id: str,
-    dataset_source_id: str,
-    user_id: str,
-    model_type: str,
-    hyperparameters: Mapping[str, Any],
-    resolved_hyperparameters: Mapping[str, Any] | None = None,
-    config: Mapping[str, Any] | None = None,
-    graph: Mapping[str, Any] | None = None,
-    warnings: Sequence[Mapping[str, Any]] = (),
-    idempotency_key: str | None = None,
-    request_sha256: str | None = None,
-    job_id: str | None = None,
-    kind: str | JobKind = JobKind.TRAINING,
-) -> QueuedJob:
+class NewJob(TypedDict, total=False):
+    """The fields of a new queued job, as :func:`queued_job` and :func:`create_job` take them.
+
+    ``graph`` is the job's own snapshot of the pipeline graph it will run; ``warnings`` are
+    those known at submission (e.g. leakage); ``request_sha256`` fingerprints the submission
+    that carried ``idempotency_key`` (a retry must match it); ``kind`` picks the actor that
+    runs the job (``store.kinds.JobKind``).
+    """
+
+    pipeline_id: Required[str]
+    node_id: Required[str]
+    dataset_source_id: Required[str]
+    user_id: Required[str]
+    model_type: Required[str]
+    hyperparameters: Required[Mapping[str, Any]]
+    resolved_hyperparameters: Mapping[str, Any] | None
+    config: Mapping[str, Any] | None
+    graph: Mapping[str, Any] | None
+    warnings: Sequence[Mapping[str, Any]]
+    idempotency_key: str | None
+    request_sha256: str | None
+    job_id: str | None
+    kind: str | JobKind
+
+
+def queued_job(**fields: Unpack[NewJob]) -> QueuedJob:
     """The rows of a new queued job and its first event (:func:`create_job` without the writes).
 
     A batch of submissions (``actors.jobs.group_commit``) builds them before its transaction.
@@ -162,29 +171,30 @@ def queued_job(
     Raises:
         InvalidInput: an empty ``node_id`` or ``model_type``, or an unknown ``kind``.
     """
-    job_kind = parse_kind(kind)
+    node_id, model_type = fields["node_id"], fields["model_type"]
+    job_kind = parse_kind(fields.get("kind", JobKind.TRAINING))
     if not node_id:
         raise InvalidInput("node_id", "must be a non-empty string")
     if not model_type:
         raise InvalidInput("model_type", "must be a non-empty string")
     now = utcnow()
     values: dict[str, Any] = {
-        "id": job_id or new_id(),
-        "pipeline_id": pipeline_id,
+        "id": fields.get("job_id") or new_id(),
+        "pipeline_id": fields["pipeline_id"],
         "node_id": node_id,
-        "dataset_source_id": dataset_source_id,
-        "user_id": user_id,
+        "dataset_source_id": fields["dataset_source_id"],
+        "user_id": fields["user_id"],
         "status": JobStatus.QUEUED.value,
         "kind": job_kind.value,
         "model_type": model_type,
-        "hyperparameters": dict(hyperparameters),
-        "resolved_hyperparameters": dict(resolved_hyperparameters or {}),
-        "config": dict(config or {}),
-        "graph": dict(graph or {}),
-        "warnings": [dict(w) for w in warnings],
+        "hyperparameters": dict(fields["hyperparameters"]),
+        "resolved_hyperparameters": dict(fields.get("resolved_hyperparameters") or {}),
+        "config": dict(fields.get("config") or {}),
+        "graph": dict(fields.get("graph") or {}),
+        "warnings": [dict(w) for w in fields.get("warnings", ())],
         "attempt": 1,
-        "idempotency_key": idempotency_key,
-        "request_sha256": request_sha256,
+        "idempotency_key": fields.get("idempotency_key"),
+        "request_sha256": fields.get("request_sha256"),
         "last_seq": 1,
         "created_at": now,
         "updated_at": now,
@@ -196,42 +206,16 @@ def queued_job(
     return QueuedJob(values, first, TransitionResult(job=job, event=event, previous=None))
 
 
-async def create_job(
-    session: AsyncSession,
-    *,
-    pipeline_id: str,
-    node_id: str,
-    dataset_source_id: str,
-    user_id: str,
-    model_type: str,
-    hyperparameters: Mapping[str, Any],
-    resolved_hyperparameters: Mapping[str, Any] | None = None,
-    config: Mapping[str, Any] | None = None,
-    graph: Mapping[str, Any] | None = None,
-    warnings: Sequence[Mapping[str, Any]] = (),
-    idempotency_key: str | None = None,
-    request_sha256: str | None = None,
-    job_id: str | None = None,
-    kind: str | JobKind = JobKind.TRAINING,
-) -> TransitionResult:
-    """Insert a queued job and its first ``job.status`` event (seq 1).
-
-    ``graph`` is the job's own snapshot of the pipeline
-    graph it will run; ``warnings`` are those known at submission (e.g. leakage).
-    ``request_sha256`` fingerprints the submission that carried ``idempotency_key`` (a retry
-    must match it). ``kind`` picks the actor that runs the job (``store.kinds.JobKind``).
+async def create_job(session: AsyncSession, **fields: Unpack[NewJob]) -> TransitionResult:
+    """Insert a queued job and its first ``job.status`` event (seq 1); the fields are :class:`NewJob`'s.
 
     Raises:
         DuplicateIdempotencyKey: the user already has a job with ``idempotency_key``
             (look it up with ``find_by_idempotency_key``); the caller's transaction stays usable.
         InvalidInput: an empty ``node_id`` or ``model_type``, or an unknown ``kind``.
     """
-    new = queued_job(
-        pipeline_id=pipeline_id, node_id=node_id, dataset_source_id=dataset_source_id, user_id=user_id,
-        model_type=model_type, hyperparameters=hyperparameters, resolved_hyperparameters=resolved_hyperparameters,
-        config=config, graph=graph, warnings=warnings, idempotency_key=idempotency_key,
-        request_sha256=request_sha256, job_id=job_id, kind=kind,
-    )
+    new = queued_job(**fields)
+    idempotency_key = fields.get("idempotency_key")
     # Core inserts, not the ORM's unit of work: this is the write of every submission.
     if idempotency_key is None:
         await insert_job_row(session, new.values)  # nothing but a duplicate key can collide: no savepoint
