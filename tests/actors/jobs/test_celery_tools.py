@@ -168,6 +168,13 @@ async def test_flower_lists_the_worker_and_the_train_model_task_succeeding(
     named_world: JobWorld, worker: WorkerProcess, flower: tuple[str, dict[str, str]]
 ) -> None:
     url, headers = flower
+    # Flower answers HTTP before its event receiver runs; a job finished before then is never seen.
+    # A worker in its events state (``/workers?json=1``: heartbeats) means the receiver is live.
+    deadline = time.monotonic() + 60
+    while not [w for w in (await asyncio.to_thread(get_json, url + "/workers?json=1", headers))["data"]
+               if w.get("status")]:
+        assert time.monotonic() < deadline, "flower never received the worker's events"
+        await asyncio.sleep(0.3)
     job = await named_world.submit(graph_for("logistic_regression"))
     assert (await wait_status(named_world, job.id, "succeeded", "failed")).status == "succeeded"
     deadline = time.monotonic() + 60
