@@ -4,16 +4,17 @@ A bearer token can travel in three places a log may record: an ``Authorization``
 a ``token`` (or ``access_token``, ``api_key``) query parameter, and a websocket ``auth``
 frame. :func:`redact` replaces the secret part of each with ``[REDACTED]``;
 :class:`RedactingFilter` applies it to every record a handler emits (message, arguments
-and traceback), and :class:`RedactingAccessLogger` to every field of the access log.
+and traceback), and :class:`RedactingAccessLogger` to each access-log line.
 """
 
 from __future__ import annotations
 
+import datetime
 import logging
 import re
-from typing import Any
+import time as _time
 
-from aiohttp.web_log import AccessLogger
+from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
@@ -34,11 +35,22 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 _SUSPECT = re.compile(r"(?i)token|api[_-]?key|password|secret|bearer|basic")
 """A word every pattern above needs: text without one is returned at once (one search instead of
 four substitutions on every field of every access-log line)."""
+_SUSPECT_WORDS = ("token", "key", "password", "secret", "bearer", "basic")
+"""The same words for ASCII text, found by substring search: a case-insensitive regular
+expression tries every position of the line and cost 6 µs per access-log line, the substring
+tests about a tenth of that. (``key`` stands for ``api_key``, ``api-key`` and ``apikey``.)"""
+
+
+def _may_hold_credential(text: str) -> bool:
+    if not text.isascii():  # IGNORECASE matches a few non-ASCII letters (Kelvin sign, long s) to ASCII ones
+        return _SUSPECT.search(text) is not None
+    lowered = text.lower()
+    return any(word in lowered for word in _SUSPECT_WORDS)
 
 
 def redact(text: str) -> str:
     """``text`` with every credential it carries replaced by ``[REDACTED]``."""
-    if _SUSPECT.search(text) is None:
+    if not _may_hold_credential(text):
         return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
@@ -75,13 +87,43 @@ def install_redaction(logger: logging.Logger | None = None) -> None:
             handler.addFilter(RedactingFilter())
 
 
-class RedactingAccessLogger(AccessLogger):
-    """aiohttp's access logger, with every field (request line, referer, ...) redacted.
+class RedactingAccessLogger(AbstractAccessLogger):
+    """aiohttp's default access-log line, written directly and redacted as a whole.
 
-    The fields are also passed to the log record as ``extra``; they are redacted there too,
-    so a structured handler sees no token either.
+    The line is aiohttp's ``LOG_FORMAT`` (``%a %t "%r" %s %b "%{Referer}i" "%{User-Agent}i"``),
+    so operators' parsers keep working. aiohttp's own logger interprets that format item by
+    item and formats the time on every request; for the API's small answers that was about a
+    fifth of the event loop's CPU per request. Here the line is one f-string, the time is
+    formatted once a second, and :func:`redact` runs once over the whole line (request line,
+    referer and user agent alike).
     """
 
-    def _format_line(self, request: BaseRequest, response: StreamResponse, time: float) -> Any:
-        lines = super()._format_line(request, response, time)
-        return [(key, redact(value) if isinstance(value, str) else value) for key, value in lines]
+    _stamp_second = -1
+    _stamp = ""
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)
+
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        try:
+            version = request.version
+            headers = request.headers
+            line = (
+                f'{request.remote or "-"} {self._started(time)} '
+                f'"{request.method} {request.path_qs} HTTP/{version.major}.{version.minor}" '
+                f'{response.status} {response.body_length} '
+                f'"{headers.get("Referer", "-")}" "{headers.get("User-Agent", "-")}"'
+            )
+            self.logger.info("%s", redact(line))
+        except Exception:
+            self.logger.exception("Error in logging")
+
+    @classmethod
+    def _started(cls, elapsed: float) -> str:
+        """``[day/Mon/year:H:M:S +zone]`` of the request's start, in local time."""
+        second = int(_time.time() - elapsed)
+        if second != cls._stamp_second:
+            local = datetime.datetime.fromtimestamp(second).astimezone()
+            cls._stamp, cls._stamp_second = local.strftime("[%d/%b/%Y:%H:%M:%S %z]"), second
+        return cls._stamp

@@ -219,6 +219,8 @@ class Fanout:
         self._set_state(RedisState.DOWN, f"{type(exc).__name__}: {exc}")
 
     def _dispatch(self, message: dict[str, Any]) -> None:
+        if not self._listeners:  # no socket open: every event the process publishes itself comes back here
+            return
         channel = _text(message.get("channel"), errors="replace")
         owner = self._config.owner_of(channel)
         if owner is None:
