@@ -68,6 +68,36 @@ async def test_an_event_is_decoded_once_and_every_listener_gets_the_same_publish
     assert all(len(listener.got) == 1 and listener.got[0] is first for listener in listeners)
 
 
+async def test_events_arriving_while_no_socket_is_open_are_not_decoded_and_later_ones_are(redis_url: str) -> None:
+    decode = Counted()
+    fanout = Fanout(redis_connector(redis_url), HubConfig(), decode=decode)
+    fanout.start()
+    publisher = aioredis.Redis.from_url(redis_url)
+    listener = Collector()
+    unheard = json.dumps({"type": "job.progress", "job_id": "j1", "progress": {"completed": 1}}).encode()
+    heard = json.dumps({"type": "job.progress", "job_id": "j2", "progress": {"completed": 2}}).encode()
+    try:
+        await fanout.wait_for(RedisState.UP)
+        for _ in range(20):  # the web process's own submissions come back to it on this channel
+            await publisher.publish("mlw:events:u1", unheard)
+        await asyncio.sleep(0.5)
+        decoded_without_listeners = decode.calls
+        fanout.add(listener)
+        await publisher.publish("mlw:events:u1", heard)
+        async with asyncio.timeout(10):
+            while heard not in listener.got:
+                listener.arrived.clear()
+                await listener.arrived.wait()
+    finally:
+        await publisher.aclose()
+        await fanout.stop()
+
+    assert decoded_without_listeners == 0
+    # Only what reached a listener was decoded (on a slow machine some of the 20 may arrive after it).
+    assert decode.calls == len(listener.got)
+    assert listener.got[-1] == heard
+
+
 def test_an_event_with_admin_only_fields_is_encoded_once_for_all_non_admins() -> None:
     event = {"type": "job.status", "job_id": "j", "seq": 2, "status": "running", "worker": "host:1"}
     published = Published(event, json.dumps(event).encode())
