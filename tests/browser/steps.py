@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
 
@@ -120,8 +121,11 @@ LOW_CONTRAST_SCRIPT = """() => {
 """Text elements whose colour has less than WCAG AA contrast (4.5:1) with their background."""
 
 
-def seed_three_versions(page: Page, server: LiveServer, token: str, csv: Path) -> tuple[str, list[str]]:
-    """One named pipeline and three succeeded jobs (tags a, b, b) made through the API."""
+def seed_pipeline(page: Page, server: LiveServer, token: str, csv: Path) -> tuple[str, str, dict[str, Any]]:
+    """Upload ``csv`` and save the pipeline "Churn study" (source → split → train node ``forest``) through the API.
+
+    Returns the pipeline id, the dataset id and the graph.
+    """
     auth = {"Authorization": f"Bearer {token}"}
     api = server.url + API
     upload = page.request.post(
@@ -150,7 +154,15 @@ def seed_three_versions(page: Page, server: LiveServer, token: str, csv: Path) -
     saved = page.request.put(
         f"{api}/pipelines", headers=auth, data={"dataset_source_id": dataset_id, "graph": graph, "name": "Churn study"}
     )
-    pipeline_id = saved.json()["pipeline"]["pipeline_id"]
+    assert saved.ok, saved.text()
+    return saved.json()["pipeline"]["pipeline_id"], dataset_id, graph
+
+
+def seed_three_versions(page: Page, server: LiveServer, token: str, csv: Path) -> tuple[str, list[str]]:
+    """One named pipeline and three succeeded jobs (tags a, b, b) made through the API."""
+    auth = {"Authorization": f"Bearer {token}"}
+    api = server.url + API
+    pipeline_id, dataset_id, graph = seed_pipeline(page, server, token, csv)
     jobs = []
     for trees, depth, tag in ((3, 1, "a"), (15, 2, "b"), (40, 6, "b")):
         config = {
