@@ -117,6 +117,8 @@ export async function mount(main, { live }) {
     jobs,
     insights,
     editor,
+    live,
+    pipelineId: () => saver.pipelineId,
     onConfig: (nodeId, config) => {
       state.graph.setConfig(nodeId, config);
       const node = state.graph.node(nodeId);
@@ -169,6 +171,7 @@ export async function mount(main, { live }) {
     live.subscribe({ pipeline_id: id });
     rememberPipeline(id);
     notices.remember();
+    panels.saved();
     const running = result.active_jobs_on_previous || [];
     if (result.id_changed && running.length) notices.showSoftLock(running, result.previous_pipeline_id, id);
   }
@@ -194,6 +197,7 @@ export async function mount(main, { live }) {
     saver.flushOnExit();
     jobs.stop();
     insights.stop();
+    panels.stop();
     unlistenAliases();
     window.removeEventListener("pagehide", onExit);
     window.removeEventListener("mlw:error", onError);

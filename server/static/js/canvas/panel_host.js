@@ -3,6 +3,7 @@
 import { h, replace } from "../dom.js";
 import { statusText } from "../status.js";
 import { jobHref } from "./badge.js";
+import { nodePredictions } from "./node_predictions.js";
 import { renderNodePanel } from "./panel.js";
 import { renderTrainPanel } from "./train_panel.js";
 import { renderValidatePanel } from "./validate_panel.js";
@@ -27,12 +28,29 @@ function jobSummary(jobs, nodeId) {
 export class PanelHost {
   /**
    * @param {Element} root the panel element
-   * @param {object} deps {state, typeOf, labelOf, families, jobs, insights, editor, onConfig, onRun}
+   * @param {object} deps {state, typeOf, labelOf, families, jobs, insights, editor, onConfig, onRun,
+   *   live, pipelineId: () => string|null}
    */
   constructor(root, deps) {
     this.root = root;
     this.deps = deps;
     this.current = null;
+    this.predictions = null;
+  }
+
+  /**
+   * The predictions section of training node `node`, or null for another node. One per selected node:
+   * a re-render of that node (after a graph edit) moves it, so a predictions job stays followed; selecting
+   * another node stops its live listeners.
+   */
+  predictionsFor(node) {
+    const wanted = node && node.type === "train_model" ? node.id : null;
+    if (this.predictions && this.predictions.nodeId === wanted) return this.predictions.el;
+    this.predictions?.stop();
+    this.predictions = null;
+    if (!wanted || !this.deps.live) return null;
+    this.predictions = nodePredictions({ pipelineId: this.deps.pipelineId, nodeId: wanted, live: this.deps.live });
+    return this.predictions.el;
   }
 
   /** Show the form of node `id` (or the help text when null). */
@@ -41,6 +59,7 @@ export class PanelHost {
     const node = id ? state.graph.node(id) : null;
     if (!node) {
       this.current = null;
+      this.predictionsFor(null);
       replace(
         this.root,
         h("h2", { text: "Configuration" }),
@@ -71,6 +90,7 @@ export class PanelHost {
       isActive: (nodeId) => jobs.isActive(nodeId),
       latestJob: (nodeId) => jobs.forNode(nodeId),
       jobInsight: (nodeId) => (this.deps.insights ? this.deps.insights.element(nodeId) : null),
+      predictions: this.predictionsFor(node),
     };
     const scroll = this.root.scrollTop;
     const render = { train_model: renderTrainPanel, validate_model: renderValidatePanel }[node.type] || renderNodePanel;
@@ -83,5 +103,16 @@ export class PanelHost {
 
   jobChanged(nodeId) {
     if (this.current && this.current.nodeId === nodeId && this.current.refreshStatus) this.current.refreshStatus();
+    if (this.predictions?.nodeId === nodeId) this.predictions.jobChanged(this.deps.jobs.forNode(nodeId));
+  }
+
+  /** The pipeline was saved (maybe under a new id: a changed data path has versions of its own). */
+  saved() {
+    this.predictions?.sync();
+  }
+
+  /** The page goes: no listener of the panel outlives it. */
+  stop() {
+    this.predictionsFor(null);
   }
 }

@@ -18,7 +18,8 @@ const LABELS = {
 /**
  * Render the panel. `ctx` adds to the node-panel context: families, onRun(nodeId, config),
  * jobSummary(nodeId) → {el, update()}, isActive(nodeId) → bool, jobInsight(nodeId) → the latest job's
- * insight element (the same element while that job is the node's latest) or null.
+ * insight element (the same element while that job is the node's latest) or null, predictions: the node's
+ * batch-predictions section (kept by the panel host across re-renders) or null.
  * @returns {{showErrors(error), setBusy(bool)}}
  */
 export function renderTrainPanel(container, node, nodeType, ctx) {
@@ -166,7 +167,8 @@ export function renderTrainPanel(container, node, nodeType, ctx) {
   renderHyper();
   syncTask();
   syncButton();
-  container.replaceChildren(form);
+  // After the form, not in it: the predictions section is a form of its own (and forms do not nest).
+  container.replaceChildren(form, ctx.predictions || "");
   // Job updates patch the summary and the button; the form itself is never rebuilt.
   const refreshStatus = followJob(status, node, ctx, () => {
     // Moved only when the node's latest job changes: its live chart keeps drawing meanwhile.
