@@ -175,20 +175,26 @@ async def list_jobs(
 
 
 async def latest_job_per_node(
-    session: AsyncSession, pipeline_id: str | Sequence[str], reader: Reader
+    session: AsyncSession,
+    pipeline_id: str | Sequence[str],
+    reader: Reader,
+    kind: str | JobKind | Iterable[str | JobKind] | None = None,
 ) -> list[TrainingJob]:
-    """The newest job of each node id that ``reader`` may see, in one pipeline or across several."""
+    """The newest job of each node id that ``reader`` may see, in one pipeline or across several.
+
+    ``kind`` (one or several) leaves the other kinds out before ranking: a node's newest training job is
+    still found when batch predictions of its model ran since.
+    """
     ids = [pipeline_id] if isinstance(pipeline_id, str) else list(pipeline_id)
     rank = (
         func.row_number()
         .over(partition_by=TrainingJob.node_id, order_by=(TrainingJob.created_at.desc(), TrainingJob.id.desc()))
         .label("rank")
     )
-    ranked = (
-        select(TrainingJob.id, rank)
-        .where(TrainingJob.pipeline_id.in_(ids), reader.owns(TrainingJob.user_id))
-        .subquery()
-    )
+    where = [TrainingJob.pipeline_id.in_(ids), reader.owns(TrainingJob.user_id)]
+    if kind is not None:
+        where.append(TrainingJob.kind.in_(_kinds(kind)))
+    ranked = select(TrainingJob.id, rank).where(*where).subquery()
     stmt = (
         select(TrainingJob)
         .join(ranked, ranked.c.id == TrainingJob.id)

@@ -17,6 +17,7 @@ from server.serialize import jobs_json, pipeline_json
 from store.engine import Session, read_session
 from store.graph_hash import graph_hash, pipeline_id_for
 from store.job_listing import latest_job_per_node, list_jobs
+from store.kinds import JobKind
 from store.lineage import ancestors, record_replacement
 from store.models import TrainingJob
 from store.pipelines import get_pipeline, pipeline_exists, pipeline_name, upsert_pipeline
@@ -26,6 +27,8 @@ from store.states import ACTIVE
 TRAIN_MODEL = "train_model"
 RUNNABLE = frozenset({TRAIN_MODEL, "validate_model"})
 """Node types that run as jobs: the hydrated canvas shows each one's latest job."""
+NODE_JOB_KINDS = (JobKind.TRAINING, JobKind.VALIDATION)
+"""The kinds a node runs itself; batch predictions only read a training node's model (its badge is its training)."""
 PIPELINE_ID = {"pipeline_id": {"type": "string", "minLength": 1, "maxLength": 128}}
 
 
@@ -75,10 +78,14 @@ async def hydrate_pipeline(request: web.Request) -> web.Response:
     reader = reader_of(request)
     async with read_session(request.app[SESSIONS]) as session:
         row = await get_pipeline(session, request.match_info["pipeline_id"], reader=reader)
-        latest = await latest_job_per_node(session, row.pipeline_id, reader)
+        latest = await latest_job_per_node(session, row.pipeline_id, reader, NODE_JOB_KINDS)
         replaced = await ancestors(session, row.pipeline_id)
         # The newest job of every node id over this pipeline and those it replaced.
-        across = await latest_job_per_node(session, [row.pipeline_id, *replaced], reader) if replaced else latest
+        across = (
+            await latest_job_per_node(session, [row.pipeline_id, *replaced], reader, NODE_JOB_KINDS)
+            if replaced
+            else latest
+        )
     nodes = row.graph.get("nodes", []) if isinstance(row.graph, dict) else []
     training = {n.get("id") for n in nodes if isinstance(n, dict) and n.get("type") in RUNNABLE}
     return web.json_response(

@@ -46,7 +46,7 @@ def _api(server: LiveServer, token: str, path: str, body: Any = None) -> Any:
 def test_the_training_panel_predicts_follows_the_job_downloads_and_keeps_its_model_list_live(
     page: Page, live_server: LiveServer, user_token: str, dataset_csv: Path, tmp_path: Path
 ) -> None:
-    pipeline_id, _jobs = seed_three_versions(page, live_server, user_token, dataset_csv)
+    pipeline_id, jobs = seed_three_versions(page, live_server, user_token, dataset_csv)
     forest = f"/pipelines/{pipeline_id}/nodes/forest"
     (dataset_id,) = [d["id"] for d in _api(live_server, user_token, "/datasets")["items"]]
     lacking = tmp_path / "no_f2.csv"
@@ -90,8 +90,6 @@ def test_the_training_panel_predicts_follows_the_job_downloads_and_keeps_its_mod
     pd.testing.assert_frame_equal(downloaded, served)
     pd.testing.assert_frame_equal(downloaded[list(source.columns)], source)
     assert _api(live_server, user_token, f"/training-jobs/{job_id}")["config"]["version"] == 2
-    # A predictions job is not the node's training job: its badge still shows the last training.
-    expect(node(page, "forest").locator(".badge")).not_to_contain_text("predictions")
     assert axe_violations(page) == [], "canvas with the training panel's finished predictions job"
 
     # A dataset without one of the model's columns: the failure names it, and there is nothing to download.
@@ -102,6 +100,14 @@ def test_the_training_panel_predicts_follows_the_job_downloads_and_keeps_its_mod
     expect(failure).to_be_visible(timeout=60_000)
     expect(failure).to_contain_text("f2")
     expect(panel.get_by_role("button", name="Download predictions (CSV)")).to_have_count(0)
+
+    # Back on the canvas later, the node's badge is still its last training, not a predictions job.
+    hydrated = _api(live_server, user_token, f"/pipelines/{pipeline_id}")["jobs"]
+    assert [(j["node_id"], j["id"]) for j in hydrated] == [("forest", jobs[2])]
+    page.reload()
+    expect(node(page, "forest").locator(".badge")).to_contain_text("v3")
+    select_node(page, "forest")
+    expect(model.locator('option[value="champion"]')).to_have_text("champion (v2)")
 
     # Training from the same panel adds v4 to the model list while it stays open.
     page.get_by_role("button", name="Run training").click()

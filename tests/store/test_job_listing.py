@@ -11,7 +11,7 @@ from store.datasets import create_dataset
 from store.errors import InvalidInput
 from store.job_listing import latest_job_per_node, list_jobs
 from store.jobs import create_job, transition
-from store.pipelines import upsert_pipeline
+from store.pipelines import get_pipeline, upsert_pipeline
 from store.reader import Reader
 from store.users import create_user
 
@@ -78,6 +78,23 @@ async def test_another_reader_sees_nothing_and_the_latest_job_per_node_is_found(
         assert (await list_jobs(session, reader=Reader("someone-else"))).items == []
         latest = await latest_job_per_node(session, pipeline_id, reader)
     assert {(j.node_id, j.id) for j in latest} == {("n0", jobs[0.9]), ("n1", jobs[0.4 + 1e-9])}
+
+
+async def test_the_latest_job_per_node_of_some_kinds_skips_a_newer_job_of_another_kind(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    reader, pipeline_id, jobs = await _seed(session_factory)
+    async with session_factory.begin() as session:
+        pipeline = await get_pipeline(session, pipeline_id, reader=reader)
+        predicted = await create_job(
+            session, pipeline_id=pipeline.pipeline_id, node_id="n0", dataset_source_id=pipeline.dataset_source_id,
+            user_id=reader.user_id, model_type="xgboost", hyperparameters={}, kind="predictions",
+        )
+    async with session_factory() as session:
+        every = await latest_job_per_node(session, pipeline_id, reader)
+        trained = await latest_job_per_node(session, pipeline_id, reader, ("training", "validation"))
+    assert {(j.node_id, j.id) for j in every} == {("n0", predicted.job.id), ("n1", jobs[0.4 + 1e-9])}
+    assert {(j.node_id, j.id) for j in trained} == {("n0", jobs[0.9]), ("n1", jobs[0.4 + 1e-9])}
 
 
 async def test_the_tag_filter_and_the_text_search_narrow_the_listing(
