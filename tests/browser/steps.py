@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,21 @@ from tests.browser.conftest import LiveServer
 from tests.job_fixtures import graph_node
 
 API = "/ml-workflow/api"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def docs_screenshot(target: Page | Locator, name: str, *, full_page: bool = False) -> None:
+    """Take the screenshot ``docs/<name>`` shows; write it there only with ``UPDATE_DOCS_SCREENSHOTS=1``.
+
+    The page is rendered to an image either way; a test run leaves the tracked images alone
+    unless asked to refresh them.
+    """
+    path = str(DOCS / name) if os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1" else None
+    if isinstance(target, Page):
+        image = target.screenshot(path=path, full_page=full_page)
+    else:
+        image = target.screenshot(path=path)
+    assert image.startswith(b"\x89PNG"), name
 
 BADGE_LOG_SCRIPT = """
 window.__badges = [];

@@ -12,11 +12,10 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.a11y import axe_violations
 from tests.browser.conftest import LiveServer
-from tests.browser.steps import API, seed_three_versions, sign_in
+from tests.browser.steps import API, docs_screenshot, seed_three_versions, sign_in
 
 pytestmark = pytest.mark.browser
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def _api(server: LiveServer, token: str, path: str, body: Any = None, method: str | None = None) -> Any:
@@ -77,7 +76,7 @@ def test_the_owner_sets_moves_and_removes_an_alias_and_reads_its_history(
     expect(history.first).to_contain_text(me)
     expect(history.nth(1)).to_contain_text("set to v2")
     assert axe_violations(page) == [], "job page with the alias panel and a history open"
-    panel.screenshot(path=str(DOCS / "ui-aliases.png"))
+    docs_screenshot(panel, "ui-aliases.png")
 
     # Moving active (what the service uses by default) asks too, and the API agrees with the page.
     panel.get_by_label("Alias", exact=True).fill("active")

@@ -14,6 +14,7 @@ from tests.browser.steps import (
     LOW_CONTRAST_SCRIPT,
     badge,
     build_pipeline,
+    docs_screenshot,
     node,
     run_training,
     saved,
@@ -24,7 +25,6 @@ from tests.browser.steps import (
 
 pytestmark = pytest.mark.browser
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 LONG_RUN_TREES = 5000
 """Enough trees that the fit is still running when the test reloads or cancels."""
 
@@ -69,7 +69,7 @@ def test_a_new_user_builds_a_pipeline_runs_it_and_sees_queued_running_succeeded(
     assert href is not None and re.fullmatch(r"/user/training-jobs/[0-9a-f-]{36}", href)
     node(page, "train-model-1").locator(".badge").hover()
     expect(node(page, "train-model-1").get_by_role("link", name="Open in the dashboard →")).to_be_visible()
-    page.screenshot(path=str(DOCS / "ui-canvas.png"))
+    docs_screenshot(page, "ui-canvas.png")
 
 
 def test_an_out_of_bounds_value_is_refused_in_the_browser_with_the_servers_message_and_never_saved(
@@ -130,7 +130,7 @@ def test_a_reload_mid_run_brings_back_the_graph_and_the_live_badge(
     wait_for_status(page, "train-model-1", "running")
     expect(badge(page, "train-model-1")).to_have_text(re.compile(r"^Running \d+% · \w+$"))  # live progress
     saved(page)
-    page.screenshot(path=str(DOCS / "ui-canvas-running.png"))
+    docs_screenshot(page, "ui-canvas-running.png")
     before = page.url
     assert "pipeline=" in before
     page.reload()
@@ -396,7 +396,7 @@ def test_a_fresh_user_opens_the_example_in_one_click_and_finds_it_in_the_pipelin
     page.get_by_label("New name").fill("Second try")
     page.get_by_label("New name").press("Enter")
     expect(page.get_by_role("link", name="Second try", exact=True)).to_be_visible()
-    page.screenshot(path=str(DOCS / "ui-pipelines.png"))
+    docs_screenshot(page, "ui-pipelines.png")
     page.get_by_role("button", name="Delete Second try").click()
     dialog = page.get_by_role("dialog", name="Delete Second try?")
     dialog.get_by_role("button", name="Cancel").click()
@@ -410,4 +410,4 @@ def test_a_fresh_user_opens_the_example_in_one_click_and_finds_it_in_the_pipelin
     expect(page.locator(".node")).to_have_count(4)
     page.reload()  # the URL names the pipeline: a reload opens it again
     expect(page.get_by_label("Pipeline name")).to_have_value("My first pipeline")
-    page.screenshot(path=str(DOCS / "ui-example.png"))
+    docs_screenshot(page, "ui-example.png")

@@ -15,6 +15,7 @@ from tests.browser.conftest import LiveServer
 from tests.browser.steps import (
     LOW_CONTRAST_SCRIPT,
     build_pipeline,
+    docs_screenshot,
     run_training,
     seed_three_versions,
     sign_in,
@@ -23,7 +24,6 @@ from tests.browser.steps import (
 
 pytestmark = pytest.mark.browser
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 API = "/ml-workflow/api"
 
 
@@ -168,7 +168,7 @@ def test_the_dashboard_view_lives_in_the_url_and_compares_three_versions(
     expect(rows).to_have_count(0)
     page.go_back()
     expect(rows).to_have_count(2)
-    page.screenshot(path=str(DOCS / "ui-jobs.png"))
+    docs_screenshot(page, "ui-jobs.png")
 
     page.locator(f'tr[data-job-id="{jobs[2]}"]').get_by_role("link", name="Churn forest").click()
     expect(page.get_by_role("heading", name="Training job · Churn forest")).to_be_visible()
@@ -185,7 +185,7 @@ def test_the_dashboard_view_lives_in_the_url_and_compares_three_versions(
     page.get_by_role("dialog").get_by_role("button", name="Promote v3").click()
     expect(top.get_by_text("Active")).to_be_visible()
     expect(page.locator('table.versions tr[data-version="3"]')).to_contain_text("Active")
-    page.screenshot(path=str(DOCS / "ui-dashboard.png"), full_page=True)
+    docs_screenshot(page, "ui-dashboard.png", full_page=True)
 
     page.get_by_role("button", name="Sign out").click()
     sign_in(page, live_server.url, user_token, path="/user/training-jobs")

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import LiveServer
-from tests.browser.steps import build_pipeline, run_training, sign_in, wait_for_status
+from tests.browser.steps import build_pipeline, docs_screenshot, run_training, sign_in, wait_for_status
 
 pytestmark = pytest.mark.browser
 
@@ -108,4 +108,4 @@ def test_a_300_round_curve_grows_live_and_the_job_page_shows_the_same_curve_afte
     # The same stored points drawn again give the very same pixels: every point of every series.
     same = f"([sel, want]) => {{ const c = document.querySelector(sel); {_DATA_URL}; return url === want; }}"
     page.wait_for_function(same, arg=["section .learning-curve canvas", pixels], timeout=20_000)
-    page.screenshot(path=str(Path(__file__).resolve().parents[2] / "docs" / "ui-insights.png"), full_page=True)
+    docs_screenshot(page, "ui-insights.png", full_page=True)

@@ -9,11 +9,19 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import LiveServer
-from tests.browser.steps import add_node, drag_connect, node, seed_three_versions, select_node, sign_in, wait_for_status
+from tests.browser.steps import (
+    add_node,
+    docs_screenshot,
+    drag_connect,
+    node,
+    seed_three_versions,
+    select_node,
+    sign_in,
+    wait_for_status,
+)
 
 pytestmark = pytest.mark.browser
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def test_a_validation_node_after_a_trained_node_compares_two_versions_and_opens_its_report(
@@ -53,4 +61,4 @@ def test_a_validation_node_after_a_trained_node_compares_two_versions_and_opens_
     with page.expect_download() as data:
         page.get_by_role("button", name="Download JSON").click()
     assert data.value.suggested_filename.endswith(".json")
-    page.screenshot(path=str(DOCS / "ui-validation-report.png"), full_page=True)
+    docs_screenshot(page, "ui-validation-report.png", full_page=True)
