@@ -13,28 +13,46 @@ export function mergeJob(current, incoming) {
   return { ...current, ...incoming };
 }
 
+/**
+ * The kind of job each runnable node type runs itself (server/views/pipelines.py NODE_JOB_KINDS): batch
+ * predictions read a training node's model but are not that node's job, so they never become its badge.
+ */
+export const NODE_JOB_KIND = { train_model: "training", validate_model: "validation" };
+
 export class NodeJobs {
   /**
    * @param {LiveClient} live
    * @param {(nodeId) => Element|null} slotOf where a node's badge goes
    * @param {(nodeId) => void} changed called after a node's job changed (patch the panel)
+   * @param {{pipelineId: () => string|null, nodeType: (nodeId) => string|undefined}} [canvas] the open
+   *   pipeline and its graph: a job of one of its nodes that this page did not start (another tab, the
+   *   dashboard, the API) is adopted from the pipeline topic's events and snapshots
    */
-  constructor(live, slotOf, changed) {
+  constructor(live, slotOf, changed, canvas = null) {
     this.live = live;
     this.slotOf = slotOf;
     this.changed = changed;
+    this.canvas = canvas;
     this.byNode = new Map();
     this.byId = new Map();
     this.badges = new Map();
+    this.fetching = new Map(); // job id -> frames that arrived while its row is read
+    this.passed = new Set(); // jobs read and found older than their node's latest: not read again
+    this.stopped = false;
     this.unlisten = live.onEvent((frame) => this.receive(frame));
   }
 
   stop() {
+    this.stopped = true;
     this.unlisten();
+    this.fetching.clear();
   }
 
-  /** Track `job` as its node's latest job (from hydration, a submit or a cancel). */
-  track(job) {
+  /**
+   * Track `job` as its node's latest job (from hydration, a submit, a cancel or the pipeline topic).
+   * `topic: false` when the pipeline topic already brings its events (no job topic of its own).
+   */
+  track(job, { topic = true } = {}) {
     const merged = mergeJob(this.byId.get(job.id), job);
     this.byId.set(job.id, merged);
     const shown = this.byNode.get(job.node_id);
@@ -43,7 +61,7 @@ export class NodeJobs {
     }
     // Replay only what happened after this row; the snapshot brings the rest.
     this.live.noteSeq(job.id, merged.last_seq);
-    this.live.subscribe({ job_id: job.id });
+    if (topic) this.live.subscribe({ job_id: job.id });
     this.render(job.node_id);
     this.changed(job.node_id);
   }
@@ -78,9 +96,62 @@ export class NodeJobs {
     }
   }
 
+  /** Whether `job` (a row or an event) is the own job of a node of the open pipeline's graph. */
+  belongsHere(job) {
+    if (!this.canvas || !job || job.pipeline_id !== this.canvas.pipelineId()) return false;
+    const wanted = NODE_JOB_KIND[this.canvas.nodeType(job.node_id)];
+    // Every event names its kind (store/jobs.py); a row without one (never, today) is read before it counts.
+    return Boolean(wanted) && (job.kind == null || job.kind === wanted);
+  }
+
+  /** Whether `job` is newer than the job its node shows now. */
+  isLatest(job) {
+    const shown = this.byNode.get(job.node_id);
+    return !shown || shown.id === job.id || Date.parse(job.created_at) >= Date.parse(shown.created_at);
+  }
+
+  /**
+   * A job this page did not start, seen on the pipeline topic: a snapshot row is adopted at once; an event
+   * reads the job's row first (events carry the change, not the whole job) and replays what arrived meanwhile.
+   */
+  discover(frame) {
+    if (this.stopped || this.passed.has(frame.job_id)) return;
+    if (frame.type === "snapshot.job") {
+      if (this.belongsHere(frame.job) && frame.job.kind && this.isLatest(frame.job)) this.track(frame.job, { topic: false });
+      return;
+    }
+    if (!this.belongsHere(frame)) return;
+    const waiting = this.fetching.get(frame.job_id);
+    if (waiting) {
+      waiting.push(frame);
+      return;
+    }
+    this.fetching.set(frame.job_id, [frame]);
+    get(`/training-jobs/${encodeURIComponent(frame.job_id)}`)
+      .then((job) => {
+        const frames = this.fetching.get(job.id);
+        this.fetching.delete(job.id);
+        if (this.stopped || !frames) return;
+        if (!this.belongsHere(job) || !job.kind || !this.isLatest(job)) {
+          this.passed.add(job.id);
+          return;
+        }
+        this.track(job, { topic: false });
+        for (const later of frames) this.receive(later);
+      })
+      .catch((exc) => {
+        this.fetching.delete(frame.job_id);
+        console.warn("job discovery failed", exc);
+      });
+  }
+
   receive(frame) {
+    if (typeof frame.job_id !== "string") return;
     const current = this.byId.get(frame.job_id);
-    if (!current) return;
+    if (!current) {
+      this.discover(frame);
+      return;
+    }
     if (frame.type === "snapshot.job") {
       this.update(frame.job_id, mergeJob(current, frame.job));
     } else if (frame.type === "job.progress") {

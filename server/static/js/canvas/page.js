@@ -68,6 +68,10 @@ export async function mount(main, { live }) {
       if (state.graph.node(nodeId)?.type === "validate_model") view.render();
       else versions.refresh(nodeId);
     }
+  }, {
+    // Jobs of this pipeline's nodes started elsewhere (another tab, the dashboard, the API) come live too.
+    pipelineId: () => saver.pipelineId,
+    nodeType: (nodeId) => state.graph.node(nodeId)?.type,
   });
 
   const saver = new AutoSaver({
