@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from playwright.sync_api import Page, WebSocketRoute, expect
 
@@ -148,3 +149,38 @@ def test_the_canvas_follows_jobs_started_elsewhere_and_resyncs_after_a_reconnect
     expect(badge(page, "forest")).to_contain_text("v2")
     expect(model.locator('option[value="2"]')).to_have_text("v2")
     expect(metric).to_contain_text("Active v1")  # the first version stays active until promoted
+
+
+@pytest.mark.timeout(180)
+def test_the_predictions_dataset_list_follows_uploads_and_keeps_the_choice(
+    page: Page, live_server: LiveServer, user_token: str, dataset_csv: Path, tmp_path: Path
+) -> None:
+    api = Api(page, live_server, user_token)
+    pipeline_id, dataset_id, graph = seed_pipeline(page, live_server, user_token, dataset_csv)
+    assert api.settled(page, api.train(pipeline_id, dataset_id, graph, trees=3)) == "succeeded"
+    sign_in(page, live_server.url, user_token, path=f"/?pipeline={pipeline_id}")
+    select_node(page, "forest")
+    panel = page.get_by_role("region", name="Batch predictions")
+    datasets = panel.get_by_label("Dataset", exact=True)
+    expect(datasets.locator(f'option[value="{dataset_id}"]')).to_have_count(1)
+    datasets.select_option(dataset_id)
+
+    # Uploaded in another tab: opening the list reads it again, and the choice stays.
+    elsewhere = tmp_path / "elsewhere.csv"
+    pd.read_csv(dataset_csv).head(60).to_csv(elsewhere, index=False)
+    other_id = api.upload("elsewhere.csv", elsewhere)
+    datasets.focus()
+    expect(datasets.locator(f'option[value="{other_id}"]')).to_have_count(1)
+    expect(datasets).to_have_value(dataset_id)
+
+    # Uploaded on the canvas: the list follows at once (the upload also becomes the pipeline's dataset,
+    # so the canvas moves to that data path; choosing the first dataset again brings the node's versions back).
+    canvas_csv = tmp_path / "on_canvas.csv"
+    pd.read_csv(dataset_csv).head(40).to_csv(canvas_csv, index=False)
+    page.get_by_label("Upload CSV or Parquet").set_input_files(str(canvas_csv))
+    expect(datasets.locator("option", has_text="on_canvas")).to_have_count(1)
+    expect(datasets).to_have_value(dataset_id)
+    expect(panel.get_by_text(NO_VERSION)).to_be_visible()  # saved: the node is on the new data path now
+    page.locator(".dataset-bar select").select_option(dataset_id)
+    expect(panel.get_by_label("Model", exact=True).locator('option[value="1"]')).to_have_text("v1")
+    expect(datasets.locator("option", has_text="on_canvas")).to_have_count(1)

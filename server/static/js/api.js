@@ -4,6 +4,9 @@ import { getToken } from "./session.js";
 
 export const API = "/ml-workflow/api";
 
+/** The window event a page's upload dispatches (`detail`: the new dataset), so lists of datasets follow. */
+export const DATASETS_CHANGED = "mlw:datasets-changed";
+
 /** An error answer of the API: `{"error": {"code", "message", "details"}}`. */
 export class ApiError extends Error {
   constructor(status, code, message, details) {

@@ -1,6 +1,6 @@
 // The dataset bar: choose one of the user's datasets or upload a CSV/Parquet file.
 
-import { get, query, request } from "../api.js";
+import { DATASETS_CHANGED, get, query, request } from "../api.js";
 import { h, uid } from "../dom.js";
 
 export async function listDatasets() {
@@ -11,7 +11,9 @@ export async function listDatasets() {
 export async function uploadDataset(file) {
   const form = new FormData();
   form.append("file", file, file.name);
-  return request("POST", "/datasets", { form });
+  const dataset = await request("POST", "/datasets", { form });
+  window.dispatchEvent(new CustomEvent(DATASETS_CHANGED, { detail: dataset }));
+  return dataset;
 }
 
 /**

@@ -1,7 +1,7 @@
 // Batch predictions of a node's model: choose a version or an alias, a dataset and a format, follow the job
 // live, download the output.
 
-import { get, post, query, saveDownload } from "../api.js";
+import { DATASETS_CHANGED, get, post, query, saveDownload } from "../api.js";
 import { h, replace, uid } from "../dom.js";
 import { ACTIVE, statusPill, statusText } from "../status.js";
 
@@ -83,16 +83,24 @@ export function renderPredictions(box, { nodeBase, live, versions, aliases }) {
     );
   }
 
+  let datasetReads = 0;
   async function fillDatasets() {
+    const read = ++datasetReads;
     const page = await get(`/datasets${query({ limit: 200 })}`);
-    const keep = dataset.value;
+    if (read !== datasetReads) return; // a later read answers for both
     const prompt = page.items.length ? "Choose a dataset…" : "No datasets yet: upload one on the canvas";
-    replace(
-      dataset,
-      h("option", { value: "", text: prompt }),
-      page.items.map((d) => h("option", { value: d.id, text: `${d.name} (${d.n_rows} rows)`, selected: d.id === keep })),
-    );
+    const wanted = [["", prompt], ...page.items.map((d) => [d.id, `${d.name} (${d.n_rows} rows)`])];
+    const shown = [...dataset.options].map((o) => [o.value, o.text]);
+    if (JSON.stringify(wanted) === JSON.stringify(shown)) return; // unchanged: an open list is left alone
+    const keep = dataset.value; // read now: the user may have chosen while the list was read
+    replace(dataset, wanted.map(([value, text]) => h("option", { value, text, selected: value === keep })));
   }
+
+  // The user's datasets change elsewhere: an upload on this page says so at once, and opening the list
+  // reads it again (another tab, the API); the current choice is kept.
+  const refreshDatasets = () => fillDatasets().catch((exc) => console.warn("datasets", exc));
+  window.addEventListener(DATASETS_CHANGED, refreshDatasets);
+  dataset.addEventListener("focus", refreshDatasets);
 
   function renderJob() {
     const job = state.job;
@@ -175,5 +183,11 @@ export function renderPredictions(box, { nodeBase, live, versions, aliases }) {
     dataset.focus();
   }
 
-  return { reload, prepare, stop: unlisten };
+  function stop() {
+    unlisten();
+    window.removeEventListener(DATASETS_CHANGED, refreshDatasets);
+    datasetReads += 1; // a read still under way fills nothing
+  }
+
+  return { reload, prepare, stop };
 }
