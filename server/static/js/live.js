@@ -5,6 +5,9 @@ import { getToken } from "./session.js";
 const PATH = "/ml-workflow/ws";
 const UNAUTHORIZED = 4401;
 const MAX_BACKOFF_MS = 10000;
+/** The hub's limit of topics per frame and per socket (server/hub/policy.py HubConfig.max_topics). */
+export const MAX_TOPICS = 100;
+const PAGE = Symbol("page");
 
 function topicKey(topic) {
   const [[kind, value]] = Object.entries(topic);
@@ -18,7 +21,8 @@ function topicKey(topic) {
  */
 export class LiveClient {
   constructor() {
-    this.topics = new Map();
+    this.topics = new Map(); // topic key -> topic; held while any holder (the page or a scope) holds it
+    this.holders = new Map(); // topic key -> Set of holders
     this.lastSeq = new Map();
     this.listeners = new Set();
     this.stateListeners = new Set();
@@ -100,6 +104,9 @@ export class LiveClient {
       this.emit(frame);
     } else if (frame.type === "alias.changed") {
       this.emit(frame); // a node's alias was set, moved or removed: no job, no seq
+    } else if (frame.type === "error") {
+      // A refused frame (too_many_topics: a subscription the hub did not take) must not pass silently.
+      console.error(`live: the hub refused a frame: ${frame.code} (${frame.field}): ${frame.message}`);
     }
   }
 
@@ -118,17 +125,81 @@ export class LiveClient {
     }
   }
 
-  /** Listen to topics: `{job_id}`, `{pipeline_id}` or `{user: "me"}`; already-known ones are skipped. */
+  /**
+   * Listen to topics: `{job_id}`, `{pipeline_id}` or `{user: "me"}`; already-held ones are skipped.
+   * Every topic held costs one of the hub's MAX_TOPICS per socket: `unsubscribe` what is no longer needed.
+   */
   subscribe(...topics) {
-    const fresh = topics.filter((t) => !this.topics.has(topicKey(t)));
-    for (const t of fresh) this.topics.set(topicKey(t), t);
+    this.hold(PAGE, topics);
+  }
+
+  /** Stop listening to topics this page subscribed (a scope's holds stay). */
+  unsubscribe(...topics) {
+    this.release(PAGE, topics);
+  }
+
+  /**
+   * Topics held on behalf of one part of the page (a section, a job list): a topic is unsubscribed once
+   * no holder wants it any more; `clear()` lets go of everything the scope holds (when the part stops).
+   */
+  scope() {
+    const owner = Symbol("scope");
+    return {
+      subscribe: (...topics) => this.hold(owner, topics),
+      unsubscribe: (...topics) => this.release(owner, topics),
+      holds: (topic) => Boolean(this.holders.get(topicKey(topic))?.has(owner)),
+      clear: () => this.release(owner, [...this.topics.values()]),
+    };
+  }
+
+  /** Whether the connection listens to `topic` (for whichever holder). */
+  has(topic) {
+    return this.topics.has(topicKey(topic));
+  }
+
+  hold(owner, topics) {
+    const fresh = [];
+    for (const t of topics) {
+      const key = topicKey(t);
+      let holders = this.holders.get(key);
+      if (!holders) {
+        holders = new Set();
+        this.holders.set(key, holders);
+        this.topics.set(key, t);
+        fresh.push(t);
+      }
+      holders.add(owner);
+    }
     if (fresh.length && this.state === "live") this.sendSubscribe(fresh);
   }
 
+  release(owner, topics) {
+    const gone = [];
+    for (const t of topics) {
+      const key = topicKey(t);
+      const holders = this.holders.get(key);
+      if (!holders || !holders.delete(owner) || holders.size) continue;
+      this.holders.delete(key);
+      this.topics.delete(key);
+      gone.push(t);
+    }
+    if (gone.length && this.state === "live") this.sendTopics("unsubscribe", gone);
+  }
+
   sendSubscribe(topics) {
-    if (!topics.length || !this.socket || this.socket.readyState !== WebSocket.OPEN) return;
     const since = Object.fromEntries(this.lastSeq);
-    this.socket.send(JSON.stringify({ op: "subscribe", topics, since }));
+    this.sendTopics("subscribe", topics, { since });
+  }
+
+  /** Send `op` for `topics`, never more of them in one frame than the hub accepts. */
+  sendTopics(op, topics, extra = {}) {
+    if (!topics.length || !this.socket || this.socket.readyState !== WebSocket.OPEN) return;
+    if (op === "subscribe" && this.topics.size > MAX_TOPICS) {
+      console.error(`live: ${this.topics.size} topics held, the hub accepts ${MAX_TOPICS} per connection`);
+    }
+    for (let i = 0; i < topics.length; i += MAX_TOPICS) {
+      this.socket.send(JSON.stringify({ op, topics: topics.slice(i, i + MAX_TOPICS), ...extra }));
+    }
   }
 
   stop() {
