@@ -39,6 +39,9 @@ export class NodeJobs {
     this.fetching = new Map(); // job id -> frames that arrived while its row is read
     this.passed = new Set(); // jobs read and found older than their node's latest: not read again
     this.stopped = false;
+    this.topics = live.scope(); // the followed pipeline and the job topics below
+    this.pipelineTopic = null; // the pipeline whose topic brings its jobs' events (the open one)
+    this.jobTopics = new Set();
     this.unlisten = live.onEvent((frame) => this.receive(frame));
   }
 
@@ -46,13 +49,50 @@ export class NodeJobs {
     this.stopped = true;
     this.unlisten();
     this.fetching.clear();
+    this.topics.clear();
+    this.jobTopics.clear();
   }
 
   /**
-   * Track `job` as its node's latest job (from hydration, a submit, a cancel or the pipeline topic).
-   * `topic: false` when the pipeline topic already brings its events (no job topic of its own).
+   * Listen to pipeline `pipelineId` (the open one; a save may move the canvas to a new id): its topic brings
+   * the events of its jobs, and its snapshot replays them from their last seq after a reconnect. The old
+   * pipeline's topic goes once the jobs still running on it have a job topic of their own.
    */
-  track(job, { topic = true } = {}) {
+  follow(pipelineId) {
+    const previous = this.pipelineTopic;
+    if (!pipelineId || pipelineId === previous || this.stopped) return;
+    this.pipelineTopic = pipelineId;
+    this.topics.subscribe({ pipeline_id: pipelineId });
+    this.syncTopics();
+    if (previous) this.topics.unsubscribe({ pipeline_id: previous });
+  }
+
+  /**
+   * A job topic only for a node's latest job that is still active and not on the followed pipeline (a job
+   * of the pipeline before a save changed its id, or one tracked before the pipeline is followed); a job
+   * that ended (its final event applied) or that a newer job replaced has none. The topics held stay
+   * bounded by the nodes, whatever the number of runs.
+   */
+  syncTopics() {
+    if (this.stopped) return;
+    const wanted = new Set();
+    for (const job of this.byNode.values()) {
+      if (ACTIVE.has(job.status) && job.pipeline_id !== this.pipelineTopic) wanted.add(job.id);
+    }
+    for (const id of [...this.jobTopics]) {
+      if (wanted.has(id)) continue;
+      this.jobTopics.delete(id);
+      this.topics.unsubscribe({ job_id: id });
+    }
+    for (const id of wanted) {
+      if (this.jobTopics.has(id)) continue;
+      this.jobTopics.add(id);
+      this.topics.subscribe({ job_id: id });
+    }
+  }
+
+  /** Track `job` as its node's latest job (from hydration, a submit, a cancel or the pipeline topic). */
+  track(job) {
     const merged = mergeJob(this.byId.get(job.id), job);
     this.byId.set(job.id, merged);
     const shown = this.byNode.get(job.node_id);
@@ -61,7 +101,7 @@ export class NodeJobs {
     }
     // Replay only what happened after this row; the snapshot brings the rest.
     this.live.noteSeq(job.id, merged.last_seq);
-    if (topic) this.live.subscribe({ job_id: job.id });
+    this.syncTopics();
     this.render(job.node_id);
     this.changed(job.node_id);
   }
@@ -82,6 +122,7 @@ export class NodeJobs {
     const next = { ...current, ...patch };
     this.byId.set(jobId, next);
     if (this.byNode.get(next.node_id)?.id === jobId) this.byNode.set(next.node_id, next);
+    this.syncTopics();
     this.render(next.node_id);
     this.changed(next.node_id);
   }
@@ -117,7 +158,7 @@ export class NodeJobs {
   discover(frame) {
     if (this.stopped || this.passed.has(frame.job_id)) return;
     if (frame.type === "snapshot.job") {
-      if (this.belongsHere(frame.job) && frame.job.kind && this.isLatest(frame.job)) this.track(frame.job, { topic: false });
+      if (this.belongsHere(frame.job) && frame.job.kind && this.isLatest(frame.job)) this.track(frame.job);
       return;
     }
     if (!this.belongsHere(frame)) return;
@@ -136,7 +177,7 @@ export class NodeJobs {
           this.passed.add(job.id);
           return;
         }
-        this.track(job, { topic: false });
+        this.track(job);
         for (const later of frames) this.receive(later);
       })
       .catch((exc) => {

@@ -172,7 +172,7 @@ export async function mount(main, { live }) {
 
   function onSaved(result) {
     const id = result.pipeline.pipeline_id;
-    live.subscribe({ pipeline_id: id });
+    jobs.follow(id); // and lets go of the previous id's topic
     rememberPipeline(id);
     notices.remember();
     panels.saved();
@@ -184,7 +184,7 @@ export async function mount(main, { live }) {
   const wanted =
     params.get("pipeline") || (params.has("new") ? null : localStorage.getItem(LAST_PIPELINE) || (await latestPipeline()));
   if (wanted) await hydratePipeline(wanted, { state, saver, view, jobs, notices, versions, dataset, showNotice });
-  if (saver.pipelineId) live.subscribe({ pipeline_id: saver.pipelineId });
+  jobs.follow(saver.pipelineId);
   renderName(nameSlot, { state, saver, showNotice });
   dataset.render();
   view.render();
