@@ -3,7 +3,7 @@
 import { get, request } from "../api.js";
 import { debounce, h, replace, when } from "../dom.js";
 import { fetchInsights, findingsView, liveCurveView } from "../insights.js";
-import { ACTIVE, statusText } from "../status.js";
+import { ACTIVE, TERMINAL, statusText } from "../status.js";
 import { jobHeader } from "./job_header.js";
 import { duration } from "./list_rows.js";
 import { downloadPredictions, modelOf } from "./predictions.js";
@@ -106,6 +106,8 @@ export async function mount(main, { live, route }) {
       get(`/training-jobs/${encodeURIComponent(jobId)}/events`),
     ]);
     current = job;
+    // An ended job sends no more events: its topic goes (the pipeline topic stays for alias changes).
+    if (TERMINAL.has(job.status)) live.unsubscribe({ job_id: jobId });
     const node = job.node_label || job.node_id;
     document.title = `Job ${node} · ${statusText(job)}`;
     const versionsBase = `/pipelines/${encodeURIComponent(job.pipeline_id)}/nodes/${encodeURIComponent(job.node_id)}/versions`;
@@ -197,5 +199,6 @@ export async function mount(main, { live, route }) {
   return () => {
     unlisten();
     versions?.stop();
+    live.unsubscribe({ job_id: jobId }, { pipeline_id: job.pipeline_id });
   };
 }

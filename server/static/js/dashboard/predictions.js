@@ -3,7 +3,7 @@
 
 import { DATASETS_CHANGED, get, post, query, saveDownload } from "../api.js";
 import { h, replace, uid } from "../dom.js";
-import { ACTIVE, statusPill, statusText } from "../status.js";
+import { ACTIVE, TERMINAL, statusPill, statusText } from "../status.js";
 
 const FORMATS = [
   ["csv", "CSV"],
@@ -125,9 +125,15 @@ export function renderPredictions(box, { nodeBase, live, versions, aliases }) {
     );
   }
 
+  // The shown job's topic: dropped once the job has ended (its row read) or another run replaces it.
+  const topics = live.scope();
+
   async function refresh() {
     if (!state.job) return;
-    state.job = await get(`/training-jobs/${encodeURIComponent(state.job.id)}`);
+    const job = await get(`/training-jobs/${encodeURIComponent(state.job.id)}`);
+    if (state.job?.id !== job.id) return; // another run replaced it meanwhile
+    state.job = job;
+    if (TERMINAL.has(job.status)) topics.unsubscribe({ job_id: job.id });
     renderJob();
   }
 
@@ -154,6 +160,7 @@ export function renderPredictions(box, { nodeBase, live, versions, aliases }) {
       return;
     }
     state.job = null; // the previous run's status and download go: this one replaces them
+    topics.clear();
     replace(jobBox, h("p", { class: "muted", text: "Starting predictions…" }));
     try {
       const job = await post(`${nodeBase}/versions/${encodeURIComponent(ref)}/predictions`, {
@@ -161,7 +168,7 @@ export function renderPredictions(box, { nodeBase, live, versions, aliases }) {
         format: format.value,
       });
       state.job = job;
-      live.subscribe({ job_id: job.id });
+      topics.subscribe({ job_id: job.id });
       renderJob();
     } catch (exc) {
       replace(jobBox);
@@ -185,6 +192,7 @@ export function renderPredictions(box, { nodeBase, live, versions, aliases }) {
 
   function stop() {
     unlisten();
+    topics.clear();
     window.removeEventListener(DATASETS_CHANGED, refreshDatasets);
     datasetReads += 1; // a read still under way fills nothing
   }
