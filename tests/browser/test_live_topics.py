@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, WebSocketRoute, expect
 
 from tests.browser.conftest import LiveServer
-from tests.browser.steps import BADGE_LOG_SCRIPT, badge, run_training, seed_pipeline, select_node, sign_in
+from tests.browser.steps import BADGE_LOG_SCRIPT, badge, node, run_training, seed_pipeline, select_node, sign_in
 from tests.browser.test_canvas_live import Api
 
 pytestmark = pytest.mark.browser
@@ -192,3 +192,41 @@ def _client_socket(link: Link) -> dict[str, Any]:
     ours = [s for s in link.sockets if any(t.get("job_id", "").startswith("job-") for f in s["sent"]
                                            for t in f.get("topics", []))]
     return ours[-1]
+
+
+@pytest.mark.timeout(180)
+def test_a_job_left_running_on_the_previous_pipeline_id_keeps_a_topic_until_it_ends(
+    page: Page, live_server: LiveServer, user_token: str, dataset_csv: Path
+) -> None:
+    pipeline_id, _, _ = seed_pipeline(page, live_server, user_token, dataset_csv)
+    link = Link(page)
+    sign_in(page, live_server.url, user_token, path=f"/?pipeline={pipeline_id}")
+    expect(page.locator("#live-state")).to_have_text("Live")
+    select_node(page, "forest")
+    page.get_by_label("n_estimators").fill("5000")  # still running when the data path changes
+    run_training(page)
+    expect(badge(page, "forest")).to_have_attribute("data-status", "running", timeout=60_000)
+    job_id = _badge_job(page)
+    assert link.held() == {f"pipeline_id:{pipeline_id}"}
+
+    # Editing the data path saves a new pipeline id: its topic replaces the old one, and the job still running
+    # on the old id gets a topic of its own (subscribed before the old pipeline's topic goes).
+    select_node(page, "split")
+    page.get_by_label("test_size").fill("0.3")
+    expect(page.locator('[data-banner="soft-lock"]')).to_contain_text("rerunning may produce different results")
+    for _ in range(100):
+        held = link.held()
+        if f"pipeline_id:{pipeline_id}" not in held:
+            break
+        page.wait_for_timeout(100)
+    new_pipeline = [t for t in held if t.startswith("pipeline_id:")]
+    assert len(new_pipeline) == 1 and new_pipeline[0] != f"pipeline_id:{pipeline_id}", held
+    assert held == {new_pipeline[0], f"job_id:{job_id}"}, held
+    sent = [(f["op"], t) for f in link.sockets[-1]["sent"] for t in f.get("topics", [])]
+    assert sent.index(("subscribe", {"job_id": job_id})) < sent.index(("unsubscribe", {"pipeline_id": pipeline_id}))
+
+    # Cancelled from the canvas: the end arrives live on the job topic, which then goes.
+    node(page, "forest").get_by_role("button", name=re.compile("Cancel")).click()
+    expect(badge(page, "forest")).to_have_attribute("data-status", "cancelled", timeout=60_000)
+    page.wait_for_timeout(300)
+    assert link.held() == {new_pipeline[0]}
