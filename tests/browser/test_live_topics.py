@@ -187,6 +187,38 @@ def test_the_live_client_chunks_frames_and_surfaces_a_refused_subscription(
     page.evaluate("() => window.__client.stop()")
 
 
+@pytest.mark.timeout(120)
+def test_the_since_map_a_subscribe_sends_stays_bounded_and_keeps_the_jobs_seen_last(
+    page: Page, live_server: LiveServer, user_token: str
+) -> None:
+    link = Link(page)
+    sign_in(page, live_server.url, user_token, path="/user/training-jobs")
+    expect(page.locator("#live-state")).to_have_text("Live")
+    # 3,000 jobs seen over a long session (snapshots list up to 200 per pipeline topic), then one subscribe.
+    limit = page.evaluate("""async () => {
+      const { LiveClient, MAX_REMEMBERED_SEQS } = await import("/static/js/live.js");
+      const client = new LiveClient().start();
+      window.__client = client;
+      await new Promise((ok) => client.onState((s) => s === "live" && ok()));
+      for (let i = 0; i < 3000; i++) client.noteSeq(`job-${String(i).padStart(32, "0")}`, 7);
+      client.noteSeq(`job-${String(5).padStart(32, "0")}`, 8);  // an old job that moved on is kept
+      client.subscribe({ job_id: "job-x" });
+      return MAX_REMEMBERED_SEQS;
+    }""")
+    for _ in range(50):
+        frames = [f for f in _client_socket(link)["sent"] if f["op"] == "subscribe"] if any(
+            t.get("job_id") == "job-x" for s in link.sockets for f in s["sent"] for t in f.get("topics", [])) else []
+        if frames:
+            break
+        page.wait_for_timeout(100)
+    since = frames[-1]["since"]
+    assert len(since) == limit == 1000
+    assert len(json.dumps(frames[-1])) < 64 * 1024
+    assert since[f"job-{5:032d}"] == 8
+    assert f"job-{2999:032d}" in since and f"job-{1000:032d}" not in since
+    page.evaluate("() => window.__client.stop()")
+
+
 def _client_socket(link: Link) -> dict[str, Any]:
     """The newest socket of the test's own client (the one that subscribes `job-N` topics)."""
     ours = [s for s in link.sockets if any(t.get("job_id", "").startswith("job-") for f in s["sent"]

@@ -7,6 +7,12 @@ const UNAUTHORIZED = 4401;
 const MAX_BACKOFF_MS = 10000;
 /** The hub's limit of topics per frame and per socket (server/hub/policy.py HubConfig.max_topics). */
 export const MAX_TOPICS = 100;
+/**
+ * Jobs whose last seq the client remembers for `since`. Each snapshot of a pipeline topic lists up to 200
+ * jobs, so a long session would otherwise send an ever larger `since` with every subscribe until the frame
+ * passed the hub's 64 KiB; a forgotten job is only re-sent as its current row (no replay), never lost.
+ */
+export const MAX_REMEMBERED_SEQS = 1000;
 const PAGE = Symbol("page");
 
 function topicKey(topic) {
@@ -112,7 +118,12 @@ export class LiveClient {
 
   noteSeq(jobId, seq) {
     if (typeof seq !== "number") return;
-    if ((this.lastSeq.get(jobId) ?? 0) < seq) this.lastSeq.set(jobId, seq);
+    const known = this.lastSeq.get(jobId);
+    if (known !== undefined && known >= seq) return;
+    // Re-inserted, so the Map's order is least recently advanced first: the oldest are forgotten.
+    this.lastSeq.delete(jobId);
+    this.lastSeq.set(jobId, seq);
+    while (this.lastSeq.size > MAX_REMEMBERED_SEQS) this.lastSeq.delete(this.lastSeq.keys().next().value);
   }
 
   emit(frame) {
