@@ -98,9 +98,10 @@ def create_engine(url: str, *, echo: bool = False, **kwargs: Any) -> AsyncEngine
     if parsed.drivername == "sqlite+aiosqlite":
         connect_args = dict(kwargs.pop("connect_args", {}))
         connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
-        # Sessions always end their transaction (commit or rollback) before the connection
-        # goes back; the pool's own reset would be one more thread hand-off per request.
-        kwargs.setdefault("pool_reset_on_return", None)
+        # The pool's rollback on return stays on (one thread hand-off per session): a session
+        # cancelled while its BEGIN waited on the driver's thread (a websocket closed during its
+        # snapshot read) never learns that the BEGIN ran, and without the reset the next session
+        # to get that connection failed with "cannot start a transaction within a transaction".
         engine = create_async_engine(url, echo=echo, connect_args=connect_args, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_on_begin)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from sqlalchemy import text
@@ -108,3 +109,37 @@ def test_an_unsupported_driver_is_refused_naming_the_setting() -> None:
     with pytest.raises(InvalidInput) as err:
         create_engine("mysql+aiomysql://localhost/db")
     assert err.value.field == "database.url"
+
+
+async def test_a_read_cancelled_while_its_begin_is_on_the_drivers_thread_leaves_no_transaction_for_the_next_session(
+    sqlite_database_url: str,
+) -> None:
+    # One connection, so the next session gets the very connection the cancelled one had.
+    engine = create_engine(sqlite_database_url, pool_size=1, max_overflow=0)
+    factory = create_session_factory(engine)
+    try:
+        async with factory.begin() as session:
+            await session.execute(text("CREATE TABLE t (a INTEGER)"))
+        async with engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+        # Keep the driver's thread busy, so the read's BEGIN waits there when its task is cancelled
+        # (a websocket closed during its snapshot read); the BEGIN still runs afterwards.
+        busy = asyncio.ensure_future(driver._execute(time.sleep, 0.5))
+
+        async def read() -> None:
+            async with read_session(factory) as session:
+                await session.execute(text("SELECT 1"))
+
+        reading = asyncio.ensure_future(read())
+        await asyncio.sleep(0.1)
+        reading.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reading
+        await busy
+
+        async with factory.begin() as session:  # was: "cannot start a transaction within a transaction"
+            await session.execute(text("INSERT INTO t VALUES (1)"))
+        async with read_session(factory) as session:
+            assert (await session.execute(text("SELECT count(*) FROM t"))).scalar_one() == 1
+    finally:
+        await engine.dispose()
