@@ -137,6 +137,17 @@ LOW_CONTRAST_SCRIPT = """() => {
 """Text elements whose colour has less than WCAG AA contrast (4.5:1) with their background."""
 
 
+def upload_csv(page: Page, server: LiveServer, token: str, name: str, csv: Path) -> str:
+    """Upload ``csv`` as ``name`` through ``POST /datasets`` (as the canvas does); the new dataset's id."""
+    answer = page.request.post(
+        server.url + API + "/datasets",
+        headers={"Authorization": f"Bearer {token}"},
+        multipart={"file": {"name": name, "mimeType": "text/csv", "buffer": csv.read_bytes()}},
+    )
+    assert answer.status == 201, answer.text()
+    return str(answer.json()["id"])
+
+
 def seed_pipeline(page: Page, server: LiveServer, token: str, csv: Path) -> tuple[str, str, dict[str, Any]]:
     """Upload ``csv`` and save the pipeline "Churn study" (source → split → train node ``forest``) through the API.
 
@@ -144,13 +155,7 @@ def seed_pipeline(page: Page, server: LiveServer, token: str, csv: Path) -> tupl
     """
     auth = {"Authorization": f"Bearer {token}"}
     api = server.url + API
-    upload = page.request.post(
-        f"{api}/datasets",
-        headers=auth,
-        multipart={"file": {"name": "churn.csv", "mimeType": "text/csv", "buffer": csv.read_bytes()}},
-    )
-    assert upload.status == 201, upload.text()
-    dataset_id = upload.json()["id"]
+    dataset_id = upload_csv(page, server, token, "churn.csv", csv)
 
     # Built by hand: the canvas shows this graph as saved, so its positions, labels and the source's dataset id
     # are what the browser tests see and drag from (graph_for lays nodes out for machines, not for a viewport).

@@ -22,6 +22,7 @@ from tests.browser.steps import (
     seed_three_versions,
     select_node,
     sign_in,
+    upload_csv,
     wait_for_status,
 )
 
@@ -51,12 +52,7 @@ def test_the_training_panel_predicts_follows_the_job_downloads_and_keeps_its_mod
     (dataset_id,) = [d["id"] for d in _api(live_server, user_token, "/datasets")["items"]]
     lacking = tmp_path / "no_f2.csv"
     pd.read_csv(dataset_csv).drop(columns=["f2"]).head(50).to_csv(lacking, index=False)
-    upload = page.request.post(
-        live_server.url + API + "/datasets",
-        headers={"Authorization": f"Bearer {user_token}"},
-        multipart={"file": {"name": "no_f2.csv", "mimeType": "text/csv", "buffer": lacking.read_bytes()}},
-    )
-    assert upload.status == 201, upload.text()
+    lacking_id = upload_csv(page, live_server, user_token, "no_f2.csv", lacking)
 
     sign_in(page, live_server.url, user_token, path=f"/?pipeline={pipeline_id}")
     select_node(page, "forest")
@@ -94,7 +90,7 @@ def test_the_training_panel_predicts_follows_the_job_downloads_and_keeps_its_mod
 
     # A dataset without one of the model's columns: the failure names it, and there is nothing to download.
     model.select_option("3")
-    panel.get_by_label("Dataset", exact=True).select_option(upload.json()["id"])
+    panel.get_by_label("Dataset", exact=True).select_option(lacking_id)
     panel.get_by_role("button", name="Run predictions").click()
     failure = panel.get_by_role("alert").filter(has_text="Predictions failed")
     expect(failure).to_be_visible(timeout=60_000)

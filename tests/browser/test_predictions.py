@@ -15,7 +15,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.a11y import axe_violations
 from tests.browser.conftest import LiveServer
-from tests.browser.steps import API, seed_three_versions, sign_in
+from tests.browser.steps import API, seed_three_versions, sign_in, upload_csv
 
 pytestmark = pytest.mark.browser
 
@@ -61,12 +61,7 @@ def test_predictions_run_on_a_version_and_an_alias_download_and_report_missing_c
     (dataset_id,) = [d["id"] for d in _api(live_server, user_token, "/datasets")["items"]]
     lacking = tmp_path / "no_f2.csv"
     pd.read_csv(dataset_csv).drop(columns=["f2"]).head(50).to_csv(lacking, index=False)
-    upload = page.request.post(
-        live_server.url + API + "/datasets",
-        headers={"Authorization": f"Bearer {user_token}"},
-        multipart={"file": {"name": "no_f2.csv", "mimeType": "text/csv", "buffer": lacking.read_bytes()}},
-    )
-    assert upload.status == 201, upload.text()
+    lacking_id = upload_csv(page, live_server, user_token, "no_f2.csv", lacking)
 
     sign_in(page, live_server.url, user_token, path=f"/user/training-jobs/{jobs[2]}")
     panel = page.locator("section", has=page.get_by_role("heading", name="Batch predictions"))
@@ -109,7 +104,7 @@ def test_predictions_run_on_a_version_and_an_alias_download_and_report_missing_c
 
     # A dataset without one of the model's columns: the job fails and the panel says why.
     row(1).get_by_role("button", name="Predict with v1").click()
-    _run(panel, upload.json()["id"], "csv")
+    _run(panel, lacking_id, "csv")
     failure = panel.get_by_role("alert").filter(has_text="Predictions failed")
     expect(failure).to_be_visible(timeout=60_000)
     expect(failure).to_contain_text("f2")
